@@ -1,0 +1,52 @@
+import { config as loadDotenv } from 'dotenv';
+import { z } from 'zod';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+    /** A PostgreSQL URL; when absent, an embedded PostgreSQL is started instead. */
+    DATABASE_URL: z
+      .url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' })
+      .optional(),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(500).default(20),
+    /** How long to wait for a connection (new or from the pool) before failing the call. */
+    DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+    /** Where the embedded PostgreSQL keeps its data between runs. */
+    EMBEDDED_POSTGRES_DIR: z.string().min(1).default('.data/postgres'),
+    LOG_LEVEL: z.enum(logLevels).default('info'),
+    /** Logs every SQL statement. */
+    DEBUG: z.stringbool().default(false),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+    /** When set, every procedure requires `Authorization: Bearer <API_TOKEN>`. */
+    API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  })
+  .refine((env) => env.NODE_ENV !== 'production' || env.API_TOKEN !== undefined, {
+    path: ['API_TOKEN'],
+    message: 'is required when NODE_ENV=production',
+  });
+
+export type Config = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validates an environment once; empty strings count as unset, as they do in most `.env` files. */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = envSchema.safeParse(present);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return result.data;
+}
+
+/** Reads `.env` when present (real environment variables win), then validates. */
+export function loadConfig(): Config {
+  loadDotenv({ quiet: true });
+  return parseConfig(process.env);
+}

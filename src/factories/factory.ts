@@ -1,0 +1,129 @@
+import type { Faker } from '@faker-js/faker';
+import { fake } from './fake';
+
+/** Overrides reach into JSONB objects; arrays and dates are replaced whole. */
+export type DeepPartial<T> = {
+  [K in keyof T]?: T[K] extends Date | readonly unknown[] | null
+    ? T[K]
+    : T[K] extends Record<string, unknown>
+      ? DeepPartial<T[K]>
+      : T[K];
+};
+
+export interface FactoryContext<Transient> {
+  /** 1, 2, 3, ... per factory; `resetSequences()` starts it again. */
+  sequence: number;
+  faker: Faker;
+  transient: Transient;
+}
+
+export interface FactoryDefinition<Attrs extends object, Row, Trait extends string, Transient> {
+  /** A valid, unsaved object. Foreign keys are placeholders until `associate` resolves them on create. */
+  defaults(context: FactoryContext<Transient>): Attrs;
+  /** Named states that keep related fields consistent; applied in order, before overrides. */
+  traits: Record<Trait, (attrs: Attrs, context: FactoryContext<Transient>) => Partial<Attrs>>;
+  /** Parameters that shape the object or its callbacks without being columns. */
+  transient: Transient;
+  /** Creates the parent rows the caller did not provide; `given` holds the caller's overrides. */
+  associate?(attrs: Attrs, given: DeepPartial<Attrs>, context: FactoryContext<Transient>): Promise<Partial<Attrs>>;
+  /** Saves objects in one statement and returns the saved rows. */
+  persist(attrs: Attrs[]): PromiseLike<Row[]>;
+  /** Runs after each row is saved (has-many helpers); returns the row to hand back. */
+  afterCreate?(row: Row, context: FactoryContext<Transient>): Promise<Row>;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+
+function deepMerge<T extends object>(base: T, overrides: DeepPartial<T>): T {
+  const merged: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    const current = merged[key];
+    merged[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value as DeepPartial<typeof current>) : value;
+  }
+  return merged as T;
+}
+
+const resetters = new Set<() => void>();
+
+/** Starts every factory's sequence from 1 again. */
+export function resetSequences(): void {
+  for (const reset of resetters) reset();
+}
+
+/**
+ * A factory in the manner of factory_bot: `build` / `create`, lists, traits, transient parameters, sequences,
+ * associations and after-create callbacks. Each `trait()` or `transient()` call returns a new factory.
+ */
+export class Factory<Attrs extends object, Row, Trait extends string, Transient extends object> {
+  private readonly counter: { value: number };
+
+  constructor(
+    private readonly definition: FactoryDefinition<Attrs, Row, Trait, Transient>,
+    private readonly applied: { traits: readonly Trait[]; transient: Transient } = {
+      traits: [],
+      transient: definition.transient,
+    },
+    counter?: { value: number },
+  ) {
+    this.counter = counter ?? { value: 0 };
+    if (!counter) resetters.add(() => (this.counter.value = 0));
+  }
+
+  /** The names of every trait, for lints that try them all. */
+  get traitNames(): Trait[] {
+    return Object.keys(this.definition.traits) as Trait[];
+  }
+
+  trait(...traits: Trait[]): Factory<Attrs, Row, Trait, Transient> {
+    return new Factory(this.definition, { ...this.applied, traits: [...this.applied.traits, ...traits] }, this.counter);
+  }
+
+  transient(values: Partial<Transient>): Factory<Attrs, Row, Trait, Transient> {
+    const transient = { ...this.applied.transient, ...values };
+    return new Factory(this.definition, { ...this.applied, transient }, this.counter);
+  }
+
+  private context(): FactoryContext<Transient> {
+    this.counter.value += 1;
+    return { sequence: this.counter.value, faker: fake, transient: this.applied.transient };
+  }
+
+  private buildWith(context: FactoryContext<Transient>, overrides: DeepPartial<Attrs>): Attrs {
+    let attrs = this.definition.defaults(context);
+    for (const trait of this.applied.traits) {
+      attrs = { ...attrs, ...this.definition.traits[trait](attrs, context) };
+    }
+    return deepMerge(attrs, overrides);
+  }
+
+  build(overrides: DeepPartial<Attrs> = {}): Attrs {
+    return this.buildWith(this.context(), overrides);
+  }
+
+  buildList(count: number, overrides: DeepPartial<Attrs> = {}): Attrs[] {
+    return Array.from({ length: count }, () => this.build(overrides));
+  }
+
+  async create(overrides: DeepPartial<Attrs> = {}): Promise<Row> {
+    const [row] = await this.createList(1, overrides);
+    return row as Row;
+  }
+
+  /** Saves the list in one statement; parents are created first for objects that lack them. */
+  async createList(count: number, overrides: DeepPartial<Attrs> = {}): Promise<Row[]> {
+    const contexts = Array.from({ length: count }, () => this.context());
+    const built = await Promise.all(
+      contexts.map(async (context) => {
+        const attrs = this.buildWith(context, overrides);
+        const parents = this.definition.associate ? await this.definition.associate(attrs, overrides, context) : {};
+        return { ...attrs, ...parents };
+      }),
+    );
+    const rows = await this.definition.persist(built);
+    const { afterCreate } = this.definition;
+    if (!afterCreate) return rows;
+    return Promise.all(rows.map((row, index) => afterCreate(row, contexts[index]!)));
+  }
+}

@@ -1,0 +1,50 @@
+import type { z } from 'zod';
+import { ProcessingSessionModel } from '../models/processing-session';
+import type { processingSessionWrite } from '../schemas/processing-session';
+import { Factory } from './factory';
+import { processingJobFactory } from './processing-job';
+
+export type ProcessingSessionAttrs = z.output<typeof processingSessionWrite>;
+
+/**
+ * Transient: `jobs` creates that many jobs in the session after it is saved (completed ones when the session
+ * is completed, queued otherwise) and sets `totalVideos` and `processedVideos` to agree with them.
+ */
+export const processingSessionFactory = new Factory<
+  ProcessingSessionAttrs,
+  ProcessingSessionModel,
+  'running' | 'paused' | 'completed' | 'failed',
+  { jobs: number }
+>({
+  defaults: ({ sequence, faker }) => ({
+    sessionName: `${faker.helpers.arrayElement(['Nightly', 'Backfill', 'Manual'])} run #${sequence}`,
+    sessionType: 'bulk_processing',
+    status: 'pending',
+    totalVideos: null,
+    processedVideos: 0,
+    startedAt: null,
+    completedAt: null,
+    configuration: { jobTypes: ['transcript_extraction'], concurrency: 8 },
+    metrics: {},
+  }),
+  traits: {
+    running: () => ({ status: 'running', startedAt: new Date() }),
+    paused: () => ({ status: 'paused', startedAt: new Date() }),
+    completed: (_attrs, { faker }) => {
+      const completedAt = faker.date.recent({ days: 3 });
+      return { status: 'completed', startedAt: new Date(completedAt.getTime() - 3_600_000), completedAt };
+    },
+    failed: () => ({ status: 'failed', startedAt: new Date(), completedAt: new Date() }),
+  },
+  transient: { jobs: 0 },
+  persist: (rows) => ProcessingSessionModel.query().insert(rows).returning('*'),
+  afterCreate: async (session, { transient }) => {
+    if (transient.jobs === 0) return session;
+    const jobFactory = session.status === 'completed' ? processingJobFactory.trait('completed') : processingJobFactory;
+    const jobs = await jobFactory.createList(transient.jobs, { sessionId: session.id });
+    const processedVideos = jobs.filter((job) => job.status === 'completed').length;
+    const saved = await session.$query().patchAndFetch({ totalVideos: jobs.length, processedVideos });
+    saved.jobs = jobs;
+    return saved;
+  },
+});

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+
+/** Field rules shared by several entities; each entity's own rules live in its schema file. */
+
+export const uuid = z.uuid();
+
+/** PostgreSQL `integer` counts. */
+export const count = z.number().int().min(0).max(2_147_483_647);
+
+/** PostgreSQL `bigint` counts, kept within what a JavaScript number holds exactly. */
+export const bigCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+export const priority = z.number().int().min(-1_000_000).max(1_000_000);
+
+export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2_048);
+
+/** Accepts a Date or an ISO string, so both the typed client and plain JSON callers can send one. */
+export const timestamp = z.coerce.date().refine((date) => !Number.isNaN(date.getTime()), 'must be a valid date');
+
+export const maxJsonBytes = 64 * 1024;
+
+/** A JSONB object column: any JSON object of a bounded size. */
+export const jsonObject = z
+  .record(z.string(), z.json())
+  .refine((value) => JSON.stringify(value).length <= maxJsonBytes, `must serialise to at most ${maxJsonBytes} bytes`);
+
+export const longText = z.string().max(10_000);
+
+export const errorMessage = z.string().max(10_000);

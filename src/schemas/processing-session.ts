@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { count, jsonObject, timestamp, uuid } from './fields';
+
+export const sessionTypes = ['bulk_processing', 'manual'] as const;
+export const sessionType = z.enum(sessionTypes);
+export type SessionType = z.infer<typeof sessionType>;
+
+/** `pending` is ours: a session exists before it starts. The specification's four follow it. */
+export const sessionStatuses = ['pending', 'running', 'paused', 'completed', 'failed'] as const;
+export const sessionStatus = z.enum(sessionStatuses);
+export type SessionStatus = z.infer<typeof sessionStatus>;
+
+/** Every column a writer may set. Optional here means the database supplies a default. */
+export const processingSessionWrite = z.strictObject({
+  sessionName: z.string().trim().min(1).max(200),
+  sessionType,
+  status: sessionStatus.optional(),
+  totalVideos: count.nullable().optional(),
+  processedVideos: count.optional(),
+  startedAt: timestamp.nullable().optional(),
+  completedAt: timestamp.nullable().optional(),
+  configuration: jsonObject.optional(),
+  metrics: jsonObject.optional(),
+});
+
+export const processingSessionSchema = processingSessionWrite
+  .required()
+  .extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
+export type ProcessingSession = z.infer<typeof processingSessionSchema>;
+
+export const processingSessionPatch = processingSessionWrite.partial();

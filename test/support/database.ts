@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import pg from 'pg';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { connect } from '../../src/db/connect';
+import { ensureDatabase } from '../../src/db/provision';
+
+/** Settings the tests connect with: a small pool, and a short wait so a broken test fails instead of hanging. */
+export const testPoolSettings = { DATABASE_POOL_SIZE: 10, DATABASE_CONNECT_TIMEOUT_MS: 10_000, DEBUG: false };
+
+let current: { db: Knex; name: string; url: string } | undefined;
+
+/** The database of the running test file: a fresh copy of the migrated template. */
+export function testDatabase(): { db: Knex; url: string } {
+  if (!current) throw new Error('The test database is not ready: use it inside a test or hook');
+  return current;
+}
+
+/** Creates a database copied from the migrated template and returns its URL. */
+export async function createDatabaseFromTemplate(prefix = 'tubesensei_test'): Promise<{ name: string; url: string }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const url = await ensureDatabase(inject('serverUrl'), name, inject('templateDatabase'));
+  return { name, url };
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: inject('serverUrl') });
+  await client.connect();
+  await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+  await client.end();
+}
+
+beforeAll(async () => {
+  const { name, url } = await createDatabaseFromTemplate();
+  current = { db: connect(url, testPoolSettings), name, url };
+});
+
+afterAll(async () => {
+  if (!current) return;
+  const { db, name } = current;
+  current = undefined;
+  await db.destroy();
+  await dropDatabase(name);
+});
