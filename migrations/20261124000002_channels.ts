@@ -18,11 +18,11 @@ export async function up(knex: Knex): Promise<void> {
       subscriber_count   integer CHECK (subscriber_count >= 0),
       video_count        integer CHECK (video_count >= 0),
       status             channel_status NOT NULL DEFAULT 'active',
-      last_checked_at    timestamptz,
+      last_checked_at    timestamptz(3),
       metadata           jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
       processing_config  jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(processing_config) = 'object'),
-      created_at         timestamptz NOT NULL DEFAULT now(),
-      updated_at         timestamptz NOT NULL DEFAULT now(),
+      created_at         timestamptz(3) NOT NULL DEFAULT now(),
+      updated_at         timestamptz(3) NOT NULL DEFAULT now(),
       CONSTRAINT channels_youtube_channel_id_key UNIQUE (youtube_channel_id)
     );
 

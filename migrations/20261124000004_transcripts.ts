@@ -18,8 +18,8 @@ export async function up(knex: Knex): Promise<void> {
       confidence_score real CHECK (confidence_score BETWEEN 0 AND 1),
       word_count       integer CHECK (word_count >= 0),
       metadata         jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
-      created_at       timestamptz NOT NULL DEFAULT now(),
-      updated_at       timestamptz NOT NULL DEFAULT now(),
+      created_at       timestamptz(3) NOT NULL DEFAULT now(),
+      updated_at       timestamptz(3) NOT NULL DEFAULT now(),
       CONSTRAINT transcripts_video_id_language_source_key UNIQUE NULLS NOT DISTINCT (video_id, language, source)
     );
 

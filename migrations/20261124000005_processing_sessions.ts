@@ -17,12 +17,12 @@ export async function up(knex: Knex): Promise<void> {
       status           session_status NOT NULL DEFAULT 'pending',
       total_videos     integer CHECK (total_videos >= 0),
       processed_videos integer NOT NULL DEFAULT 0 CHECK (processed_videos >= 0),
-      started_at       timestamptz,
-      completed_at     timestamptz,
+      started_at       timestamptz(3),
+      completed_at     timestamptz(3),
       configuration    jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(configuration) = 'object'),
       metrics          jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metrics) = 'object'),
-      created_at       timestamptz NOT NULL DEFAULT now(),
-      updated_at       timestamptz NOT NULL DEFAULT now()
+      created_at       timestamptz(3) NOT NULL DEFAULT now(),
+      updated_at       timestamptz(3) NOT NULL DEFAULT now()
     );
 
     CREATE INDEX processing_sessions_created_at_id_idx ON processing_sessions (created_at DESC, id DESC);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { count, httpUrl, jsonObject, longText, timestamp, uuid } from './fields';
+import { createdRange, pageInput } from './pagination';
 
 export const channelStatuses = ['active', 'paused', 'inactive'] as const;
 export const channelStatus = z.enum(channelStatuses);
@@ -27,3 +28,20 @@ export const channelSchema = channelWrite.required().extend({ id: uuid, createdA
 export type Channel = z.infer<typeof channelSchema>;
 
 export const channelPatch = channelWrite.partial();
+
+export const channelRef = z.union([
+  z.strictObject({ id: uuid }),
+  z.strictObject({ youtubeChannelId }),
+]);
+
+export const createChannelInput = channelWrite;
+export const updateChannelInput = channelPatch.extend({ id: uuid });
+
+export const listChannelsInput = z.strictObject({
+  ...pageInput,
+  ...createdRange,
+  status: channelStatus.optional(),
+  /** Case-insensitive substring of the name. */
+  search: z.string().trim().min(1).max(200).optional(),
+});
+export type ListChannelsInput = z.infer<typeof listChannelsInput>;

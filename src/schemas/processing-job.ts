@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { count, errorMessage, jsonObject, priority, timestamp, uuid } from './fields';
+import { createdRange, pageInput } from './pagination';
 
 export const jobTypes = ['channel_discovery', 'transcript_extraction'] as const;
 export const jobType = z.enum(jobTypes);
@@ -44,3 +45,64 @@ export const processingJobSchema = processingJobWrite
 export type ProcessingJob = z.infer<typeof processingJobSchema>;
 
 export const processingJobPatch = processingJobWrite.partial();
+
+export const jobInclude = z.array(z.enum(['session', 'channel', 'video'])).max(3).optional();
+
+export const maxEnqueueBatch = 500;
+
+/** One job to enqueue; lifecycle fields (status, attempts, lease) belong to the queue, not the caller. */
+export const enqueueJob = processingJobWrite.pick({
+  jobType: true,
+  entityType: true,
+  entityId: true,
+  priority: true,
+  maxAttempts: true,
+  sessionId: true,
+  runAfter: true,
+  metadata: true,
+});
+export type EnqueueJob = z.infer<typeof enqueueJob>;
+
+export const enqueueManyInput = z.array(enqueueJob).min(1).max(maxEnqueueBatch);
+
+/** What a client may still change on a job; the queue owns everything else. */
+export const updateJobInput = enqueueJob
+  .pick({ priority: true, maxAttempts: true, sessionId: true, metadata: true })
+  .partial()
+  .extend({ id: uuid });
+
+export const listJobsInput = z.strictObject({
+  ...pageInput,
+  ...createdRange,
+  status: jobStatus.optional(),
+  jobType: jobType.optional(),
+  entityType: jobEntityType.optional(),
+  entityId: uuid.optional(),
+  sessionId: uuid.optional(),
+  include: jobInclude,
+});
+export type ListJobsInput = z.infer<typeof listJobsInput>;
+
+export const leaseSeconds = z.number().int().min(1).max(3_600);
+
+export const claimJobsInput = z.strictObject({
+  workerId,
+  jobTypes: z.array(jobType).min(1).max(jobTypes.length).optional(),
+  limit: z.number().int().min(1).max(100).default(1),
+  /** How long the claim holds before another worker may take the job over. */
+  leaseSeconds: leaseSeconds.default(300),
+});
+export type ClaimJobsInput = z.infer<typeof claimJobsInput>;
+
+/** Proof that the caller holds the job's current lease. */
+export const leaseInput = z.strictObject({ id: uuid, leaseToken: uuid });
+
+export const heartbeatInput = leaseInput.extend({ leaseSeconds: leaseSeconds.default(300) });
+
+export const completeJobInput = leaseInput.extend({ result: z.json().optional() });
+
+export const failJobInput = leaseInput.extend({
+  error: errorMessage.min(1),
+  /** False fails the job for good, whatever attempts remain. */
+  retryable: z.boolean().default(true),
+});

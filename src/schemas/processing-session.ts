@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { count, jsonObject, timestamp, uuid } from './fields';
+import { createdRange, pageInput } from './pagination';
 
 export const sessionTypes = ['bulk_processing', 'manual'] as const;
 export const sessionType = z.enum(sessionTypes);
@@ -29,3 +30,21 @@ export const processingSessionSchema = processingSessionWrite
 export type ProcessingSession = z.infer<typeof processingSessionSchema>;
 
 export const processingSessionPatch = processingSessionWrite.partial();
+
+export const createSessionInput = processingSessionWrite.pick({
+  sessionName: true,
+  sessionType: true,
+  totalVideos: true,
+  configuration: true,
+  metrics: true,
+});
+/** Lifecycle fields (status, times, processed count) change only through the session's transitions. */
+export const updateSessionInput = createSessionInput.omit({ sessionType: true }).partial().extend({ id: uuid });
+
+export const listSessionsInput = z.strictObject({
+  ...pageInput,
+  ...createdRange,
+  status: sessionStatus.optional(),
+  sessionType: sessionType.optional(),
+});
+export type ListSessionsInput = z.infer<typeof listSessionsInput>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { count, jsonObject, uuid } from './fields';
+import { createdRange, pageInput } from './pagination';
 
 export const transcriptSources = ['youtube_auto', 'youtube_manual'] as const;
 export const transcriptSource = z.enum(transcriptSources);
@@ -35,3 +36,18 @@ export const transcriptPatch = transcriptWrite.partial();
 export function countWords(content: string): number {
   return content.split(/\s+/).filter(Boolean).length;
 }
+
+export const transcriptInclude = z.array(z.enum(['video'])).max(1).optional();
+
+export const createTranscriptInput = transcriptWrite;
+export const updateTranscriptInput = transcriptPatch.omit({ videoId: true }).extend({ id: uuid });
+
+export const listTranscriptsInput = z.strictObject({
+  ...pageInput,
+  ...createdRange,
+  videoId: uuid.optional(),
+  language: languageTag.optional(),
+  source: transcriptSource.optional(),
+  include: transcriptInclude,
+});
+export type ListTranscriptsInput = z.infer<typeof listTranscriptsInput>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bigCount, count, errorMessage, httpUrl, jsonObject, longText, priority, timestamp, uuid } from './fields';
+import { pageInput } from './pagination';
 
 export const videoStatuses = ['discovered', 'queued', 'processing', 'completed', 'failed'] as const;
 export const videoStatus = z.enum(videoStatuses);
@@ -38,3 +39,48 @@ export const videoSchema = videoWrite.required().extend({ id: uuid, createdAt: z
 export type Video = z.infer<typeof videoSchema>;
 
 export const videoPatch = videoWrite.partial();
+
+/** Relations a video can be read with. */
+export const videoInclude = z.array(z.enum(['channel', 'transcripts', 'jobs'])).max(3).optional();
+
+export const createVideoInput = videoWrite;
+export const updateVideoInput = videoPatch.extend({ id: uuid });
+
+export const getVideoInput = z.union([
+  z.strictObject({ id: uuid, include: videoInclude }),
+  z.strictObject({ youtubeVideoId, include: videoInclude }),
+]);
+
+export const listVideosInput = z.strictObject({
+  ...pageInput,
+  channelId: uuid.optional(),
+  status: videoStatus.optional(),
+  publishedAfter: timestamp.optional(),
+  publishedBefore: timestamp.optional(),
+  /** Videos carrying every one of these tags. */
+  tags: z.array(tag).min(1).max(20).optional(),
+  /** Case-insensitive substring of the title. */
+  search: z.string().trim().min(1).max(200).optional(),
+  include: videoInclude,
+});
+export type ListVideosInput = z.infer<typeof listVideosInput>;
+
+export const maxUpsertBatch = 500;
+
+/** Discovery's batch: videos of one channel, inserted or updated by `youtubeVideoId`. */
+export const upsertVideosInput = z.strictObject({
+  channelId: uuid,
+  videos: z
+    .array(videoWrite.omit({ channelId: true, status: true, processedAt: true, errorMessage: true, retryCount: true }))
+    .min(1)
+    .max(maxUpsertBatch)
+    .superRefine((videos, context) => {
+      const seen = new Set<string>();
+      videos.forEach((video, index) => {
+        if (seen.has(video.youtubeVideoId)) {
+          context.addIssue({ code: 'custom', path: [index, 'youtubeVideoId'], message: 'appears twice in the batch' });
+        }
+        seen.add(video.youtubeVideoId);
+      });
+    }),
+});

@@ -4,7 +4,7 @@ import { ChannelModel, ProcessingJobModel, ProcessingSessionModel, TranscriptMod
 import { testDatabase } from '../support/database';
 
 /** Counts the SQL statements a block issues, to prove graphs load without N+1 queries. */
-async function countQueries<T>(run: () => Promise<T>): Promise<{ result: T; queries: number }> {
+async function countQueries<T>(run: () => PromiseLike<T>): Promise<{ result: T; queries: number }> {
   const { db } = testDatabase();
   let queries = 0;
   const onQuery = () => (queries += 1);

@@ -1,0 +1,51 @@
+import helmet from '@fastify/helmet';
+import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Knex } from 'knex';
+import { type ContextSettings, contextFactory } from './api/context';
+import { type AppRouter, appRouter } from './api/router';
+
+export interface AppOptions extends ContextSettings {
+  db: Knex;
+  logger: FastifyServerOptions['logger'];
+}
+
+/** Largest request body accepted: room for a 1,000,000-character transcript in multi-byte UTF-8. */
+export const bodyLimitBytes = 5 * 1024 * 1024;
+
+/** Builds the HTTP app (tRPC at /trpc, health checks beside it) without listening, so tests need no port. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger,
+    bodyLimit: bodyLimitBytes,
+    routerOptions: { maxParamLength: 5_000 },
+    requestIdHeader: 'x-request-id',
+  });
+  await app.register(helmet, { contentSecurityPolicy: false });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.get('/ready', async (_request, reply) => {
+    try {
+      await options.db.raw('SELECT 1');
+      const [, pending] = (await options.db.migrate.list()) as [unknown[], unknown[]];
+      if (pending.length > 0) return reply.code(503).send({ status: 'migrations pending', pending: pending.length });
+      return { status: 'ready' };
+    } catch {
+      return reply.code(503).send({ status: 'database unavailable' });
+    }
+  });
+
+  await app.register(fastifyTRPCPlugin, {
+    prefix: '/trpc',
+    trpcOptions: {
+      router: appRouter,
+      createContext: contextFactory(options),
+      onError({ error, path }) {
+        if (error.code === 'INTERNAL_SERVER_ERROR') app.log.error({ err: error.cause ?? error, path }, 'procedure failed');
+      },
+    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
+  });
+
+  return app;
+}

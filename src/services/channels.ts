@@ -1,0 +1,67 @@
+import type { z } from 'zod';
+import { ChannelModel } from '../models/channel';
+import { VideoModel } from '../models/video';
+import {
+  type Channel,
+  type channelRef,
+  type createChannelInput,
+  type ListChannelsInput,
+  type updateChannelInput,
+} from '../schemas/channel';
+import type { Page } from '../schemas/pagination';
+import { type VideoStatus, videoStatuses } from '../schemas/video';
+import { NotFoundError } from './errors';
+import { createdAtKey, likePattern, whereCreatedBetween } from './list-filters';
+import { keysetPage } from './pagination';
+import { rowsOf, withDatabaseErrors } from './rows';
+
+const rows = rowsOf(() => ChannelModel.query(), 'channel');
+
+export async function createChannel(input: z.output<typeof createChannelInput>): Promise<Channel> {
+  return (await rows.insert(input)).$toJson();
+}
+
+export async function getChannel(ref: z.output<typeof channelRef>): Promise<Channel> {
+  if ('id' in ref) return (await rows.find(ref.id)).$toJson();
+  const row = await withDatabaseErrors(() =>
+    ChannelModel.query().findOne({ youtube_channel_id: ref.youtubeChannelId }),
+  );
+  if (!row) throw new NotFoundError('channel', ref.youtubeChannelId, 'youtubeChannelId');
+  return row.$toJson();
+}
+
+export async function listChannels(input: ListChannelsInput): Promise<Page<Channel>> {
+  const query = ChannelModel.query();
+  if (input.status) query.where('status', input.status);
+  if (input.search) query.where('name', 'ilike', likePattern(input.search));
+  whereCreatedBetween(query, 'created_at', input);
+  const page = await withDatabaseErrors(() =>
+    keysetPage(query, { sortKey: 'created_at', sortValue: createdAtKey, idColumn: 'id', ...input }),
+  );
+  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
+}
+
+export async function updateChannel({ id, ...patch }: z.output<typeof updateChannelInput>): Promise<Channel> {
+  return (await rows.patch(id, patch)).$toJson();
+}
+
+/** Deletes the channel with its videos, their transcripts and every job about them. */
+export async function deleteChannel(id: string): Promise<Channel> {
+  return (await rows.remove(id)).$toJson();
+}
+
+export type VideoCounts = Record<VideoStatus, number> & { total: number };
+
+/** How many of a channel's videos are in each status, from one grouped query over the channel's index. */
+export async function countChannelVideos(channelId: string): Promise<VideoCounts> {
+  await rows.find(channelId);
+  const grouped = await withDatabaseErrors(() =>
+    VideoModel.knex()('videos')
+      .where('channel_id', channelId)
+      .groupBy('status')
+      .select<{ status: VideoStatus; count: number }[]>('status', VideoModel.knex().raw('count(*)::int AS count')),
+  );
+  const counts = Object.fromEntries(videoStatuses.map((status) => [status, 0])) as Record<VideoStatus, number>;
+  for (const { status, count } of grouped) counts[status] = Number(count);
+  return { ...counts, total: grouped.reduce((sum, { count }) => sum + Number(count), 0) };
+}

@@ -1,0 +1,65 @@
+import {
+  CheckViolationError,
+  DataError,
+  ForeignKeyViolationError,
+  NotNullViolationError,
+  UniqueViolationError,
+  ValidationError,
+} from 'objection';
+import { ConflictError, InvalidInputError, UnavailableError } from './errors';
+
+/** Input fields behind the database's named constraints, for messages that point at what to fix. */
+const constraintFields: Record<string, string> = {
+  channels_youtube_channel_id_key: 'youtubeChannelId',
+  videos_youtube_video_id_key: 'youtubeVideoId',
+  transcripts_video_id_language_source_key: 'language',
+  videos_channel_id_fkey: 'channelId',
+  transcripts_video_id_fkey: 'videoId',
+  processing_jobs_session_id_fkey: 'sessionId',
+  processing_jobs_one_active_per_entity: 'entityId',
+  processing_jobs_attempts_within_max: 'maxAttempts',
+};
+
+const parentNames: Record<string, string> = {
+  channelId: 'channel',
+  videoId: 'video',
+  sessionId: 'processing session',
+};
+
+const camel = (column: string) => column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+
+const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '53300']);
+
+function isUnavailable(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && unavailableCodes.has(code)) return true;
+  return /Knex: Timeout acquiring a connection|Connection terminated|timeout expired/i.test(error.message);
+}
+
+/** Turns a database error into the domain error a caller can act on; anything else passes through unchanged. */
+export function translateDatabaseError(error: unknown): unknown {
+  if (!(error instanceof Error)) return error;
+  if (error instanceof ValidationError) {
+    const field = Object.keys((error.data as Record<string, unknown> | undefined) ?? {})[0];
+    return new InvalidInputError(error.message, field, { cause: error });
+  }
+  if (error instanceof UniqueViolationError) {
+    const field = constraintFields[error.constraint] ?? camel(error.columns.at(-1) ?? 'id');
+    return new ConflictError(`${field} already exists`, field, { cause: error });
+  }
+  if (error instanceof ForeignKeyViolationError) {
+    const field = constraintFields[error.constraint];
+    if (field) return new InvalidInputError(`${parentNames[field] ?? field} does not exist`, field, { cause: error });
+    return new ConflictError('the row is still referenced by other rows', undefined, { cause: error });
+  }
+  if (error instanceof CheckViolationError) {
+    const field = constraintFields[error.constraint] ?? error.constraint;
+    return new InvalidInputError(`violates the rule ${error.constraint}`, field, { cause: error });
+  }
+  if (error instanceof NotNullViolationError) {
+    return new InvalidInputError(`${camel(error.column)} is required`, camel(error.column), { cause: error });
+  }
+  if (error instanceof DataError) return new InvalidInputError(error.message, undefined, { cause: error });
+  if (isUnavailable(error)) return new UnavailableError('the database is unavailable', undefined, { cause: error });
+  return error;
+}

@@ -1,0 +1,58 @@
+import type { Model, QueryBuilder } from 'objection';
+import type { Page } from '../schemas/pagination';
+import { InvalidInputError } from './errors';
+
+/**
+ * Keyset pagination, newest first: rows are ordered by `(sortKey DESC, id DESC)` and a cursor holds the last
+ * row's pair, so each page is an index range scan (no OFFSET) and a deleted cursor row loses nothing.
+ */
+export interface KeysetOptions<M> {
+  /** SQL of the sort key, matching the index the list uses (for example `created_at`). */
+  sortKey: string;
+  /** The sort key's value on a row, as text PostgreSQL reads back as a timestamptz. */
+  sortValue: (row: M) => string;
+  /** The id column, qualified when the query joins. */
+  idColumn: string;
+  limit: number;
+  cursor?: string | undefined;
+}
+
+interface CursorPosition {
+  sort: string;
+  id: string;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function encodeCursor(position: CursorPosition): string {
+  return Buffer.from(JSON.stringify([position.sort, position.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): CursorPosition {
+  try {
+    const [sort, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    const validSort = typeof sort === 'string' && (sort === '-infinity' || !Number.isNaN(Date.parse(sort)));
+    if (validSort && typeof id === 'string' && uuidPattern.test(id)) return { sort, id };
+  } catch {
+    // Falls through to the error below: a cursor we did not issue.
+  }
+  throw new InvalidInputError('cursor is not one this API issued', 'cursor');
+}
+
+export async function keysetPage<M extends Model>(
+  query: QueryBuilder<M, M[]>,
+  options: KeysetOptions<M>,
+): Promise<Page<M>> {
+  if (options.cursor !== undefined) {
+    const { sort, id } = decodeCursor(options.cursor);
+    query.whereRaw(`(${options.sortKey}, ${options.idColumn}) < (?::timestamptz, ?::uuid)`, [sort, id]);
+  }
+  const rows = await query
+    .orderByRaw(`${options.sortKey} DESC, ${options.idColumn} DESC`)
+    .limit(options.limit + 1);
+  const items = rows.slice(0, options.limit);
+  const last = items.at(-1);
+  const nextCursor =
+    rows.length > options.limit && last ? encodeCursor({ sort: options.sortValue(last), id: last.$id() as string }) : null;
+  return { items, nextCursor };
+}

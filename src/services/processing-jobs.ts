@@ -1,0 +1,72 @@
+import type { z } from 'zod';
+import { ChannelModel } from '../models/channel';
+import { ProcessingJobModel } from '../models/processing-job';
+import { VideoModel } from '../models/video';
+import type { Channel } from '../schemas/channel';
+import type { Page } from '../schemas/pagination';
+import type { ListJobsInput, ProcessingJob, updateJobInput } from '../schemas/processing-job';
+import type { ProcessingSession } from '../schemas/processing-session';
+import type { Video } from '../schemas/video';
+import { NotFoundError } from './errors';
+import { createdAtKey, whereCreatedBetween } from './list-filters';
+import { keysetPage } from './pagination';
+import { graphOf, rowsOf, withDatabaseErrors } from './rows';
+import { sessionRows } from './processing-sessions';
+
+export type JobWithRelations = ProcessingJob & {
+  session?: ProcessingSession | null;
+  channel?: Channel | null;
+  video?: Video | null;
+};
+
+/** The row a job is about. */
+export type JobEntity = { entityType: 'channel'; channel: Channel } | { entityType: 'video'; video: Video };
+
+export const jobRows = rowsOf(() => ProcessingJobModel.query(), 'job');
+
+export async function getJob(id: string, include?: readonly ('session' | 'channel' | 'video')[]): Promise<JobWithRelations> {
+  return (await jobRows.find(id, include)).$toJson();
+}
+
+export async function listJobs(input: ListJobsInput): Promise<Page<JobWithRelations>> {
+  const query = ProcessingJobModel.query();
+  if (input.status) query.where('status', input.status);
+  if (input.jobType) query.where('job_type', input.jobType);
+  if (input.entityType) query.where('entity_type', input.entityType);
+  if (input.entityId) query.where('entity_id', input.entityId);
+  if (input.sessionId) query.where('session_id', input.sessionId);
+  whereCreatedBetween(query, 'created_at', input);
+  const graph = graphOf(input.include);
+  if (graph) query.withGraphFetched(graph);
+  const page = await withDatabaseErrors(() =>
+    keysetPage(query, { sortKey: 'created_at', sortValue: createdAtKey, idColumn: 'id', ...input }),
+  );
+  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
+}
+
+/** A session's jobs: 404 for a session that does not exist, rather than an empty page. */
+export async function listSessionJobs(input: ListJobsInput & { sessionId: string }): Promise<Page<JobWithRelations>> {
+  await sessionRows.find(input.sessionId);
+  return listJobs(input);
+}
+
+export async function updateJob({ id, ...patch }: z.output<typeof updateJobInput>): Promise<ProcessingJob> {
+  return (await jobRows.patch(id, patch)).$toJson();
+}
+
+export async function deleteJob(id: string): Promise<ProcessingJob> {
+  return (await jobRows.remove(id)).$toJson();
+}
+
+/** The channel or video a job is about; NotFound when the job, or its entity, is gone. */
+export async function getJobEntity(id: string): Promise<JobEntity> {
+  const job = await jobRows.find(id);
+  if (job.entityType === 'channel') {
+    const channel = await withDatabaseErrors(() => ChannelModel.query().findById(job.entityId));
+    if (!channel) throw new NotFoundError('channel', job.entityId, 'entityId');
+    return { entityType: 'channel', channel: channel.$toJson() };
+  }
+  const video = await withDatabaseErrors(() => VideoModel.query().findById(job.entityId));
+  if (!video) throw new NotFoundError('video', job.entityId, 'entityId');
+  return { entityType: 'video', video: video.$toJson() };
+}

@@ -1,0 +1,121 @@
+import type { z } from 'zod';
+import { ProcessingSessionModel } from '../models/processing-session';
+import type { Page } from '../schemas/pagination';
+import type {
+  createSessionInput,
+  ListSessionsInput,
+  ProcessingSession,
+  SessionStatus,
+  updateSessionInput,
+} from '../schemas/processing-session';
+import { ConflictError } from './errors';
+import { createdAtKey, whereCreatedBetween } from './list-filters';
+import { keysetPage } from './pagination';
+import { rowsOf, withDatabaseErrors } from './rows';
+
+export const sessionRows = rowsOf(() => ProcessingSessionModel.query(), 'processing session');
+
+export async function createSession(input: z.output<typeof createSessionInput>): Promise<ProcessingSession> {
+  return (await sessionRows.insert(input)).$toJson();
+}
+
+export async function getSession(id: string): Promise<ProcessingSession> {
+  return (await sessionRows.find(id)).$toJson();
+}
+
+export async function listSessions(input: ListSessionsInput): Promise<Page<ProcessingSession>> {
+  const query = ProcessingSessionModel.query();
+  if (input.status) query.where('status', input.status);
+  if (input.sessionType) query.where('session_type', input.sessionType);
+  whereCreatedBetween(query, 'created_at', input);
+  const page = await withDatabaseErrors(() =>
+    keysetPage(query, { sortKey: 'created_at', sortValue: createdAtKey, idColumn: 'id', ...input }),
+  );
+  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
+}
+
+export async function updateSession({ id, ...patch }: z.output<typeof updateSessionInput>): Promise<ProcessingSession> {
+  return (await sessionRows.patch(id, patch)).$toJson();
+}
+
+/** Deletes the session; its jobs stay, as history, with no session. */
+export async function deleteSession(id: string): Promise<ProcessingSession> {
+  return (await sessionRows.remove(id)).$toJson();
+}
+
+type Transition = 'start' | 'pause' | 'resume' | 'complete' | 'fail';
+
+/** Which statuses each transition leaves from, where it goes, and which time it stamps. */
+const transitions: Record<Transition, { from: SessionStatus[]; to: SessionStatus; stamp?: 'started_at' | 'completed_at' }> = {
+  start: { from: ['pending'], to: 'running', stamp: 'started_at' },
+  pause: { from: ['running'], to: 'paused' },
+  resume: { from: ['paused'], to: 'running' },
+  complete: { from: ['running', 'paused'], to: 'completed', stamp: 'completed_at' },
+  fail: { from: ['pending', 'running', 'paused'], to: 'failed', stamp: 'completed_at' },
+};
+
+/** Moves a session along one legal transition in a single conditional UPDATE; anything else changes nothing. */
+export async function transitionSession(id: string, transition: Transition): Promise<ProcessingSession> {
+  const { from, to, stamp } = transitions[transition];
+  const knex = ProcessingSessionModel.knex();
+  const [row] = await withDatabaseErrors(() =>
+    knex('processing_sessions')
+      .where({ id })
+      .whereIn('status', from)
+      .update({ status: to, ...(stamp ? { [stamp]: knex.fn.now() } : {}) })
+      .returning('*'),
+  );
+  if (row) return ProcessingSessionModel.fromDatabaseJson(row).$toJson();
+  const session = await sessionRows.find(id);
+  throw new ConflictError(`a ${session.status} session cannot ${transition}`, 'status');
+}
+
+export interface SessionProgress {
+  sessionId: string;
+  status: SessionStatus;
+  total: number;
+  queued: number;
+  running: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  /** Finished jobs (completed, failed or cancelled) as a share of all, 0 to 100. */
+  percentDone: number;
+  /** Completed jobs per second since the session started; null before it starts. */
+  ratePerSecond: number | null;
+  /** When the remaining jobs will be done at the current rate; null when it cannot be told. */
+  estimatedFinishAt: Date | null;
+  /** Equals `completed`; kept on the session row as its jobs complete. */
+  processedVideos: number;
+}
+
+/** Progress from the session's jobs, counted in one query over the session's index. */
+export async function sessionProgress(id: string): Promise<SessionProgress> {
+  const session = await sessionRows.find(id);
+  const knex = ProcessingSessionModel.knex();
+  const counts = await withDatabaseErrors(() =>
+    knex('processing_jobs')
+      .where('session_id', id)
+      .first<Record<'total' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled', number>>(
+        knex.raw('count(*)::int AS total'),
+        ...(['queued', 'running', 'completed', 'failed', 'cancelled'] as const).map((status) =>
+          knex.raw(`(count(*) FILTER (WHERE status = ?))::int AS ??`, [status, status]),
+        ),
+      ),
+  );
+  const finished = counts.completed + counts.failed + counts.cancelled;
+  const elapsedSeconds = session.startedAt ? (Date.now() - session.startedAt.getTime()) / 1_000 : 0;
+  const ratePerSecond = elapsedSeconds > 0 ? counts.completed / elapsedSeconds : null;
+  const remaining = counts.total - finished;
+  const estimatedFinishAt =
+    ratePerSecond && ratePerSecond > 0 ? new Date(Date.now() + (remaining / ratePerSecond) * 1_000) : null;
+  return {
+    sessionId: id,
+    status: session.status,
+    ...counts,
+    percentDone: counts.total === 0 ? 0 : Math.round((finished / counts.total) * 10_000) / 100,
+    ratePerSecond,
+    estimatedFinishAt,
+    processedVideos: session.processedVideos,
+  };
+}

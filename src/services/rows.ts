@@ -1,0 +1,48 @@
+import type { Model, PartialModelObject, QueryBuilder } from 'objection';
+import { translateDatabaseError } from './database-errors';
+import { NotFoundError } from './errors';
+
+/** Runs database work and rethrows its failures as domain errors. */
+export async function withDatabaseErrors<T>(work: () => PromiseLike<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw translateDatabaseError(error);
+  }
+}
+
+/** A relation expression such as `[channel, transcripts]` from an allow-listed include list. */
+export const graphOf = (include: readonly string[] | undefined) =>
+  include && include.length > 0 ? `[${[...new Set(include)].join(', ')}]` : undefined;
+
+/** The one-row operations every entity shares: found or NotFoundError, and database errors translated. */
+export function rowsOf<M extends Model>(query: () => QueryBuilder<M, M[]>, entity: string) {
+  return {
+    async find(id: string, include?: readonly string[]): Promise<M> {
+      const byId = query().findById(id);
+      const graph = graphOf(include);
+      const row = await withDatabaseErrors(() => (graph ? byId.withGraphFetched(graph) : byId));
+      if (!row) throw new NotFoundError(entity, id);
+      return row;
+    },
+
+    insert(attrs: PartialModelObject<M>): Promise<M> {
+      // Objection validates while building the query, so the builder is made inside the error translation;
+      // the cast keeps TypeScript from expanding objection's generic overloads without end.
+      return withDatabaseErrors(() => query().insert(attrs as never).returning('*') as unknown as PromiseLike<M>);
+    },
+
+    async patch(id: string, patch: PartialModelObject<M>): Promise<M> {
+      if (Object.keys(patch).length === 0) return this.find(id);
+      const row = await withDatabaseErrors(() => query().patchAndFetchById(id, patch));
+      if (!row) throw new NotFoundError(entity, id);
+      return row;
+    },
+
+    async remove(id: string): Promise<M> {
+      const [row] = await withDatabaseErrors(() => query().where('id', id).delete().returning('*'));
+      if (!row) throw new NotFoundError(entity, id);
+      return row;
+    },
+  };
+}

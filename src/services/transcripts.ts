@@ -1,0 +1,61 @@
+import type { z } from 'zod';
+import { TranscriptModel } from '../models/transcript';
+import { VideoModel } from '../models/video';
+import type { Page } from '../schemas/pagination';
+import {
+  countWords,
+  type createTranscriptInput,
+  type ListTranscriptsInput,
+  type Transcript,
+  type updateTranscriptInput,
+} from '../schemas/transcript';
+import type { Video } from '../schemas/video';
+import { NotFoundError } from './errors';
+import { createdAtKey, whereCreatedBetween } from './list-filters';
+import { keysetPage } from './pagination';
+import { graphOf, rowsOf, withDatabaseErrors } from './rows';
+
+export type TranscriptWithRelations = Transcript & { video?: Video };
+
+const rows = rowsOf(() => TranscriptModel.query(), 'transcript');
+
+/** The word count follows the content unless the caller states it. */
+export async function createTranscript(input: z.output<typeof createTranscriptInput>): Promise<Transcript> {
+  return (await rows.insert({ ...input, wordCount: input.wordCount ?? countWords(input.content) })).$toJson();
+}
+
+export async function getTranscript(id: string, include?: readonly 'video'[]): Promise<TranscriptWithRelations> {
+  return (await rows.find(id, include)).$toJson();
+}
+
+export async function listTranscripts(input: ListTranscriptsInput): Promise<Page<TranscriptWithRelations>> {
+  const query = TranscriptModel.query();
+  if (input.videoId) query.where('video_id', input.videoId);
+  if (input.language) query.where('language', input.language);
+  if (input.source) query.where('source', input.source);
+  whereCreatedBetween(query, 'created_at', input);
+  const graph = graphOf(input.include);
+  if (graph) query.withGraphFetched(graph);
+  const page = await withDatabaseErrors(() =>
+    keysetPage(query, { sortKey: 'created_at', sortValue: createdAtKey, idColumn: 'id', ...input }),
+  );
+  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
+}
+
+/** A video's transcripts: 404 for a video that does not exist, rather than an empty page. */
+export async function listVideoTranscripts(
+  input: ListTranscriptsInput & { videoId: string },
+): Promise<Page<TranscriptWithRelations>> {
+  const video = await withDatabaseErrors(() => VideoModel.query().findById(input.videoId).select('id'));
+  if (!video) throw new NotFoundError('video', input.videoId, 'videoId');
+  return listTranscripts(input);
+}
+
+export async function updateTranscript({ id, ...patch }: z.output<typeof updateTranscriptInput>): Promise<Transcript> {
+  const withCount = patch.content && patch.wordCount === undefined ? { ...patch, wordCount: countWords(patch.content) } : patch;
+  return (await rows.patch(id, withCount)).$toJson();
+}
+
+export async function deleteTranscript(id: string): Promise<Transcript> {
+  return (await rows.remove(id)).$toJson();
+}

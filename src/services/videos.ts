@@ -1,0 +1,124 @@
+import { snakeCaseMappers } from 'objection';
+import type { z } from 'zod';
+import { ChannelModel } from '../models/channel';
+import { VideoModel } from '../models/video';
+import type { Channel } from '../schemas/channel';
+import type { Page } from '../schemas/pagination';
+import type { ProcessingJob } from '../schemas/processing-job';
+import type { Transcript } from '../schemas/transcript';
+import type {
+  createVideoInput,
+  getVideoInput,
+  ListVideosInput,
+  updateVideoInput,
+  upsertVideosInput,
+  Video,
+} from '../schemas/video';
+import { NotFoundError } from './errors';
+import { likePattern } from './list-filters';
+import { keysetPage } from './pagination';
+import { graphOf, rowsOf, withDatabaseErrors } from './rows';
+
+/** A video with the relations its caller asked for. */
+export type VideoWithRelations = Video & { channel?: Channel; transcripts?: Transcript[]; jobs?: ProcessingJob[] };
+
+const rows = rowsOf(() => VideoModel.query(), 'video');
+
+/** Newest published first, unpublished last; the expression the video indexes are built on. */
+const publishedKey = `COALESCE(videos.published_at, '-infinity')`;
+const publishedValue = (video: Video) => video.publishedAt?.toISOString() ?? '-infinity';
+
+export async function createVideo(input: z.output<typeof createVideoInput>): Promise<Video> {
+  return (await rows.insert(input)).$toJson();
+}
+
+export async function getVideo(input: z.output<typeof getVideoInput>): Promise<VideoWithRelations> {
+  if ('id' in input) return (await rows.find(input.id, input.include)).$toJson();
+  const query = VideoModel.query().findOne({ youtube_video_id: input.youtubeVideoId });
+  const graph = graphOf(input.include);
+  const row = await withDatabaseErrors(() => (graph ? query.withGraphFetched(graph) : query));
+  if (!row) throw new NotFoundError('video', input.youtubeVideoId, 'youtubeVideoId');
+  return row.$toJson();
+}
+
+export async function listVideos(input: ListVideosInput): Promise<Page<VideoWithRelations>> {
+  const query = VideoModel.query();
+  if (input.channelId) query.where('videos.channel_id', input.channelId);
+  if (input.status) query.where('videos.status', input.status);
+  if (input.publishedAfter) query.where('videos.published_at', '>=', input.publishedAfter);
+  if (input.publishedBefore) query.where('videos.published_at', '<', input.publishedBefore);
+  if (input.tags) query.whereRaw('videos.tags @> ?::text[]', [input.tags]);
+  if (input.search) query.where('videos.title', 'ilike', likePattern(input.search));
+  const graph = graphOf(input.include);
+  if (graph) query.withGraphFetched(graph);
+  const page = await withDatabaseErrors(() =>
+    keysetPage(query, { sortKey: publishedKey, sortValue: publishedValue, idColumn: 'videos.id', ...input }),
+  );
+  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
+}
+
+/** A channel's videos: 404 for a channel that does not exist, rather than an empty page. */
+export async function listChannelVideos(input: ListVideosInput & { channelId: string }): Promise<Page<VideoWithRelations>> {
+  const channel = await withDatabaseErrors(() => ChannelModel.query().findById(input.channelId).select('id'));
+  if (!channel) throw new NotFoundError('channel', input.channelId, 'channelId');
+  return listVideos(input);
+}
+
+export async function updateVideo({ id, ...patch }: z.output<typeof updateVideoInput>): Promise<Video> {
+  return (await rows.patch(id, patch)).$toJson();
+}
+
+/** Deletes the video with its transcripts and the jobs about it. */
+export async function deleteVideo(id: string): Promise<Video> {
+  return (await rows.remove(id)).$toJson();
+}
+
+const toColumns = snakeCaseMappers().format;
+
+/** Columns discovery refreshes when it sees a known video again; status and processing history stay. */
+const refreshedColumns = [
+  'title',
+  'description',
+  'duration_seconds',
+  'view_count',
+  'like_count',
+  'comment_count',
+  'published_at',
+  'thumbnail_url',
+  'video_url',
+  'metadata',
+  'tags',
+];
+
+export interface UpsertResult {
+  inserted: number;
+  updated: number;
+  /** Ids already taken by another channel's videos: left untouched. */
+  skipped: string[];
+}
+
+/**
+ * Inserts new videos of a channel and refreshes known ones in one statement (ON CONFLICT on the YouTube id),
+ * so a repeated batch changes nothing but the refreshed fields. `xmax = 0` marks a row this statement inserted.
+ */
+export async function upsertVideos({ channelId, videos }: z.output<typeof upsertVideosInput>): Promise<UpsertResult> {
+  const knex = VideoModel.knex();
+  const written = await withDatabaseErrors(() =>
+    knex('videos')
+      .insert(videos.map((video) => toColumns({ ...video, channelId })))
+      .onConflict('youtube_video_id')
+      .merge(refreshedColumns)
+      .where('videos.channel_id', channelId)
+      .returning<{ youtube_video_id: string; inserted: boolean }[]>([
+        'youtube_video_id',
+        knex.raw('(xmax = 0) AS inserted') as unknown as string,
+      ]),
+  );
+  const inserted = written.filter((row) => row.inserted).length;
+  const writtenIds = new Set(written.map((row) => row.youtube_video_id));
+  return {
+    inserted,
+    updated: written.length - inserted,
+    skipped: videos.map((video) => video.youtubeVideoId).filter((id) => !writtenIds.has(id)),
+  };
+}
