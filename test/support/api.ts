@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import superjson from 'superjson';
+import request from 'supertest';
+import { afterAll } from 'vitest';
+import { buildApp } from '../../src/app';
+import { testDatabase } from './database';
+
+export interface ApiError {
+  message: string;
+  data: { code: string; httpStatus: number; field: string | null; issues: { path: (string | number)[] }[] | null; stack?: string };
+}
+
+export interface ApiResponse<T = unknown> {
+  status: number;
+  data: T;
+  error: ApiError | undefined;
+}
+
+/** The HTTP app over the test file's database, closed after the file's tests. */
+export async function testApp(options: { apiToken?: string; production?: boolean } = {}): Promise<FastifyInstance> {
+  const app = await buildApp({
+    db: testDatabase().db,
+    logger: false,
+    apiToken: options.apiToken,
+    production: options.production ?? false,
+  });
+  await app.ready();
+  afterAll(() => app.close());
+  return app;
+}
+
+function parse<T>(status: number, body: unknown): ApiResponse<T> {
+  const payload = body as { result?: { data: Parameters<typeof superjson.deserialize>[0] }; error?: { json: ApiError } };
+  return {
+    status,
+    data: payload.result ? superjson.deserialize<T>(payload.result.data) : (undefined as T),
+    error: payload.error?.json,
+  };
+}
+
+/** Calls a query procedure over HTTP GET, the way tRPC's client does. */
+export async function query<T = unknown>(
+  app: FastifyInstance,
+  path: string,
+  input?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse<T>> {
+  const encoded = encodeURIComponent(JSON.stringify(superjson.serialize(input)));
+  const response = await request(app.server).get(`/trpc/${path}?input=${encoded}`).set(headers);
+  return parse<T>(response.status, response.body);
+}
+
+/** Calls a mutation procedure over HTTP POST. */
+export async function mutate<T = unknown>(
+  app: FastifyInstance,
+  path: string,
+  input?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse<T>> {
+  const response = await request(app.server).post(`/trpc/${path}`).set(headers).send(superjson.serialize(input));
+  return parse<T>(response.status, response.body);
+}
