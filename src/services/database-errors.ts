@@ -4,8 +4,9 @@ import {
   ForeignKeyViolationError,
   NotNullViolationError,
   UniqueViolationError,
-  ValidationError,
-} from 'objection';
+  wrapError,
+} from 'db-errors';
+import { ValidationError } from 'objection';
 import { ConflictError, InvalidInputError, UnavailableError } from './errors';
 
 /** Input fields behind the database's named constraints, for messages that point at what to fix. */
@@ -37,8 +38,10 @@ function isUnavailable(error: Error): boolean {
 }
 
 /** Turns a database error into the domain error a caller can act on; anything else passes through unchanged. */
-export function translateDatabaseError(error: unknown): unknown {
-  if (!(error instanceof Error)) return error;
+export function translateDatabaseError(thrown: unknown): unknown {
+  if (!(thrown instanceof Error)) return thrown;
+  // Objection wraps its own queries' errors; plain knex queries need the same done here.
+  const error = wrapError(thrown);
   if (error instanceof ValidationError) {
     const field = Object.keys((error.data as Record<string, unknown> | undefined) ?? {})[0];
     return new InvalidInputError(error.message, field, { cause: error });

@@ -3,40 +3,40 @@ import { channelFactory, videoFactory } from '../../src/factories';
 import type { Channel } from '../../src/schemas/channel';
 import type { Page } from '../../src/schemas/pagination';
 import type { VideoCounts } from '../../src/services/channels';
-import { mutate, query, testApp } from '../support/api';
+import { useApi } from '../support/api';
 
-const app = await testApp();
+const api = useApi();
 
 describe('channels API', () => {
   it('creates a channel with the database defaults and reads it back by id and by YouTube id', async () => {
     const input = channelFactory.build({ status: undefined, metadata: undefined });
-    const created = await mutate<Channel>(app, 'channels.create', input);
+    const created = await api.mutate<Channel>('channels.create', input);
     expect(created.status).toBe(200);
     expect(created.data).toMatchObject({ name: input.name, status: 'active', metadata: {} });
     expect(created.data.createdAt).toBeInstanceOf(Date);
 
-    const byId = await query<Channel>(app, 'channels.get', { id: created.data.id });
+    const byId = await api.query<Channel>('channels.get', { id: created.data.id });
     expect(byId.data.youtubeChannelId).toBe(input.youtubeChannelId);
-    const byYoutubeId = await query<Channel>(app, 'channels.get', { youtubeChannelId: input.youtubeChannelId });
+    const byYoutubeId = await api.query<Channel>('channels.get', { youtubeChannelId: input.youtubeChannelId });
     expect(byYoutubeId.data.id).toBe(created.data.id);
   });
 
   it('answers CONFLICT naming youtubeChannelId for a duplicate, and writes nothing', async () => {
     const existing = await channelFactory.create();
-    const duplicate = await mutate(app, 'channels.create', channelFactory.build({ youtubeChannelId: existing.youtubeChannelId }));
+    const duplicate = await api.mutate('channels.create', channelFactory.build({ youtubeChannelId: existing.youtubeChannelId }));
     expect(duplicate.status).toBe(409);
     expect(duplicate.error?.data).toMatchObject({ code: 'CONFLICT', field: 'youtubeChannelId' });
   });
 
   it('rejects an unknown status with BAD_REQUEST and the path of the field', async () => {
-    const response = await mutate(app, 'channels.create', { ...channelFactory.build(), status: 'deleted' });
+    const response = await api.mutate('channels.create', { ...channelFactory.build(), status: 'deleted' });
     expect(response.status).toBe(400);
     expect(response.error?.data.issues?.map((issue) => issue.path)).toEqual([['status']]);
     expect(response.error?.message).toContain('status');
   });
 
   it('rejects a malformed YouTube id, a negative count and an unknown field, naming each', async () => {
-    const response = await mutate(app, 'channels.create', {
+    const response = await api.mutate('channels.create', {
       ...channelFactory.build(),
       youtubeChannelId: 'not-a-channel',
       subscriberCount: -1,
@@ -49,7 +49,7 @@ describe('channels API', () => {
 
   it('updates only the given fields and moves updatedAt', async () => {
     const channel = await channelFactory.create();
-    const updated = await mutate<Channel>(app, 'channels.update', { id: channel.id, status: 'paused', metadata: { a: { b: [1] } } });
+    const updated = await api.mutate<Channel>('channels.update', { id: channel.id, status: 'paused', metadata: { a: { b: [1] } } });
     expect(updated.data).toMatchObject({ status: 'paused', name: channel.name, metadata: { a: { b: [1] } } });
     expect(updated.data.updatedAt.getTime()).toBeGreaterThan(channel.updatedAt.getTime());
   });
@@ -57,9 +57,9 @@ describe('channels API', () => {
   it('answers NOT_FOUND for a channel that does not exist, on get, update and delete', async () => {
     const id = '00000000-0000-4000-8000-000000000000';
     for (const response of [
-      await query(app, 'channels.get', { id }),
-      await mutate(app, 'channels.update', { id, name: 'x' }),
-      await mutate(app, 'channels.delete', { id }),
+      await api.query('channels.get', { id }),
+      await api.mutate('channels.update', { id, name: 'x' }),
+      await api.mutate('channels.delete', { id }),
     ]) {
       expect(response.status).toBe(404);
       expect(response.error?.data.code).toBe('NOT_FOUND');
@@ -68,8 +68,8 @@ describe('channels API', () => {
 
   it('deletes a channel together with its videos', async () => {
     const channel = await channelFactory.transient({ videos: 2 }).create();
-    expect((await mutate(app, 'channels.delete', { id: channel.id })).status).toBe(200);
-    const video = await query(app, 'videos.get', { id: channel.videos![0]!.id });
+    expect((await api.mutate('channels.delete', { id: channel.id })).status).toBe(200);
+    const video = await api.query('videos.get', { id: channel.videos![0]!.id });
     expect(video.status).toBe(404);
   });
 
@@ -77,9 +77,9 @@ describe('channels API', () => {
     const marker = `Marker ${Date.now()}`;
     const paused = await channelFactory.trait('paused').createList(3, { name: `${marker} paused` });
     await channelFactory.create({ name: `${marker} active` });
-    const first = await query<Page<Channel>>(app, 'channels.list', { status: 'paused', search: marker, limit: 2 });
+    const first = await api.query<Page<Channel>>('channels.list', { status: 'paused', search: marker, limit: 2 });
     expect(first.data.items).toHaveLength(2);
-    const second = await query<Page<Channel>>(app, 'channels.list', {
+    const second = await api.query<Page<Channel>>('channels.list', {
       status: 'paused',
       search: marker,
       limit: 2,
@@ -94,7 +94,7 @@ describe('channels API', () => {
     const channel = await channelFactory.create();
     await videoFactory.createList(2, { channelId: channel.id });
     await videoFactory.trait('failed').create({ channelId: channel.id });
-    const counts = await query<VideoCounts>(app, 'channels.videoCounts', { channelId: channel.id });
+    const counts = await api.query<VideoCounts>('channels.videoCounts', { channelId: channel.id });
     expect(counts.data).toEqual({ discovered: 2, queued: 0, processing: 0, completed: 0, failed: 1, total: 3 });
   });
 });

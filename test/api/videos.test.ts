@@ -3,10 +3,10 @@ import { channelFactory, transcriptFactory, videoFactory } from '../../src/facto
 import type { Page } from '../../src/schemas/pagination';
 import type { Video } from '../../src/schemas/video';
 import type { UpsertResult, VideoWithRelations } from '../../src/services/videos';
-import { mutate, query, testApp } from '../support/api';
+import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 
-const app = await testApp();
+const api = useApi();
 
 const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
 
@@ -15,7 +15,7 @@ async function allPages(input: Record<string, unknown>): Promise<Video[][]> {
   const pages: Video[][] = [];
   let cursor: string | null | undefined;
   do {
-    const page = await query<Page<Video>>(app, 'videos.list', { ...input, cursor: cursor ?? undefined });
+    const page = await api.query<Page<Video>>('videos.list', { ...input, cursor: cursor ?? undefined });
     expect(page.status).toBe(200);
     pages.push(page.data.items);
     cursor = page.data.nextCursor;
@@ -26,11 +26,11 @@ async function allPages(input: Record<string, unknown>): Promise<Video[][]> {
 describe('videos API', () => {
   it('creates a video and reads it by YouTube id with its channel and transcripts', async () => {
     const channel = await channelFactory.create();
-    const created = await mutate<Video>(app, 'videos.create', videoFactory.build({ channelId: channel.id }));
+    const created = await api.mutate<Video>('videos.create', videoFactory.build({ channelId: channel.id }));
     expect(created.status).toBe(200);
     await transcriptFactory.create({ videoId: created.data.id, language: 'de' });
     await transcriptFactory.trait('manual').create({ videoId: created.data.id, language: 'en' });
-    const read = await query<VideoWithRelations>(app, 'videos.get', {
+    const read = await api.query<VideoWithRelations>('videos.get', {
       youtubeVideoId: created.data.youtubeVideoId,
       include: ['channel', 'transcripts'],
     });
@@ -40,27 +40,27 @@ describe('videos API', () => {
   });
 
   it('answers BAD_REQUEST naming channelId when the channel does not exist', async () => {
-    const response = await mutate(app, 'videos.create', videoFactory.build({ channelId: '00000000-0000-4000-8000-000000000001' }));
+    const response = await api.mutate('videos.create', videoFactory.build({ channelId: '00000000-0000-4000-8000-000000000001' }));
     expect(response.status).toBe(400);
     expect(response.error?.data.field).toBe('channelId');
   });
 
   it('answers CONFLICT naming youtubeVideoId for a duplicate', async () => {
     const video = await videoFactory.create();
-    const response = await mutate(app, 'videos.create', videoFactory.build({ channelId: video.channelId, youtubeVideoId: video.youtubeVideoId }));
+    const response = await api.mutate('videos.create', videoFactory.build({ channelId: video.channelId, youtubeVideoId: video.youtubeVideoId }));
     expect(response.status).toBe(409);
     expect(response.error?.data.field).toBe('youtubeVideoId');
   });
 
   it('rejects a view count past what a number holds exactly and a tag list that is not strings', async () => {
-    const response = await mutate(app, 'videos.create', { ...videoFactory.build(), viewCount: 2 ** 60, tags: [1] });
+    const response = await api.mutate('videos.create', { ...videoFactory.build(), viewCount: 2 ** 60, tags: [1] });
     expect(response.status).toBe(400);
     expect(new Set(response.error?.data.issues?.map((i) => i.path.join('.')))).toEqual(new Set(['tags.0', 'viewCount']));
   });
 
   it('keeps view counts past 2^31 exactly', async () => {
     const video = await videoFactory.create({ viewCount: 9_876_543_210 });
-    const read = await query<Video>(app, 'videos.get', { id: video.id });
+    const read = await api.query<Video>('videos.get', { id: video.id });
     expect(read.data.viewCount).toBe(9_876_543_210);
   });
 
@@ -68,14 +68,14 @@ describe('videos API', () => {
     it('inserts a batch of 500 in one call, then treats the same batch as updates', async () => {
       const channel = await channelFactory.create();
       const videos = videoFactory.buildList(500).map(({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }) => video);
-      const first = await mutate<UpsertResult>(app, 'videos.upsertMany', { channelId: channel.id, videos });
+      const first = await api.mutate<UpsertResult>('videos.upsertMany', { channelId: channel.id, videos });
       expect(first.data).toEqual({ inserted: 500, updated: 0, skipped: [] });
       const renamed = videos.map((video) => ({ ...video, title: `${video.title} (remastered)` }));
-      const second = await mutate<UpsertResult>(app, 'videos.upsertMany', { channelId: channel.id, videos: renamed });
+      const second = await api.mutate<UpsertResult>('videos.upsertMany', { channelId: channel.id, videos: renamed });
       expect(second.data).toEqual({ inserted: 0, updated: 500, skipped: [] });
       const { count } = (await testDatabase().db('videos').where({ channel_id: channel.id }).count('* as count').first())!;
       expect(Number(count)).toBe(500);
-      const one = await query<Video>(app, 'videos.get', { youtubeVideoId: videos[0]!.youtubeVideoId });
+      const one = await api.query<Video>('videos.get', { youtubeVideoId: videos[0]!.youtubeVideoId });
       expect(one.data.title).toMatch(/remastered/);
     });
 
@@ -85,7 +85,7 @@ describe('videos API', () => {
       const { channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video } = videoFactory.build({
         youtubeVideoId: theirs.youtubeVideoId,
       });
-      const result = await mutate<UpsertResult>(app, 'videos.upsertMany', { channelId: mine.id, videos: [video] });
+      const result = await api.mutate<UpsertResult>('videos.upsertMany', { channelId: mine.id, videos: [video] });
       expect(result.data).toEqual({ inserted: 0, updated: 0, skipped: [theirs.youtubeVideoId] });
     });
 
@@ -94,10 +94,10 @@ describe('videos API', () => {
       const strip = ({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }: Video) => video;
       const twice = videoFactory.buildList(2).map((v) => strip(v as Video));
       twice[1]!.youtubeVideoId = twice[0]!.youtubeVideoId;
-      const duplicate = await mutate(app, 'videos.upsertMany', { channelId: channel.id, videos: twice });
+      const duplicate = await api.mutate('videos.upsertMany', { channelId: channel.id, videos: twice });
       expect(duplicate.status).toBe(400);
       expect(duplicate.error?.data.issues?.[0]?.path).toEqual(['videos', 1, 'youtubeVideoId']);
-      const tooMany = await mutate(app, 'videos.upsertMany', {
+      const tooMany = await api.mutate('videos.upsertMany', {
         channelId: channel.id,
         videos: videoFactory.buildList(501).map((v) => strip(v as Video)),
       });
@@ -109,7 +109,7 @@ describe('videos API', () => {
   describe('pagination', () => {
     it('returns an empty page with no cursor when nothing matches', async () => {
       const channel = await channelFactory.create();
-      const page = await query<Page<Video>>(app, 'channels.videos', { channelId: channel.id });
+      const page = await api.query<Page<Video>>('channels.videos', { channelId: channel.id });
       expect(page.data).toEqual({ items: [], nextCursor: null });
     });
 
@@ -134,15 +134,15 @@ describe('videos API', () => {
     it('continues after a cursor whose row was deleted', async () => {
       const channel = await channelFactory.create();
       const videos = await Promise.all([1, 2, 3, 4].map((h) => videoFactory.create({ channelId: channel.id, publishedAt: hoursAgo(h) })));
-      const first = await query<Page<Video>>(app, 'videos.list', { channelId: channel.id, limit: 2 });
-      await mutate(app, 'videos.delete', { id: first.data.items[1]!.id });
-      const next = await query<Page<Video>>(app, 'videos.list', { channelId: channel.id, limit: 2, cursor: first.data.nextCursor });
+      const first = await api.query<Page<Video>>('videos.list', { channelId: channel.id, limit: 2 });
+      await api.mutate('videos.delete', { id: first.data.items[1]!.id });
+      const next = await api.query<Page<Video>>('videos.list', { channelId: channel.id, limit: 2, cursor: first.data.nextCursor });
       expect(next.data.items.map((v) => v.id)).toEqual([videos[2]!.id, videos[3]!.id]);
     });
 
     it('rejects a cursor it never issued and a limit over 100', async () => {
       for (const input of [{ cursor: 'bm90LWEtY3Vyc29y' }, { cursor: 'x'.repeat(10) }, { limit: 101 }, { limit: 0 }]) {
-        const response = await query(app, 'videos.list', input);
+        const response = await api.query('videos.list', input);
         expect(response.status).toBe(400);
       }
     });
@@ -159,7 +159,7 @@ describe('videos API', () => {
     await videoFactory.trait('completed').create({ channelId: channel.id, title: 'Sourdough basics', tags: ['bread'], publishedAt: hoursAgo(10) });
     await videoFactory.create({ channelId: channel.id, title: 'Sourdough 100% again', tags: ['bread', 'baking'], publishedAt: hoursAgo(10) });
     await videoFactory.trait('completed').create({ channelId: channel.id, title: 'Sourdough 100% old', tags: ['bread', 'baking'], publishedAt: hoursAgo(100) });
-    const page = await query<Page<Video>>(app, 'videos.list', {
+    const page = await api.query<Page<Video>>('videos.list', {
       channelId: channel.id,
       status: 'completed',
       tags: ['baking', 'bread'],
@@ -177,7 +177,7 @@ describe('videos API', () => {
     let queries = 0;
     const count = () => (queries += 1);
     db.on('query', count);
-    const page = await query<Page<VideoWithRelations>>(app, 'videos.list', { channelId: channel.id, include: ['channel', 'transcripts', 'jobs'] });
+    const page = await api.query<Page<VideoWithRelations>>('videos.list', { channelId: channel.id, include: ['channel', 'transcripts', 'jobs'] });
     db.off('query', count);
     expect(page.data.items).toHaveLength(6);
     expect(page.data.items.every((v) => v.channel?.id === channel.id && v.transcripts?.length === 1)).toBe(true);
@@ -185,15 +185,15 @@ describe('videos API', () => {
   });
 
   it('rejects an include outside the allow-list', async () => {
-    const response = await query(app, 'videos.list', { include: ['channel.videos'] });
+    const response = await api.query('videos.list', { include: ['channel.videos'] });
     expect(response.status).toBe(400);
   });
 
   it('pages a video’s transcripts, and answers NOT_FOUND for a missing video', async () => {
     const video = await videoFactory.transient({ transcript: true }).create();
-    const page = await query<Page<unknown>>(app, 'videos.transcripts', { videoId: video.id });
+    const page = await api.query<Page<unknown>>('videos.transcripts', { videoId: video.id });
     expect(page.data.items).toHaveLength(1);
-    const missing = await query(app, 'videos.transcripts', { videoId: '00000000-0000-4000-8000-000000000002' });
+    const missing = await api.query('videos.transcripts', { videoId: '00000000-0000-4000-8000-000000000002' });
     expect(missing.status).toBe(404);
   });
 });

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import superjson from 'superjson';
 import request from 'supertest';
-import { afterAll } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { buildApp } from '../../src/app';
 import { testDatabase } from './database';
 
@@ -16,17 +16,36 @@ export interface ApiResponse<T = unknown> {
   error: ApiError | undefined;
 }
 
-/** The HTTP app over the test file's database, closed after the file's tests. */
-export async function testApp(options: { apiToken?: string; production?: boolean } = {}): Promise<FastifyInstance> {
-  const app = await buildApp({
-    db: testDatabase().db,
-    logger: false,
-    apiToken: options.apiToken,
-    production: options.production ?? false,
+export interface Api {
+  readonly app: FastifyInstance;
+  query<T = unknown>(path: string, input?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  mutate<T = unknown>(path: string, input?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+}
+
+/** The HTTP app over the test file's database, built before the file's tests and closed after them. */
+export function useApi(options: { apiToken?: string; production?: boolean } = {}): Api {
+  let built: FastifyInstance | undefined;
+  beforeAll(async () => {
+    built = await buildApp({
+      db: testDatabase().db,
+      logger: false,
+      apiToken: options.apiToken,
+      production: options.production ?? false,
+    });
+    await built.ready();
   });
-  await app.ready();
-  afterAll(() => app.close());
-  return app;
+  afterAll(() => built?.close());
+  const app = () => {
+    if (!built) throw new Error('The app is built in beforeAll: use it inside a test');
+    return built;
+  };
+  return {
+    get app() {
+      return app();
+    },
+    query: (path, input, headers) => query(app(), path, input, headers),
+    mutate: (path, input, headers) => mutate(app(), path, input, headers),
+  };
 }
 
 function parse<T>(status: number, body: unknown): ApiResponse<T> {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import pg from 'pg';
-import { afterAll, inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { connect } from '../../src/db/connect';
 import { ensureDatabase } from '../../src/db/provision';
 
@@ -30,9 +30,11 @@ export async function dropDatabase(name: string): Promise<void> {
   await client.end();
 }
 
-// Top-level, so that a test file's own top-level setup (an app over this database) can use it.
-const created = await createDatabaseFromTemplate();
-current = { db: connect(created.url, testPoolSettings), ...created };
+// Registered before any test file's own hooks, so those can already use the database.
+beforeAll(async () => {
+  const created = await createDatabaseFromTemplate();
+  current = { db: connect(created.url, testPoolSettings), ...created };
+});
 
 afterAll(async () => {
   if (!current) return;
