@@ -14,8 +14,11 @@ export const priority = z.number().int().min(-1_000_000).max(1_000_000);
 
 export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2_048);
 
-/** Accepts a Date or an ISO string, so both the typed client and plain JSON callers can send one. */
-export const timestamp = z.coerce.date().refine((date) => !Number.isNaN(date.getTime()), 'must be a valid date');
+/** A Date, or an ISO 8601 string with an offset, so both the typed client and plain JSON callers can send one. */
+export const timestamp = z.union([
+  z.date(),
+  z.iso.datetime({ offset: true, error: 'must be a date or an ISO 8601 string' }).transform((text) => new Date(text)),
+]);
 
 export const maxJsonBytes = 64 * 1024;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { timestamp } from './fields';
 
 export const maxPageSize = 100;
 
@@ -16,6 +17,6 @@ export interface Page<T> {
 
 /** A creation-time range, shared by every list. */
 export const createdRange = {
-  createdAfter: z.coerce.date().optional(),
-  createdBefore: z.coerce.date().optional(),
+  createdAfter: timestamp.optional(),
+  createdBefore: timestamp.optional(),
 };

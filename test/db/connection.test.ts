@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config';
+import { connect } from '../../src/db/connect';
+import { translateDatabaseError } from '../../src/services/database-errors';
+import { UnavailableError } from '../../src/services/errors';
+
+describe('connecting', () => {
+  it('fails fast with a clear error when the database cannot be reached', async () => {
+    const db = connect('postgres://postgres@127.0.0.1:1/none', {
+      DATABASE_POOL_SIZE: 1,
+      DATABASE_CONNECT_TIMEOUT_MS: 1_000,
+      DEBUG: false,
+    });
+    const started = Date.now();
+    const error = await db.raw('SELECT 1').catch((caught: unknown) => caught);
+    await db.destroy();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(translateDatabaseError(error)).toBeInstanceOf(UnavailableError);
+  });
+});
+
+describe('configuration', () => {
+  it('applies defaults when nothing is set', () => {
+    expect(parseConfig({})).toMatchObject({ DATABASE_POOL_SIZE: 20, PORT: 3000, LOG_LEVEL: 'info', DEBUG: false });
+  });
+
+  it('names the variable that is wrong', () => {
+    expect(() => parseConfig({ DATABASE_POOL_SIZE: 'many' })).toThrow(/DATABASE_POOL_SIZE/);
+    expect(() => parseConfig({ DATABASE_URL: 'mysql://localhost/x' })).toThrow(/DATABASE_URL/);
+    expect(() => parseConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
+  });
+
+  it('refuses production without an API token', () => {
+    expect(() => parseConfig({ NODE_ENV: 'production' })).toThrow(/API_TOKEN/);
+    expect(parseConfig({ NODE_ENV: 'production', API_TOKEN: 'x'.repeat(16) }).API_TOKEN).toHaveLength(16);
+  });
+
+  it('treats empty values as unset and reads booleans', () => {
+    const config = parseConfig({ DATABASE_URL: '', DEBUG: 'true' });
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.DEBUG).toBe(true);
+  });
+});
