@@ -20,7 +20,7 @@ export interface FactoryContext<Transient> {
 export interface FactoryDefinition<Attrs extends object, Row, Trait extends string, Transient> {
   /** A valid, unsaved object. Foreign keys are placeholders until `associate` resolves them on create. */
   defaults(context: FactoryContext<Transient>): Attrs;
-  /** Named states that keep related fields consistent; applied in order, before overrides. */
+  /** Named states that keep related fields consistent; applied in order, and overrides still win. */
   traits: Record<Trait, (attrs: Attrs, context: FactoryContext<Transient>) => Partial<Attrs>>;
   /** Parameters that shape the object or its callbacks without being columns. */
   transient: Transient;
@@ -91,7 +91,8 @@ export class Factory<Attrs extends object, Row, Trait extends string, Transient 
   }
 
   private buildWith(context: FactoryContext<Transient>, overrides: DeepPartial<Attrs>): Attrs {
-    let attrs = this.definition.defaults(context);
+    // Traits see the caller's overrides (an exhausted job uses the given maxAttempts), and overrides still win.
+    let attrs = deepMerge(this.definition.defaults(context), overrides);
     for (const trait of this.applied.traits) {
       attrs = { ...attrs, ...this.definition.traits[trait](attrs, context) };
     }

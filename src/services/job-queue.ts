@@ -1,13 +1,13 @@
 import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { ProcessingJobModel } from '../models/processing-job';
-import type {
-  ClaimJobsInput,
-  completeJobInput,
-  EnqueueJob,
-  failJobInput,
-  heartbeatInput,
-  ProcessingJob,
+import {
+  claimJobsInput,
+  type completeJobInput,
+  type EnqueueJob,
+  type failJobInput,
+  type heartbeatInput,
+  type ProcessingJob,
 } from '../schemas/processing-job';
 import { ConflictError, InvalidInputError } from './errors';
 import { jobRows } from './processing-jobs';
@@ -102,7 +102,8 @@ export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> 
  * ones whose lease expired. Each gets one more attempt, the worker's id, a lease and a new lease token. A job
  * whose lease expired on its last attempt is failed instead.
  */
-export async function claimJobs(input: ClaimJobsInput): Promise<ProcessingJob[]> {
+export async function claimJobs(request: z.input<typeof claimJobsInput>): Promise<ProcessingJob[]> {
+  const input = claimJobsInput.parse(request);
   const types = input.jobTypes ?? null;
   const result = await withDatabaseErrors(() =>
     knex().transaction(async (trx) => {

@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import {
+  channelFactory,
+  processingJobFactory,
+  processingSessionFactory,
+  seedFactories,
+  transcriptFactory,
+  videoFactory,
+} from '../../src/factories';
+import type { Factory } from '../../src/factories/factory';
+import { channelSchema } from '../../src/schemas/channel';
+import { processingJobSchema } from '../../src/schemas/processing-job';
+import { processingSessionSchema } from '../../src/schemas/processing-session';
+import { countWords, transcriptSchema } from '../../src/schemas/transcript';
+import { videoSchema } from '../../src/schemas/video';
+
+type AnyFactory = Factory<object, { $toJson(): object }, string, object>;
+
+const factories: [string, AnyFactory, z.ZodType][] = [
+  ['channel', channelFactory as unknown as AnyFactory, channelSchema],
+  ['video', videoFactory as unknown as AnyFactory, videoSchema],
+  ['transcript', transcriptFactory as unknown as AnyFactory, transcriptSchema],
+  ['processing session', processingSessionFactory as unknown as AnyFactory, processingSessionSchema],
+  ['processing job', processingJobFactory as unknown as AnyFactory, processingJobSchema],
+];
+
+describe('factory lint: every factory and trait makes rows the database and the schemas accept', () => {
+  for (const [name, factory, schema] of factories) {
+    for (const trait of [undefined, ...factory.traitNames]) {
+      it(`${name}${trait ? ` (${trait})` : ''}`, async () => {
+        const row = await (trait ? factory.trait(trait) : factory).create();
+        const parsed = schema.safeParse(row.$toJson());
+        expect(parsed.error?.issues ?? []).toEqual([]);
+      });
+    }
+  }
+});
+
+describe('factories', () => {
+  it('give the same data for the same seed number', () => {
+    seedFactories(42);
+    const first = videoFactory.buildList(3);
+    seedFactories(42);
+    const second = videoFactory.buildList(3);
+    expect(second).toEqual(first.map((video, index) => ({ ...video, discoveredAt: second[index]!.discoveredAt, publishedAt: second[index]!.publishedAt })));
+    expect(second.map((v) => v.title)).toEqual(first.map((v) => v.title));
+  });
+
+  it('make YouTube ids and URLs in the real formats, unique per sequence', () => {
+    const channels = channelFactory.buildList(50);
+    expect(new Set(channels.map((c) => c.youtubeChannelId)).size).toBe(50);
+    for (const channel of channels) {
+      expect(channel.youtubeChannelId).toMatch(/^UC[A-Za-z0-9_-]{22}$/);
+      expect(channel.channelUrl).toBe(`https://www.youtube.com/channel/${channel.youtubeChannelId}`);
+    }
+    const video = videoFactory.build();
+    expect(video.youtubeVideoId).toMatch(/^[A-Za-z0-9_-]{11}$/);
+    expect(video.videoUrl).toBe(`https://www.youtube.com/watch?v=${video.youtubeVideoId}`);
+  });
+
+  it('keep likes and comments below views, and a completed video processed after it was published', () => {
+    for (const video of videoFactory.trait('completed').buildList(200)) {
+      expect(video.likeCount!).toBeLessThanOrEqual(video.viewCount!);
+      expect(video.commentCount!).toBeLessThanOrEqual(video.likeCount!);
+      expect(video.processedAt!.getTime()).toBeGreaterThanOrEqual(video.publishedAt!.getTime());
+    }
+  });
+
+  it('give a failed video an error and an exhausted job all its attempts', () => {
+    expect(videoFactory.trait('failed').build().errorMessage).toBeTruthy();
+    const job = processingJobFactory.trait('exhausted').build({ maxAttempts: 5 });
+    expect(job).toMatchObject({ status: 'failed', attempts: 5 });
+  });
+
+  it('deep-merge JSONB overrides into the defaults', () => {
+    const channel = channelFactory.build({ processingConfig: { transcriptLanguages: ['de'] } });
+    expect(channel.processingConfig).toEqual({ discoverEveryHours: 24, transcriptLanguages: ['de'] });
+  });
+
+  it('count a transcript’s words from its content, also when the content is overridden', async () => {
+    const transcript = await transcriptFactory.create({ content: 'three little words' });
+    expect(transcript.wordCount).toBe(3);
+    const generated = await transcriptFactory.create();
+    expect(generated.wordCount).toBe(countWords(generated.content));
+  });
+
+  it('create a job’s entity as a real row, and a session whose counters agree with its jobs', async () => {
+    const job = await processingJobFactory.trait('discovery').create();
+    expect((await job.$relatedQuery('channel'))?.id).toBe(job.entityId);
+    const session = await processingSessionFactory.trait('completed').transient({ jobs: 3 }).create();
+    expect(session).toMatchObject({ totalVideos: 3, processedVideos: 3 });
+  });
+
+  it('start sequences again after a reset', () => {
+    seedFactories(1);
+    const first = channelFactory.build().youtubeChannelId;
+    seedFactories(1);
+    expect(channelFactory.build().youtubeChannelId).toBe(first);
+  });
+});
