@@ -15,6 +15,12 @@ describe('transcripts API', () => {
     expect(created.data.wordCount).toBe(4);
     const updated = await api.mutate<Transcript>('transcripts.update', { id: created.data.id, content: 'just two' });
     expect(updated.data.wordCount).toBe(2);
+    const stated = await api.mutate<Transcript>('transcripts.update', { id: created.data.id, content: 'a b c', wordCount: 7 });
+    expect(stated.data.wordCount).toBe(7);
+    const untouched = await api.mutate<Transcript>('transcripts.update', { id: created.data.id, metadata: { edited: true } });
+    expect(untouched.data).toMatchObject({ wordCount: 7, metadata: { edited: true } });
+    const explicit = await api.mutate<Transcript>('transcripts.create', { ...input, language: 'zh-Hant', wordCount: 99 });
+    expect(explicit.data.wordCount).toBe(99);
   });
 
   it('rejects a language that is not BCP-47, a confidence over 1 and an unknown source', async () => {

@@ -41,3 +41,33 @@ describe('configuration', () => {
     expect(config.DEBUG).toBe(true);
   });
 });
+
+describe('readiness', () => {
+  it('reports 503 when the database cannot be reached', async () => {
+    const { buildApp } = await import('../../src/app');
+    const db = connect('postgres://postgres@127.0.0.1:1/none', { DATABASE_POOL_SIZE: 1, DATABASE_CONNECT_TIMEOUT_MS: 500, DEBUG: false });
+    const app = await buildApp({ db, logger: false, apiToken: undefined, production: false });
+    const response = await app.inject({ method: 'GET', url: '/ready' });
+    await app.close();
+    await db.destroy();
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toEqual({ status: 'database unavailable' });
+  });
+
+  it('answers SERVICE_UNAVAILABLE, not a 500, when a procedure cannot reach the database', async () => {
+    const { buildApp } = await import('../../src/app');
+    const { Model } = await import('objection');
+    const { testDatabase } = await import('../support/database');
+    const db = connect('postgres://postgres@127.0.0.1:1/none', { DATABASE_POOL_SIZE: 1, DATABASE_CONNECT_TIMEOUT_MS: 500, DEBUG: false });
+    const app = await buildApp({ db, logger: false, apiToken: undefined, production: true });
+    try {
+      const response = await app.inject({ method: 'GET', url: '/trpc/channels.list?input=%7B%22json%22%3A%7B%7D%7D' });
+      expect(response.statusCode).toBe(503);
+      expect(response.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
+    } finally {
+      await app.close();
+      await db.destroy();
+      Model.knex(testDatabase().db);
+    }
+  });
+});
