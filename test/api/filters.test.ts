@@ -2,6 +2,7 @@ import knex from 'knex';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
+import { migrationsConfig } from '../../src/db/knex-config';
 import { channelFactory, processingJobFactory, processingSessionFactory, transcriptFactory } from '../../src/factories';
 import { ChannelModel } from '../../src/models';
 import type { Page } from '../../src/schemas/pagination';
@@ -73,7 +74,7 @@ describe('model validation', () => {
 describe('readiness with pending migrations', () => {
   it('answers 503 until the database is migrated', async () => {
     const { name, url } = await createDatabaseFromTemplate('tubesensei_ready');
-    const db = knex({ client: 'pg', connection: url, migrations: (await import('../../src/db/knex-config')).migrationsConfig });
+    const db = knex({ client: 'pg', connection: url, migrations: migrationsConfig });
     await db.raw('DELETE FROM knex_migrations WHERE id = (SELECT max(id) FROM knex_migrations)');
     const app = await buildApp({ db, logger: false, apiToken: undefined, production: false });
     const response = await app.inject({ method: 'GET', url: '/ready' });

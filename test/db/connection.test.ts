@@ -1,8 +1,11 @@
+import { Model } from 'objection';
 import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app';
 import { parseConfig } from '../../src/config';
 import { connect } from '../../src/db/connect';
 import { translateDatabaseError } from '../../src/services/database-errors';
 import { UnavailableError } from '../../src/services/errors';
+import { testDatabase } from '../support/database';
 
 describe('connecting', () => {
   it('fails fast with a clear error when the database cannot be reached', async () => {
@@ -44,7 +47,6 @@ describe('configuration', () => {
 
 describe('readiness', () => {
   it('reports 503 when the database cannot be reached', async () => {
-    const { buildApp } = await import('../../src/app');
     const db = connect('postgres://postgres@127.0.0.1:1/none', { DATABASE_POOL_SIZE: 1, DATABASE_CONNECT_TIMEOUT_MS: 500, DEBUG: false });
     const app = await buildApp({ db, logger: false, apiToken: undefined, production: false });
     const response = await app.inject({ method: 'GET', url: '/ready' });
@@ -55,9 +57,6 @@ describe('readiness', () => {
   });
 
   it('answers SERVICE_UNAVAILABLE, not a 500, when a procedure cannot reach the database', async () => {
-    const { buildApp } = await import('../../src/app');
-    const { Model } = await import('objection');
-    const { testDatabase } = await import('../support/database');
     const db = connect('postgres://postgres@127.0.0.1:1/none', { DATABASE_POOL_SIZE: 1, DATABASE_CONNECT_TIMEOUT_MS: 500, DEBUG: false });
     const app = await buildApp({ db, logger: false, apiToken: undefined, production: true });
     try {
