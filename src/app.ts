@@ -29,7 +29,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     try {
       await options.db.raw('SELECT 1');
       const [, pending] = (await options.db.migrate.list()) as [unknown[], unknown[]];
-      if (pending.length > 0) return reply.code(503).send({ status: 'migrations pending', pending: pending.length });
+      if (pending.length > 0)
+        return reply.code(503).send({ status: 'migrations pending', pending: pending.length });
       return { status: 'ready' };
     } catch {
       return reply.code(503).send({ status: 'database unavailable' });
@@ -42,7 +43,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       router: appRouter,
       createContext: contextFactory(options),
       onError({ error, path }) {
-        if (error.code === 'INTERNAL_SERVER_ERROR') app.log.error({ err: error.cause ?? error, path }, 'procedure failed');
+        if (error.code === 'INTERNAL_SERVER_ERROR')
+          app.log.error({ err: error.cause ?? error, path }, 'procedure failed');
       },
     } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
   });

@@ -20,7 +20,8 @@ async function main(): Promise<void> {
   });
   const address = await app.listen({ host: config.HOST, port: config.PORT });
 
-  const where = database.source === 'embedded' ? `embedded PostgreSQL (${config.EMBEDDED_POSTGRES_DIR})` : 'DATABASE_URL';
+  const where =
+    database.source === 'embedded' ? `embedded PostgreSQL (${config.EMBEDDED_POSTGRES_DIR})` : 'DATABASE_URL';
   app.log.info(
     `TubeSensei API on ${address}/trpc · health ${address}/health · database: ${where} · seed it with: npm run seed`,
   );

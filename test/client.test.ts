@@ -22,21 +22,33 @@ describe('the typed client against a listening server', () => {
     const channel = await client.channels.create.mutate(channelFactory.build());
     const videos = videoFactory
       .buildList(500)
-      .map(({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }) => video);
+      .map(
+        ({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }) => video,
+      );
     const upserted = await client.videos.upsertMany.mutate({ channelId: channel.id, videos });
     expect(upserted).toEqual({ inserted: 500, updated: 0, skipped: [] });
 
     let seen = 0;
     let cursor: string | undefined;
     do {
-      const page = await client.channels.videos.query({ channelId: channel.id, status: 'discovered', limit: 100, cursor });
+      const page = await client.channels.videos.query({
+        channelId: channel.id,
+        status: 'discovered',
+        limit: 100,
+        cursor,
+      });
       seen += page.items.length;
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
     expect(seen).toBe(500);
 
     const first = await client.videos.get.query({ youtubeVideoId: videos[0]!.youtubeVideoId });
-    await client.transcripts.create.mutate({ videoId: first.id, content: 'hello world', source: 'youtube_manual', language: 'en' });
+    await client.transcripts.create.mutate({
+      videoId: first.id,
+      content: 'hello world',
+      source: 'youtube_manual',
+      language: 'en',
+    });
     const read = await client.videos.get.query({ id: first.id, include: ['channel', 'transcripts'] });
     expect(read.channel?.name).toBe(channel.name);
     expect(read.transcripts?.[0]?.wordCount).toBe(2);
@@ -44,11 +56,15 @@ describe('the typed client against a listening server', () => {
   });
 
   it('surfaces a bad input as a BAD_REQUEST the caller can read', async () => {
-    await expect(client.channels.list.query({ limit: 1_000 })).rejects.toMatchObject({ data: { code: 'BAD_REQUEST', httpStatus: 400 } });
+    await expect(client.channels.list.query({ limit: 1_000 })).rejects.toMatchObject({
+      data: { code: 'BAD_REQUEST', httpStatus: 400 },
+    });
   });
 
   it('is refused without the token', async () => {
-    const anonymous = createClient({ url: `http://127.0.0.1:${(server.server.address() as { port: number }).port}` });
+    const anonymous = createClient({
+      url: `http://127.0.0.1:${(server.server.address() as { port: number }).port}`,
+    });
     await expect(anonymous.channels.list.query({})).rejects.toMatchObject({ data: { code: 'UNAUTHORIZED' } });
   });
 });

@@ -20,7 +20,11 @@ describe('the API’s type contract', () => {
   });
 
   it('returns upsert counts and claimed jobs with lease tokens', () => {
-    expectTypeOf<Outputs['videos']['upsertMany']>().toEqualTypeOf<{ inserted: number; updated: number; skipped: string[] }>();
+    expectTypeOf<Outputs['videos']['upsertMany']>().toEqualTypeOf<{
+      inserted: number;
+      updated: number;
+      skipped: string[];
+    }>();
     expectTypeOf<Outputs['jobs']['claim'][number]['leaseToken']>().toEqualTypeOf<string | null>();
   });
 

@@ -11,6 +11,7 @@ const codes = {
 /** A domain error becomes the matching tRPC code, keeping the error as `cause` so the formatter can name the field. */
 export function toTRPCError(error: TRPCError): TRPCError {
   const cause = error.cause;
-  if (cause instanceof DomainError) return new TRPCError({ code: codes[cause.kind], message: cause.message, cause });
+  if (cause instanceof DomainError)
+    return new TRPCError({ code: codes[cause.kind], message: cause.message, cause });
   return error;
 }

@@ -131,7 +131,9 @@ async function waitUntilReady(child: ChildProcess, url: string, logFile: string)
   }
   child.kill('SIGKILL');
   const log = await readFile(logFile, 'utf8').catch(() => '');
-  throw new Error(`The embedded PostgreSQL did not start. Its log (${logFile}) ends with:\n${log.slice(-2_000)}`);
+  throw new Error(
+    `The embedded PostgreSQL did not start. Its log (${logFile}) ends with:\n${log.slice(-2_000)}`,
+  );
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -158,11 +160,15 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const logFile = `${dataDir}.log`;
   const logFd = openSync(logFile, 'a');
   // Its own process group: a Ctrl-C reaches only us, and we stop the database after the last request is done.
-  const child = spawn(bin.postgres, ['-D', dataDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])], {
-    ...user,
-    detached: true,
-    stdio: ['ignore', logFd, logFd],
-  });
+  const child = spawn(
+    bin.postgres,
+    ['-D', dataDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])],
+    {
+      ...user,
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+    },
+  );
   closeSync(logFd);
   child.unref();
   // A CLI that ends with process.exit() runs only synchronous handlers; SIGINT asks for a fast, clean shutdown.

@@ -22,10 +22,12 @@ export async function ensureDatabase(serverUrl: string, name: string, template?:
     const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
     if (exists.rowCount === 0) {
       const from = template ? ` TEMPLATE ${client.escapeIdentifier(template)}` : '';
-      await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}${from}`).catch((error: unknown) => {
-        // Another process may have created it between our check and our CREATE.
-        if ((error as { code?: string }).code !== '42P04') throw error;
-      });
+      await client
+        .query(`CREATE DATABASE ${client.escapeIdentifier(name)}${from}`)
+        .catch((error: unknown) => {
+          // Another process may have created it between our check and our CREATE.
+          if ((error as { code?: string }).code !== '42P04') throw error;
+        });
     }
   } finally {
     await client.end();

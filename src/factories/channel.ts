@@ -8,7 +8,12 @@ import { channelName, channelUrlFor, youtubeChannelIdFor } from './youtube-data'
 export type ChannelAttrs = z.output<typeof channelWrite>;
 
 /** Transient: `videos` creates that many videos of the channel after it is saved. */
-export const channelFactory = new Factory<ChannelAttrs, ChannelModel, 'paused' | 'inactive' | 'checked', { videos: number }>({
+export const channelFactory = new Factory<
+  ChannelAttrs,
+  ChannelModel,
+  'paused' | 'inactive' | 'checked',
+  { videos: number }
+>({
   defaults: ({ sequence, faker }) => {
     const youtubeChannelId = youtubeChannelIdFor(sequence, faker);
     return {
@@ -32,7 +37,8 @@ export const channelFactory = new Factory<ChannelAttrs, ChannelModel, 'paused' |
   transient: { videos: 0 },
   persist: (rows) => ChannelModel.query().insert(rows).returning('*'),
   afterCreate: async (channel, { transient }) => {
-    if (transient.videos > 0) channel.videos = await videoFactory.createList(transient.videos, { channelId: channel.id });
+    if (transient.videos > 0)
+      channel.videos = await videoFactory.createList(transient.videos, { channelId: channel.id });
     return channel;
   },
 });

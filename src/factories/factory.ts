@@ -25,7 +25,11 @@ export interface FactoryDefinition<Attrs extends object, Row, Trait extends stri
   /** Parameters that shape the object or its callbacks without being columns. */
   transient: Transient;
   /** Creates the parent rows the caller did not provide; `given` holds the caller's overrides. */
-  associate?(attrs: Attrs, given: DeepPartial<Attrs>, context: FactoryContext<Transient>): Promise<Partial<Attrs>>;
+  associate?(
+    attrs: Attrs,
+    given: DeepPartial<Attrs>,
+    context: FactoryContext<Transient>,
+  ): Promise<Partial<Attrs>>;
   /** Saves objects in one statement and returns the saved rows. */
   persist(attrs: Attrs[]): PromiseLike<Row[]>;
   /** Runs after each row is saved (has-many helpers); returns the row to hand back. */
@@ -40,7 +44,10 @@ function deepMerge<T extends object>(base: T, overrides: DeepPartial<T>): T {
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined) continue;
     const current = merged[key];
-    merged[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value as DeepPartial<typeof current>) : value;
+    merged[key] =
+      isPlainObject(current) && isPlainObject(value)
+        ? deepMerge(current, value as DeepPartial<typeof current>)
+        : value;
   }
   return merged as T;
 }
@@ -77,7 +84,11 @@ export class Factory<Attrs extends object, Row, Trait extends string, Transient 
   }
 
   trait(...traits: Trait[]): Factory<Attrs, Row, Trait, Transient> {
-    return new Factory(this.definition, { ...this.applied, traits: [...this.applied.traits, ...traits] }, this.counter);
+    return new Factory(
+      this.definition,
+      { ...this.applied, traits: [...this.applied.traits, ...traits] },
+      this.counter,
+    );
   }
 
   transient(values: Partial<Transient>): Factory<Attrs, Row, Trait, Transient> {
@@ -118,7 +129,9 @@ export class Factory<Attrs extends object, Row, Trait extends string, Transient 
     const built = await Promise.all(
       contexts.map(async (context) => {
         const attrs = this.buildWith(context, overrides);
-        const parents = this.definition.associate ? await this.definition.associate(attrs, overrides, context) : {};
+        const parents = this.definition.associate
+          ? await this.definition.associate(attrs, overrides, context)
+          : {};
         return { ...attrs, ...parents };
       }),
     );

@@ -25,7 +25,7 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
     attempts: 0,
     maxAttempts: 3,
     sessionId: null,
-    runAfter: new Date(),
+    runAfter: faker.defaultRefDate(),
     startedAt: null,
     completedAt: null,
     errorMessage: null,
@@ -39,7 +39,7 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
   traits: {
     discovery: () => ({ jobType: 'channel_discovery', entityType: 'channel' }),
     running: (_attrs, { faker }) => {
-      const lockedAt = new Date();
+      const lockedAt = faker.defaultRefDate();
       return {
         status: 'running',
         attempts: 1,
@@ -60,24 +60,25 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
         result: { ok: true, wordCount: faker.number.int({ min: 100, max: 20_000 }) },
       };
     },
-    retrying: () => ({
+    retrying: (_attrs, { faker }) => ({
       status: 'queued',
       attempts: 1,
       errorMessage: 'Request timed out after 30000 ms',
-      runAfter: new Date(Date.now() + minutes(2)),
+      runAfter: new Date(faker.defaultRefDate().getTime() + minutes(2)),
     }),
-    exhausted: (attrs) => ({
+    exhausted: (attrs, { faker }) => ({
       status: 'failed',
       attempts: attrs.maxAttempts ?? 3,
       errorMessage: 'Transcripts are disabled for this video',
-      completedAt: new Date(),
+      completedAt: faker.defaultRefDate(),
     }),
-    cancelled: () => ({ status: 'cancelled', completedAt: new Date() }),
+    cancelled: (_attrs, { faker }) => ({ status: 'cancelled', completedAt: faker.defaultRefDate() }),
   },
   transient: {},
   associate: async (attrs, given) => {
     if (given.entityId) return {};
-    const entity = attrs.entityType === 'channel' ? await channelFactory.create() : await videoFactory.create();
+    const entity =
+      attrs.entityType === 'channel' ? await channelFactory.create() : await videoFactory.create();
     return { entityId: entity.id };
   },
   persist: (rows) => ProcessingJobModel.query().insert(rows).returning('*'),

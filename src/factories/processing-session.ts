@@ -28,19 +28,24 @@ export const processingSessionFactory = new Factory<
     metrics: {},
   }),
   traits: {
-    running: () => ({ status: 'running', startedAt: new Date() }),
-    paused: () => ({ status: 'paused', startedAt: new Date() }),
+    running: (_attrs, { faker }) => ({ status: 'running', startedAt: faker.defaultRefDate() }),
+    paused: (_attrs, { faker }) => ({ status: 'paused', startedAt: faker.defaultRefDate() }),
     completed: (_attrs, { faker }) => {
       const completedAt = faker.date.recent({ days: 3 });
       return { status: 'completed', startedAt: new Date(completedAt.getTime() - 3_600_000), completedAt };
     },
-    failed: () => ({ status: 'failed', startedAt: new Date(), completedAt: new Date() }),
+    failed: (_attrs, { faker }) => ({
+      status: 'failed',
+      startedAt: faker.date.recent({ days: 1 }),
+      completedAt: faker.defaultRefDate(),
+    }),
   },
   transient: { jobs: 0 },
   persist: (rows) => ProcessingSessionModel.query().insert(rows).returning('*'),
   afterCreate: async (session, { transient }) => {
     if (transient.jobs === 0) return session;
-    const jobFactory = session.status === 'completed' ? processingJobFactory.trait('completed') : processingJobFactory;
+    const jobFactory =
+      session.status === 'completed' ? processingJobFactory.trait('completed') : processingJobFactory;
     const jobs = await jobFactory.createList(transient.jobs, { sessionId: session.id });
     const processedVideos = jobs.filter((job) => job.status === 'completed').length;
     const saved = await session.$query().patchAndFetch({ totalVideos: jobs.length, processedVideos });

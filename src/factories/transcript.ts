@@ -8,7 +8,12 @@ import { language, transcriptText } from './youtube-data';
 export type TranscriptAttrs = z.output<typeof transcriptWrite>;
 
 /** A transcript creates its video (and that video's channel) unless `videoId` is given. */
-export const transcriptFactory = new Factory<TranscriptAttrs, TranscriptModel, 'manual' | 'auto', { sentences: number }>({
+export const transcriptFactory = new Factory<
+  TranscriptAttrs,
+  TranscriptModel,
+  'manual' | 'auto',
+  { sentences: number }
+>({
   defaults: ({ faker, transient }) => {
     const content = transcriptText(faker, transient.sentences);
     return {

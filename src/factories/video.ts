@@ -38,7 +38,7 @@ export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, { tr
       processingPriority: 0,
       metadata: { definition: faker.helpers.arrayElement(['hd', 'sd']), caption: faker.datatype.boolean() },
       tags: videoTags(faker),
-      discoveredAt: faker.date.between({ from: publishedAt, to: new Date() }),
+      discoveredAt: faker.date.between({ from: publishedAt, to: faker.defaultRefDate() }),
       processedAt: null,
       errorMessage: null,
       retryCount: 0,
@@ -49,7 +49,10 @@ export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, { tr
     processing: () => ({ status: 'processing' }),
     completed: (attrs, { faker }) => ({
       status: 'completed',
-      processedAt: faker.date.between({ from: attrs.publishedAt ?? attrs.discoveredAt ?? new Date(0), to: new Date() }),
+      processedAt: faker.date.between({
+        from: attrs.publishedAt ?? attrs.discoveredAt ?? new Date(0),
+        to: faker.defaultRefDate(),
+      }),
     }),
     failed: (_attrs, { faker }) => ({
       status: 'failed',
@@ -63,7 +66,8 @@ export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, { tr
     unpublished: () => ({ publishedAt: null }),
   },
   transient: { transcript: false },
-  associate: async (_attrs, given) => (given.channelId ? {} : { channelId: (await channelFactory.create()).id }),
+  associate: async (_attrs, given) =>
+    given.channelId ? {} : { channelId: (await channelFactory.create()).id },
   persist: (rows) => VideoModel.query().insert(rows).returning('*'),
   afterCreate: async (video, { transient }) => {
     if (transient.transcript) video.transcripts = [await transcriptFactory.create({ videoId: video.id })];

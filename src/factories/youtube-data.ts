@@ -29,14 +29,33 @@ export const youtubeChannelIdFor = (sequence: number, faker: Faker) =>
 export const youtubeVideoIdFor = (sequence: number, faker: Faker) =>
   `${randomDigits(faker, 6)}${sequenceDigits(sequence, 5)}`;
 
-export const channelUrlFor = (youtubeChannelId: string) => `https://www.youtube.com/channel/${youtubeChannelId}`;
+export const channelUrlFor = (youtubeChannelId: string) =>
+  `https://www.youtube.com/channel/${youtubeChannelId}`;
 export const videoUrlFor = (youtubeVideoId: string) => `https://www.youtube.com/watch?v=${youtubeVideoId}`;
-export const thumbnailUrlFor = (youtubeVideoId: string) => `https://i.ytimg.com/vi/${youtubeVideoId}/hqdefault.jpg`;
+export const thumbnailUrlFor = (youtubeVideoId: string) =>
+  `https://i.ytimg.com/vi/${youtubeVideoId}/hqdefault.jpg`;
 
 const topics = [
-  'TypeScript', 'PostgreSQL', 'Rust', 'Home Espresso', 'Sourdough', 'Woodworking', 'Budget Travel', 'Street Photography',
-  'Marathon Training', 'Indie Game Dev', 'Personal Finance', 'Guitar', 'Vegan Cooking', 'Machine Learning',
-  'Mechanical Keyboards', 'Urban Gardening', 'Chess Openings', 'Synthwave Production', 'Film Photography', 'Climbing',
+  'TypeScript',
+  'PostgreSQL',
+  'Rust',
+  'Home Espresso',
+  'Sourdough',
+  'Woodworking',
+  'Budget Travel',
+  'Street Photography',
+  'Marathon Training',
+  'Indie Game Dev',
+  'Personal Finance',
+  'Guitar',
+  'Vegan Cooking',
+  'Machine Learning',
+  'Mechanical Keyboards',
+  'Urban Gardening',
+  'Chess Openings',
+  'Synthwave Production',
+  'Film Photography',
+  'Climbing',
 ];
 
 export function channelName(faker: Faker): string {
@@ -98,7 +117,21 @@ export function durationSeconds(faker: Faker): number {
   return faker.number.int({ min: 1_200, max: 10_800 });
 }
 
-const languages = ['en', 'en', 'en', 'en-US', 'en-GB', 'es', 'pt-BR', 'de', 'fr', 'ja', 'hi', 'ko', 'zh-Hans'];
+const languages = [
+  'en',
+  'en',
+  'en',
+  'en-US',
+  'en-GB',
+  'es',
+  'pt-BR',
+  'de',
+  'fr',
+  'ja',
+  'hi',
+  'ko',
+  'zh-Hans',
+];
 
 export const language = (faker: Faker) => faker.helpers.arrayElement(languages);
 

@@ -24,7 +24,9 @@ export class ZodValidator extends Validator {
       const key = issue.path.join('.') || '(root)';
       (data[key] ??= []).push({ message: issue.message, keyword: issue.code, params: {} });
     }
-    const message = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ');
+    const message = result.error.issues
+      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+      .join('; ');
     throw modelClass.createValidationError({ type: 'ModelValidation', message, data });
   }
 }

@@ -24,15 +24,14 @@ export const channelWrite = z.strictObject({
   processingConfig: jsonObject.optional(),
 });
 
-export const channelSchema = channelWrite.required().extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
+export const channelSchema = channelWrite
+  .required()
+  .extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
 export type Channel = z.infer<typeof channelSchema>;
 
 export const channelPatch = channelWrite.partial();
 
-export const channelRef = z.union([
-  z.strictObject({ id: uuid }),
-  z.strictObject({ youtubeChannelId }),
-]);
+export const channelRef = z.union([z.strictObject({ id: uuid }), z.strictObject({ youtubeChannelId })]);
 
 export const createChannelInput = channelWrite;
 export const updateChannelInput = channelPatch.extend({ id: uuid });

@@ -17,7 +17,9 @@ export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) 
 /** A Date, or an ISO 8601 string with an offset, so both the typed client and plain JSON callers can send one. */
 export const timestamp = z.union([
   z.date(),
-  z.iso.datetime({ offset: true, error: 'must be a date or an ISO 8601 string' }).transform((text) => new Date(text)),
+  z.iso
+    .datetime({ offset: true, error: 'must be a date or an ISO 8601 string' })
+    .transform((text) => new Date(text)),
 ]);
 
 export const maxJsonBytes = 64 * 1024;
@@ -25,7 +27,10 @@ export const maxJsonBytes = 64 * 1024;
 /** A JSONB object column: any JSON object of a bounded size. */
 export const jsonObject = z
   .record(z.string(), z.json())
-  .refine((value) => JSON.stringify(value).length <= maxJsonBytes, `must serialise to at most ${maxJsonBytes} bytes`);
+  .refine(
+    (value) => JSON.stringify(value).length <= maxJsonBytes,
+    `must serialise to at most ${maxJsonBytes} bytes`,
+  );
 
 export const longText = z.string().max(10_000);
 

@@ -46,7 +46,10 @@ export type ProcessingJob = z.infer<typeof processingJobSchema>;
 
 export const processingJobPatch = processingJobWrite.partial();
 
-export const jobInclude = z.array(z.enum(['session', 'channel', 'video'])).max(3).optional();
+export const jobInclude = z
+  .array(z.enum(['session', 'channel', 'video']))
+  .max(3)
+  .optional();
 
 export const maxEnqueueBatch = 500;
 

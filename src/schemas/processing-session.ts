@@ -39,7 +39,10 @@ export const createSessionInput = processingSessionWrite.pick({
   metrics: true,
 });
 /** Lifecycle fields (status, times, processed count) change only through the session's transitions. */
-export const updateSessionInput = createSessionInput.omit({ sessionType: true }).partial().extend({ id: uuid });
+export const updateSessionInput = createSessionInput
+  .omit({ sessionType: true })
+  .partial()
+  .extend({ id: uuid });
 
 export const listSessionsInput = z.strictObject({
   ...pageInput,

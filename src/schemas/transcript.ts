@@ -37,7 +37,10 @@ export function countWords(content: string): number {
   return content.split(/\s+/).filter(Boolean).length;
 }
 
-export const transcriptInclude = z.array(z.enum(['video'])).max(1).optional();
+export const transcriptInclude = z
+  .array(z.enum(['video']))
+  .max(1)
+  .optional();
 
 export const createTranscriptInput = transcriptWrite;
 export const updateTranscriptInput = transcriptPatch.omit({ videoId: true }).extend({ id: uuid });

@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { bigCount, count, errorMessage, httpUrl, jsonObject, longText, priority, timestamp, uuid } from './fields';
+import {
+  bigCount,
+  count,
+  errorMessage,
+  httpUrl,
+  jsonObject,
+  longText,
+  priority,
+  timestamp,
+  uuid,
+} from './fields';
 import { pageInput } from './pagination';
 
 export const videoStatuses = ['discovered', 'queued', 'processing', 'completed', 'failed'] as const;
@@ -35,13 +45,18 @@ export const videoWrite = z.strictObject({
   retryCount: count.optional(),
 });
 
-export const videoSchema = videoWrite.required().extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
+export const videoSchema = videoWrite
+  .required()
+  .extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
 export type Video = z.infer<typeof videoSchema>;
 
 export const videoPatch = videoWrite.partial();
 
 /** Relations a video can be read with. */
-export const videoInclude = z.array(z.enum(['channel', 'transcripts', 'jobs'])).max(3).optional();
+export const videoInclude = z
+  .array(z.enum(['channel', 'transcripts', 'jobs']))
+  .max(3)
+  .optional();
 
 export const createVideoInput = videoWrite;
 export const updateVideoInput = videoPatch.extend({ id: uuid });
@@ -71,14 +86,26 @@ export const maxUpsertBatch = 500;
 export const upsertVideosInput = z.strictObject({
   channelId: uuid,
   videos: z
-    .array(videoWrite.omit({ channelId: true, status: true, processedAt: true, errorMessage: true, retryCount: true }))
+    .array(
+      videoWrite.omit({
+        channelId: true,
+        status: true,
+        processedAt: true,
+        errorMessage: true,
+        retryCount: true,
+      }),
+    )
     .min(1)
     .max(maxUpsertBatch)
     .superRefine((videos, context) => {
       const seen = new Set<string>();
       videos.forEach((video, index) => {
         if (seen.has(video.youtubeVideoId)) {
-          context.addIssue({ code: 'custom', path: [index, 'youtubeVideoId'], message: 'appears twice in the batch' });
+          context.addIssue({
+            code: 'custom',
+            path: [index, 'youtubeVideoId'],
+            message: 'appears twice in the batch',
+          });
         }
         seen.add(video.youtubeVideoId);
       });

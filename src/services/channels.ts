@@ -59,9 +59,15 @@ export async function countChannelVideos(channelId: string): Promise<VideoCounts
     VideoModel.knex()('videos')
       .where('channel_id', channelId)
       .groupBy('status')
-      .select<{ status: VideoStatus; count: number }[]>('status', VideoModel.knex().raw('count(*)::int AS count')),
+      .select<{ status: VideoStatus; count: number }[]>(
+        'status',
+        VideoModel.knex().raw('count(*)::int AS count'),
+      ),
   );
-  const counts = Object.fromEntries(videoStatuses.map((status) => [status, 0])) as Record<VideoStatus, number>;
+  const counts = Object.fromEntries(videoStatuses.map((status) => [status, 0])) as Record<
+    VideoStatus,
+    number
+  >;
   for (const { status, count } of grouped) counts[status] = Number(count);
   return { ...counts, total: grouped.reduce((sum, { count }) => sum + Number(count), 0) };
 }

@@ -29,7 +29,15 @@ const parentNames: Record<string, string> = {
 
 const camel = (column: string) => column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
 
-const unavailableCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P03', '53300']);
+const unavailableCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  '57P01',
+  '57P03',
+  '53300',
+]);
 
 function isUnavailable(error: Error): boolean {
   const code = (error as { code?: unknown }).code;
@@ -52,7 +60,8 @@ export function translateDatabaseError(thrown: unknown): unknown {
   }
   if (error instanceof ForeignKeyViolationError) {
     const field = constraintFields[error.constraint];
-    if (field) return new InvalidInputError(`${parentNames[field] ?? field} does not exist`, field, { cause: error });
+    if (field)
+      return new InvalidInputError(`${parentNames[field] ?? field} does not exist`, field, { cause: error });
     return new ConflictError('the row is still referenced by other rows', undefined, { cause: error });
   }
   if (error instanceof CheckViolationError) {
@@ -63,6 +72,7 @@ export function translateDatabaseError(thrown: unknown): unknown {
     return new InvalidInputError(`${camel(error.column)} is required`, camel(error.column), { cause: error });
   }
   if (error instanceof DataError) return new InvalidInputError(error.message, undefined, { cause: error });
-  if (isUnavailable(error)) return new UnavailableError('the database is unavailable', undefined, { cause: error });
+  if (isUnavailable(error))
+    return new UnavailableError('the database is unavailable', undefined, { cause: error });
   return error;
 }

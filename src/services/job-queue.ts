@@ -30,7 +30,8 @@ export function retryDelaySeconds(attempt: number, random: () => number = Math.r
   return base * (0.8 + 0.4 * random());
 }
 
-const toJob = (row: Record<string, unknown>): ProcessingJob => ProcessingJobModel.fromDatabaseJson(row).$toJson();
+const toJob = (row: Record<string, unknown>): ProcessingJob =>
+  ProcessingJobModel.fromDatabaseJson(row).$toJson();
 
 const knex = () => ProcessingJobModel.knex();
 
@@ -76,7 +77,10 @@ export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> 
           .ignore()
           .returning('*');
         const existing = await trx('processing_jobs')
-          .whereIn(['job_type', 'entity_type', 'entity_id'], pending.map((job) => [job.jobType, job.entityType, job.entityId]))
+          .whereIn(
+            ['job_type', 'entity_type', 'entity_id'],
+            pending.map((job) => [job.jobType, job.entityType, job.entityId]),
+          )
           .whereIn('status', ['queued', 'running']);
         for (const row of [...inserted, ...existing]) {
           byKey.set(`${row.job_type}/${row.entity_type}/${row.entity_id}`, row);
@@ -85,12 +89,16 @@ export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> 
           .filter((row) => row.job_type === 'transcript_extraction' && row.entity_type === 'video')
           .map((row) => row.entity_id as string);
         if (newVideoIds.length > 0) {
-          await trx('videos').whereIn('id', newVideoIds).whereIn('status', ['discovered', 'failed']).update({ status: 'queued' });
+          await trx('videos')
+            .whereIn('id', newVideoIds)
+            .whereIn('status', ['discovered', 'failed'])
+            .update({ status: 'queued' });
         }
       }
       return jobs.map((job) => {
         const row = byKey.get(activeKey(job));
-        if (!row) throw new ConflictError('the job changed state while it was being enqueued; try again', 'entityId');
+        if (!row)
+          throw new ConflictError('the job changed state while it was being enqueued; try again', 'entityId');
         return toJob(row);
       });
     }),
@@ -141,9 +149,14 @@ export async function claimJobs(request: z.input<typeof claimJobsInput>): Promis
         { types, limit: input.limit, workerId: input.workerId, leaseSeconds: input.leaseSeconds },
       );
       const rows = claimed.rows as Record<string, unknown>[];
-      const videoIds = rows.filter((row) => row.entity_type === 'video').map((row) => row.entity_id as string);
+      const videoIds = rows
+        .filter((row) => row.entity_type === 'video')
+        .map((row) => row.entity_id as string);
       if (videoIds.length > 0) {
-        await trx('videos').whereIn('id', videoIds).where('status', 'queued').update({ status: 'processing' });
+        await trx('videos')
+          .whereIn('id', videoIds)
+          .where('status', 'queued')
+          .update({ status: 'processing' });
       }
       return rows;
     }),
@@ -157,7 +170,9 @@ export async function claimJobs(request: z.input<typeof claimJobsInput>): Promis
 async function leaseRefused(id: string): Promise<never> {
   const job = await jobRows.find(id);
   throw new ConflictError(
-    job.status === 'running' ? 'the lease is no longer yours: the job was claimed again' : `the job is ${job.status}`,
+    job.status === 'running'
+      ? 'the lease is no longer yours: the job was claimed again'
+      : `the job is ${job.status}`,
     'leaseToken',
   );
 }
@@ -248,12 +263,20 @@ export async function cancelJob(id: string): Promise<ProcessingJob> {
     knex()('processing_jobs')
       .where({ id })
       .whereIn('status', ['queued', 'running'])
-      .update({ status: 'cancelled', completed_at: knex().fn.now(), lease_token: null, lease_expires_at: null })
+      .update({
+        status: 'cancelled',
+        completed_at: knex().fn.now(),
+        lease_token: null,
+        lease_expires_at: null,
+      })
       .returning('*'),
   );
   if (row) return toJob(row);
   const job = await jobRows.find(id);
-  throw new ConflictError(`only queued or running jobs can be cancelled; this one is ${job.status}`, 'status');
+  throw new ConflictError(
+    `only queued or running jobs can be cancelled; this one is ${job.status}`,
+    'status',
+  );
 }
 
 /** Re-queues a failed job by hand with a fresh set of attempts; its video goes back to queued. */

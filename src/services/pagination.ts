@@ -53,6 +53,8 @@ export async function keysetPage<M extends Model>(
   const items = rows.slice(0, options.limit);
   const last = items.at(-1);
   const nextCursor =
-    rows.length > options.limit && last ? encodeCursor({ sort: options.sortValue(last), id: last.$id() as string }) : null;
+    rows.length > options.limit && last
+      ? encodeCursor({ sort: options.sortValue(last), id: last.$id() as string })
+      : null;
   return { items, nextCursor };
 }

@@ -24,7 +24,10 @@ export type JobEntity = { entityType: 'channel'; channel: Channel } | { entityTy
 
 export const jobRows = rowsOf(() => ProcessingJobModel.query(), 'job');
 
-export async function getJob(id: string, include?: readonly ('session' | 'channel' | 'video')[]): Promise<JobWithRelations> {
+export async function getJob(
+  id: string,
+  include?: readonly ('session' | 'channel' | 'video')[],
+): Promise<JobWithRelations> {
   return (await jobRows.find(id, include)).$toJson();
 }
 
@@ -45,7 +48,9 @@ export async function listJobs(input: ListJobsInput): Promise<Page<JobWithRelati
 }
 
 /** A session's jobs: 404 for a session that does not exist, rather than an empty page. */
-export async function listSessionJobs(input: ListJobsInput & { sessionId: string }): Promise<Page<JobWithRelations>> {
+export async function listSessionJobs(
+  input: ListJobsInput & { sessionId: string },
+): Promise<Page<JobWithRelations>> {
   await sessionRows.find(input.sessionId);
   return listJobs(input);
 }

@@ -34,7 +34,10 @@ export async function listSessions(input: ListSessionsInput): Promise<Page<Proce
   return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
 }
 
-export async function updateSession({ id, ...patch }: z.output<typeof updateSessionInput>): Promise<ProcessingSession> {
+export async function updateSession({
+  id,
+  ...patch
+}: z.output<typeof updateSessionInput>): Promise<ProcessingSession> {
   return (await sessionRows.patch(id, patch)).$toJson();
 }
 
@@ -46,7 +49,10 @@ export async function deleteSession(id: string): Promise<ProcessingSession> {
 type Transition = 'start' | 'pause' | 'resume' | 'complete' | 'fail';
 
 /** Which statuses each transition leaves from, where it goes, and which time it stamps. */
-const transitions: Record<Transition, { from: SessionStatus[]; to: SessionStatus; stamp?: 'started_at' | 'completed_at' }> = {
+const transitions: Record<
+  Transition,
+  { from: SessionStatus[]; to: SessionStatus; stamp?: 'started_at' | 'completed_at' }
+> = {
   start: { from: ['pending'], to: 'running', stamp: 'started_at' },
   pause: { from: ['running'], to: 'paused' },
   resume: { from: ['paused'], to: 'running' },

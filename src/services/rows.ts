@@ -29,7 +29,12 @@ export function rowsOf<M extends Model>(query: () => QueryBuilder<M, M[]>, entit
     insert(attrs: PartialModelObject<M>): Promise<M> {
       // Objection validates while building the query, so the builder is made inside the error translation;
       // the cast keeps TypeScript from expanding objection's generic overloads without end.
-      return withDatabaseErrors(() => query().insert(attrs as never).returning('*') as unknown as PromiseLike<M>);
+      return withDatabaseErrors(
+        () =>
+          query()
+            .insert(attrs as never)
+            .returning('*') as unknown as PromiseLike<M>,
+      );
     },
 
     async patch(id: string, patch: PartialModelObject<M>): Promise<M> {

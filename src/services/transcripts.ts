@@ -24,7 +24,10 @@ export async function createTranscript(input: z.output<typeof createTranscriptIn
   return (await rows.insert({ ...input, wordCount: input.wordCount ?? countWords(input.content) })).$toJson();
 }
 
-export async function getTranscript(id: string, include?: readonly 'video'[]): Promise<TranscriptWithRelations> {
+export async function getTranscript(
+  id: string,
+  include?: readonly 'video'[],
+): Promise<TranscriptWithRelations> {
   return (await rows.find(id, include)).$toJson();
 }
 
@@ -51,8 +54,14 @@ export async function listVideoTranscripts(
   return listTranscripts(input);
 }
 
-export async function updateTranscript({ id, ...patch }: z.output<typeof updateTranscriptInput>): Promise<Transcript> {
-  const withCount = patch.content && patch.wordCount === undefined ? { ...patch, wordCount: countWords(patch.content) } : patch;
+export async function updateTranscript({
+  id,
+  ...patch
+}: z.output<typeof updateTranscriptInput>): Promise<Transcript> {
+  const withCount =
+    patch.content && patch.wordCount === undefined
+      ? { ...patch, wordCount: countWords(patch.content) }
+      : patch;
   return (await rows.patch(id, withCount)).$toJson();
 }
 

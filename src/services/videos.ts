@@ -20,7 +20,11 @@ import { keysetPage } from './pagination';
 import { graphOf, rowsOf, withDatabaseErrors } from './rows';
 
 /** A video with the relations its caller asked for. */
-export type VideoWithRelations = Video & { channel?: Channel; transcripts?: Transcript[]; jobs?: ProcessingJob[] };
+export type VideoWithRelations = Video & {
+  channel?: Channel;
+  transcripts?: Transcript[];
+  jobs?: ProcessingJob[];
+};
 
 const rows = rowsOf(() => VideoModel.query(), 'video');
 
@@ -58,7 +62,9 @@ export async function listVideos(input: ListVideosInput): Promise<Page<VideoWith
 }
 
 /** A channel's videos: 404 for a channel that does not exist, rather than an empty page. */
-export async function listChannelVideos(input: ListVideosInput & { channelId: string }): Promise<Page<VideoWithRelations>> {
+export async function listChannelVideos(
+  input: ListVideosInput & { channelId: string },
+): Promise<Page<VideoWithRelations>> {
   const channel = await withDatabaseErrors(() => ChannelModel.query().findById(input.channelId).select('id'));
   if (!channel) throw new NotFoundError('channel', input.channelId, 'channelId');
   return listVideos(input);
@@ -101,7 +107,10 @@ export interface UpsertResult {
  * Inserts new videos of a channel and refreshes known ones in one statement (ON CONFLICT on the YouTube id),
  * so a repeated batch changes nothing but the refreshed fields. `xmax = 0` marks a row this statement inserted.
  */
-export async function upsertVideos({ channelId, videos }: z.output<typeof upsertVideosInput>): Promise<UpsertResult> {
+export async function upsertVideos({
+  channelId,
+  videos,
+}: z.output<typeof upsertVideosInput>): Promise<UpsertResult> {
   const knex = VideoModel.knex();
   const written = await withDatabaseErrors(() =>
     knex('videos')

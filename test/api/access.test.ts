@@ -31,7 +31,11 @@ describe('access', () => {
   });
 
   it('leaves stack traces out of production answers', async () => {
-    const response = await secured.query('channels.get', { id: 'nope' }, { authorization: `Bearer ${token}` });
+    const response = await secured.query(
+      'channels.get',
+      { id: 'nope' },
+      { authorization: `Bearer ${token}` },
+    );
     expect(response.status).toBe(400);
     expect(response.error?.data.stack).toBeUndefined();
   });

@@ -17,13 +17,18 @@ describe('channels API', () => {
 
     const byId = await api.query<Channel>('channels.get', { id: created.data.id });
     expect(byId.data.youtubeChannelId).toBe(input.youtubeChannelId);
-    const byYoutubeId = await api.query<Channel>('channels.get', { youtubeChannelId: input.youtubeChannelId });
+    const byYoutubeId = await api.query<Channel>('channels.get', {
+      youtubeChannelId: input.youtubeChannelId,
+    });
     expect(byYoutubeId.data.id).toBe(created.data.id);
   });
 
   it('answers CONFLICT naming youtubeChannelId for a duplicate, and writes nothing', async () => {
     const existing = await channelFactory.create();
-    const duplicate = await api.mutate('channels.create', channelFactory.build({ youtubeChannelId: existing.youtubeChannelId }));
+    const duplicate = await api.mutate(
+      'channels.create',
+      channelFactory.build({ youtubeChannelId: existing.youtubeChannelId }),
+    );
     expect(duplicate.status).toBe(409);
     expect(duplicate.error?.data).toMatchObject({ code: 'CONFLICT', field: 'youtubeChannelId' });
   });
@@ -49,7 +54,11 @@ describe('channels API', () => {
 
   it('updates only the given fields and moves updatedAt', async () => {
     const channel = await channelFactory.create();
-    const updated = await api.mutate<Channel>('channels.update', { id: channel.id, status: 'paused', metadata: { a: { b: [1] } } });
+    const updated = await api.mutate<Channel>('channels.update', {
+      id: channel.id,
+      status: 'paused',
+      metadata: { a: { b: [1] } },
+    });
     expect(updated.data).toMatchObject({ status: 'paused', name: channel.name, metadata: { a: { b: [1] } } });
     expect(updated.data.updatedAt.getTime()).toBeGreaterThan(channel.updatedAt.getTime());
   });
@@ -77,7 +86,11 @@ describe('channels API', () => {
     const marker = `Marker ${Date.now()}`;
     const paused = await channelFactory.trait('paused').createList(3, { name: `${marker} paused` });
     await channelFactory.create({ name: `${marker} active` });
-    const first = await api.query<Page<Channel>>('channels.list', { status: 'paused', search: marker, limit: 2 });
+    const first = await api.query<Page<Channel>>('channels.list', {
+      status: 'paused',
+      search: marker,
+      limit: 2,
+    });
     expect(first.data.items).toHaveLength(2);
     const second = await api.query<Page<Channel>>('channels.list', {
       status: 'paused',
@@ -95,6 +108,13 @@ describe('channels API', () => {
     await videoFactory.createList(2, { channelId: channel.id });
     await videoFactory.trait('failed').create({ channelId: channel.id });
     const counts = await api.query<VideoCounts>('channels.videoCounts', { channelId: channel.id });
-    expect(counts.data).toEqual({ discovered: 2, queued: 0, processing: 0, completed: 0, failed: 1, total: 3 });
+    expect(counts.data).toEqual({
+      discovered: 2,
+      queued: 0,
+      processing: 0,
+      completed: 0,
+      failed: 1,
+      total: 3,
+    });
   });
 });

@@ -3,7 +3,12 @@ import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { loadConfig } from '../../src/config';
 import { migrationsConfig } from '../../src/db/knex-config';
-import { channelFactory, processingJobFactory, processingSessionFactory, transcriptFactory } from '../../src/factories';
+import {
+  channelFactory,
+  processingJobFactory,
+  processingSessionFactory,
+  transcriptFactory,
+} from '../../src/factories';
 import { ChannelModel } from '../../src/models';
 import type { Page } from '../../src/schemas/pagination';
 import type { SessionProgress } from '../../src/services/processing-sessions';
@@ -45,11 +50,18 @@ describe('list filters', () => {
   it('report no rate or finish time for a session that has not started', async () => {
     const session = await processingSessionFactory.create();
     const progress = await api.query<SessionProgress>('sessions.progress', { id: session.id });
-    expect(progress.data).toMatchObject({ total: 0, percentDone: 0, ratePerSecond: null, estimatedFinishAt: null });
+    expect(progress.data).toMatchObject({
+      total: 0,
+      percentDone: 0,
+      ratePerSecond: null,
+      estimatedFinishAt: null,
+    });
   });
 
   it('estimate a finish time once jobs complete', async () => {
-    const session = await processingSessionFactory.trait('running').create({ startedAt: new Date(Date.now() - 10_000) });
+    const session = await processingSessionFactory
+      .trait('running')
+      .create({ startedAt: new Date(Date.now() - 10_000) });
     await processingJobFactory.trait('completed').create({ sessionId: session.id });
     await processingJobFactory.create({ sessionId: session.id });
     const progress = await api.query<SessionProgress>('sessions.progress', { id: session.id });
@@ -61,7 +73,9 @@ describe('list filters', () => {
 describe('model validation', () => {
   it('checks a patch against the same field rules as an insert', async () => {
     const channel = await channelFactory.create();
-    await expect(ChannelModel.query().patchAndFetchById(channel.id, { subscriberCount: -5 })).rejects.toThrow(/subscriberCount/);
+    await expect(ChannelModel.query().patchAndFetchById(channel.id, { subscriberCount: -5 })).rejects.toThrow(
+      /subscriberCount/,
+    );
     await expect(ChannelModel.query().insert({} as never)).rejects.toThrow(/name/);
   });
 

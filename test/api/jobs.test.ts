@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, processingJobFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import {
+  channelFactory,
+  processingJobFactory,
+  processingSessionFactory,
+  videoFactory,
+} from '../../src/factories';
 import type { Page } from '../../src/schemas/pagination';
 import type { ProcessingJob } from '../../src/schemas/processing-job';
 import type { ProcessingSession } from '../../src/schemas/processing-session';
@@ -61,22 +66,40 @@ describe('jobs API', () => {
     const job = await processingJobFactory.create();
     const response = await api.mutate('jobs.update', { id: job.id, status: 'completed', attempts: 0 });
     expect(response.status).toBe(400);
-    const ok = await api.mutate<ProcessingJob>('jobs.update', { id: job.id, priority: 9, metadata: { note: 'rush' } });
+    const ok = await api.mutate<ProcessingJob>('jobs.update', {
+      id: job.id,
+      priority: 9,
+      metadata: { note: 'rush' },
+    });
     expect(ok.data).toMatchObject({ priority: 9, metadata: { note: 'rush' }, status: 'queued' });
   });
 
   it('runs a job from claim to completion; its video and session follow', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const video = await videoFactory.create();
-    await api.mutate('jobs.enqueue', { jobType: 'transcript_extraction', entityType: 'video', entityId: video.id, sessionId: session.id, priority: 1_000_000 });
+    await api.mutate('jobs.enqueue', {
+      jobType: 'transcript_extraction',
+      entityType: 'video',
+      entityId: video.id,
+      sessionId: session.id,
+      priority: 1_000_000,
+    });
     const [claimed] = await claimOne(session.id);
     expect(claimed).toMatchObject({ status: 'running', attempts: 1, lockedBy: 'worker-a' });
     expect((await api.query<Video>('videos.get', { id: video.id })).data.status).toBe('processing');
 
-    const beat = await api.mutate<ProcessingJob>('jobs.heartbeat', { id: claimed!.id, leaseToken: claimed!.leaseToken, leaseSeconds: 600 });
+    const beat = await api.mutate<ProcessingJob>('jobs.heartbeat', {
+      id: claimed!.id,
+      leaseToken: claimed!.leaseToken,
+      leaseSeconds: 600,
+    });
     expect(beat.data.leaseExpiresAt!.getTime()).toBeGreaterThan(claimed!.leaseExpiresAt!.getTime());
 
-    const done = await api.mutate<ProcessingJob>('jobs.complete', { id: claimed!.id, leaseToken: claimed!.leaseToken, result: { words: 42 } });
+    const done = await api.mutate<ProcessingJob>('jobs.complete', {
+      id: claimed!.id,
+      leaseToken: claimed!.leaseToken,
+      result: { words: 42 },
+    });
     expect(done.data).toMatchObject({ status: 'completed', result: { words: 42 }, leaseToken: null });
     const after = await api.query<Video>('videos.get', { id: video.id });
     expect(after.data.status).toBe('completed');
@@ -84,14 +107,24 @@ describe('jobs API', () => {
     const progress = await api.query<SessionProgress>('sessions.progress', { id: session.id });
     expect(progress.data).toMatchObject({ total: 1, completed: 1, percentDone: 100, processedVideos: 1 });
 
-    const again = await api.mutate('jobs.complete', { id: claimed!.id, leaseToken: claimed!.leaseToken, result: { words: 1 } });
+    const again = await api.mutate('jobs.complete', {
+      id: claimed!.id,
+      leaseToken: claimed!.leaseToken,
+      result: { words: 1 },
+    });
     expect(again.status).toBe(409);
   });
 
   it('sets a channel’s last check when its discovery job completes', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const channel = await channelFactory.create();
-    await api.mutate('jobs.enqueue', { jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id, sessionId: session.id, priority: 1_000_000 });
+    await api.mutate('jobs.enqueue', {
+      jobType: 'channel_discovery',
+      entityType: 'channel',
+      entityId: channel.id,
+      sessionId: session.id,
+      priority: 1_000_000,
+    });
     const [claimed] = await claimOne(session.id);
     await api.mutate('jobs.complete', { id: claimed!.id, leaseToken: claimed!.leaseToken });
     const { data } = await api.query<{ lastCheckedAt: Date | null }>('channels.get', { id: channel.id });
@@ -102,12 +135,24 @@ describe('jobs API', () => {
     const session = await processingSessionFactory.trait('running').create();
     const video = await videoFactory.create();
     const job = await api.mutate<ProcessingJob>('jobs.enqueue', {
-      jobType: 'transcript_extraction', entityType: 'video', entityId: video.id, sessionId: session.id, maxAttempts: 1, priority: 1_000_000,
+      jobType: 'transcript_extraction',
+      entityType: 'video',
+      entityId: video.id,
+      sessionId: session.id,
+      maxAttempts: 1,
+      priority: 1_000_000,
     });
     const [claimed] = await claimOne(session.id);
-    const failed = await api.mutate<ProcessingJob>('jobs.fail', { id: job.data.id, leaseToken: claimed!.leaseToken, error: 'timed out' });
+    const failed = await api.mutate<ProcessingJob>('jobs.fail', {
+      id: job.data.id,
+      leaseToken: claimed!.leaseToken,
+      error: 'timed out',
+    });
     expect(failed.data).toMatchObject({ status: 'failed', errorMessage: 'timed out' });
-    expect((await api.query<Video>('videos.get', { id: video.id })).data).toMatchObject({ status: 'failed', errorMessage: 'timed out' });
+    expect((await api.query<Video>('videos.get', { id: video.id })).data).toMatchObject({
+      status: 'failed',
+      errorMessage: 'timed out',
+    });
 
     const retried = await api.mutate<ProcessingJob>('jobs.retry', { id: job.data.id });
     expect(retried.data).toMatchObject({ status: 'queued', attempts: 0 });
@@ -134,16 +179,28 @@ describe('jobs API', () => {
     const job = await processingJobFactory.trait('discovery').create();
     const entity = await api.query<JobEntity>('jobs.entity', { id: job.id });
     expect(entity.data).toMatchObject({ entityType: 'channel', channel: { id: job.entityId } });
-    const withRelations = await api.query<JobWithRelations>('jobs.get', { id: job.id, include: ['channel', 'video', 'session'] });
+    const withRelations = await api.query<JobWithRelations>('jobs.get', {
+      id: job.id,
+      include: ['channel', 'video', 'session'],
+    });
     expect(withRelations.data.channel?.id).toBe(job.entityId);
     expect(withRelations.data.video).toBeNull();
   });
 
   it('lists jobs by session, status and type, and a session’s jobs page by page', async () => {
     const session = await processingSessionFactory.transient({ jobs: 5 }).create();
-    const byFilter = await api.query<Page<ProcessingJob>>('jobs.list', { sessionId: session.id, status: 'queued', jobType: 'transcript_extraction', limit: 3 });
+    const byFilter = await api.query<Page<ProcessingJob>>('jobs.list', {
+      sessionId: session.id,
+      status: 'queued',
+      jobType: 'transcript_extraction',
+      limit: 3,
+    });
     expect(byFilter.data.items).toHaveLength(3);
-    const next = await api.query<Page<ProcessingJob>>('sessions.jobs', { sessionId: session.id, limit: 3, cursor: byFilter.data.nextCursor });
+    const next = await api.query<Page<ProcessingJob>>('sessions.jobs', {
+      sessionId: session.id,
+      limit: 3,
+      cursor: byFilter.data.nextCursor,
+    });
     expect(next.data.items).toHaveLength(2);
     expect(next.data.nextCursor).toBeNull();
     const missing = await api.query('sessions.jobs', { sessionId: '00000000-0000-4000-8000-000000000005' });
@@ -153,26 +210,42 @@ describe('jobs API', () => {
 
 describe('sessions API', () => {
   it('moves a session through its legal transitions and refuses the rest', async () => {
-    const created = await api.mutate<ProcessingSession>('sessions.create', { sessionName: 'Backfill', sessionType: 'bulk_processing' });
+    const created = await api.mutate<ProcessingSession>('sessions.create', {
+      sessionName: 'Backfill',
+      sessionType: 'bulk_processing',
+    });
     expect(created.data.status).toBe('pending');
     expect((await api.mutate('sessions.pause', { id: created.data.id })).status).toBe(409);
     const started = await api.mutate<ProcessingSession>('sessions.start', { id: created.data.id });
     expect(started.data.status).toBe('running');
     expect(started.data.startedAt).toBeInstanceOf(Date);
-    expect((await api.mutate<ProcessingSession>('sessions.pause', { id: created.data.id })).data.status).toBe('paused');
-    expect((await api.mutate<ProcessingSession>('sessions.resume', { id: created.data.id })).data.status).toBe('running');
+    expect((await api.mutate<ProcessingSession>('sessions.pause', { id: created.data.id })).data.status).toBe(
+      'paused',
+    );
+    expect(
+      (await api.mutate<ProcessingSession>('sessions.resume', { id: created.data.id })).data.status,
+    ).toBe('running');
     const completed = await api.mutate<ProcessingSession>('sessions.complete', { id: created.data.id });
     expect(completed.data.completedAt).toBeInstanceOf(Date);
     const refused = await api.mutate('sessions.start', { id: created.data.id });
     expect(refused.status).toBe(409);
-    expect((await api.query<ProcessingSession>('sessions.get', { id: created.data.id })).data.status).toBe('completed');
+    expect((await api.query<ProcessingSession>('sessions.get', { id: created.data.id })).data.status).toBe(
+      'completed',
+    );
   });
 
   it('refuses lifecycle fields on create and update', async () => {
-    const response = await api.mutate('sessions.create', { sessionName: 'x', sessionType: 'manual', status: 'completed' });
+    const response = await api.mutate('sessions.create', {
+      sessionName: 'x',
+      sessionType: 'manual',
+      status: 'completed',
+    });
     expect(response.status).toBe(400);
     const session = await processingSessionFactory.create();
-    const renamed = await api.mutate<ProcessingSession>('sessions.update', { id: session.id, sessionName: 'Renamed' });
+    const renamed = await api.mutate<ProcessingSession>('sessions.update', {
+      id: session.id,
+      sessionName: 'Renamed',
+    });
     expect(renamed.data.sessionName).toBe('Renamed');
   });
 
@@ -181,14 +254,28 @@ describe('sessions API', () => {
     await processingJobFactory.trait('exhausted').create({ sessionId: session.id });
     await processingJobFactory.trait('cancelled').create({ sessionId: session.id });
     const progress = await api.query<SessionProgress>('sessions.progress', { id: session.id });
-    expect(progress.data).toMatchObject({ total: 6, queued: 4, running: 0, completed: 0, failed: 1, cancelled: 1, percentDone: 33.33 });
-    const { rows } = await testDatabase().db.raw('SELECT count(*)::int AS n FROM processing_jobs WHERE session_id = ?', [session.id]);
+    expect(progress.data).toMatchObject({
+      total: 6,
+      queued: 4,
+      running: 0,
+      completed: 0,
+      failed: 1,
+      cancelled: 1,
+      percentDone: 33.33,
+    });
+    const { rows } = await testDatabase().db.raw(
+      'SELECT count(*)::int AS n FROM processing_jobs WHERE session_id = ?',
+      [session.id],
+    );
     expect(rows[0].n).toBe(progress.data.total);
   });
 
   it('lists sessions by status and type, and keeps jobs when a session is deleted', async () => {
     const session = await processingSessionFactory.trait('paused').transient({ jobs: 1 }).create();
-    const page = await api.query<Page<ProcessingSession>>('sessions.list', { status: 'paused', sessionType: 'bulk_processing' });
+    const page = await api.query<Page<ProcessingSession>>('sessions.list', {
+      status: 'paused',
+      sessionType: 'bulk_processing',
+    });
     expect(page.data.items.map((s) => s.id)).toContain(session.id);
     await api.mutate('sessions.delete', { id: session.id });
     const job = await api.query<ProcessingJob>('jobs.get', { id: session.jobs![0]!.id });

@@ -10,16 +10,33 @@ const api = useApi();
 describe('transcripts API', () => {
   it('derives the word count from the content unless one is given', async () => {
     const video = await videoFactory.create();
-    const { wordCount: _ignored, ...input } = transcriptFactory.build({ videoId: video.id, content: 'one two  three\nfour' });
+    const { wordCount: _ignored, ...input } = transcriptFactory.build({
+      videoId: video.id,
+      content: 'one two  three\nfour',
+    });
     const created = await api.mutate<Transcript>('transcripts.create', input);
     expect(created.data.wordCount).toBe(4);
-    const updated = await api.mutate<Transcript>('transcripts.update', { id: created.data.id, content: 'just two' });
+    const updated = await api.mutate<Transcript>('transcripts.update', {
+      id: created.data.id,
+      content: 'just two',
+    });
     expect(updated.data.wordCount).toBe(2);
-    const stated = await api.mutate<Transcript>('transcripts.update', { id: created.data.id, content: 'a b c', wordCount: 7 });
+    const stated = await api.mutate<Transcript>('transcripts.update', {
+      id: created.data.id,
+      content: 'a b c',
+      wordCount: 7,
+    });
     expect(stated.data.wordCount).toBe(7);
-    const untouched = await api.mutate<Transcript>('transcripts.update', { id: created.data.id, metadata: { edited: true } });
+    const untouched = await api.mutate<Transcript>('transcripts.update', {
+      id: created.data.id,
+      metadata: { edited: true },
+    });
     expect(untouched.data).toMatchObject({ wordCount: 7, metadata: { edited: true } });
-    const explicit = await api.mutate<Transcript>('transcripts.create', { ...input, language: 'zh-Hant', wordCount: 99 });
+    const explicit = await api.mutate<Transcript>('transcripts.create', {
+      ...input,
+      language: 'zh-Hant',
+      wordCount: 99,
+    });
     expect(explicit.data.wordCount).toBe(99);
   });
 
@@ -38,23 +55,32 @@ describe('transcripts API', () => {
 
   it('answers CONFLICT for a second transcript of the same video, language and source', async () => {
     const transcript = await transcriptFactory.create({ language: 'pt-BR' });
-    const response = await api.mutate('transcripts.create', transcriptFactory.build({
-      videoId: transcript.videoId,
-      language: 'pt-BR',
-      source: transcript.source,
-    }));
+    const response = await api.mutate(
+      'transcripts.create',
+      transcriptFactory.build({
+        videoId: transcript.videoId,
+        language: 'pt-BR',
+        source: transcript.source,
+      }),
+    );
     expect(response.status).toBe(409);
   });
 
   it('answers BAD_REQUEST naming videoId for a video that does not exist', async () => {
-    const response = await api.mutate('transcripts.create', transcriptFactory.build({ videoId: '00000000-0000-4000-8000-000000000006' }));
+    const response = await api.mutate(
+      'transcripts.create',
+      transcriptFactory.build({ videoId: '00000000-0000-4000-8000-000000000006' }),
+    );
     expect(response.status).toBe(400);
     expect(response.error?.data.field).toBe('videoId');
   });
 
   it('reads a transcript with its video, lists by video, language and source, and deletes', async () => {
     const transcript = await transcriptFactory.trait('manual').create({ language: 'ja' });
-    const read = await api.query<TranscriptWithRelations>('transcripts.get', { id: transcript.id, include: ['video'] });
+    const read = await api.query<TranscriptWithRelations>('transcripts.get', {
+      id: transcript.id,
+      include: ['video'],
+    });
     expect(read.data.video?.id).toBe(transcript.videoId);
     const page = await api.query<Page<Transcript>>('transcripts.list', {
       videoId: transcript.videoId,

@@ -40,22 +40,34 @@ describe('videos API', () => {
   });
 
   it('answers BAD_REQUEST naming channelId when the channel does not exist', async () => {
-    const response = await api.mutate('videos.create', videoFactory.build({ channelId: '00000000-0000-4000-8000-000000000001' }));
+    const response = await api.mutate(
+      'videos.create',
+      videoFactory.build({ channelId: '00000000-0000-4000-8000-000000000001' }),
+    );
     expect(response.status).toBe(400);
     expect(response.error?.data.field).toBe('channelId');
   });
 
   it('answers CONFLICT naming youtubeVideoId for a duplicate', async () => {
     const video = await videoFactory.create();
-    const response = await api.mutate('videos.create', videoFactory.build({ channelId: video.channelId, youtubeVideoId: video.youtubeVideoId }));
+    const response = await api.mutate(
+      'videos.create',
+      videoFactory.build({ channelId: video.channelId, youtubeVideoId: video.youtubeVideoId }),
+    );
     expect(response.status).toBe(409);
     expect(response.error?.data.field).toBe('youtubeVideoId');
   });
 
   it('rejects a view count past what a number holds exactly and a tag list that is not strings', async () => {
-    const response = await api.mutate('videos.create', { ...videoFactory.build(), viewCount: 2 ** 60, tags: [1] });
+    const response = await api.mutate('videos.create', {
+      ...videoFactory.build(),
+      viewCount: 2 ** 60,
+      tags: [1],
+    });
     expect(response.status).toBe(400);
-    expect(new Set(response.error?.data.issues?.map((i) => i.path.join('.')))).toEqual(new Set(['tags.0', 'viewCount']));
+    expect(new Set(response.error?.data.issues?.map((i) => i.path.join('.')))).toEqual(
+      new Set(['tags.0', 'viewCount']),
+    );
   });
 
   it('keeps view counts past 2^31 exactly', async () => {
@@ -67,13 +79,25 @@ describe('videos API', () => {
   describe('upsertMany', () => {
     it('inserts a batch of 500 in one call, then treats the same batch as updates', async () => {
       const channel = await channelFactory.create();
-      const videos = videoFactory.buildList(500).map(({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }) => video);
+      const videos = videoFactory
+        .buildList(500)
+        .map(
+          ({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }) =>
+            video,
+        );
       const first = await api.mutate<UpsertResult>('videos.upsertMany', { channelId: channel.id, videos });
       expect(first.data).toEqual({ inserted: 500, updated: 0, skipped: [] });
       const renamed = videos.map((video) => ({ ...video, title: `${video.title} (remastered)` }));
-      const second = await api.mutate<UpsertResult>('videos.upsertMany', { channelId: channel.id, videos: renamed });
+      const second = await api.mutate<UpsertResult>('videos.upsertMany', {
+        channelId: channel.id,
+        videos: renamed,
+      });
       expect(second.data).toEqual({ inserted: 0, updated: 500, skipped: [] });
-      const { count } = (await testDatabase().db('videos').where({ channel_id: channel.id }).count('* as count').first())!;
+      const { count } = (await testDatabase()
+        .db('videos')
+        .where({ channel_id: channel.id })
+        .count('* as count')
+        .first())!;
       expect(Number(count)).toBe(500);
       const one = await api.query<Video>('videos.get', { youtubeVideoId: videos[0]!.youtubeVideoId });
       expect(one.data.title).toMatch(/remastered/);
@@ -82,16 +106,33 @@ describe('videos API', () => {
     it('leaves another channel’s video alone and reports it as skipped', async () => {
       const theirs = await videoFactory.create();
       const mine = await channelFactory.create();
-      const { channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video } = videoFactory.build({
+      const {
+        channelId: _c,
+        status: _s,
+        processedAt: _p,
+        errorMessage: _e,
+        retryCount: _r,
+        ...video
+      } = videoFactory.build({
         youtubeVideoId: theirs.youtubeVideoId,
       });
-      const result = await api.mutate<UpsertResult>('videos.upsertMany', { channelId: mine.id, videos: [video] });
+      const result = await api.mutate<UpsertResult>('videos.upsertMany', {
+        channelId: mine.id,
+        videos: [video],
+      });
       expect(result.data).toEqual({ inserted: 0, updated: 0, skipped: [theirs.youtubeVideoId] });
     });
 
     it('rejects a batch over 500 or with the same id twice, and writes none of it', async () => {
       const channel = await channelFactory.create();
-      const strip = ({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }: Video) => video;
+      const strip = ({
+        channelId: _c,
+        status: _s,
+        processedAt: _p,
+        errorMessage: _e,
+        retryCount: _r,
+        ...video
+      }: Video) => video;
       const twice = videoFactory.buildList(2).map((v) => strip(v as Video));
       twice[1]!.youtubeVideoId = twice[0]!.youtubeVideoId;
       const duplicate = await api.mutate('videos.upsertMany', { channelId: channel.id, videos: twice });
@@ -122,7 +163,9 @@ describe('videos API', () => {
 
     it('walks every video once, newest published first, unpublished last', async () => {
       const channel = await channelFactory.create();
-      const published = await Promise.all([1, 2, 3, 4, 5].map((h) => videoFactory.create({ channelId: channel.id, publishedAt: hoursAgo(h) })));
+      const published = await Promise.all(
+        [1, 2, 3, 4, 5].map((h) => videoFactory.create({ channelId: channel.id, publishedAt: hoursAgo(h) })),
+      );
       const unpublished = await videoFactory.trait('unpublished').createList(2, { channelId: channel.id });
       const pages = await allPages({ channelId: channel.id, limit: 3 });
       expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
@@ -133,15 +176,26 @@ describe('videos API', () => {
 
     it('continues after a cursor whose row was deleted', async () => {
       const channel = await channelFactory.create();
-      const videos = await Promise.all([1, 2, 3, 4].map((h) => videoFactory.create({ channelId: channel.id, publishedAt: hoursAgo(h) })));
+      const videos = await Promise.all(
+        [1, 2, 3, 4].map((h) => videoFactory.create({ channelId: channel.id, publishedAt: hoursAgo(h) })),
+      );
       const first = await api.query<Page<Video>>('videos.list', { channelId: channel.id, limit: 2 });
       await api.mutate('videos.delete', { id: first.data.items[1]!.id });
-      const next = await api.query<Page<Video>>('videos.list', { channelId: channel.id, limit: 2, cursor: first.data.nextCursor });
+      const next = await api.query<Page<Video>>('videos.list', {
+        channelId: channel.id,
+        limit: 2,
+        cursor: first.data.nextCursor,
+      });
       expect(next.data.items.map((v) => v.id)).toEqual([videos[2]!.id, videos[3]!.id]);
     });
 
     it('rejects a cursor it never issued and a limit over 100', async () => {
-      for (const input of [{ cursor: 'bm90LWEtY3Vyc29y' }, { cursor: 'x'.repeat(10) }, { limit: 101 }, { limit: 0 }]) {
+      for (const input of [
+        { cursor: 'bm90LWEtY3Vyc29y' },
+        { cursor: 'x'.repeat(10) },
+        { limit: 101 },
+        { limit: 0 },
+      ]) {
         const response = await api.query('videos.list', input);
         expect(response.status).toBe(400);
       }
@@ -156,9 +210,28 @@ describe('videos API', () => {
       tags: ['bread', 'baking'],
       publishedAt: hoursAgo(10),
     });
-    await videoFactory.trait('completed').create({ channelId: channel.id, title: 'Sourdough basics', tags: ['bread'], publishedAt: hoursAgo(10) });
-    await videoFactory.create({ channelId: channel.id, title: 'Sourdough 100% again', tags: ['bread', 'baking'], publishedAt: hoursAgo(10) });
-    await videoFactory.trait('completed').create({ channelId: channel.id, title: 'Sourdough 100% old', tags: ['bread', 'baking'], publishedAt: hoursAgo(100) });
+    await videoFactory
+      .trait('completed')
+      .create({
+        channelId: channel.id,
+        title: 'Sourdough basics',
+        tags: ['bread'],
+        publishedAt: hoursAgo(10),
+      });
+    await videoFactory.create({
+      channelId: channel.id,
+      title: 'Sourdough 100% again',
+      tags: ['bread', 'baking'],
+      publishedAt: hoursAgo(10),
+    });
+    await videoFactory
+      .trait('completed')
+      .create({
+        channelId: channel.id,
+        title: 'Sourdough 100% old',
+        tags: ['bread', 'baking'],
+        publishedAt: hoursAgo(100),
+      });
     const page = await api.query<Page<Video>>('videos.list', {
       channelId: channel.id,
       status: 'completed',
@@ -177,10 +250,15 @@ describe('videos API', () => {
     let queries = 0;
     const count = () => (queries += 1);
     db.on('query', count);
-    const page = await api.query<Page<VideoWithRelations>>('videos.list', { channelId: channel.id, include: ['channel', 'transcripts', 'jobs'] });
+    const page = await api.query<Page<VideoWithRelations>>('videos.list', {
+      channelId: channel.id,
+      include: ['channel', 'transcripts', 'jobs'],
+    });
     db.off('query', count);
     expect(page.data.items).toHaveLength(6);
-    expect(page.data.items.every((v) => v.channel?.id === channel.id && v.transcripts?.length === 1)).toBe(true);
+    expect(page.data.items.every((v) => v.channel?.id === channel.id && v.transcripts?.length === 1)).toBe(
+      true,
+    );
     expect(queries).toBe(4);
   });
 
@@ -193,7 +271,9 @@ describe('videos API', () => {
     const video = await videoFactory.transient({ transcript: true }).create();
     const page = await api.query<Page<unknown>>('videos.transcripts', { videoId: video.id });
     expect(page.data.items).toHaveLength(1);
-    const missing = await api.query('videos.transcripts', { videoId: '00000000-0000-4000-8000-000000000002' });
+    const missing = await api.query('videos.transcripts', {
+      videoId: '00000000-0000-4000-8000-000000000002',
+    });
     expect(missing.status).toBe(404);
   });
 });

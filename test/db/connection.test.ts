@@ -24,7 +24,12 @@ describe('connecting', () => {
 
 describe('configuration', () => {
   it('applies defaults when nothing is set', () => {
-    expect(parseConfig({})).toMatchObject({ DATABASE_POOL_SIZE: 20, PORT: 3000, LOG_LEVEL: 'info', DEBUG: false });
+    expect(parseConfig({})).toMatchObject({
+      DATABASE_POOL_SIZE: 20,
+      PORT: 3000,
+      LOG_LEVEL: 'info',
+      DEBUG: false,
+    });
   });
 
   it('names the variable that is wrong', () => {
@@ -47,7 +52,11 @@ describe('configuration', () => {
 
 describe('readiness', () => {
   it('reports 503 when the database cannot be reached', async () => {
-    const db = connect('postgres://postgres@127.0.0.1:1/none', { DATABASE_POOL_SIZE: 1, DATABASE_CONNECT_TIMEOUT_MS: 500, DEBUG: false });
+    const db = connect('postgres://postgres@127.0.0.1:1/none', {
+      DATABASE_POOL_SIZE: 1,
+      DATABASE_CONNECT_TIMEOUT_MS: 500,
+      DEBUG: false,
+    });
     const app = await buildApp({ db, logger: false, apiToken: undefined, production: false });
     const response = await app.inject({ method: 'GET', url: '/ready' });
     await app.close();
@@ -57,10 +66,17 @@ describe('readiness', () => {
   });
 
   it('answers SERVICE_UNAVAILABLE, not a 500, when a procedure cannot reach the database', async () => {
-    const db = connect('postgres://postgres@127.0.0.1:1/none', { DATABASE_POOL_SIZE: 1, DATABASE_CONNECT_TIMEOUT_MS: 500, DEBUG: false });
+    const db = connect('postgres://postgres@127.0.0.1:1/none', {
+      DATABASE_POOL_SIZE: 1,
+      DATABASE_CONNECT_TIMEOUT_MS: 500,
+      DEBUG: false,
+    });
     const app = await buildApp({ db, logger: false, apiToken: undefined, production: true });
     try {
-      const response = await app.inject({ method: 'GET', url: '/trpc/channels.list?input=%7B%22json%22%3A%7B%7D%7D' });
+      const response = await app.inject({
+        method: 'GET',
+        url: '/trpc/channels.list?input=%7B%22json%22%3A%7B%7D%7D',
+      });
       expect(response.statusCode).toBe(503);
       expect(response.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
     } finally {

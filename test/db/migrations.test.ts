@@ -13,7 +13,11 @@ let unregister: () => void;
 beforeAll(async () => {
   // knex loads the TypeScript migrations with require(), which Vite does not transform.
   unregister = register();
-  migrator = knex({ client: 'pg', connection: await ensureDatabase(inject('serverUrl'), name), migrations: migrationsConfig });
+  migrator = knex({
+    client: 'pg',
+    connection: await ensureDatabase(inject('serverUrl'), name),
+    migrations: migrationsConfig,
+  });
 });
 
 afterAll(async () => {

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { channelFactory, processingJobFactory, processingSessionFactory, transcriptFactory, videoFactory } from '../../src/factories';
+import {
+  channelFactory,
+  processingJobFactory,
+  processingSessionFactory,
+  transcriptFactory,
+  videoFactory,
+} from '../../src/factories';
 import { ChannelModel, ProcessingJobModel, TranscriptModel, VideoModel } from '../../src/models';
 import { channelSchema, channelStatuses } from '../../src/schemas/channel';
 import { jobEntityTypes, jobStatuses, jobTypes, processingJobSchema } from '../../src/schemas/processing-job';
@@ -45,7 +51,10 @@ describe('the live schema against the zod schemas', () => {
         .select<{ column_name: string; is_nullable: 'YES' | 'NO' }[]>('column_name', 'is_nullable');
       const live = Object.fromEntries(columns.map((c) => [c.column_name, c.is_nullable === 'YES']));
       const declared = Object.fromEntries(
-        Object.entries(schema.shape).map(([field, type]) => [snake(field), (type as z.ZodType).safeParse(null).success]),
+        Object.entries(schema.shape).map(([field, type]) => [
+          snake(field),
+          (type as z.ZodType).safeParse(null).success,
+        ]),
       );
       expect(live, table).toEqual(declared);
     }
@@ -54,9 +63,13 @@ describe('the live schema against the zod schemas', () => {
 
 describe('integrity kept by the database itself', () => {
   it('rejects an unknown enum value in the model and in raw SQL', async () => {
-    await expect(ChannelModel.query().insert({ ...channelFactory.build(), status: 'deleted' as 'active' })).rejects.toThrow(/status/);
     await expect(
-      db().raw(`INSERT INTO channels (name, youtube_channel_id, channel_url, status) VALUES ('x', 'UCaaaaaaaaaaaaaaaaaaaaab', 'https://x', 'deleted')`),
+      ChannelModel.query().insert({ ...channelFactory.build(), status: 'deleted' as 'active' }),
+    ).rejects.toThrow(/status/);
+    await expect(
+      db().raw(
+        `INSERT INTO channels (name, youtube_channel_id, channel_url, status) VALUES ('x', 'UCaaaaaaaaaaaaaaaaaaaaab', 'https://x', 'deleted')`,
+      ),
     ).rejects.toThrow(/invalid input value for enum channel_status/);
   });
 
@@ -64,9 +77,13 @@ describe('integrity kept by the database itself', () => {
     const video = await videoFactory.create();
     await expect(db()('videos').where({ id: video.id }).update({ view_count: -1 })).rejects.toThrow(/check/);
     const transcript = await transcriptFactory.create({ videoId: video.id });
-    await expect(db()('transcripts').where({ id: transcript.id }).update({ confidence_score: 1.01 })).rejects.toThrow(/check/);
+    await expect(
+      db()('transcripts').where({ id: transcript.id }).update({ confidence_score: 1.01 }),
+    ).rejects.toThrow(/check/);
     const job = await processingJobFactory.create({ entityId: video.id });
-    await expect(db()('processing_jobs').where({ id: job.id }).update({ attempts: 4 })).rejects.toThrow(/attempts_within_max/);
+    await expect(db()('processing_jobs').where({ id: job.id }).update({ attempts: 4 })).rejects.toThrow(
+      /attempts_within_max/,
+    );
   });
 
   it('rejects a video whose channel does not exist', async () => {
@@ -75,9 +92,13 @@ describe('integrity kept by the database itself', () => {
 
   it('rejects a duplicate YouTube channel or video id', async () => {
     const video = await videoFactory.create();
-    await expect(videoFactory.create({ channelId: video.channelId, youtubeVideoId: video.youtubeVideoId })).rejects.toThrow(/videos_youtube_video_id_key/);
+    await expect(
+      videoFactory.create({ channelId: video.channelId, youtubeVideoId: video.youtubeVideoId }),
+    ).rejects.toThrow(/videos_youtube_video_id_key/);
     const channel = await ChannelModel.query().findById(video.channelId);
-    await expect(channelFactory.create({ youtubeChannelId: channel!.youtubeChannelId })).rejects.toThrow(/channels_youtube_channel_id_key/);
+    await expect(channelFactory.create({ youtubeChannelId: channel!.youtubeChannelId })).rejects.toThrow(
+      /channels_youtube_channel_id_key/,
+    );
   });
 
   it('moves updated_at on every update, raw SQL included', async () => {
@@ -90,7 +111,10 @@ describe('integrity kept by the database itself', () => {
 
   it('round-trips nested JSONB and text arrays', async () => {
     const metadata = { nested: { list: [1, 'two', { three: null }], flag: true }, unicode: 'ção 日本 🎬' };
-    const video = await videoFactory.create({ metadata, tags: ['a b', 'ünïcode', '{braces}', 'comma,inside'] });
+    const video = await videoFactory.create({
+      metadata,
+      tags: ['a b', 'ünïcode', '{braces}', 'comma,inside'],
+    });
     const read = await VideoModel.query().findById(video.id);
     expect(read!.metadata).toMatchObject(metadata);
     expect(read!.metadata).toEqual(video.metadata);
@@ -117,7 +141,9 @@ describe('integrity kept by the database itself', () => {
 
   it('allows one queued-or-running job per type and entity, and any number of finished ones', async () => {
     const job = await processingJobFactory.create();
-    await expect(processingJobFactory.create({ entityId: job.entityId })).rejects.toThrow(/one_active_per_entity/);
+    await expect(processingJobFactory.create({ entityId: job.entityId })).rejects.toThrow(
+      /one_active_per_entity/,
+    );
     await processingJobFactory.trait('completed').createList(2, { entityId: job.entityId });
   });
 });

@@ -43,7 +43,13 @@ describe('factories', () => {
     const first = videoFactory.buildList(3);
     seedFactories(42);
     const second = videoFactory.buildList(3);
-    expect(second).toEqual(first.map((video, index) => ({ ...video, discoveredAt: second[index]!.discoveredAt, publishedAt: second[index]!.publishedAt })));
+    expect(second).toEqual(
+      first.map((video, index) => ({
+        ...video,
+        discoveredAt: second[index]!.discoveredAt,
+        publishedAt: second[index]!.publishedAt,
+      })),
+    );
     expect(second.map((v) => v.title)).toEqual(first.map((v) => v.title));
   });
 

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, processingJobFactory, processingSessionFactory, transcriptFactory, videoFactory } from '../../src/factories';
-import { ChannelModel, ProcessingJobModel, ProcessingSessionModel, TranscriptModel, VideoModel } from '../../src/models';
+import {
+  channelFactory,
+  processingJobFactory,
+  processingSessionFactory,
+  transcriptFactory,
+  videoFactory,
+} from '../../src/factories';
+import {
+  ChannelModel,
+  ProcessingJobModel,
+  ProcessingSessionModel,
+  TranscriptModel,
+  VideoModel,
+} from '../../src/models';
 import { testDatabase } from '../support/database';
 
 /** Counts the SQL statements a block issues, to prove graphs load without N+1 queries. */
@@ -59,7 +71,9 @@ describe('model relations', () => {
 
   it('eager-loads a whole graph in one query per relation, however many rows', async () => {
     const channels = await channelFactory.transient({ videos: 4 }).createList(5);
-    await Promise.all(channels.flatMap((c) => c.videos!.map((v) => transcriptFactory.create({ videoId: v.id }))));
+    await Promise.all(
+      channels.flatMap((c) => c.videos!.map((v) => transcriptFactory.create({ videoId: v.id }))),
+    );
     const { result, queries } = await countQueries(() =>
       ChannelModel.query()
         .findByIds(channels.map((c) => c.id))

@@ -28,13 +28,23 @@ afterAll(() => db.destroy());
 
 const api = useApi();
 
-async function enqueueForChannels(count: number, sessionId: string, maxAttempts = 3): Promise<ProcessingJob[]> {
+async function enqueueForChannels(
+  count: number,
+  sessionId: string,
+  maxAttempts = 3,
+): Promise<ProcessingJob[]> {
   const jobs: ProcessingJob[] = [];
   for (let done = 0; done < count; done += 500) {
     const channels = await channelFactory.createList(Math.min(500, count - done));
     jobs.push(
       ...(await enqueueJobs(
-        channels.map((channel) => ({ jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id, sessionId, maxAttempts })),
+        channels.map((channel) => ({
+          jobType: 'channel_discovery',
+          entityType: 'channel',
+          entityId: channel.id,
+          sessionId,
+          maxAttempts,
+        })),
       )),
     );
   }
@@ -70,7 +80,9 @@ describe('the job queue under real concurrency', () => {
     const started = Date.now();
     await Promise.all(Array.from({ length: workers }, (_, index) => worker(`worker-${index}`)));
     const seconds = (Date.now() - started) / 1_000;
-    console.info(`${workers} workers: 5000 jobs claimed and completed in ${seconds.toFixed(2)} s (${(5_000 / seconds).toFixed(0)} jobs/s)`);
+    console.info(
+      `${workers} workers: 5000 jobs claimed and completed in ${seconds.toFixed(2)} s (${(5_000 / seconds).toFixed(0)} jobs/s)`,
+    );
 
     expect(doubleHeld).toBe(0);
     expect(refused).toBe(0);
@@ -78,7 +90,12 @@ describe('the job queue under real concurrency', () => {
     expect([...completions.values()].every((count) => count === 1)).toBe(true);
     expect(new Set(enqueued.map((job) => job.id))).toEqual(new Set(completions.keys()));
     const progress = await sessionProgress(session.id);
-    expect(progress).toMatchObject({ total: 5_000, completed: 5_000, percentDone: 100, processedVideos: 5_000 });
+    expect(progress).toMatchObject({
+      total: 5_000,
+      completed: 5_000,
+      percentDone: 100,
+      processedVideos: 5_000,
+    });
   });
 
   it('hands an expired lease to another worker and refuses the stale worker’s completion', async () => {
@@ -91,8 +108,12 @@ describe('the job queue under real concurrency', () => {
     const [second] = await claimJobs({ workerId: 'fast', limit: 1, leaseSeconds: 60 });
     expect(second).toMatchObject({ id: job!.id, attempts: 2, lockedBy: 'fast' });
 
-    await expect(completeJob({ id: job!.id, leaseToken: first!.leaseToken!, result: 'stale' })).rejects.toBeInstanceOf(ConflictError);
-    await expect(failJob({ id: job!.id, leaseToken: first!.leaseToken!, error: 'x', retryable: true })).rejects.toBeInstanceOf(ConflictError);
+    await expect(
+      completeJob({ id: job!.id, leaseToken: first!.leaseToken!, result: 'stale' }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    await expect(
+      failJob({ id: job!.id, leaseToken: first!.leaseToken!, error: 'x', retryable: true }),
+    ).rejects.toBeInstanceOf(ConflictError);
     const done = await completeJob({ id: job!.id, leaseToken: second!.leaseToken!, result: 'fresh' });
     expect(done.result).toBe('fresh');
     expect((await sessionProgress(session.id)).processedVideos).toBe(1);
@@ -105,7 +126,12 @@ describe('the job queue under real concurrency', () => {
     for (let attempt = 1; attempt <= 4; attempt += 1) {
       const [claimed] = await claimJobs({ workerId: 'w', limit: 1, leaseSeconds: 60 });
       expect(claimed).toMatchObject({ id: job!.id, attempts: attempt });
-      const failed = await failJob({ id: job!.id, leaseToken: claimed!.leaseToken!, error: `attempt ${attempt}`, retryable: true });
+      const failed = await failJob({
+        id: job!.id,
+        leaseToken: claimed!.leaseToken!,
+        error: `attempt ${attempt}`,
+        retryable: true,
+      });
       if (attempt < 4) {
         expect(failed.status).toBe('queued');
         delays.push((failed.runAfter.getTime() - failed.updatedAt.getTime()) / 1_000);
@@ -136,19 +162,35 @@ describe('the job queue under real concurrency', () => {
     const session = await processingSessionFactory.trait('running').create();
     const channel = await channelFactory.create();
     const videos = await videoFactory.createList(40, { channelId: channel.id });
-    await enqueueJobs(videos.map((v) => ({ jobType: 'transcript_extraction', entityType: 'video', entityId: v.id, sessionId: session.id })));
+    await enqueueJobs(
+      videos.map((v) => ({
+        jobType: 'transcript_extraction',
+        entityType: 'video',
+        entityId: v.id,
+        sessionId: session.id,
+      })),
+    );
     const claimed = await claimJobs({ workerId: 'racer', limit: 40, leaseSeconds: 60 });
     expect(claimed).toHaveLength(40);
     const outcomes = await Promise.all(
       claimed.map(async (job) => {
-        const [cancel, complete] = await Promise.allSettled([cancelJob(job.id), completeJob({ id: job.id, leaseToken: job.leaseToken! })]);
+        const [cancel, complete] = await Promise.allSettled([
+          cancelJob(job.id),
+          completeJob({ id: job.id, leaseToken: job.leaseToken! }),
+        ]);
         return { job, cancelled: cancel.status === 'fulfilled', completed: complete.status === 'fulfilled' };
       }),
     );
     for (const outcome of outcomes) expect(outcome.cancelled !== outcome.completed).toBe(true);
-    const rows = await db('processing_jobs').whereIn('id', claimed.map((j) => j.id)).select('id', 'status');
+    const rows = await db('processing_jobs')
+      .whereIn(
+        'id',
+        claimed.map((j) => j.id),
+      )
+      .select('id', 'status');
     const status = new Map(rows.map((row: { id: string; status: string }) => [row.id, row.status]));
-    for (const outcome of outcomes) expect(status.get(outcome.job.id)).toBe(outcome.completed ? 'completed' : 'cancelled');
+    for (const outcome of outcomes)
+      expect(status.get(outcome.job.id)).toBe(outcome.completed ? 'completed' : 'cancelled');
     const completedCount = outcomes.filter((o) => o.completed).length;
     expect((await sessionProgress(session.id)).processedVideos).toBe(completedCount);
   });

@@ -13,14 +13,18 @@ const failure = (work: () => PromiseLike<unknown>) =>
 
 describe('database errors in the terms of the data', () => {
   it('names the missing column of a NOT NULL violation', async () => {
-    const error = await failure(() => testDatabase().db('channels').insert({ name: 'x', channel_url: 'https://x' }));
+    const error = await failure(() =>
+      testDatabase().db('channels').insert({ name: 'x', channel_url: 'https://x' }),
+    );
     expect(error).toBeInstanceOf(InvalidInputError);
     expect(error).toMatchObject({ field: 'youtubeChannelId' });
   });
 
   it('names the rule a CHECK violation broke', async () => {
     const error = await failure(() =>
-      testDatabase().db('channels').insert({ youtube_channel_id: 'UCshort', channel_url: 'https://x', name: 'x' }),
+      testDatabase()
+        .db('channels')
+        .insert({ youtube_channel_id: 'UCshort', channel_url: 'https://x', name: 'x' }),
     );
     expect(error).toBeInstanceOf(InvalidInputError);
     expect(error).toMatchObject({ field: 'channels_youtube_channel_id_check' });
@@ -41,8 +45,12 @@ describe('database errors in the terms of the data', () => {
   });
 
   it('calls a refused or timed-out connection unavailable, and passes anything else through', () => {
-    expect(translateDatabaseError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBeInstanceOf(UnavailableError);
-    expect(translateDatabaseError(new Error('Knex: Timeout acquiring a connection. The pool is probably full.'))).toBeInstanceOf(UnavailableError);
+    expect(
+      translateDatabaseError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
+    ).toBeInstanceOf(UnavailableError);
+    expect(
+      translateDatabaseError(new Error('Knex: Timeout acquiring a connection. The pool is probably full.')),
+    ).toBeInstanceOf(UnavailableError);
     const other = new TypeError('bug');
     expect(translateDatabaseError(other)).toBe(other);
     expect(translateDatabaseError('not an error')).toBe('not an error');

@@ -7,7 +7,13 @@ import { testDatabase } from './database';
 
 export interface ApiError {
   message: string;
-  data: { code: string; httpStatus: number; field: string | null; issues: { path: (string | number)[] }[] | null; stack?: string };
+  data: {
+    code: string;
+    httpStatus: number;
+    field: string | null;
+    issues: { path: (string | number)[] }[] | null;
+    stack?: string;
+  };
 }
 
 export interface ApiResponse<T = unknown> {
@@ -18,8 +24,16 @@ export interface ApiResponse<T = unknown> {
 
 export interface Api {
   readonly app: FastifyInstance;
-  query<T = unknown>(path: string, input?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
-  mutate<T = unknown>(path: string, input?: unknown, headers?: Record<string, string>): Promise<ApiResponse<T>>;
+  query<T = unknown>(
+    path: string,
+    input?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse<T>>;
+  mutate<T = unknown>(
+    path: string,
+    input?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<ApiResponse<T>>;
 }
 
 /** The HTTP app over the test file's database, built before the file's tests and closed after them. */
@@ -49,7 +63,10 @@ export function useApi(options: { apiToken?: string; production?: boolean } = {}
 }
 
 function parse<T>(status: number, body: unknown): ApiResponse<T> {
-  const payload = body as { result?: { data: Parameters<typeof superjson.deserialize>[0] }; error?: { json: ApiError } };
+  const payload = body as {
+    result?: { data: Parameters<typeof superjson.deserialize>[0] };
+    error?: { json: ApiError };
+  };
   return {
     status,
     data: payload.result ? superjson.deserialize<T>(payload.result.data) : (undefined as T),
@@ -76,6 +93,9 @@ export async function mutate<T = unknown>(
   input?: unknown,
   headers: Record<string, string> = {},
 ): Promise<ApiResponse<T>> {
-  const response = await request(app.server).post(`/trpc/${path}`).set(headers).send(superjson.serialize(input));
+  const response = await request(app.server)
+    .post(`/trpc/${path}`)
+    .set(headers)
+    .send(superjson.serialize(input));
   return parse<T>(response.status, response.body);
 }

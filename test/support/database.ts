@@ -17,7 +17,9 @@ export function testDatabase(): { db: Knex; url: string } {
 }
 
 /** Creates a database copied from the migrated template and returns its URL. */
-export async function createDatabaseFromTemplate(prefix = 'tubesensei_test'): Promise<{ name: string; url: string }> {
+export async function createDatabaseFromTemplate(
+  prefix = 'tubesensei_test',
+): Promise<{ name: string; url: string }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const url = await ensureDatabase(inject('serverUrl'), name, inject('templateDatabase'));
   return { name, url };

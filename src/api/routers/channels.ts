@@ -11,7 +11,9 @@ export const channelsRouter = router({
   get: procedure.input(channelRef).query(({ input }) => channels.getChannel(input)),
   list: procedure.input(listChannelsInput).query(({ input }) => channels.listChannels(input)),
   update: procedure.input(updateChannelInput).mutation(({ input }) => channels.updateChannel(input)),
-  delete: procedure.input(z.strictObject({ id: uuid })).mutation(({ input }) => channels.deleteChannel(input.id)),
+  delete: procedure
+    .input(z.strictObject({ id: uuid }))
+    .mutation(({ input }) => channels.deleteChannel(input.id)),
   videos: procedure
     .input(listVideosInput.omit({ channelId: true }).extend({ channelId: uuid }))
     .query(({ input }) => listChannelVideos(input)),

@@ -21,9 +21,7 @@ export const jobsRouter = router({
   /** Adds one job, or returns the queued or running job that already exists for its type and entity. */
   enqueue: procedure.input(enqueueJob).mutation(async ({ input }) => (await queue.enqueueJobs([input]))[0]!),
   /** The batch form of `enqueue`: results in input order. */
-  enqueueMany: procedure
-    .input(enqueueManyInput)
-    .mutation(({ input }) => queue.enqueueJobs(input)),
+  enqueueMany: procedure.input(enqueueManyInput).mutation(({ input }) => queue.enqueueJobs(input)),
   get: procedure
     .input(z.strictObject({ id: uuid, include: jobInclude }))
     .query(({ input }) => jobs.getJob(input.id, input.include)),

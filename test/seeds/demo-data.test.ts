@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { seedDemoData } from '../../src/factories/bulk-seed';
+import { seedPlanFrom } from '../../src/factories/seed-plan';
+import { channelSchema } from '../../src/schemas/channel';
+import { ChannelModel, ProcessingSessionModel, TranscriptModel, VideoModel } from '../../src/models';
+import { countWords } from '../../src/schemas/transcript';
+import { videoSchema } from '../../src/schemas/video';
+import { testDatabase } from '../support/database';
+
+const tables = ['channels', 'videos', 'transcripts', 'processing_jobs', 'processing_sessions'];
+
+async function checksums(): Promise<Record<string, string>> {
+  const { db } = testDatabase();
+  const sums: Record<string, string> = {};
+  for (const table of tables) {
+    const { rows } = await db.raw(
+      `SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY id), '')) AS sum FROM ${table} t`,
+    );
+    sums[table] = rows[0].sum;
+  }
+  return sums;
+}
+
+describe('knex seed:run', () => {
+  it('replaces the data instead of piling it up, identically for the same seed number', async () => {
+    const plan = seedPlanFrom({ SEED: '7', SEED_VIDEOS: '300', SEED_CHANNELS: '6' });
+    const first = await seedDemoData(testDatabase().db, plan);
+    const firstSums = await checksums();
+    const second = await seedDemoData(testDatabase().db, plan);
+    expect(second.rows).toEqual(first.rows);
+    expect(await checksums()).toEqual(firstSums);
+    expect(first.rows.videos).toBe(300);
+    expect(first.rows.channels).toBe(6);
+
+    const other = await seedDemoData(testDatabase().db, { ...plan, seed: 8 });
+    expect(other.rows.videos).toBe(300);
+    expect((await checksums()).videos).not.toBe(firstSums.videos);
+  });
+
+  it('makes coherent rows: schema-valid, words counted, publish dates rising within a channel, counters agreeing', async () => {
+    await seedDemoData(testDatabase().db, seedPlanFrom({ SEED_VIDEOS: '200', SEED_CHANNELS: '4' }));
+    for (const channel of await ChannelModel.query())
+      expect(channelSchema.safeParse(channel.$toJson()).success).toBe(true);
+    const videos = await VideoModel.query().orderBy(['channel_id', 'created_at']);
+    for (const video of videos)
+      expect(videoSchema.safeParse(video.$toJson()).error?.issues ?? []).toEqual([]);
+    const byChannel = new Map<string, typeof videos>();
+    for (const video of videos)
+      byChannel.set(video.channelId, [...(byChannel.get(video.channelId) ?? []), video]);
+    for (const list of byChannel.values()) {
+      const published = list.map((v) => v.publishedAt!.getTime());
+      const sorted = [...published].sort((a, b) => a - b);
+      expect(new Set(published).size).toBe(published.length);
+      expect(sorted[0]).toBeLessThan(sorted.at(-1)!);
+    }
+    for (const transcript of await TranscriptModel.query())
+      expect(transcript.wordCount).toBe(countWords(transcript.content));
+    const { rows } = await testDatabase().db.raw(`
+      SELECT s.id, s.total_videos, s.processed_videos,
+             (SELECT count(*)::int FROM processing_jobs j WHERE j.session_id = s.id) AS jobs,
+             (SELECT count(*)::int FROM processing_jobs j WHERE j.session_id = s.id AND j.status = 'completed') AS done
+        FROM processing_sessions s`);
+    for (const row of rows) {
+      expect(row.total_videos).toBe(row.jobs);
+      expect(row.processed_videos).toBe(row.done);
+    }
+    expect(await ProcessingSessionModel.query().resultSize()).toBe(3);
+  });
+
+  it('refuses to run in production unless forced', () => {
+    expect(() => seedPlanFrom({ NODE_ENV: 'production' })).toThrow(/SEED_FORCE/);
+    expect(seedPlanFrom({ NODE_ENV: 'production', SEED_FORCE: 'true' }).videos).toBe(1_000);
+    expect(() => seedPlanFrom({ SEED_VIDEOS: '-1' })).toThrow(/SEED_VIDEOS/);
+  });
+});
