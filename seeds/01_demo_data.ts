@@ -4,10 +4,13 @@ import { seedPlanFrom } from '../src/factories/seed-plan';
 
 /**
  * Replaces the database's contents with demo data made by the factories. Size it with SEED_VIDEOS (default
- * 1,000), SEED_CHANNELS, SEED_TRANSCRIPT_SHARE and SEED_SESSIONS; SEED picks the random sequence.
+ * 1,000), SEED_CHANNELS, SEED_TRANSCRIPT_SHARE and SEED_SESSIONS; SEED picks the random sequence. Runs the
+ * pending migrations first.
  */
 export async function seed(knex: Knex): Promise<void> {
   const plan = seedPlanFrom(process.env);
+  // A fresh clone's database has no tables yet: seeding brings the schema up to date first.
+  await knex.migrate.latest();
   const tty = process.stdout.isTTY;
   const report = await seedDemoData(knex, plan, (done, total) => {
     if (!tty || total === 0) return;
