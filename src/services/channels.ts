@@ -11,8 +11,8 @@ import {
 import type { Page } from '../schemas/pagination';
 import { type VideoStatus, videoStatuses } from '../schemas/video';
 import { NotFoundError } from './errors';
-import { createdAtKey, likePattern, whereCreatedBetween } from './list-filters';
-import { keysetPage } from './pagination';
+import { likePattern } from './like-pattern';
+import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
 
 const rows = rowsOf(() => ChannelModel.query(), 'channel');
@@ -34,11 +34,7 @@ export async function listChannels(input: ListChannelsInput): Promise<Page<Chann
   const query = ChannelModel.query();
   if (input.status) query.where('status', input.status);
   if (input.search) query.where('name', 'ilike', likePattern(input.search));
-  whereCreatedBetween(query, 'created_at', input);
-  const page = await withDatabaseErrors(() =>
-    keysetPage(query, { sortKey: 'created_at', sortValue: createdAtKey, idColumn: 'id', ...input }),
-  );
-  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
+  return newestFirst(query, input);
 }
 
 export async function updateChannel({ id, ...patch }: z.output<typeof updateChannelInput>): Promise<Channel> {

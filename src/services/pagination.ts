@@ -1,6 +1,7 @@
-import type { Model, QueryBuilder } from 'objection';
+import type { Model, ModelObject, QueryBuilder } from 'objection';
 import type { Page } from '../schemas/pagination';
 import { InvalidInputError } from './errors';
+import { graphOf, withDatabaseErrors } from './rows';
 
 /**
  * Keyset pagination, newest first: rows are ordered by `(sortKey DESC, id DESC)` and a cursor holds the last
@@ -57,4 +58,36 @@ export async function keysetPage<M extends Model>(
       ? encodeCursor({ sort: options.sortValue(last), id: last.$id() as string })
       : null;
   return { items, nextCursor };
+}
+
+export interface NewestFirstInput {
+  limit: number;
+  cursor?: string | undefined;
+  include?: readonly string[] | undefined;
+  createdAfter?: Date | undefined;
+  createdBefore?: Date | undefined;
+}
+
+/**
+ * A page of a list ordered by creation, newest first, over a `(…, created_at DESC, id DESC)` index: applies the
+ * creation-time range and the allow-listed includes, and returns plain objects.
+ */
+export async function newestFirst<M extends Model>(
+  query: QueryBuilder<M, M[]>,
+  input: NewestFirstInput,
+): Promise<Page<ModelObject<M>>> {
+  if (input.createdAfter) query.where('created_at', '>=', input.createdAfter);
+  if (input.createdBefore) query.where('created_at', '<', input.createdBefore);
+  const graph = graphOf(input.include);
+  if (graph) query.withGraphFetched(graph);
+  const page = await withDatabaseErrors(() =>
+    keysetPage(query, {
+      sortKey: 'created_at',
+      sortValue: (row) => (row as M & { createdAt: Date }).createdAt.toISOString(),
+      idColumn: 'id',
+      limit: input.limit,
+      cursor: input.cursor,
+    }),
+  );
+  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
 }

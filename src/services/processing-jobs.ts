@@ -8,9 +8,8 @@ import type { ListJobsInput, ProcessingJob, updateJobInput } from '../schemas/pr
 import type { ProcessingSession } from '../schemas/processing-session';
 import type { Video } from '../schemas/video';
 import { NotFoundError } from './errors';
-import { createdAtKey, whereCreatedBetween } from './list-filters';
-import { keysetPage } from './pagination';
-import { graphOf, rowsOf, withDatabaseErrors } from './rows';
+import { newestFirst } from './pagination';
+import { rowsOf, withDatabaseErrors } from './rows';
 import { sessionRows } from './processing-sessions';
 
 export type JobWithRelations = ProcessingJob & {
@@ -38,13 +37,7 @@ export async function listJobs(input: ListJobsInput): Promise<Page<JobWithRelati
   if (input.entityType) query.where('entity_type', input.entityType);
   if (input.entityId) query.where('entity_id', input.entityId);
   if (input.sessionId) query.where('session_id', input.sessionId);
-  whereCreatedBetween(query, 'created_at', input);
-  const graph = graphOf(input.include);
-  if (graph) query.withGraphFetched(graph);
-  const page = await withDatabaseErrors(() =>
-    keysetPage(query, { sortKey: 'created_at', sortValue: createdAtKey, idColumn: 'id', ...input }),
-  );
-  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
+  return newestFirst(query, input);
 }
 
 /** A session's jobs: 404 for a session that does not exist, rather than an empty page. */

@@ -9,8 +9,7 @@ import type {
   updateSessionInput,
 } from '../schemas/processing-session';
 import { ConflictError } from './errors';
-import { createdAtKey, whereCreatedBetween } from './list-filters';
-import { keysetPage } from './pagination';
+import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
 
 export const sessionRows = rowsOf(() => ProcessingSessionModel.query(), 'processing session');
@@ -27,11 +26,7 @@ export async function listSessions(input: ListSessionsInput): Promise<Page<Proce
   const query = ProcessingSessionModel.query();
   if (input.status) query.where('status', input.status);
   if (input.sessionType) query.where('session_type', input.sessionType);
-  whereCreatedBetween(query, 'created_at', input);
-  const page = await withDatabaseErrors(() =>
-    keysetPage(query, { sortKey: 'created_at', sortValue: createdAtKey, idColumn: 'id', ...input }),
-  );
-  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
+  return newestFirst(query, input);
 }
 
 export async function updateSession({

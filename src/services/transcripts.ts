@@ -11,9 +11,8 @@ import {
 } from '../schemas/transcript';
 import type { Video } from '../schemas/video';
 import { NotFoundError } from './errors';
-import { createdAtKey, whereCreatedBetween } from './list-filters';
-import { keysetPage } from './pagination';
-import { graphOf, rowsOf, withDatabaseErrors } from './rows';
+import { newestFirst } from './pagination';
+import { rowsOf, withDatabaseErrors } from './rows';
 
 export type TranscriptWithRelations = Transcript & { video?: Video };
 
@@ -36,13 +35,7 @@ export async function listTranscripts(input: ListTranscriptsInput): Promise<Page
   if (input.videoId) query.where('video_id', input.videoId);
   if (input.language) query.where('language', input.language);
   if (input.source) query.where('source', input.source);
-  whereCreatedBetween(query, 'created_at', input);
-  const graph = graphOf(input.include);
-  if (graph) query.withGraphFetched(graph);
-  const page = await withDatabaseErrors(() =>
-    keysetPage(query, { sortKey: 'created_at', sortValue: createdAtKey, idColumn: 'id', ...input }),
-  );
-  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
+  return newestFirst(query, input);
 }
 
 /** A video's transcripts: 404 for a video that does not exist, rather than an empty page. */

@@ -15,7 +15,7 @@ import type {
   Video,
 } from '../schemas/video';
 import { NotFoundError } from './errors';
-import { likePattern } from './list-filters';
+import { likePattern } from './like-pattern';
 import { keysetPage } from './pagination';
 import { graphOf, rowsOf, withDatabaseErrors } from './rows';
 

@@ -210,28 +210,24 @@ describe('videos API', () => {
       tags: ['bread', 'baking'],
       publishedAt: hoursAgo(10),
     });
-    await videoFactory
-      .trait('completed')
-      .create({
-        channelId: channel.id,
-        title: 'Sourdough basics',
-        tags: ['bread'],
-        publishedAt: hoursAgo(10),
-      });
+    await videoFactory.trait('completed').create({
+      channelId: channel.id,
+      title: 'Sourdough basics',
+      tags: ['bread'],
+      publishedAt: hoursAgo(10),
+    });
     await videoFactory.create({
       channelId: channel.id,
       title: 'Sourdough 100% again',
       tags: ['bread', 'baking'],
       publishedAt: hoursAgo(10),
     });
-    await videoFactory
-      .trait('completed')
-      .create({
-        channelId: channel.id,
-        title: 'Sourdough 100% old',
-        tags: ['bread', 'baking'],
-        publishedAt: hoursAgo(100),
-      });
+    await videoFactory.trait('completed').create({
+      channelId: channel.id,
+      title: 'Sourdough 100% old',
+      tags: ['bread', 'baking'],
+      publishedAt: hoursAgo(100),
+    });
     const page = await api.query<Page<Video>>('videos.list', {
       channelId: channel.id,
       status: 'completed',
