@@ -111,3 +111,12 @@ export const upsertVideosInput = z.strictObject({
       });
     }),
 });
+
+/** The legal moves of a video's status: each status and the ones it may be reached from. */
+export const videoStatusFrom: Record<VideoStatus, readonly VideoStatus[]> = {
+  discovered: [],
+  queued: ['discovered', 'failed'],
+  processing: ['queued'],
+  completed: ['processing'],
+  failed: ['processing'],
+};

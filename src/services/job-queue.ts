@@ -9,6 +9,7 @@ import {
   type heartbeatInput,
   type ProcessingJob,
 } from '../schemas/processing-job';
+import { videoStatusFrom } from '../schemas/video';
 import { ConflictError, InvalidInputError } from './errors';
 import { jobRows } from './processing-jobs';
 import { withDatabaseErrors } from './rows';
@@ -91,7 +92,7 @@ export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> 
         if (newVideoIds.length > 0) {
           await trx('videos')
             .whereIn('id', newVideoIds)
-            .whereIn('status', ['discovered', 'failed'])
+            .whereIn('status', videoStatusFrom.queued)
             .update({ status: 'queued' });
         }
       }
@@ -155,7 +156,7 @@ export async function claimJobs(request: z.input<typeof claimJobsInput>): Promis
       if (videoIds.length > 0) {
         await trx('videos')
           .whereIn('id', videoIds)
-          .where('status', 'queued')
+          .whereIn('status', videoStatusFrom.processing)
           .update({ status: 'processing' });
       }
       return rows;
@@ -205,7 +206,8 @@ export async function completeJob(input: z.output<typeof completeJobInput>): Pro
       if (!done) return undefined;
       if (done.entity_type === 'video') {
         await trx('videos')
-          .where({ id: done.entity_id, status: 'processing' })
+          .where({ id: done.entity_id })
+          .whereIn('status', videoStatusFrom.completed)
           .update({ status: 'completed', processed_at: trx.fn.now(), error_message: null });
       } else if (done.job_type === 'channel_discovery') {
         await trx('channels').where({ id: done.entity_id }).update({ last_checked_at: trx.fn.now() });
@@ -244,7 +246,8 @@ export async function failJob(input: z.output<typeof failJobInput>): Promise<Pro
         .returning('*');
       if (job.entity_type === 'video') {
         await trx('videos')
-          .where({ id: job.entity_id, status: 'processing' })
+          .where({ id: job.entity_id })
+          .whereIn('status', videoStatusFrom.failed)
           .update(
             final
               ? { status: 'failed', error_message: input.error, retry_count: trx.raw('retry_count + 1') }
@@ -288,7 +291,10 @@ export async function retryJob(id: string): Promise<ProcessingJob> {
         .update({ status: 'queued', attempts: 0, run_after: trx.fn.now(), completed_at: null })
         .returning('*');
       if (queued?.entity_type === 'video' && queued.job_type === 'transcript_extraction') {
-        await trx('videos').where({ id: queued.entity_id, status: 'failed' }).update({ status: 'queued' });
+        await trx('videos')
+          .where({ id: queued.entity_id })
+          .whereIn('status', videoStatusFrom.queued)
+          .update({ status: 'queued' });
       }
       return queued as Record<string, unknown> | undefined;
     }),

@@ -6,15 +6,16 @@ import type { Channel } from '../schemas/channel';
 import type { Page } from '../schemas/pagination';
 import type { ProcessingJob } from '../schemas/processing-job';
 import type { Transcript } from '../schemas/transcript';
-import type {
-  createVideoInput,
-  getVideoInput,
-  ListVideosInput,
-  updateVideoInput,
-  upsertVideosInput,
-  Video,
+import {
+  type createVideoInput,
+  type getVideoInput,
+  type ListVideosInput,
+  type updateVideoInput,
+  type upsertVideosInput,
+  type Video,
+  videoStatusFrom,
 } from '../schemas/video';
-import { NotFoundError } from './errors';
+import { ConflictError, NotFoundError } from './errors';
 import { likePattern } from './like-pattern';
 import { keysetPage } from './pagination';
 import { graphOf, rowsOf, withDatabaseErrors } from './rows';
@@ -70,8 +71,25 @@ export async function listChannelVideos(
   return listVideos(input);
 }
 
+/**
+ * A status change must be a legal move from the current status, checked in the same UPDATE (`WHERE status IN
+ * (...)`), so a concurrent change cannot slip between check and write. Completing stamps `processedAt`.
+ */
 export async function updateVideo({ id, ...patch }: z.output<typeof updateVideoInput>): Promise<Video> {
-  return (await rows.patch(id, patch)).$toJson();
+  if (patch.status === undefined) return (await rows.patch(id, patch)).$toJson();
+  const status = patch.status;
+  const stamped =
+    status === 'completed' && patch.processedAt === undefined ? { ...patch, processedAt: new Date() } : patch;
+  const [row] = await withDatabaseErrors(() =>
+    VideoModel.query()
+      .where('id', id)
+      .where((query) => query.whereIn('status', [...videoStatusFrom[status]]).orWhere('status', status))
+      .patch(stamped)
+      .returning('*'),
+  );
+  if (row) return row.$toJson();
+  const current = await rows.find(id);
+  throw new ConflictError(`a ${current.status} video cannot become ${status}`, 'status');
 }
 
 /** Deletes the video with its transcripts and the jobs about it. */
