@@ -14,7 +14,9 @@ const token = 'every-procedure-token-0123';
 const secured = useApi({ apiToken: token });
 const api = useApi();
 
-const procedures = Object.entries(appRouter._def.procedures as Record<string, { _def: { type: string } }>);
+const procedures = Object.entries(
+  appRouter._def.procedures as unknown as Record<string, { _def: { type: string } }>,
+);
 
 describe('every procedure', () => {
   for (const [path, procedure] of procedures) {

@@ -214,5 +214,5 @@ describe('the job queue under real concurrency', () => {
     await Promise.all(Array.from({ length: 8 }, (_, i) => worker(`http-${i}`)));
     expect(completions.size).toBe(200);
     expect([...completions.values()].every((count) => count === 1)).toBe(true);
-  });
+  }, 60_000);
 });

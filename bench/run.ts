@@ -1,0 +1,245 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
+import { connect } from '../src/db/connect';
+import { ensureDatabase } from '../src/db/provision';
+import { seedDemoData } from '../src/factories/bulk-seed';
+import { channelFactory } from '../src/factories';
+import { countChannelVideos, listChannels } from '../src/services/channels';
+import { claimJobs } from '../src/services/job-queue';
+import { getJob, listJobs } from '../src/services/processing-jobs';
+import { sessionProgress } from '../src/services/processing-sessions';
+import { listTranscripts } from '../src/services/transcripts';
+import { getVideo, listVideos } from '../src/services/videos';
+import { copyBaseline } from './copy-baseline';
+import { captureQueries, type Explained, explain } from './explain';
+import { loadServer, type Scenario } from './load';
+import { drainQueue } from './queue';
+
+/**
+ * `npm run bench`: every figure is measured against a baseline in the same run on the same database. BENCH_VIDEOS
+ * sets the scale (default 1,000,000); under CI it runs tiny, to prove it still works and that no query scans a
+ * large table, asserting no timings.
+ */
+const tiny = process.env.CI === 'true' && !process.env.BENCH_VIDEOS;
+const videos = Number(process.env.BENCH_VIDEOS ?? (tiny ? 3_000 : 1_000_000));
+const seconds = Number(process.env.BENCH_SECONDS ?? (tiny ? 1 : 8));
+const queueJobs = Number(process.env.BENCH_JOBS ?? (tiny ? 500 : 10_000));
+
+const log = (line: string) => console.log(line);
+const fixed = (n: number, digits = 1) => n.toFixed(digits);
+const ratio = (ours: number, base: number) => (base > 0 ? ours / base : 0);
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const dataDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'tubesensei-bench-')), 'pgdata');
+  const embedded = process.env.DATABASE_URL
+    ? undefined
+    : await startEmbeddedPostgres({ dataDir, persistent: false });
+  const serverUrl = embedded?.url ?? process.env.DATABASE_URL!;
+  const names = ['main', 'copy'].map((kind) => `tubesensei_bench_${kind}_${randomBytes(3).toString('hex')}`);
+  const [mainUrl, copyUrl] = await Promise.all(names.map((name) => ensureDatabase(serverUrl, name)));
+  const settings = { DATABASE_POOL_SIZE: 20, DATABASE_CONNECT_TIMEOUT_MS: 10_000, DEBUG: false };
+  const copyDb = connect(copyUrl!, settings);
+  await copyDb.migrate.latest();
+  const db = connect(mainUrl!, settings);
+  await db.migrate.latest();
+  const lines: string[] = [];
+  let failed = false;
+
+  try {
+    log(`Seeding ${videos.toLocaleString('en')} videos ...`);
+    const plan = {
+      seed: 1,
+      videos,
+      channels: Math.max(30, Math.ceil(videos / 1_000)),
+      transcriptShare: 0.2,
+      sessions: 3,
+    };
+    const seeded = await seedDemoData(db, plan);
+    const seededRows = Object.values(seeded.rows).reduce((a, b) => a + b, 0);
+    const copy = await copyBaseline(db, copyDb);
+    lines.push(
+      '## Seeding',
+      '',
+      '| path | rows | seconds | rows/s | ratio to COPY |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      `| \`knex seed:run\` path (generate + COPY) | ${seededRows.toLocaleString('en')} | ${fixed(seeded.seconds)} | ${Math.round(seeded.rowsPerSecond).toLocaleString('en')} | ${fixed(seeded.seconds / copy.seconds, 2)}x |`,
+      `| COPY FROM STDIN of the same rows (${Math.round(copy.megabytes)} MB) | ${copy.rows.toLocaleString('en')} | ${fixed(copy.seconds)} | ${Math.round(copy.rows / copy.seconds).toLocaleString('en')} | 1.00x |`,
+      '',
+    );
+    log(lines.slice(-4, -1).join('\n'));
+
+    const busiest = await db('videos')
+      .select('channel_id')
+      .count('* as n')
+      .groupBy('channel_id')
+      .orderBy('n', 'desc')
+      .first();
+    const channelId = busiest!.channel_id as string;
+    const sample = await db('videos')
+      .where({ channel_id: channelId })
+      .first('id', 'youtube_video_id', 'tags');
+    const session = await db('processing_sessions').first('id');
+    const aJob = await db('processing_jobs').where('entity_type', 'video').first('id', 'entity_id');
+
+    const paths: [string, () => Promise<unknown>][] = [
+      [
+        'videos.get by id, with channel and transcripts',
+        () => getVideo({ id: sample.id, include: ['channel', 'transcripts'] }),
+      ],
+      ['videos.get by YouTube id', () => getVideo({ youtubeVideoId: sample.youtube_video_id })],
+      [
+        'videos.list: one channel, one status, newest first, 50',
+        () => listVideos({ channelId, status: 'completed', limit: 50 }),
+      ],
+      ['videos.list: one status, 50', () => listVideos({ status: 'failed', limit: 50 })],
+      ['videos.list: newest first, 50', () => listVideos({ limit: 50 })],
+      ['videos.list: tag', () => listVideos({ tags: [sample.tags[0]], limit: 50 })],
+      ['videos.list: title search', () => listVideos({ search: 'Sourdough', limit: 50 })],
+      ['channels.list: status', () => listChannels({ status: 'paused', limit: 50 })],
+      ['channels.videoCounts', () => countChannelVideos(channelId)],
+      ['transcripts.list: one video', () => listTranscripts({ videoId: sample.id, limit: 20 })],
+      ['jobs.list: one session, 50', () => listJobs({ sessionId: session.id, limit: 50 })],
+      ['jobs.list: status running, 50', () => listJobs({ status: 'running', limit: 50 })],
+      ['jobs.list: job type, 50', () => listJobs({ jobType: 'channel_discovery', limit: 50 })],
+      ['jobs.list: one entity', () => listJobs({ entityType: 'video', entityId: aJob.entity_id, limit: 20 })],
+      ['jobs.get with session and video', () => getJob(aJob.id, ['session', 'video'])],
+      ['sessions.progress', () => sessionProgress(session.id)],
+      ['jobs.claim (10)', () => claimJobs({ workerId: 'explain', limit: 10 })],
+    ];
+    const explained: Explained[] = [];
+    for (const [name, run] of paths) {
+      const statements = await captureQueries(db, run);
+      for (const [index, statement] of statements.entries()) {
+        if (/^(begin|commit|rollback)/i.test(statement.sql.trim())) continue;
+        explained.push(
+          await explain(
+            db,
+            statements.length > 1 ? `${name} (${index + 1})` : name,
+            statement.sql,
+            statement.bindings,
+            { forbidSeqScans: tiny },
+          ),
+        );
+      }
+    }
+    await db.raw(
+      `UPDATE processing_jobs SET status = 'queued', attempts = 0, lease_token = NULL, lease_expires_at = NULL, locked_by = NULL WHERE locked_by = 'explain'`,
+    );
+    lines.push(
+      `## Queries at scale (${videos.toLocaleString('en')} videos, ${seeded.rows.transcripts.toLocaleString('en')} transcripts, ${seeded.rows.processing_jobs.toLocaleString('en')} jobs)`,
+      '',
+      '`EXPLAIN (ANALYZE, BUFFERS)` of every statement each path sends.',
+      '',
+      '| path | execution ms | indexes used | sequential scans of large tables |',
+      '| --- | ---: | --- | --- |',
+      ...explained.map(
+        (e) =>
+          `| ${e.name} | ${fixed(e.ms, 2)} | ${e.indexes.join(', ') || '-'} | ${e.seqScans.join(', ') || 'none'} |`,
+      ),
+      '',
+    );
+    const scans = explained.filter((e) => e.seqScans.length > 0);
+    if (scans.length > 0) {
+      failed = true;
+      log(`Sequential scans of large tables: ${scans.map((e) => e.name).join('; ')}`);
+    }
+    log(
+      `Explained ${explained.length} statements; slowest ${fixed(Math.max(...explained.map((e) => e.ms)), 2)} ms`,
+    );
+
+    const listInput = encodeURIComponent(
+      JSON.stringify({ json: { channelId, status: 'completed', limit: 50 } }),
+    );
+    const getInput = encodeURIComponent(JSON.stringify({ json: { id: sample.id } }));
+    let sequence = 0;
+    const scenarios: Scenario[] = [
+      { name: 'videos.get', method: 'GET', request: () => ({ path: `/trpc/videos.get?input=${getInput}` }) },
+      {
+        name: 'videos.list (50)',
+        method: 'GET',
+        request: () => ({ path: `/trpc/videos.list?input=${listInput}` }),
+      },
+      {
+        name: 'channels.create',
+        method: 'POST',
+        request: () => {
+          const { name, youtubeChannelId, channelUrl } = channelFactory.build();
+          sequence += 1;
+          return {
+            path: '/trpc/channels.create',
+            body: JSON.stringify({ json: { name: `${name} ${sequence}`, youtubeChannelId, channelUrl } }),
+          };
+        },
+      },
+    ];
+    log('Loading the servers ...');
+    const ours = await loadServer('ours.ts', mainUrl!, scenarios, seconds);
+    const bare = await loadServer('bare.ts', mainUrl!, scenarios, seconds);
+    lines.push(
+      `## API overhead (autocannon, 20 connections, ${seconds} s per row, loopback)`,
+      '',
+      '| procedure | ours req/s | bare req/s | ratio | ours p50 / p99 ms | bare p50 / p99 ms | errors |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...scenarios.map(({ name }) => {
+        const o = ours[name]!;
+        const b = bare[name]!;
+        return `| ${name} | ${Math.round(o.requestsPerSecond)} | ${Math.round(b.requestsPerSecond)} | ${fixed(ratio(o.requestsPerSecond, b.requestsPerSecond), 2)} | ${o.p50} / ${o.p99} | ${b.p50} / ${b.p99} | ${o.errors + b.errors} |`;
+      }),
+      '',
+      '## Memory (resident set of the server process)',
+      '',
+      '| server | idle MB | peak under load MB |',
+      '| --- | ---: | ---: |',
+      `| ours | ${fixed(ours['videos.get']!.idleRssMb)} | ${fixed(Math.max(...Object.values(ours).map((r) => r.peakRssMb)))} |`,
+      `| bare | ${fixed(bare['videos.get']!.idleRssMb)} | ${fixed(Math.max(...Object.values(bare).map((r) => r.peakRssMb)))} |`,
+      '',
+    );
+    log(lines.slice(-14).join('\n'));
+
+    const queue = await drainQueue(db, queueJobs, 16);
+    lines.push(
+      '## Job throughput (16 workers, claim 10 at a time, complete each, service layer)',
+      '',
+      '| queue | jobs | seconds | jobs/s | run more than once |',
+      '| --- | ---: | ---: | ---: | ---: |',
+      `| ours | ${queue.jobs.toLocaleString('en')} | ${fixed(queue.seconds)} | ${Math.round(queue.jobsPerSecond)} | ${queue.ranMoreThanOnce} |`,
+      '',
+    );
+    if (queue.ranMoreThanOnce > 0) failed = true;
+    log(lines.slice(-2, -1).join('\n'));
+
+    const header = [
+      '# Benchmarks',
+      '',
+      `Written by \`npm run bench\` on ${startedAt.toISOString().slice(0, 10)}: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${await serverVersion(serverUrl)}${embedded ? ' (embedded)' : ''}. Scale: \`BENCH_VIDEOS=${videos}\`. Every ratio compares two figures from this same run on the same database.`,
+      '',
+    ];
+    if (!tiny) writeFileSync(path.join(__dirname, '..', 'BENCHMARKS.md'), [...header, ...lines].join('\n'));
+  } finally {
+    await db.destroy();
+    await copyDb.destroy();
+    await embedded?.stop();
+  }
+  if (failed) {
+    console.error('bench: failed (see above)');
+    process.exit(1);
+  }
+}
+
+async function serverVersion(url: string): Promise<string> {
+  const client = new pg.Client(url);
+  await client.connect();
+  const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+  await client.end();
+  return rows[0]!.server_version;
+}
+
+void main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
