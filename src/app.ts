@@ -1,9 +1,8 @@
 import helmet from '@fastify/helmet';
-import { fastifyTRPCPlugin, type FastifyTRPCPluginOptions } from '@trpc/server/adapters/fastify';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Knex } from 'knex';
-import { type ContextSettings, contextFactory } from './api/context';
-import { type AppRouter, appRouter } from './api/router';
+import type { ContextSettings } from './api/context';
+import { registerTRPC } from './api/fastify-handler';
 
 export interface AppOptions extends ContextSettings {
   db: Knex;
@@ -37,17 +36,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
 
-  await app.register(fastifyTRPCPlugin, {
-    prefix: '/trpc',
-    trpcOptions: {
-      router: appRouter,
-      createContext: contextFactory(options),
-      onError({ error, path }) {
-        if (error.code === 'INTERNAL_SERVER_ERROR')
-          app.log.error({ err: error.cause ?? error, path }, 'procedure failed');
-      },
-    } satisfies FastifyTRPCPluginOptions<AppRouter>['trpcOptions'],
-  });
+  registerTRPC(app, '/trpc', options);
 
   return app;
 }

@@ -11,7 +11,14 @@ async function main(): Promise<void> {
   const app = await buildApp({ db, logger: false, apiToken: undefined, production: true });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.send?.({ address, pid: process.pid });
-  process.once('SIGTERM', () => void app.close().then(() => db.destroy()).then(() => process.exit(0)));
+  process.once(
+    'SIGTERM',
+    () =>
+      void app
+        .close()
+        .then(() => db.destroy())
+        .then(() => process.exit(0)),
+  );
 }
 
 void main();

@@ -1,5 +1,3 @@
-import type { CreateFastifyContextOptions } from '@trpc/server/adapters/fastify';
-
 export interface Context {
   /** The `Authorization` header as sent, if any. */
   authorization: string | undefined;
@@ -12,12 +10,4 @@ export interface Context {
 export interface ContextSettings {
   apiToken: string | undefined;
   production: boolean;
-}
-
-/** The context for HTTP calls, built from the request. */
-export function contextFactory(settings: ContextSettings) {
-  return ({ req }: CreateFastifyContextOptions): Context => ({
-    authorization: req.headers.authorization,
-    ...settings,
-  });
 }
