@@ -10,10 +10,8 @@ export interface QueueResult {
 
 /** Enqueues `count` no-op jobs about existing videos, then lets `workers` claim and complete them all. */
 export async function drainQueue(db: Knex, count: number, workers: number): Promise<QueueResult> {
-  const videoIds = await db('videos')
-    .whereNotIn('id', db('processing_jobs').where('entity_type', 'video').select('entity_id'))
-    .limit(count)
-    .pluck<string[]>('id');
+  // Discovered videos have no job yet (the seed gives jobs only to videos past discovery).
+  const videoIds = await db('videos').where('status', 'discovered').limit(count).pluck<string[]>('id');
   for (let start = 0; start < videoIds.length; start += 500) {
     await enqueueJobs(
       videoIds.slice(start, start + 500).map((entityId) => ({

@@ -8,7 +8,7 @@ import type { Knex } from 'knex';
  * A claim gives the job a lease (locked_by, lease_token, lease_expires_at); only the current token may finish
  * it, and an expired lease is claimable again. At most one queued-or-running job exists per (type, entity),
  * enforced by a partial unique index. Claims read two partial indexes: runnable queued jobs by priority then
- * age, and running jobs by lease expiry.
+ * age, and running jobs by lease expiry. A session's progress counts its jobs by status from an index alone.
  */
 
 export async function up(knex: Knex): Promise<void> {
@@ -50,6 +50,8 @@ export async function up(knex: Knex): Promise<void> {
     CREATE INDEX processing_jobs_created_at_id_idx ON processing_jobs (created_at DESC, id DESC);
     CREATE INDEX processing_jobs_session_id_created_at_id_idx
       ON processing_jobs (session_id, created_at DESC, id DESC) WHERE session_id IS NOT NULL;
+    CREATE INDEX processing_jobs_session_id_status_idx
+      ON processing_jobs (session_id, status) WHERE session_id IS NOT NULL;
     CREATE UNIQUE INDEX processing_jobs_one_active_per_entity
       ON processing_jobs (job_type, entity_type, entity_id) WHERE status IN ('queued', 'running');
     CREATE INDEX processing_jobs_runnable_idx
