@@ -1,6 +1,7 @@
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Knex } from 'knex';
+import { Model } from 'objection';
 import type { ContextSettings } from './api/context';
 import { registerTRPC } from './api/fastify-handler';
 
@@ -14,6 +15,8 @@ export const bodyLimitBytes = 5 * 1024 * 1024;
 
 /** Builds the HTTP app (tRPC at /trpc, health checks beside it) without listening, so tests need no port. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  // The models, and so every procedure, use the connection the app is given.
+  Model.knex(options.db);
   const app = Fastify({
     logger: options.logger,
     bodyLimit: bodyLimitBytes,

@@ -21,6 +21,8 @@ export interface EmbeddedOptions {
   dataDir: string;
   /** Throwaway clusters trade durability for speed and delete their data when stopped. */
   persistent: boolean;
+  /** A fixed port, for a restart that clients must find again; a free one otherwise. */
+  port?: number;
 }
 
 interface Binaries {
@@ -154,7 +156,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const user = runAs();
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await initialise(bin, dataDir, user);
 
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const settings = ['listen_addresses=127.0.0.1', 'unix_socket_directories=', 'max_connections=200'];
   if (!options.persistent) settings.push(...fastButUnsafeFlags);
   const logFile = `${dataDir}.log`;

@@ -29,20 +29,25 @@ const parentNames: Record<string, string> = {
 
 const camel = (column: string) => column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
 
+/** Connection failures, and PostgreSQL's admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections. */
 const unavailableCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',
   'EPIPE',
   '57P01',
+  '57P02',
   '57P03',
   '53300',
 ]);
 
+const unavailableMessages =
+  /Timeout acquiring a connection|Connection terminated|Connection ended unexpectedly|timeout expired|shutting down|starting up|not yet accepting connections/i;
+
 function isUnavailable(error: Error): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && unavailableCodes.has(code)) return true;
-  return /Knex: Timeout acquiring a connection|Connection terminated|timeout expired/i.test(error.message);
+  return unavailableMessages.test(error.message);
 }
 
 /** Turns a database error into the domain error a caller can act on; anything else passes through unchanged. */
@@ -72,7 +77,9 @@ export function translateDatabaseError(thrown: unknown): unknown {
     return new InvalidInputError(`${camel(error.column)} is required`, camel(error.column), { cause: error });
   }
   if (error instanceof DataError) return new InvalidInputError(error.message, undefined, { cause: error });
-  if (isUnavailable(error))
+  // The wrapped error can lose the driver's code; the original keeps it.
+  if (isUnavailable(thrown) || isUnavailable(error)) {
     return new UnavailableError('the database is unavailable', undefined, { cause: error });
+  }
   return error;
 }

@@ -61,6 +61,7 @@ describe('readiness', () => {
     const response = await app.inject({ method: 'GET', url: '/ready' });
     await app.close();
     await db.destroy();
+    Model.knex(testDatabase().db);
     expect(response.statusCode).toBe(503);
     expect(response.json()).toEqual({ status: 'database unavailable' });
   });

@@ -1,0 +1,79 @@
+import { Writable } from 'node:stream';
+import { Model } from 'objection';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app';
+import { connect } from '../../src/db/connect';
+import { channelFactory } from '../../src/factories';
+import { testDatabase } from '../support/database';
+
+describe('an exhausted pool', () => {
+  it('answers SERVICE_UNAVAILABLE within the connection timeout instead of hanging', async () => {
+    const db = connect(testDatabase().url, {
+      DATABASE_POOL_SIZE: 2,
+      DATABASE_CONNECT_TIMEOUT_MS: 500,
+      DEBUG: false,
+    });
+    const app = await buildApp({ db, logger: false, apiToken: undefined, production: true });
+    // Slow queries hold every connection of the pool.
+    const holders = [db.raw('SELECT pg_sleep(2)').then(), db.raw('SELECT pg_sleep(2)').then()];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    try {
+      const started = Date.now();
+      const response = await app.inject({
+        method: 'GET',
+        url: '/trpc/channels.list?input=%7B%22json%22%3A%7B%7D%7D',
+      });
+      expect(response.statusCode).toBe(503);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(response.json().error.json.data.code).toBe('SERVICE_UNAVAILABLE');
+    } finally {
+      await Promise.all(holders);
+      await app.close();
+      await db.destroy();
+      Model.knex(testDatabase().db);
+    }
+  });
+});
+
+describe('logs', () => {
+  it('never contain the API token or the database password', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const token = 'secret-token-that-must-not-leak';
+    const app = await buildApp({
+      db: testDatabase().db,
+      logger: { level: 'trace', stream: sink },
+      apiToken: token,
+      production: true,
+    });
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    await app.inject({
+      method: 'POST',
+      url: '/trpc/channels.create',
+      headers,
+      payload: { json: channelFactory.build() },
+    });
+    await app.inject({
+      method: 'GET',
+      url: '/trpc/channels.get?input=%7B%22json%22%3A%7B%22id%22%3A%22nope%22%7D%7D',
+      headers,
+    });
+    await app.inject({
+      method: 'GET',
+      url: '/trpc/channels.list',
+      headers: { authorization: 'Bearer wrong-guess' },
+    });
+    await app.close();
+    const log = lines.join('');
+    expect(lines.length).toBeGreaterThan(3);
+    expect(log).not.toContain(token);
+    expect(log).not.toContain('wrong-guess');
+    const password = new URL(testDatabase().url).password;
+    if (password) expect(log).not.toContain(password);
+  });
+});
