@@ -1,3 +1,4 @@
+import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Knex } from 'knex';
@@ -8,6 +9,8 @@ import { registerTRPC } from './api/fastify-handler';
 export interface AppOptions extends ContextSettings {
   db: Knex;
   logger: FastifyServerOptions['logger'];
+  /** Browser origins allowed to call the API; CORS stays off when empty. */
+  corsOrigins?: string[];
 }
 
 /** Largest request body accepted: room for a 1,000,000-character transcript in multi-byte UTF-8. */
@@ -24,6 +27,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
   });
   await app.register(helmet, { contentSecurityPolicy: false });
+  if (options.corsOrigins?.length) await app.register(cors, { origin: options.corsOrigins });
 
   app.get('/health', async () => ({ status: 'ok' }));
 

@@ -20,6 +20,17 @@ const envSchema = z
     DEBUG: z.stringbool().default(false),
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+    /** Browser origins allowed to call the API (comma-separated); none when unset, so CORS stays off. */
+    CORS_ORIGINS: z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((origin) => origin.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.url()))
+      .default([]),
     /** When set, every procedure requires `Authorization: Bearer <API_TOKEN>`. */
     API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   })

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     db,
     logger: { level: config.LOG_LEVEL },
     apiToken: config.API_TOKEN,
+    corsOrigins: config.CORS_ORIGINS,
     production: config.NODE_ENV === 'production',
   });
   const address = await app.listen({ host: config.HOST, port: config.PORT });

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { channelFactory, processingSessionFactory } from '../src/factories';
+import superjson from 'superjson';
+import { channelFactory, processingSessionFactory, videoFactory } from '../src/factories';
 import { claimJobs, completeJob, enqueueJobs } from '../src/services/job-queue';
 import { testDatabase } from './support/database';
 
@@ -22,7 +23,9 @@ describe('a worker process killed in the middle of a job', () => {
   it('loses the job only until its lease expires; another worker finishes it, once', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const channel = await channelFactory.create();
-    const [job] = await enqueueJobs([{ jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id, sessionId: session.id }]);
+    const [job] = await enqueueJobs([
+      { jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id, sessionId: session.id },
+    ]);
     const worker = start('test/support/stalled-worker.ts', { DATABASE_URL: testDatabase().url });
     const [message] = (await once(worker, 'message')) as [{ jobId: string | null }];
     expect(message.jobId).toBe(job!.id);
@@ -33,16 +36,28 @@ describe('a worker process killed in the middle of a job', () => {
     await sleep(1_100);
     const [taken] = await claimJobs({ workerId: 'survivor', limit: 1 });
     expect(taken).toMatchObject({ id: job!.id, attempts: 2, lockedBy: 'survivor' });
-    const done = await completeJob({ id: taken!.id, leaseToken: taken!.leaseToken!, result: { by: 'survivor' } });
+    const done = await completeJob({
+      id: taken!.id,
+      leaseToken: taken!.leaseToken!,
+      result: { by: 'survivor' },
+    });
     expect(done).toMatchObject({ status: 'completed', result: { by: 'survivor' } });
-    const row = await testDatabase().db('processing_sessions').where({ id: session.id }).first('processed_videos');
+    const row = await testDatabase()
+      .db('processing_sessions')
+      .where({ id: session.id })
+      .first('processed_videos');
     expect(row.processed_videos).toBe(1);
   }, 30_000);
 });
 
 describe('SIGTERM under load', () => {
   it('finishes the requests in flight, refuses new ones, and exits 0', async () => {
-    const server = start('src/main.ts', { DATABASE_URL: testDatabase().url, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'test' });
+    const server = start('src/main.ts', {
+      DATABASE_URL: testDatabase().url,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'test',
+    });
     let output = '';
     server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     while (!/TubeSensei API on (http:\/\/[\d.:]+)/.test(output)) {
@@ -52,14 +67,23 @@ describe('SIGTERM under load', () => {
     const address = /TubeSensei API on (http:\/\/[\d.:]+)/.exec(output)![1]!;
     const agent = request(address);
 
-    const inFlight = Array.from({ length: 20 }, () =>
+    // Slow requests (500-video upserts), and SIGTERM only once the server has logged every one of them as received.
+    const channel = await channelFactory.create();
+    const batch = () =>
+      videoFactory
+        .buildList(500)
+        .map(
+          ({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }) =>
+            video,
+        );
+    const inFlight = Array.from({ length: 8 }, () =>
       agent
-        .post('/trpc/channels.create')
+        .post('/trpc/videos.upsertMany')
         .set('content-type', 'application/json')
-        .send({ json: channelFactory.build() })
+        .send(superjson.serialize({ channelId: channel.id, videos: batch() }))
         .then((response) => response.status),
     );
-    await sleep(30);
+    while ((output.match(/incoming request/g) ?? []).length < inFlight.length) await sleep(5);
     server.kill('SIGTERM');
     const [code] = (await once(server, 'exit')) as [number];
     const statuses = await Promise.all(inFlight);

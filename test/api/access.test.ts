@@ -1,6 +1,8 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { useApi } from '../support/api';
+import { buildApp } from '../../src/app';
+import { type Api, useApi } from '../support/api';
+import { testDatabase } from '../support/database';
 
 const token = 'a-long-enough-test-token';
 const secured = useApi({ apiToken: token, production: true });
@@ -44,5 +46,38 @@ describe('access', () => {
     const response = await request(open.app.server).get('/health');
     expect(response.headers['x-content-type-options']).toBe('nosniff');
     expect(response.headers['x-frame-options']).toBeDefined();
+  });
+});
+
+describe('CORS', () => {
+  const preflight = (app: Api['app']) =>
+    request(app.server)
+      .options('/trpc/channels.list')
+      .set('origin', 'https://admin.example')
+      .set('access-control-request-method', 'GET');
+
+  it('is off unless origins are configured', async () => {
+    expect((await preflight(open.app)).headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('allows exactly the configured origins', async () => {
+    const app = await buildApp({
+      db: testDatabase().db,
+      logger: false,
+      apiToken: undefined,
+      production: false,
+      corsOrigins: ['https://admin.example'],
+    });
+    await app.ready();
+    try {
+      expect((await preflight(app)).headers['access-control-allow-origin']).toBe('https://admin.example');
+      const other = await request(app.server)
+        .options('/trpc/channels.list')
+        .set('origin', 'https://evil.example')
+        .set('access-control-request-method', 'GET');
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -43,6 +43,15 @@ describe('configuration', () => {
     expect(parseConfig({ NODE_ENV: 'production', API_TOKEN: 'x'.repeat(16) }).API_TOKEN).toHaveLength(16);
   });
 
+  it('reads CORS origins as a list of URLs, and none by default', () => {
+    expect(parseConfig({}).CORS_ORIGINS).toEqual([]);
+    expect(parseConfig({ CORS_ORIGINS: 'https://a.example, https://b.example' }).CORS_ORIGINS).toEqual([
+      'https://a.example',
+      'https://b.example',
+    ]);
+    expect(() => parseConfig({ CORS_ORIGINS: 'not a url' })).toThrow(/CORS_ORIGINS/);
+  });
+
   it('treats empty values as unset and reads booleans', () => {
     const config = parseConfig({ DATABASE_URL: '', DEBUG: 'true' });
     expect(config.DATABASE_URL).toBeUndefined();
