@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app';
 import { createClient } from '../src/client';
-import { channelFactory, videoFactory } from '../src/factories';
+import { channelFactory, discoveredVideos } from '../src/factories';
 import { testDatabase } from './support/database';
 
 const token = 'client-test-token-0123456789';
@@ -20,11 +20,7 @@ afterAll(() => server.close());
 describe('the typed client against a listening server', () => {
   it('creates a channel, upserts 500 videos, pages them by status, adds a transcript and reads the video back', async () => {
     const channel = await client.channels.create.mutate(channelFactory.build());
-    const videos = videoFactory
-      .buildList(500)
-      .map(
-        ({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }) => video,
-      );
+    const videos = discoveredVideos(500);
     const upserted = await client.videos.upsertMany.mutate({ channelId: channel.id, videos });
     expect(upserted).toEqual({ inserted: 500, updated: 0, skipped: [] });
 

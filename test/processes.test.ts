@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import superjson from 'superjson';
-import { channelFactory, processingSessionFactory, videoFactory } from '../src/factories';
+import { channelFactory, discoveredVideos, processingSessionFactory } from '../src/factories';
 import { claimJobs, completeJob, enqueueJobs } from '../src/services/job-queue';
 import { testDatabase } from './support/database';
 
@@ -69,13 +69,7 @@ describe('SIGTERM under load', () => {
 
     // Slow requests (500-video upserts), and SIGTERM only once the server has logged every one of them as received.
     const channel = await channelFactory.create();
-    const batch = () =>
-      videoFactory
-        .buildList(500)
-        .map(
-          ({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }) =>
-            video,
-        );
+    const batch = () => discoveredVideos(500);
     const inFlight = Array.from({ length: 8 }, () =>
       agent
         .post('/trpc/videos.upsertMany')

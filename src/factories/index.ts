@@ -5,7 +5,7 @@ export { channelFactory } from './channel';
 export { processingJobFactory } from './processing-job';
 export { processingSessionFactory } from './processing-session';
 export { transcriptFactory } from './transcript';
-export { videoFactory } from './video';
+export { discoveredVideos, videoFactory } from './video';
 export { resetSequences } from './factory';
 
 /** Makes the next objects repeatable: the same seed number gives the same data. */

@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import { VideoModel } from '../models/video';
-import type { videoWrite } from '../schemas/video';
+import type { upsertVideosInput, videoWrite } from '../schemas/video';
 import { channelFactory } from './channel';
-import { Factory } from './factory';
+import { type DeepPartial, Factory } from './factory';
 import { transcriptFactory } from './transcript';
 import {
   durationSeconds,
@@ -74,3 +74,14 @@ export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, { tr
     return video;
   },
 });
+
+export type DiscoveredVideo = z.input<typeof upsertVideosInput>['videos'][number];
+
+/** Videos as discovery reports them to `videos.upsertMany`: no channel (the batch names it), no processing state. */
+export function discoveredVideos(count: number, overrides: DeepPartial<VideoAttrs> = {}): DiscoveredVideo[] {
+  return videoFactory
+    .buildList(count, overrides)
+    .map(
+      ({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }) => video,
+    );
+}

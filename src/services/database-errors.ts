@@ -42,7 +42,7 @@ const unavailableCodes = new Set([
 ]);
 
 const unavailableMessages =
-  /Timeout acquiring a connection|Connection terminated|Connection ended unexpectedly|timeout expired|shutting down|starting up|not yet accepting connections/i;
+  /Timeout acquiring a connection|Connection terminated|Connection ended unexpectedly|not queryable|timeout expired|shutting down|starting up|not yet accepting connections/i;
 
 function isUnavailable(error: Error): boolean {
   const code = (error as { code?: unknown }).code;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, transcriptFactory, videoFactory } from '../../src/factories';
+import { channelFactory, discoveredVideos, transcriptFactory, videoFactory } from '../../src/factories';
 import type { Page } from '../../src/schemas/pagination';
 import type { Video } from '../../src/schemas/video';
 import type { UpsertResult, VideoWithRelations } from '../../src/services/videos';
@@ -79,12 +79,7 @@ describe('videos API', () => {
   describe('upsertMany', () => {
     it('inserts a batch of 500 in one call, then treats the same batch as updates', async () => {
       const channel = await channelFactory.create();
-      const videos = videoFactory
-        .buildList(500)
-        .map(
-          ({ channelId: _c, status: _s, processedAt: _p, errorMessage: _e, retryCount: _r, ...video }) =>
-            video,
-        );
+      const videos = discoveredVideos(500);
       const first = await api.mutate<UpsertResult>('videos.upsertMany', { channelId: channel.id, videos });
       expect(first.data).toEqual({ inserted: 500, updated: 0, skipped: [] });
       const renamed = videos.map((video) => ({ ...video, title: `${video.title} (remastered)` }));
@@ -106,41 +101,23 @@ describe('videos API', () => {
     it('leaves another channel’s video alone and reports it as skipped', async () => {
       const theirs = await videoFactory.create();
       const mine = await channelFactory.create();
-      const {
-        channelId: _c,
-        status: _s,
-        processedAt: _p,
-        errorMessage: _e,
-        retryCount: _r,
-        ...video
-      } = videoFactory.build({
-        youtubeVideoId: theirs.youtubeVideoId,
-      });
       const result = await api.mutate<UpsertResult>('videos.upsertMany', {
         channelId: mine.id,
-        videos: [video],
+        videos: discoveredVideos(1, { youtubeVideoId: theirs.youtubeVideoId }),
       });
       expect(result.data).toEqual({ inserted: 0, updated: 0, skipped: [theirs.youtubeVideoId] });
     });
 
     it('rejects a batch over 500 or with the same id twice, and writes none of it', async () => {
       const channel = await channelFactory.create();
-      const strip = ({
-        channelId: _c,
-        status: _s,
-        processedAt: _p,
-        errorMessage: _e,
-        retryCount: _r,
-        ...video
-      }: Video) => video;
-      const twice = videoFactory.buildList(2).map((v) => strip(v as Video));
+      const twice = discoveredVideos(2);
       twice[1]!.youtubeVideoId = twice[0]!.youtubeVideoId;
       const duplicate = await api.mutate('videos.upsertMany', { channelId: channel.id, videos: twice });
       expect(duplicate.status).toBe(400);
       expect(duplicate.error?.data.issues?.[0]?.path).toEqual(['videos', 1, 'youtubeVideoId']);
       const tooMany = await api.mutate('videos.upsertMany', {
         channelId: channel.id,
-        videos: videoFactory.buildList(501).map((v) => strip(v as Video)),
+        videos: discoveredVideos(501),
       });
       expect(tooMany.status).toBe(400);
       expect(await testDatabase().db('videos').where({ channel_id: channel.id }).first()).toBeUndefined();
