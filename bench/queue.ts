@@ -23,6 +23,8 @@ export async function drainQueue(db: Knex, count: number, workers: number): Prom
     );
   }
   const runs = new Map<string, number>();
+  // Our jobs outrank the seed's, so they are claimed first; a worker stops once a claim brings none of them
+  // rather than go on to take the seed's own backlog.
   const worker = async (workerId: string) => {
     for (;;) {
       const claimed = await claimJobs({
@@ -32,7 +34,7 @@ export async function drainQueue(db: Knex, count: number, workers: number): Prom
         leaseSeconds: 300,
       });
       const ours = claimed.filter((job) => job.priority === 1_000_000);
-      if (claimed.length === 0) return;
+      if (ours.length === 0) return;
       for (const job of ours) {
         runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
         await completeJob({ id: job.id, leaseToken: job.leaseToken! });

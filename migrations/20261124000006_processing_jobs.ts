@@ -7,8 +7,9 @@ import type { Knex } from 'knex';
  *
  * A claim gives the job a lease (locked_by, lease_token, lease_expires_at); only the current token may finish
  * it, and an expired lease is claimable again. At most one queued-or-running job exists per (type, entity),
- * enforced by a partial unique index. Claims read two partial indexes: runnable queued jobs by priority then
- * age, and running jobs by lease expiry. A session's progress counts its jobs by status from an index alone.
+ * enforced by a partial unique index. Claims read partial indexes: runnable queued jobs by priority then
+ * age, and running jobs by lease expiry, split in two partial indexes: those with attempts left (claimable again)
+ * and those on their last attempt (to be failed). A session's progress counts its jobs by status from an index.
  */
 
 export async function up(knex: Knex): Promise<void> {
@@ -56,8 +57,10 @@ export async function up(knex: Knex): Promise<void> {
       ON processing_jobs (job_type, entity_type, entity_id) WHERE status IN ('queued', 'running');
     CREATE INDEX processing_jobs_runnable_idx
       ON processing_jobs (priority DESC, created_at, id) INCLUDE (job_type, run_after) WHERE status = 'queued';
-    CREATE INDEX processing_jobs_lease_expiry_idx
-      ON processing_jobs (lease_expires_at) INCLUDE (job_type) WHERE status = 'running';
+    CREATE INDEX processing_jobs_reclaimable_idx
+      ON processing_jobs (lease_expires_at) INCLUDE (job_type) WHERE status = 'running' AND attempts < max_attempts;
+    CREATE INDEX processing_jobs_lease_exhausted_idx
+      ON processing_jobs (lease_expires_at) WHERE status = 'running' AND attempts >= max_attempts;
 
     CREATE TRIGGER processing_jobs_set_updated_at BEFORE UPDATE ON processing_jobs
       FOR EACH ROW EXECUTE FUNCTION set_updated_at();
