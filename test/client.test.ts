@@ -38,7 +38,7 @@ describe('the typed client against a listening server', () => {
     } while (cursor);
     expect(seen).toBe(500);
 
-    const first = await client.videos.get.query({ youtubeVideoId: videos[0]!.youtubeVideoId });
+    const first = await client.videos.getByYoutubeId.query({ youtubeVideoId: videos[0]!.youtubeVideoId });
     await client.transcripts.create.mutate({
       videoId: first.id,
       content: 'hello world',

@@ -1,11 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { initTRPC, TRPCError } from '@trpc/server';
+import type { OpenApiMeta, OpenApiMethod } from 'trpc-to-openapi';
 import superjson from 'superjson';
 import { ZodError } from 'zod';
 import type { Context } from './context';
 import { toTRPCError } from './error-mapping';
 
-const t = initTRPC.context<Context>().create({
+const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
   transformer: superjson,
   errorFormatter({ shape, error, ctx }) {
     const zodError = error.cause instanceof ZodError ? error.cause : undefined;
@@ -32,6 +33,16 @@ const t = initTRPC.context<Context>().create({
 });
 
 export const router = t.router;
+
+/**
+ * Publishes a procedure at a REST path as well as at `/trpc/<name>`, and so in the OpenAPI document, filed under
+ * its router's tag.
+ */
+export const restRoutes =
+  (tag: string) =>
+  (method: OpenApiMethod, path: `/${string}`, summary: string): OpenApiMeta => ({
+    openapi: { method, path, tags: [tag], summary },
+  });
 export const createCallerFactory = t.createCallerFactory;
 
 /** Turns the services' domain errors into tRPC errors a client can act on. */

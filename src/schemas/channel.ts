@@ -31,7 +31,9 @@ export type Channel = z.infer<typeof channelSchema>;
 
 export const channelPatch = channelWrite.partial();
 
-export const channelRef = z.union([z.strictObject({ id: uuid }), z.strictObject({ youtubeChannelId })]);
+export const channelById = z.strictObject({ id: uuid });
+export const channelByYoutubeId = z.strictObject({ youtubeChannelId });
+export type ChannelRef = z.infer<typeof channelById> | z.infer<typeof channelByYoutubeId>;
 
 export const createChannelInput = channelWrite;
 export const updateChannelInput = channelPatch.extend({ id: uuid });

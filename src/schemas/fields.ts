@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ZodOpenApiOverrideMeta } from 'zod-openapi';
 
 /** Field rules shared by several entities; each entity's own rules live in its schema file. */
 
@@ -14,13 +15,26 @@ export const priority = z.number().int().min(-1_000_000).max(1_000_000);
 
 export const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(2_048);
 
-/** A Date, or an ISO 8601 string with an offset, so both the typed client and plain JSON callers can send one. */
-export const timestamp = z.union([
-  z.date(),
-  z.iso
-    .datetime({ offset: true, error: 'must be a date or an ISO 8601 string' })
-    .transform((text) => new Date(text)),
-]);
+/** In OpenAPI documents, a timestamp is what JSON carries: a date-time string. */
+const asDateTimeString: ZodOpenApiOverrideMeta = ({ jsonSchema }) => {
+  delete jsonSchema.anyOf;
+  Object.assign(jsonSchema, { type: 'string', format: 'date-time' });
+};
+
+/**
+ * A Date, or an ISO 8601 string with an offset, so both the typed client and plain JSON callers can send one.
+ * It ends in a plain date so the OpenAPI generator accepts it as a query parameter, where it reads as text, and
+ * documents it as a date-time string.
+ */
+export const timestamp = z
+  .union([
+    z.date(),
+    z.iso
+      .datetime({ offset: true, error: 'must be a date or an ISO 8601 string' })
+      .transform((text) => new Date(text)),
+  ])
+  .pipe(z.date())
+  .meta({ override: asDateTimeString });
 
 export const maxJsonBytes = 64 * 1024;
 

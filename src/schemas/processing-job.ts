@@ -66,7 +66,7 @@ export const enqueueJob = processingJobWrite.pick({
 });
 export type EnqueueJob = z.infer<typeof enqueueJob>;
 
-export const enqueueManyInput = z.array(enqueueJob).min(1).max(maxEnqueueBatch);
+export const enqueueManyInput = z.strictObject({ jobs: z.array(enqueueJob).min(1).max(maxEnqueueBatch) });
 
 /** What a client may still change on a job; the queue owns everything else. */
 export const updateJobInput = enqueueJob

@@ -61,10 +61,9 @@ export const videoInclude = z
 export const createVideoInput = videoWrite;
 export const updateVideoInput = videoPatch.extend({ id: uuid });
 
-export const getVideoInput = z.union([
-  z.strictObject({ id: uuid, include: videoInclude }),
-  z.strictObject({ youtubeVideoId, include: videoInclude }),
-]);
+export const videoById = z.strictObject({ id: uuid, include: videoInclude });
+export const videoByYoutubeId = z.strictObject({ youtubeVideoId, include: videoInclude });
+export type VideoRef = z.infer<typeof videoById> | z.infer<typeof videoByYoutubeId>;
 
 export const listVideosInput = z.strictObject({
   ...pageInput,

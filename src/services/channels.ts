@@ -3,13 +3,14 @@ import { ChannelModel } from '../models/channel';
 import { VideoModel } from '../models/video';
 import {
   type Channel,
-  type channelRef,
+  type ChannelRef,
   type createChannelInput,
   type ListChannelsInput,
   type updateChannelInput,
 } from '../schemas/channel';
 import type { Page } from '../schemas/pagination';
 import { type VideoStatus, videoStatuses } from '../schemas/video';
+import type { VideoCounts } from '../schemas/responses';
 import { NotFoundError } from './errors';
 import { likePattern } from './like-pattern';
 import { newestFirst } from './pagination';
@@ -21,7 +22,7 @@ export async function createChannel(input: z.output<typeof createChannelInput>):
   return (await rows.insert(input)).$toJson();
 }
 
-export async function getChannel(ref: z.output<typeof channelRef>): Promise<Channel> {
+export async function getChannel(ref: ChannelRef): Promise<Channel> {
   if ('id' in ref) return (await rows.find(ref.id)).$toJson();
   const row = await withDatabaseErrors(() =>
     ChannelModel.query().findOne({ youtube_channel_id: ref.youtubeChannelId }),
@@ -45,8 +46,6 @@ export async function updateChannel({ id, ...patch }: z.output<typeof updateChan
 export async function deleteChannel(id: string): Promise<Channel> {
   return (await rows.remove(id)).$toJson();
 }
-
-export type VideoCounts = Record<VideoStatus, number> & { total: number };
 
 /** How many of a channel's videos are in each status, from one grouped query over the channel's index. */
 export async function countChannelVideos(channelId: string): Promise<VideoCounts> {

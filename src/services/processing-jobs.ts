@@ -2,24 +2,13 @@ import type { z } from 'zod';
 import { ChannelModel } from '../models/channel';
 import { ProcessingJobModel } from '../models/processing-job';
 import { VideoModel } from '../models/video';
-import type { Channel } from '../schemas/channel';
 import type { Page } from '../schemas/pagination';
 import type { ListJobsInput, ProcessingJob, updateJobInput } from '../schemas/processing-job';
-import type { ProcessingSession } from '../schemas/processing-session';
-import type { Video } from '../schemas/video';
+import type { JobEntity, JobWithRelations } from '../schemas/responses';
 import { NotFoundError } from './errors';
 import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
 import { sessionRows } from './processing-sessions';
-
-export type JobWithRelations = ProcessingJob & {
-  session?: ProcessingSession | null;
-  channel?: Channel | null;
-  video?: Video | null;
-};
-
-/** The row a job is about. */
-export type JobEntity = { entityType: 'channel'; channel: Channel } | { entityType: 'video'; video: Video };
 
 export const jobRows = rowsOf(() => ProcessingJobModel.query(), 'job');
 

@@ -8,6 +8,7 @@ import type {
   SessionStatus,
   updateSessionInput,
 } from '../schemas/processing-session';
+import type { SessionProgress } from '../schemas/responses';
 import { ConflictError } from './errors';
 import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
@@ -41,7 +42,7 @@ export async function deleteSession(id: string): Promise<ProcessingSession> {
   return (await sessionRows.remove(id)).$toJson();
 }
 
-type Transition = 'start' | 'pause' | 'resume' | 'complete' | 'fail';
+export type Transition = 'start' | 'pause' | 'resume' | 'complete' | 'fail';
 
 /** Which statuses each transition leaves from, where it goes, and which time it stamps. */
 const transitions: Record<
@@ -69,25 +70,6 @@ export async function transitionSession(id: string, transition: Transition): Pro
   if (row) return ProcessingSessionModel.fromDatabaseJson(row).$toJson();
   const session = await sessionRows.find(id);
   throw new ConflictError(`a ${session.status} session cannot ${transition}`, 'status');
-}
-
-export interface SessionProgress {
-  sessionId: string;
-  status: SessionStatus;
-  total: number;
-  queued: number;
-  running: number;
-  completed: number;
-  failed: number;
-  cancelled: number;
-  /** Finished jobs (completed, failed or cancelled) as a share of all, 0 to 100. */
-  percentDone: number;
-  /** Completed jobs per second since the session started; null before it starts. */
-  ratePerSecond: number | null;
-  /** When the remaining jobs will be done at the current rate; null when it cannot be told. */
-  estimatedFinishAt: Date | null;
-  /** Equals `completed`; kept on the session row as its jobs complete. */
-  processedVideos: number;
 }
 
 /** Progress from the session's jobs, counted in one query over the session's index. */

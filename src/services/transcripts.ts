@@ -9,12 +9,10 @@ import {
   type Transcript,
   type updateTranscriptInput,
 } from '../schemas/transcript';
-import type { Video } from '../schemas/video';
+import type { TranscriptWithRelations } from '../schemas/responses';
 import { NotFoundError } from './errors';
 import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
-
-export type TranscriptWithRelations = Transcript & { video?: Video };
 
 const rows = rowsOf(() => TranscriptModel.query(), 'transcript');
 

@@ -2,30 +2,21 @@ import { snakeCaseMappers } from 'objection';
 import type { z } from 'zod';
 import { ChannelModel } from '../models/channel';
 import { VideoModel } from '../models/video';
-import type { Channel } from '../schemas/channel';
 import type { Page } from '../schemas/pagination';
-import type { ProcessingJob } from '../schemas/processing-job';
-import type { Transcript } from '../schemas/transcript';
 import {
   type createVideoInput,
-  type getVideoInput,
   type ListVideosInput,
   type updateVideoInput,
   type upsertVideosInput,
   type Video,
+  type VideoRef,
   videoStatusFrom,
 } from '../schemas/video';
+import type { UpsertResult, VideoWithRelations } from '../schemas/responses';
 import { ConflictError, NotFoundError } from './errors';
 import { likePattern } from './like-pattern';
 import { keysetPage } from './pagination';
 import { graphOf, rowsOf, withDatabaseErrors } from './rows';
-
-/** A video with the relations its caller asked for. */
-export type VideoWithRelations = Video & {
-  channel?: Channel;
-  transcripts?: Transcript[];
-  jobs?: ProcessingJob[];
-};
 
 const rows = rowsOf(() => VideoModel.query(), 'video');
 
@@ -37,7 +28,7 @@ export async function createVideo(input: z.output<typeof createVideoInput>): Pro
   return (await rows.insert(input)).$toJson();
 }
 
-export async function getVideo(input: z.output<typeof getVideoInput>): Promise<VideoWithRelations> {
+export async function getVideo(input: VideoRef): Promise<VideoWithRelations> {
   if ('id' in input) return (await rows.find(input.id, input.include)).$toJson();
   const query = VideoModel.query().findOne({ youtube_video_id: input.youtubeVideoId });
   const graph = graphOf(input.include);
@@ -113,13 +104,6 @@ const refreshedColumns = [
   'metadata',
   'tags',
 ];
-
-export interface UpsertResult {
-  inserted: number;
-  updated: number;
-  /** Ids already taken by another channel's videos: left untouched. */
-  skipped: string[];
-}
 
 /**
  * Inserts new videos of a channel and refreshes known ones in one statement (ON CONFLICT on the YouTube id),

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { channelFactory, videoFactory } from '../../src/factories';
 import type { Channel } from '../../src/schemas/channel';
 import type { Page } from '../../src/schemas/pagination';
-import type { VideoCounts } from '../../src/services/channels';
+import type { VideoCounts } from '../../src/schemas/responses';
 import { useApi } from '../support/api';
 
 const api = useApi();
@@ -17,7 +17,7 @@ describe('channels API', () => {
 
     const byId = await api.query<Channel>('channels.get', { id: created.data.id });
     expect(byId.data.youtubeChannelId).toBe(input.youtubeChannelId);
-    const byYoutubeId = await api.query<Channel>('channels.get', {
+    const byYoutubeId = await api.query<Channel>('channels.getByYoutubeId', {
       youtubeChannelId: input.youtubeChannelId,
     });
     expect(byYoutubeId.data.id).toBe(created.data.id);

@@ -11,7 +11,7 @@ import {
 } from '../../src/factories';
 import { ChannelModel } from '../../src/models';
 import type { Page } from '../../src/schemas/pagination';
-import type { SessionProgress } from '../../src/services/processing-sessions';
+import type { SessionProgress } from '../../src/schemas/responses';
 import { useApi } from '../support/api';
 import { createDatabaseFromTemplate, dropDatabase } from '../support/database';
 

@@ -9,8 +9,8 @@ import type { Page } from '../../src/schemas/pagination';
 import type { ProcessingJob } from '../../src/schemas/processing-job';
 import type { ProcessingSession } from '../../src/schemas/processing-session';
 import type { Video } from '../../src/schemas/video';
-import type { JobEntity, JobWithRelations } from '../../src/services/processing-jobs';
-import type { SessionProgress } from '../../src/services/processing-sessions';
+import type { JobEntity, JobWithRelations } from '../../src/schemas/responses';
+import type { SessionProgress } from '../../src/schemas/responses';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 
@@ -38,7 +38,9 @@ describe('jobs API', () => {
   it('enqueues a batch in input order, duplicates included', async () => {
     const [a, b] = await videoFactory.createList(2);
     const job = (entityId: string) => ({ jobType: 'transcript_extraction', entityType: 'video', entityId });
-    const jobs = await api.mutate<ProcessingJob[]>('jobs.enqueueMany', [job(a!.id), job(b!.id), job(a!.id)]);
+    const jobs = await api.mutate<ProcessingJob[]>('jobs.enqueueMany', {
+      jobs: [job(a!.id), job(b!.id), job(a!.id)],
+    });
     expect(jobs.data.map((j) => j.entityId)).toEqual([a!.id, b!.id, a!.id]);
     expect(jobs.data[0]!.id).toBe(jobs.data[2]!.id);
   });

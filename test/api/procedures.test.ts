@@ -73,10 +73,10 @@ describe('deleting and failing', () => {
 
   it('reads a channel by YouTube id that does not exist as NOT_FOUND naming the field', async () => {
     const { youtubeChannelId } = channelFactory.build();
-    const response = await api.query('channels.get', { youtubeChannelId });
+    const response = await api.query('channels.getByYoutubeId', { youtubeChannelId });
     expect(response.status).toBe(404);
     expect(response.error?.data.field).toBe('youtubeChannelId');
-    const video = await api.query('videos.get', { youtubeVideoId: videoFactory.build().youtubeVideoId });
+    const video = await api.query('videos.getByYoutubeId', { youtubeVideoId: videoFactory.build().youtubeVideoId });
     expect(video.error?.data.field).toBe('youtubeVideoId');
   });
 });

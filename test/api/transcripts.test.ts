@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { transcriptFactory, videoFactory } from '../../src/factories';
 import type { Page } from '../../src/schemas/pagination';
 import type { Transcript } from '../../src/schemas/transcript';
-import type { TranscriptWithRelations } from '../../src/services/transcripts';
+import type { TranscriptWithRelations } from '../../src/schemas/responses';
 import { useApi } from '../support/api';
 
 const api = useApi();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { channelFactory, discoveredVideos, transcriptFactory, videoFactory } from '../../src/factories';
 import type { Page } from '../../src/schemas/pagination';
 import type { Video } from '../../src/schemas/video';
-import type { UpsertResult, VideoWithRelations } from '../../src/services/videos';
+import type { UpsertResult, VideoWithRelations } from '../../src/schemas/responses';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 
@@ -30,7 +30,7 @@ describe('videos API', () => {
     expect(created.status).toBe(200);
     await transcriptFactory.create({ videoId: created.data.id, language: 'de' });
     await transcriptFactory.trait('manual').create({ videoId: created.data.id, language: 'en' });
-    const read = await api.query<VideoWithRelations>('videos.get', {
+    const read = await api.query<VideoWithRelations>('videos.getByYoutubeId', {
       youtubeVideoId: created.data.youtubeVideoId,
       include: ['channel', 'transcripts'],
     });
@@ -94,7 +94,7 @@ describe('videos API', () => {
         .count('* as count')
         .first())!;
       expect(Number(count)).toBe(500);
-      const one = await api.query<Video>('videos.get', { youtubeVideoId: videos[0]!.youtubeVideoId });
+      const one = await api.query<Video>('videos.getByYoutubeId', { youtubeVideoId: videos[0]!.youtubeVideoId });
       expect(one.data.title).toMatch(/remastered/);
     });
 

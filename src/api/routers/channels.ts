@@ -1,23 +1,60 @@
 import { z } from 'zod';
-import { channelRef, createChannelInput, listChannelsInput, updateChannelInput } from '../../schemas/channel';
+import {
+  channelById,
+  channelByYoutubeId,
+  channelSchema,
+  createChannelInput,
+  listChannelsInput,
+  updateChannelInput,
+} from '../../schemas/channel';
 import { uuid } from '../../schemas/fields';
+import { pageOf, videoCounts, videoWithRelations } from '../../schemas/responses';
 import { listVideosInput } from '../../schemas/video';
 import * as channels from '../../services/channels';
 import { listChannelVideos } from '../../services/videos';
-import { procedure, router } from '../trpc';
+import { procedure, restRoutes, router } from '../trpc';
+
+const route = restRoutes('channels');
 
 export const channelsRouter = router({
-  create: procedure.input(createChannelInput).mutation(({ input }) => channels.createChannel(input)),
-  get: procedure.input(channelRef).query(({ input }) => channels.getChannel(input)),
-  list: procedure.input(listChannelsInput).query(({ input }) => channels.listChannels(input)),
-  update: procedure.input(updateChannelInput).mutation(({ input }) => channels.updateChannel(input)),
+  create: procedure
+    .meta(route('POST', '/channels', 'Add a channel'))
+    .input(createChannelInput)
+    .output(channelSchema)
+    .mutation(({ input }) => channels.createChannel(input)),
+  get: procedure
+    .meta(route('GET', '/channels/{id}', 'Read a channel'))
+    .input(channelById)
+    .output(channelSchema)
+    .query(({ input }) => channels.getChannel(input)),
+  getByYoutubeId: procedure
+    .meta(route('GET', '/channels/youtube/{youtubeChannelId}', 'Read a channel by its YouTube id'))
+    .input(channelByYoutubeId)
+    .output(channelSchema)
+    .query(({ input }) => channels.getChannel(input)),
+  list: procedure
+    .meta(route('GET', '/channels', 'List channels, newest first'))
+    .input(listChannelsInput)
+    .output(pageOf(channelSchema))
+    .query(({ input }) => channels.listChannels(input)),
+  update: procedure
+    .meta(route('PATCH', '/channels/{id}', 'Change a channel'))
+    .input(updateChannelInput)
+    .output(channelSchema)
+    .mutation(({ input }) => channels.updateChannel(input)),
   delete: procedure
-    .input(z.strictObject({ id: uuid }))
+    .meta(route('DELETE', '/channels/{id}', 'Delete a channel with its videos, transcripts and jobs'))
+    .input(channelById)
+    .output(channelSchema)
     .mutation(({ input }) => channels.deleteChannel(input.id)),
   videos: procedure
+    .meta(route('GET', '/channels/{channelId}/videos', "List a channel's videos, newest published first"))
     .input(listVideosInput.omit({ channelId: true }).extend({ channelId: uuid }))
+    .output(pageOf(videoWithRelations))
     .query(({ input }) => listChannelVideos(input)),
   videoCounts: procedure
+    .meta(route('GET', '/channels/{channelId}/video-counts', "Count a channel's videos per status"))
     .input(z.strictObject({ channelId: uuid }))
+    .output(videoCounts)
     .query(({ input }) => channels.countChannelVideos(input.channelId)),
 });

@@ -9,30 +9,81 @@ import {
   heartbeatInput,
   jobInclude,
   listJobsInput,
+  processingJobSchema,
   updateJobInput,
 } from '../../schemas/processing-job';
+import { jobEntity, jobWithRelations, pageOf } from '../../schemas/responses';
 import * as queue from '../../services/job-queue';
 import * as jobs from '../../services/processing-jobs';
-import { procedure, router } from '../trpc';
+import { procedure, restRoutes, router } from '../trpc';
 
 const byId = z.strictObject({ id: uuid });
+const route = restRoutes('jobs');
 
 export const jobsRouter = router({
-  /** Adds one job, or returns the queued or running job that already exists for its type and entity. */
-  enqueue: procedure.input(enqueueJob).mutation(async ({ input }) => (await queue.enqueueJobs([input]))[0]!),
-  /** The batch form of `enqueue`: results in input order. */
-  enqueueMany: procedure.input(enqueueManyInput).mutation(({ input }) => queue.enqueueJobs(input)),
+  enqueue: procedure
+    .meta(route('POST', '/jobs', 'Queue a job, or return the queued or running one for the same type and entity'))
+    .input(enqueueJob)
+    .output(processingJobSchema)
+    .mutation(async ({ input }) => (await queue.enqueueJobs([input]))[0]!),
+  enqueueMany: procedure
+    .meta(route('POST', '/jobs/batch', 'Queue a batch of jobs; results in input order'))
+    .input(enqueueManyInput)
+    .output(z.array(processingJobSchema))
+    .mutation(({ input }) => queue.enqueueJobs(input.jobs)),
   get: procedure
+    .meta(route('GET', '/jobs/{id}', 'Read a job, with the relations named in `include`'))
     .input(z.strictObject({ id: uuid, include: jobInclude }))
+    .output(jobWithRelations)
     .query(({ input }) => jobs.getJob(input.id, input.include)),
-  list: procedure.input(listJobsInput).query(({ input }) => jobs.listJobs(input)),
-  update: procedure.input(updateJobInput).mutation(({ input }) => jobs.updateJob(input)),
-  delete: procedure.input(byId).mutation(({ input }) => jobs.deleteJob(input.id)),
-  entity: procedure.input(byId).query(({ input }) => jobs.getJobEntity(input.id)),
-  claim: procedure.input(claimJobsInput).mutation(({ input }) => queue.claimJobs(input)),
-  heartbeat: procedure.input(heartbeatInput).mutation(({ input }) => queue.heartbeat(input)),
-  complete: procedure.input(completeJobInput).mutation(({ input }) => queue.completeJob(input)),
-  fail: procedure.input(failJobInput).mutation(({ input }) => queue.failJob(input)),
-  cancel: procedure.input(byId).mutation(({ input }) => queue.cancelJob(input.id)),
-  retry: procedure.input(byId).mutation(({ input }) => queue.retryJob(input.id)),
+  list: procedure
+    .meta(route('GET', '/jobs', 'List jobs, newest first'))
+    .input(listJobsInput)
+    .output(pageOf(jobWithRelations))
+    .query(({ input }) => jobs.listJobs(input)),
+  update: procedure
+    .meta(route('PATCH', '/jobs/{id}', "Change a job's priority, attempts, session or metadata"))
+    .input(updateJobInput)
+    .output(processingJobSchema)
+    .mutation(({ input }) => jobs.updateJob(input)),
+  delete: procedure
+    .meta(route('DELETE', '/jobs/{id}', 'Delete a job'))
+    .input(byId)
+    .output(processingJobSchema)
+    .mutation(({ input }) => jobs.deleteJob(input.id)),
+  entity: procedure
+    .meta(route('GET', '/jobs/{id}/entity', 'Read the channel or video a job is about'))
+    .input(byId)
+    .output(jobEntity)
+    .query(({ input }) => jobs.getJobEntity(input.id)),
+  claim: procedure
+    .meta(route('POST', '/jobs/claim', 'Lease the next runnable jobs to a worker'))
+    .input(claimJobsInput)
+    .output(z.array(processingJobSchema))
+    .mutation(({ input }) => queue.claimJobs(input)),
+  heartbeat: procedure
+    .meta(route('POST', '/jobs/{id}/heartbeat', "Extend a claimed job's lease"))
+    .input(heartbeatInput)
+    .output(processingJobSchema)
+    .mutation(({ input }) => queue.heartbeat(input)),
+  complete: procedure
+    .meta(route('POST', '/jobs/{id}/complete', 'Finish a claimed job with its result'))
+    .input(completeJobInput)
+    .output(processingJobSchema)
+    .mutation(({ input }) => queue.completeJob(input)),
+  fail: procedure
+    .meta(route('POST', '/jobs/{id}/fail', 'Fail a claimed job; it is retried later while attempts remain'))
+    .input(failJobInput)
+    .output(processingJobSchema)
+    .mutation(({ input }) => queue.failJob(input)),
+  cancel: procedure
+    .meta(route('POST', '/jobs/{id}/cancel', 'Cancel a queued or running job'))
+    .input(byId)
+    .output(processingJobSchema)
+    .mutation(({ input }) => queue.cancelJob(input.id)),
+  retry: procedure
+    .meta(route('POST', '/jobs/{id}/retry', 'Queue a failed job again with fresh attempts'))
+    .input(byId)
+    .output(processingJobSchema)
+    .mutation(({ input }) => queue.retryJob(input.id)),
 });

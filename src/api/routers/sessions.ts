@@ -1,26 +1,67 @@
 import { z } from 'zod';
 import { uuid } from '../../schemas/fields';
 import { listJobsInput } from '../../schemas/processing-job';
-import { createSessionInput, listSessionsInput, updateSessionInput } from '../../schemas/processing-session';
+import {
+  createSessionInput,
+  listSessionsInput,
+  processingSessionSchema,
+  updateSessionInput,
+} from '../../schemas/processing-session';
+import { jobWithRelations, pageOf, sessionProgress } from '../../schemas/responses';
 import { listSessionJobs } from '../../services/processing-jobs';
 import * as sessions from '../../services/processing-sessions';
-import { procedure, router } from '../trpc';
+import { procedure, restRoutes, router } from '../trpc';
 
 const byId = z.strictObject({ id: uuid });
+const route = restRoutes('sessions');
+
+/** A lifecycle move, at `POST /sessions/{id}/<move>`. */
+const transition = (move: sessions.Transition, summary: string) =>
+  procedure
+    .meta(route('POST', `/sessions/{id}/${move}`, summary))
+    .input(byId)
+    .output(processingSessionSchema)
+    .mutation(({ input }) => sessions.transitionSession(input.id, move));
 
 export const sessionsRouter = router({
-  create: procedure.input(createSessionInput).mutation(({ input }) => sessions.createSession(input)),
-  get: procedure.input(byId).query(({ input }) => sessions.getSession(input.id)),
-  list: procedure.input(listSessionsInput).query(({ input }) => sessions.listSessions(input)),
-  update: procedure.input(updateSessionInput).mutation(({ input }) => sessions.updateSession(input)),
-  delete: procedure.input(byId).mutation(({ input }) => sessions.deleteSession(input.id)),
-  start: procedure.input(byId).mutation(({ input }) => sessions.transitionSession(input.id, 'start')),
-  pause: procedure.input(byId).mutation(({ input }) => sessions.transitionSession(input.id, 'pause')),
-  resume: procedure.input(byId).mutation(({ input }) => sessions.transitionSession(input.id, 'resume')),
-  complete: procedure.input(byId).mutation(({ input }) => sessions.transitionSession(input.id, 'complete')),
-  fail: procedure.input(byId).mutation(({ input }) => sessions.transitionSession(input.id, 'fail')),
-  progress: procedure.input(byId).query(({ input }) => sessions.sessionProgress(input.id)),
+  create: procedure
+    .meta(route('POST', '/sessions', 'Open a processing session'))
+    .input(createSessionInput)
+    .output(processingSessionSchema)
+    .mutation(({ input }) => sessions.createSession(input)),
+  get: procedure
+    .meta(route('GET', '/sessions/{id}', 'Read a session'))
+    .input(byId)
+    .output(processingSessionSchema)
+    .query(({ input }) => sessions.getSession(input.id)),
+  list: procedure
+    .meta(route('GET', '/sessions', 'List sessions, newest first'))
+    .input(listSessionsInput)
+    .output(pageOf(processingSessionSchema))
+    .query(({ input }) => sessions.listSessions(input)),
+  update: procedure
+    .meta(route('PATCH', '/sessions/{id}', 'Change a session'))
+    .input(updateSessionInput)
+    .output(processingSessionSchema)
+    .mutation(({ input }) => sessions.updateSession(input)),
+  delete: procedure
+    .meta(route('DELETE', '/sessions/{id}', 'Delete a session; its jobs stay, without a session'))
+    .input(byId)
+    .output(processingSessionSchema)
+    .mutation(({ input }) => sessions.deleteSession(input.id)),
+  start: transition('start', 'Start a pending session'),
+  pause: transition('pause', 'Pause a running session'),
+  resume: transition('resume', 'Resume a paused session'),
+  complete: transition('complete', 'Mark a session completed'),
+  fail: transition('fail', 'Mark a session failed'),
+  progress: procedure
+    .meta(route('GET', '/sessions/{id}/progress', "Count a session's jobs per status, with rate and ETA"))
+    .input(byId)
+    .output(sessionProgress)
+    .query(({ input }) => sessions.sessionProgress(input.id)),
   jobs: procedure
+    .meta(route('GET', '/sessions/{sessionId}/jobs', "List a session's jobs, newest first"))
     .input(listJobsInput.omit({ sessionId: true }).extend({ sessionId: uuid }))
+    .output(pageOf(jobWithRelations))
     .query(({ input }) => listSessionJobs(input)),
 });

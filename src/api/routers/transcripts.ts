@@ -1,22 +1,42 @@
 import { z } from 'zod';
 import { uuid } from '../../schemas/fields';
+import { pageOf, transcriptWithRelations } from '../../schemas/responses';
 import {
   createTranscriptInput,
   listTranscriptsInput,
   transcriptInclude,
+  transcriptSchema,
   updateTranscriptInput,
 } from '../../schemas/transcript';
 import * as transcripts from '../../services/transcripts';
-import { procedure, router } from '../trpc';
+import { procedure, restRoutes, router } from '../trpc';
+
+const route = restRoutes('transcripts');
 
 export const transcriptsRouter = router({
-  create: procedure.input(createTranscriptInput).mutation(({ input }) => transcripts.createTranscript(input)),
+  create: procedure
+    .meta(route('POST', '/transcripts', 'Add a transcript to a video'))
+    .input(createTranscriptInput)
+    .output(transcriptSchema)
+    .mutation(({ input }) => transcripts.createTranscript(input)),
   get: procedure
+    .meta(route('GET', '/transcripts/{id}', 'Read a transcript'))
     .input(z.strictObject({ id: uuid, include: transcriptInclude }))
+    .output(transcriptWithRelations)
     .query(({ input }) => transcripts.getTranscript(input.id, input.include)),
-  list: procedure.input(listTranscriptsInput).query(({ input }) => transcripts.listTranscripts(input)),
-  update: procedure.input(updateTranscriptInput).mutation(({ input }) => transcripts.updateTranscript(input)),
+  list: procedure
+    .meta(route('GET', '/transcripts', 'List transcripts, newest first'))
+    .input(listTranscriptsInput)
+    .output(pageOf(transcriptWithRelations))
+    .query(({ input }) => transcripts.listTranscripts(input)),
+  update: procedure
+    .meta(route('PATCH', '/transcripts/{id}', 'Change a transcript'))
+    .input(updateTranscriptInput)
+    .output(transcriptSchema)
+    .mutation(({ input }) => transcripts.updateTranscript(input)),
   delete: procedure
+    .meta(route('DELETE', '/transcripts/{id}', 'Delete a transcript'))
     .input(z.strictObject({ id: uuid }))
+    .output(transcriptSchema)
     .mutation(({ input }) => transcripts.deleteTranscript(input.id)),
 });

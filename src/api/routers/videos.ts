@@ -1,25 +1,61 @@
 import { z } from 'zod';
 import { uuid } from '../../schemas/fields';
+import { pageOf, transcriptWithRelations, upsertResult, videoWithRelations } from '../../schemas/responses';
 import { listTranscriptsInput } from '../../schemas/transcript';
 import {
   createVideoInput,
-  getVideoInput,
   listVideosInput,
   updateVideoInput,
   upsertVideosInput,
+  videoById,
+  videoByYoutubeId,
+  videoSchema,
 } from '../../schemas/video';
 import { listVideoTranscripts } from '../../services/transcripts';
 import * as videos from '../../services/videos';
-import { procedure, router } from '../trpc';
+import { procedure, restRoutes, router } from '../trpc';
+
+const route = restRoutes('videos');
 
 export const videosRouter = router({
-  create: procedure.input(createVideoInput).mutation(({ input }) => videos.createVideo(input)),
-  get: procedure.input(getVideoInput).query(({ input }) => videos.getVideo(input)),
-  list: procedure.input(listVideosInput).query(({ input }) => videos.listVideos(input)),
-  update: procedure.input(updateVideoInput).mutation(({ input }) => videos.updateVideo(input)),
-  delete: procedure.input(z.strictObject({ id: uuid })).mutation(({ input }) => videos.deleteVideo(input.id)),
-  upsertMany: procedure.input(upsertVideosInput).mutation(({ input }) => videos.upsertVideos(input)),
+  create: procedure
+    .meta(route('POST', '/videos', 'Add a video'))
+    .input(createVideoInput)
+    .output(videoSchema)
+    .mutation(({ input }) => videos.createVideo(input)),
+  get: procedure
+    .meta(route('GET', '/videos/{id}', 'Read a video, with the relations named in `include`'))
+    .input(videoById)
+    .output(videoWithRelations)
+    .query(({ input }) => videos.getVideo(input)),
+  getByYoutubeId: procedure
+    .meta(route('GET', '/videos/youtube/{youtubeVideoId}', 'Read a video by its YouTube id'))
+    .input(videoByYoutubeId)
+    .output(videoWithRelations)
+    .query(({ input }) => videos.getVideo(input)),
+  list: procedure
+    .meta(route('GET', '/videos', 'List videos, newest published first'))
+    .input(listVideosInput)
+    .output(pageOf(videoWithRelations))
+    .query(({ input }) => videos.listVideos(input)),
+  update: procedure
+    .meta(route('PATCH', '/videos/{id}', "Change a video; status moves follow the video's lifecycle"))
+    .input(updateVideoInput)
+    .output(videoSchema)
+    .mutation(({ input }) => videos.updateVideo(input)),
+  delete: procedure
+    .meta(route('DELETE', '/videos/{id}', 'Delete a video with its transcripts and jobs'))
+    .input(z.strictObject({ id: uuid }))
+    .output(videoSchema)
+    .mutation(({ input }) => videos.deleteVideo(input.id)),
+  upsertMany: procedure
+    .meta(route('POST', '/channels/{channelId}/videos', "Insert or refresh a batch of a channel's videos"))
+    .input(upsertVideosInput)
+    .output(upsertResult)
+    .mutation(({ input }) => videos.upsertVideos(input)),
   transcripts: procedure
+    .meta(route('GET', '/videos/{videoId}/transcripts', "List a video's transcripts, newest first"))
     .input(listTranscriptsInput.omit({ videoId: true }).extend({ videoId: uuid }))
+    .output(pageOf(transcriptWithRelations))
     .query(({ input }) => listVideoTranscripts(input)),
 });
