@@ -4,7 +4,11 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Knex } from 'knex';
 import { Model } from 'objection';
 import type { ContextSettings } from './api/context';
+import { registerDocs } from './api/docs';
 import { registerTRPC } from './api/fastify-handler';
+import { restPrefix } from './api/openapi';
+import { RequestLog } from './api/request-log';
+import { registerRest } from './api/rest-handler';
 
 export interface AppOptions extends ContextSettings {
   db: Knex;
@@ -16,7 +20,10 @@ export interface AppOptions extends ContextSettings {
 /** Largest request body accepted: room for a 1,000,000-character transcript in multi-byte UTF-8. */
 export const bodyLimitBytes = 5 * 1024 * 1024;
 
-/** Builds the HTTP app (tRPC at /trpc, health checks beside it) without listening, so tests need no port. */
+/**
+ * Builds the HTTP app without listening, so tests need no port: tRPC at /trpc, the same procedures as REST routes
+ * at /api, their OpenAPI document at /openapi.json and reference page at /docs, health checks beside them.
+ */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // The models, and so every procedure, use the connection the app is given.
   Model.knex(options.db);
@@ -25,6 +32,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: bodyLimitBytes,
     routerOptions: { maxParamLength: 5_000 },
     requestIdHeader: 'x-request-id',
+    logController: new RequestLog(),
   });
   await app.register(helmet, { contentSecurityPolicy: false });
   if (options.corsOrigins?.length) await app.register(cors, { origin: options.corsOrigins });
@@ -43,7 +51,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     }
   });
 
-  registerTRPC(app, '/trpc', options);
+  // Each API in its own scope: tRPC reads bodies as text itself, REST routes take Fastify's parsed JSON.
+  await app.register(async (scope) => registerTRPC(scope, '/trpc', options));
+  await app.register(async (scope) => registerRest(scope, restPrefix, options));
+  await registerDocs(app);
 
   return app;
 }

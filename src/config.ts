@@ -16,6 +16,8 @@ const envSchema = z
     /** Where the embedded PostgreSQL keeps its data between runs. */
     EMBEDDED_POSTGRES_DIR: z.string().min(1).default('.data/postgres'),
     LOG_LEVEL: z.enum(logLevels).default('info'),
+    /** `pretty` for people, `json` for log collectors; pretty in development unless set. */
+    LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
     /** Logs every SQL statement. */
     DEBUG: z.stringbool().default(false),
     HOST: z.string().min(1).default('127.0.0.1'),

@@ -1,9 +1,48 @@
+import type { FastifyServerOptions } from 'fastify';
+import { restPrefix } from './api/openapi';
 import { buildApp } from './app';
-import { ConfigError, loadConfig } from './config';
+import { type Config, ConfigError, loadConfig } from './config';
 import { connect } from './db/connect';
-import { provisionDatabase } from './db/provision';
+import { type ProvisionedDatabase, provisionDatabase } from './db/provision';
 
 const shutdownTimeoutMs = 10_000;
+
+/** Readable lines while developing, JSON lines (one object each) everywhere else. */
+function loggerOptions(config: Config): FastifyServerOptions['logger'] {
+  const pretty = (config.LOG_FORMAT ?? (config.NODE_ENV === 'development' ? 'pretty' : 'json')) === 'pretty';
+  return {
+    level: config.LOG_LEVEL,
+    ...(pretty && {
+      transport: {
+        target: 'pino-pretty',
+        options: {
+          translateTime: 'HH:MM:ss.l',
+          ignore: 'pid,hostname,reqId',
+          messageFormat: '{if reqId}[{reqId}] {end}{msg}',
+          singleLine: true,
+        },
+      },
+    }),
+  };
+}
+
+/** What a newcomer needs after `npm start`: where everything is, and how to get data in. */
+function banner(address: string, database: ProvisionedDatabase, config: Config): string {
+  const where = new URL(database.url);
+  where.password = '';
+  const source =
+    database.source === 'embedded'
+      ? `embedded PostgreSQL at ${where.toString()} (data in ${config.EMBEDDED_POSTGRES_DIR})`
+      : `${where.toString()} (DATABASE_URL)`;
+  return [
+    `TubeSensei API on ${address}`,
+    `  API reference   ${address}/docs  (OpenAPI document: ${address}/openapi.json)`,
+    `  REST            ${address}${restPrefix}/channels, ...`,
+    `  tRPC            ${address}/trpc  (typed client: createClient() from src/client.ts)`,
+    `  database        ${source}`,
+    `  seed it         npm run seed  (SEED_VIDEOS=100000 npm run seed for more)`,
+  ].join('\n');
+}
 
 /** Starts the database (embedded unless DATABASE_URL is set), migrates it, serves the API, and stops cleanly. */
 async function main(): Promise<void> {
@@ -14,18 +53,13 @@ async function main(): Promise<void> {
 
   const app = await buildApp({
     db,
-    logger: { level: config.LOG_LEVEL },
+    logger: loggerOptions(config),
     apiToken: config.API_TOKEN,
     corsOrigins: config.CORS_ORIGINS,
     production: config.NODE_ENV === 'production',
   });
   const address = await app.listen({ host: config.HOST, port: config.PORT });
-
-  const where =
-    database.source === 'embedded' ? `embedded PostgreSQL (${config.EMBEDDED_POSTGRES_DIR})` : 'DATABASE_URL';
-  app.log.info(
-    `TubeSensei API on ${address}/trpc · health ${address}/health · database: ${where} · seed it with: npm run seed`,
-  );
+  app.log.info(banner(address, database, config));
 
   let stopping = false;
   const shutdown = async (signal: string) => {

@@ -55,7 +55,7 @@ describe('SIGTERM under load', () => {
     const server = start('src/main.ts', {
       DATABASE_URL: testDatabase().url,
       PORT: '0',
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: 'debug',
       NODE_ENV: 'test',
     });
     let output = '';

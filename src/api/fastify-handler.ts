@@ -1,7 +1,7 @@
 import { resolveResponse } from '@trpc/server/http';
 import { incomingMessageToRequest } from '@trpc/server/adapters/node-http';
 import type { FastifyInstance } from 'fastify';
-import type { Context, ContextSettings } from './context';
+import { type ContextSettings, contextFor } from './context';
 import { appRouter } from './router';
 
 /**
@@ -24,10 +24,7 @@ export function registerTRPC(app: FastifyInstance, prefix: string, settings: Con
       req: incomingMessageToRequest(incoming, reply.raw, { maxBodySize: null }),
       path: request.params.path,
       error: null,
-      createContext: async (): Promise<Context> => ({
-        authorization: request.headers.authorization,
-        ...settings,
-      }),
+      createContext: async () => contextFor(request, settings),
       onError({ error, path }) {
         if (error.code === 'INTERNAL_SERVER_ERROR')
           request.log.error({ err: error.cause ?? error, path }, 'procedure failed');

@@ -2,35 +2,31 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { OpenApiMeta, OpenApiMethod } from 'trpc-to-openapi';
 import superjson from 'superjson';
-import { ZodError } from 'zod';
 import type { Context } from './context';
 import { toTRPCError } from './error-mapping';
+import { describeError } from './error-shape';
 
-const t = initTRPC.context<Context>().meta<OpenApiMeta>().create({
-  transformer: superjson,
-  errorFormatter({ shape, error, ctx }) {
-    const zodError = error.cause instanceof ZodError ? error.cause : undefined;
-    const field = (error.cause as { field?: unknown } | undefined)?.field;
-    // Production answers to unexpected failures say nothing about the code or the SQL behind them.
-    const hideDetail = ctx?.production && error.code === 'INTERNAL_SERVER_ERROR';
-    return {
-      ...shape,
-      message: hideDetail
-        ? 'Internal server error'
-        : zodError
-          ? zodError.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`).join('; ')
-          : shape.message,
-      data: {
-        code: shape.data.code,
-        httpStatus: shape.data.httpStatus,
-        path: shape.data.path,
-        ...(ctx?.production ? {} : { stack: shape.data.stack }),
-        field: typeof field === 'string' ? field : null,
-        issues: zodError ? zodError.issues.map(({ path, message, code }) => ({ path, message, code })) : null,
-      },
-    };
-  },
-});
+const t = initTRPC
+  .context<Context>()
+  .meta<OpenApiMeta>()
+  .create({
+    transformer: superjson,
+    errorFormatter({ shape, error, ctx }) {
+      const { message, field, issues } = describeError(error, ctx?.production ?? false);
+      return {
+        ...shape,
+        message,
+        data: {
+          code: shape.data.code,
+          httpStatus: shape.data.httpStatus,
+          path: shape.data.path,
+          ...(ctx?.production ? {} : { stack: shape.data.stack }),
+          field,
+          issues,
+        },
+      };
+    },
+  });
 
 export const router = t.router;
 
@@ -68,4 +64,19 @@ const requireToken = t.middleware(({ ctx, next }) => {
   return next();
 });
 
-export const procedure = t.procedure.use(mapErrors).use(requireToken);
+/** One line per call, under the request's id: the procedure, how long it took and how it ended. */
+const logCall = t.middleware(async ({ ctx, path, next }) => {
+  const started = performance.now();
+  const result = await next();
+  ctx.log.info(
+    {
+      procedure: path,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      outcome: result.ok ? 'ok' : result.error.code,
+    },
+    'procedure',
+  );
+  return result;
+});
+
+export const procedure = t.procedure.use(logCall).use(mapErrors).use(requireToken);

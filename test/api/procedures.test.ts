@@ -76,7 +76,9 @@ describe('deleting and failing', () => {
     const response = await api.query('channels.getByYoutubeId', { youtubeChannelId });
     expect(response.status).toBe(404);
     expect(response.error?.data.field).toBe('youtubeChannelId');
-    const video = await api.query('videos.getByYoutubeId', { youtubeVideoId: videoFactory.build().youtubeVideoId });
+    const video = await api.query('videos.getByYoutubeId', {
+      youtubeVideoId: videoFactory.build().youtubeVideoId,
+    });
     expect(video.error?.data.field).toBe('youtubeVideoId');
   });
 });

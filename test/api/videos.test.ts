@@ -94,7 +94,9 @@ describe('videos API', () => {
         .count('* as count')
         .first())!;
       expect(Number(count)).toBe(500);
-      const one = await api.query<Video>('videos.getByYoutubeId', { youtubeVideoId: videos[0]!.youtubeVideoId });
+      const one = await api.query<Video>('videos.getByYoutubeId', {
+        youtubeVideoId: videos[0]!.youtubeVideoId,
+      });
       expect(one.data.title).toMatch(/remastered/);
     });
 

@@ -22,7 +22,9 @@ const route = restRoutes('jobs');
 
 export const jobsRouter = router({
   enqueue: procedure
-    .meta(route('POST', '/jobs', 'Queue a job, or return the queued or running one for the same type and entity'))
+    .meta(
+      route('POST', '/jobs', 'Queue a job, or return the queued or running one for the same type and entity'),
+    )
     .input(enqueueJob)
     .output(processingJobSchema)
     .mutation(async ({ input }) => (await queue.enqueueJobs([input]))[0]!),

@@ -1,0 +1,109 @@
+import { type AnyProcedure, TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import type { FastifyInstance } from 'fastify';
+import type { OpenApiMeta } from 'trpc-to-openapi';
+import type { z } from 'zod';
+import { type ContextSettings, contextFor } from './context';
+import { describeError } from './error-shape';
+import { appRouter } from './router';
+import { createCallerFactory } from './trpc';
+
+type Call = (input: unknown) => Promise<unknown>;
+type CallerNode = Call | { [key: string]: CallerNode };
+
+const createCaller = createCallerFactory(appRouter);
+
+/** The zod kind under optional, default and nullable wrappers: what a query string has to become. */
+function kindOf(schema: z.core.$ZodType): string {
+  let def = schema._zod.def;
+  while (def.type === 'optional' || def.type === 'default' || def.type === 'nullable') {
+    def = (def as z.core.$ZodOptionalDef).innerType._zod.def;
+  }
+  return def.type;
+}
+
+/**
+ * Query strings carry text; the input schema decides what each parameter is. Repeated or single values of an
+ * array field become an array, and numbers and booleans their values; anything else is left for zod to judge.
+ */
+function queryInput(
+  query: Record<string, string | string[]>,
+  kinds: Map<string, string>,
+): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(query)) {
+    const kind = kinds.get(key);
+    if (kind === 'array') input[key] = Array.isArray(value) ? value : [value];
+    else if (Array.isArray(value)) input[key] = value;
+    else if (kind === 'number' && /^-?\d+(\.\d+)?$/.test(value)) input[key] = Number(value);
+    else if (kind === 'boolean' && (value === 'true' || value === 'false')) input[key] = value === 'true';
+    else input[key] = value;
+  }
+  return input;
+}
+
+function asTRPCError(thrown: unknown): TRPCError {
+  return thrown instanceof TRPCError
+    ? thrown
+    : new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: thrown });
+}
+
+function badRequest(message: string): TRPCError {
+  return new TRPCError({ code: 'BAD_REQUEST', message });
+}
+
+/** Path parameters name the resource; a body that names another one is refused rather than silently overridden. */
+function bodyInput(body: unknown, params: Record<string, string>): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw badRequest('the request body must be a JSON object');
+  for (const [key, value] of Object.entries(params)) {
+    if (key in body && (body as Record<string, unknown>)[key] !== value) {
+      throw badRequest(`${key}: the body and the path name different values`);
+    }
+  }
+  return body as Record<string, unknown>;
+}
+
+/**
+ * Serves every procedure that declares a REST route (its `meta.openapi`) at `<prefix><path>`, by calling the same
+ * procedure a tRPC client calls: same input schema, auth, services and answer schema. Answers are plain JSON
+ * (dates as ISO strings); errors are `{ code, message, field, issues }` with the matching HTTP status.
+ */
+export function registerRest(app: FastifyInstance, prefix: string, settings: ContextSettings): void {
+  const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
+  for (const [name, procedure] of Object.entries(procedures)) {
+    const route = (procedure._def.meta as OpenApiMeta | undefined)?.openapi;
+    if (!route) continue;
+    const inputSchema = procedure._def.inputs[0] as z.ZodObject;
+    const kinds = new Map(Object.entries(inputSchema.shape).map(([key, field]) => [key, kindOf(field)]));
+    const readsQuery = route.method === 'GET' || route.method === 'DELETE';
+
+    app.route<{ Params: Record<string, string>; Querystring: Record<string, string | string[]> }>({
+      method: route.method,
+      url: `${prefix}${route.path.replace(/\{(\w+)\}/g, ':$1')}`,
+      handler: async (request, reply) => {
+        try {
+          const input = {
+            ...(readsQuery ? queryInput(request.query, kinds) : bodyInput(request.body, request.params)),
+            ...request.params,
+          };
+          const call = name
+            .split('.')
+            .reduce<CallerNode>(
+              (node, key) => (node as Record<string, CallerNode>)[key]!,
+              createCaller(contextFor(request, settings)) as unknown as CallerNode,
+            ) as Call;
+          return await call(input);
+        } catch (thrown) {
+          const error = asTRPCError(thrown);
+          if (error.code === 'INTERNAL_SERVER_ERROR')
+            request.log.error({ err: error.cause ?? error }, 'procedure failed');
+          return reply
+            .code(getHTTPStatusCodeFromError(error))
+            .send({ code: error.code, ...describeError(error, settings.production) });
+        }
+      },
+    });
+  }
+}

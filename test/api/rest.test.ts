@@ -1,0 +1,179 @@
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { openApiDocument } from '../../src/api/openapi';
+import { appRouter } from '../../src/api/router';
+import { channelFactory, processingJobFactory, videoFactory } from '../../src/factories';
+import { useApi } from '../support/api';
+import { testDatabase } from '../support/database';
+
+const api = useApi();
+const token = 'a-long-enough-test-token';
+const secured = useApi({ apiToken: token, production: true });
+const http = () => request(api.app.server);
+
+describe('REST routes', () => {
+  it('create, read (by id and by YouTube id), list, change and delete a channel as plain JSON', async () => {
+    const input = channelFactory.build();
+    const created = await http().post('/api/channels').send(input);
+    expect(created.status).toBe(200);
+    expect(created.body).toMatchObject({ name: input.name, youtubeChannelId: input.youtubeChannelId });
+    expect(created.body.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    const id: string = created.body.id;
+
+    expect((await http().get(`/api/channels/${id}`)).body.id).toBe(id);
+    expect((await http().get(`/api/channels/youtube/${input.youtubeChannelId}`)).body.id).toBe(id);
+    const listed = await http().get('/api/channels').query({ search: input.name, limit: 100 });
+    expect(listed.body.items.map((channel: { id: string }) => channel.id)).toContain(id);
+
+    const changed = await http().patch(`/api/channels/${id}`).send({ status: 'paused' });
+    expect(changed.body).toMatchObject({ id, status: 'paused' });
+    expect((await http().delete(`/api/channels/${id}`)).status).toBe(200);
+    expect((await http().get(`/api/channels/${id}`)).status).toBe(404);
+  });
+
+  it('answers 400 naming the field for a bad body, and writes nothing', async () => {
+    const input = channelFactory.build({ channelUrl: 'ftp://example.com' });
+    const response = await http().post('/api/channels').send(input);
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ code: 'BAD_REQUEST', issues: [{ path: ['channelUrl'] }] });
+    expect(response.body.message).toMatch(/^channelUrl: /);
+    const row = await testDatabase()
+      .db('channels')
+      .where({ youtube_channel_id: input.youtubeChannelId })
+      .first();
+    expect(row).toBeUndefined();
+  });
+
+  it('answers 409 naming the field for a duplicate', async () => {
+    const existing = await channelFactory.create();
+    const response = await http()
+      .post('/api/channels')
+      .send(channelFactory.build({ youtubeChannelId: existing.youtubeChannelId }));
+    expect(response.status).toBe(409);
+    expect(response.body).toMatchObject({ code: 'CONFLICT', field: 'youtubeChannelId' });
+  });
+
+  it('reads query parameters as the schema types them: numbers, one or many list items, ISO dates', async () => {
+    const channel = await channelFactory.create();
+    const tagged = await videoFactory.createList(3, { channelId: channel.id, tags: ['rust', 'async'] });
+    await videoFactory.create({ channelId: channel.id, tags: ['rust'] });
+    const path = `/api/channels/${channel.id}/videos`;
+
+    const page = await http().get(path).query({ limit: 2, tags: 'async' });
+    expect(page.status).toBe(200);
+    expect(page.body.items).toHaveLength(2);
+    const rest = await http().get(path).query({ limit: 2, tags: 'async', cursor: page.body.nextCursor });
+    expect(rest.body.items).toHaveLength(1);
+    expect(rest.body.nextCursor).toBeNull();
+    const ids = [...page.body.items, ...rest.body.items].map((video: { id: string }) => video.id).sort();
+    expect(ids).toEqual(tagged.map((video) => video.id).sort());
+
+    const both = await http().get(`${path}?tags=rust&tags=async&include=channel`);
+    expect(both.body.items).toHaveLength(3);
+    expect(both.body.items[0].channel.id).toBe(channel.id);
+
+    const future = await http().get(path).query({ publishedAfter: '2999-01-01T00:00:00Z' });
+    expect(future.body.items).toEqual([]);
+  });
+
+  it('answers 400 for query parameters that are not what the schema says', async () => {
+    for (const query of [
+      { limit: 'ten' },
+      { limit: '0' },
+      { status: 'nope' },
+      { unknown: '1' },
+      { createdAfter: 'May' },
+    ]) {
+      const response = await http().get('/api/videos').query(query);
+      expect(response.status, JSON.stringify(query)).toBe(400);
+      expect(response.body.code).toBe('BAD_REQUEST');
+    }
+  });
+
+  it('refuses a body that names another resource than the path, and a body that is not an object', async () => {
+    const channel = await channelFactory.create();
+    const other = await channelFactory.create();
+    const conflicting = await http()
+      .patch(`/api/channels/${channel.id}`)
+      .send({ id: other.id, name: 'Renamed' });
+    expect(conflicting.status).toBe(400);
+    expect(conflicting.body.message).toMatch(/^id: /);
+    const list = await http().post('/api/channels').send([channelFactory.build()]);
+    expect(list.status).toBe(400);
+    expect((await testDatabase().db('channels').where({ id: other.id }).first()).name).toBe(other.name);
+  });
+
+  it('answers 404 for a missing resource and for a route that does not exist', async () => {
+    const missing = await http().get('/api/videos/00000000-0000-4000-8000-000000000000');
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
+    expect((await http().get('/api/nothing-here')).status).toBe(404);
+  });
+
+  it('runs a job through the queue: enqueue, claim, complete', async () => {
+    const video = await videoFactory.create();
+    const job = processingJobFactory.build({ entityType: 'video', entityId: video.id });
+    const enqueued = await http()
+      .post('/api/jobs')
+      .send({ jobType: job.jobType, entityType: 'video', entityId: video.id, priority: 1_000_000 });
+    expect(enqueued.body).toMatchObject({ status: 'queued' });
+
+    const claimed = await http().post('/api/jobs/claim').send({ workerId: 'rest-worker', limit: 1 });
+    expect(claimed.body).toHaveLength(1);
+    const [lease] = claimed.body as { id: string; leaseToken: string }[];
+    expect(lease!.id).toBe(enqueued.body.id);
+    const done = await http()
+      .post(`/api/jobs/${lease!.id}/complete`)
+      .send({ leaseToken: lease!.leaseToken, result: { words: 12 } });
+    expect(done.body).toMatchObject({ status: 'completed', result: { words: 12 } });
+  });
+
+  it('requires the bearer token when one is set, and hides internals in production answers', async () => {
+    const agent = () => request(secured.app.server);
+    expect((await agent().get('/api/channels')).status).toBe(401);
+    expect((await agent().get('/api/channels').set('authorization', 'Bearer wrong')).status).toBe(401);
+    const ok = await agent().get('/api/channels').set('authorization', `Bearer ${token}`);
+    expect(ok.status).toBe(200);
+    const bad = await agent().get('/api/channels/nope').set('authorization', `Bearer ${token}`);
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(bad.body)).not.toMatch(/stack|node_modules/);
+  });
+});
+
+describe('OpenAPI document', () => {
+  const document = openApiDocument();
+  const operations = Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
+    Object.entries(item as Record<string, { operationId: string; parameters?: { name: string }[] }>).map(
+      ([method, operation]) => ({ path, method, ...operation }),
+    ),
+  );
+
+  it('gives every procedure a REST operation', () => {
+    const procedures = Object.keys(appRouter._def.procedures).map((name) => name.replace('.', '-'));
+    expect(operations.map((operation) => operation.operationId).sort()).toEqual(procedures.sort());
+  });
+
+  it('describes inputs from the zod schemas: path ids, enum query values, date-time strings', () => {
+    const list = document.paths!['/videos']!.get!;
+    const parameters = Object.fromEntries(
+      (list.parameters as { name: string; schema: Record<string, unknown> }[]).map((p) => [p.name, p.schema]),
+    );
+    expect(parameters.status).toMatchObject({
+      enum: ['discovered', 'queued', 'processing', 'completed', 'failed'],
+    });
+    expect(parameters.publishedAfter).toMatchObject({ type: 'string', format: 'date-time' });
+    expect(parameters.limit).toMatchObject({ type: 'integer', minimum: 1, maximum: 100 });
+    const get = operations.find((operation) => operation.operationId === 'channels-get')!;
+    expect(get.path).toBe('/channels/{id}');
+    expect(get.parameters).toEqual([expect.objectContaining({ name: 'id', in: 'path', required: true })]);
+  });
+
+  it('is served at /openapi.json, with the reference page at /docs', async () => {
+    const served = await http().get('/openapi.json');
+    expect(served.status).toBe(200);
+    expect(served.body.paths).toEqual(JSON.parse(JSON.stringify(document.paths)));
+    const page = await http().get('/docs/');
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('swagger-ui');
+  });
+});
