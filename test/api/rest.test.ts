@@ -156,7 +156,10 @@ describe('OpenAPI document', () => {
   it('describes inputs from the zod schemas: path ids, enum query values, date-time strings', () => {
     const list = document.paths!['/videos']!.get!;
     const parameters = Object.fromEntries(
-      (list.parameters as { name: string; schema: Record<string, unknown> }[]).map((p) => [p.name, p.schema]),
+      (list.parameters as unknown as { name: string; schema: Record<string, unknown> }[]).map((p) => [
+        p.name,
+        p.schema,
+      ]),
     );
     expect(parameters.status).toMatchObject({
       enum: ['discovered', 'queued', 'processing', 'completed', 'failed'],
