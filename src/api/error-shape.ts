@@ -11,18 +11,20 @@ export interface ErrorDetail {
 
 /**
  * What a caller learns of a failure, over tRPC and REST alike: zod's issues summed up with their paths, the field a
- * domain error names, and, in production, nothing of the code or the SQL behind an unexpected failure.
+ * domain error names, and, in production, nothing of the code, the SQL or the data behind an unexpected failure.
  */
 export function describeError(error: TRPCError, production: boolean): ErrorDetail {
+  if (production && error.code === 'INTERNAL_SERVER_ERROR') {
+    return { message: 'Internal server error', field: null, issues: null };
+  }
   const zodError = error.cause instanceof ZodError ? error.cause : undefined;
   const field = (error.cause as { field?: unknown } | undefined)?.field;
-  const hideDetail = production && error.code === 'INTERNAL_SERVER_ERROR';
+  // A refused input is summed up field by field; a failed answer check keeps tRPC's own message.
+  const inputRefused = zodError !== undefined && error.code === 'BAD_REQUEST';
   return {
-    message: hideDetail
-      ? 'Internal server error'
-      : zodError
-        ? zodError.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`).join('; ')
-        : error.message,
+    message: inputRefused
+      ? zodError.issues.map((issue) => `${issue.path.join('.') || 'input'}: ${issue.message}`).join('; ')
+      : error.message,
     field: typeof field === 'string' ? field : null,
     issues: zodError ? zodError.issues.map(({ path, message, code }) => ({ path, message, code })) : null,
   };

@@ -16,13 +16,16 @@ export class RequestLog extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    const line = {
-      method: request.method,
-      url: request.url,
-      statusCode: reply.statusCode,
-      durationMs: milliseconds(reply.elapsedTime),
-    };
-    if (error) reply.log.error({ ...line, err: error }, 'request errored');
-    else reply.log.info(line, 'request');
+    // An error here is a failure to send the answer; Fastify's own line for it says the most.
+    if (error) return super.requestCompleted(error, request, reply);
+    reply.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        durationMs: milliseconds(reply.elapsedTime),
+      },
+      'request',
+    );
   }
 }

@@ -24,7 +24,7 @@ function kindOf(schema: z.core.$ZodType): string {
 
 /**
  * Query strings carry text; the input schema decides what each parameter is. Repeated or single values of an
- * array field become an array, and numbers and booleans their values; anything else is left for zod to judge.
+ * array field become an array, and numbers their values; anything else is left for zod to judge.
  */
 function queryInput(
   query: Record<string, string | string[]>,
@@ -36,11 +36,16 @@ function queryInput(
     if (kind === 'array') input[key] = Array.isArray(value) ? value : [value];
     else if (Array.isArray(value)) input[key] = value;
     else if (kind === 'number' && /^-?\d+(\.\d+)?$/.test(value)) input[key] = Number(value);
-    else if (kind === 'boolean' && (value === 'true' || value === 'false')) input[key] = value === 'true';
     else input[key] = value;
   }
   return input;
 }
+
+const refusals: Record<number, TRPCError['code']> = {
+  400: 'BAD_REQUEST',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
 
 function asTRPCError(thrown: unknown): TRPCError {
   return thrown instanceof TRPCError
@@ -71,6 +76,16 @@ function bodyInput(body: unknown, params: Record<string, string>): Record<string
  * (dates as ISO strings); errors are `{ code, message, field, issues }` with the matching HTTP status.
  */
 export function registerRest(app: FastifyInstance, prefix: string, settings: ContextSettings): void {
+  // What Fastify refuses before a procedure runs (malformed JSON, another content type, a body too large)
+  // answers in the same shape as the procedures' errors.
+  app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    const code = refusals[status] ?? 'INTERNAL_SERVER_ERROR';
+    const message = status >= 500 && settings.production ? 'Internal server error' : error.message;
+    return reply.code(status).send({ code, message, field: null, issues: null });
+  });
+
   const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
   for (const [name, procedure] of Object.entries(procedures)) {
     const route = (procedure._def.meta as OpenApiMeta | undefined)?.openapi;

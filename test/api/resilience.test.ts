@@ -76,4 +76,47 @@ describe('logs', () => {
     const password = new URL(testDatabase().url).password;
     if (password) expect(log).not.toContain(password);
   });
+
+  it('write one line per procedure call and one per request, each with the request id', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const app = await buildApp({
+      db: testDatabase().db,
+      logger: { level: 'info', stream: sink },
+      apiToken: undefined,
+      production: false,
+    });
+    await app.inject({
+      method: 'GET',
+      url: '/api/channels?limit=1',
+      headers: { 'x-request-id': 'trace-me' },
+    });
+    await app.inject({ method: 'GET', url: '/api/videos/not-a-uuid', headers: { 'x-request-id': 'and-me' } });
+    await app.close();
+
+    const of = (id: string) => lines.filter((line) => line.reqId === id);
+    expect(of('trace-me')).toEqual([
+      expect.objectContaining({
+        msg: 'procedure',
+        procedure: 'channels.list',
+        outcome: 'ok',
+        durationMs: expect.any(Number),
+      }),
+      expect.objectContaining({
+        msg: 'request',
+        method: 'GET',
+        url: '/api/channels?limit=1',
+        statusCode: 200,
+      }),
+    ]);
+    expect(of('and-me')).toEqual([
+      expect.objectContaining({ procedure: 'videos.get', outcome: 'BAD_REQUEST' }),
+      expect.objectContaining({ msg: 'request', statusCode: 400 }),
+    ]);
+  });
 });

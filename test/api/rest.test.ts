@@ -103,6 +103,62 @@ describe('REST routes', () => {
     expect((await testDatabase().db('channels').where({ id: other.id }).first()).name).toBe(other.name);
   });
 
+  it('answers malformed JSON, another content type and a repeated single-value parameter with a 4xx in the same shape', async () => {
+    const malformed = await http()
+      .post('/api/channels')
+      .set('content-type', 'application/json')
+      .send('{"name": ');
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({ code: 'BAD_REQUEST', field: null, issues: null });
+    const text = await http().post('/api/channels').set('content-type', 'application/xml').send('<name/>');
+    expect(text.status).toBe(415);
+    expect(text.body.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const twice = await http().get('/api/videos?status=queued&status=failed');
+    expect(twice.status).toBe(400);
+    expect(twice.body.issues[0].path).toEqual(['status']);
+  });
+
+  it('refuses a body over the size limit with 413', async () => {
+    const input = channelFactory.build({ description: 'x'.repeat(6 * 1024 * 1024) });
+    const response = await http().post('/api/channels').send(input);
+    expect(response.status).toBe(413);
+    expect(response.body.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('answers a row that breaks the answer schema with a 500 that, in production, names nothing', async () => {
+    const channel = await channelFactory.create();
+    await testDatabase()
+      .db('channels')
+      .where({ id: channel.id })
+      .update({ channel_url: 'ftp://example.com/feed' });
+    const response = await request(secured.app.server)
+      .get(`/api/channels/${channel.id}`)
+      .set('authorization', `Bearer ${token}`);
+    expect(response.status).toBe(500);
+    expect(response.body).toEqual({
+      code: 'INTERNAL_SERVER_ERROR',
+      message: 'Internal server error',
+      field: null,
+      issues: null,
+    });
+    const development = await http().get(`/api/channels/${channel.id}`);
+    expect(development.status).toBe(500);
+    expect(development.body).toMatchObject({
+      message: 'Output validation failed',
+      issues: [{ path: ['channelUrl'] }],
+    });
+    await testDatabase().db('channels').where({ id: channel.id }).delete();
+  });
+
+  it('takes a write whose path says it all without a body', async () => {
+    const created = await http()
+      .post('/api/sessions')
+      .send({ sessionName: 'Nightly', sessionType: 'manual' });
+    const started = await http().post(`/api/sessions/${created.body.id}/start`);
+    expect(started.status).toBe(200);
+    expect(started.body.status).toBe('running');
+  });
+
   it('answers 404 for a missing resource and for a route that does not exist', async () => {
     const missing = await http().get('/api/videos/00000000-0000-4000-8000-000000000000');
     expect(missing.status).toBe(404);

@@ -103,6 +103,8 @@ describe('integrity kept by the database itself', () => {
 
   it('moves updated_at on every update, raw SQL included', async () => {
     const channel = await channelFactory.create();
+    // Timestamps keep milliseconds: let one pass so the update cannot share the insert's.
+    await new Promise((resolve) => setTimeout(resolve, 5));
     await db().raw(`UPDATE channels SET name = 'renamed' WHERE id = ?`, [channel.id]);
     const after = await ChannelModel.query().findById(channel.id);
     expect(after!.updatedAt.getTime()).toBeGreaterThan(channel.updatedAt.getTime());
