@@ -8,8 +8,16 @@ export interface QueueResult {
   ranMoreThanOnce: number;
 }
 
-/** Enqueues `count` no-op jobs about existing videos, then lets `workers` claim and complete them all. */
-export async function drainQueue(db: Knex, count: number, workers: number): Promise<QueueResult> {
+/**
+ * Enqueues `count` no-op jobs about existing videos, then lets `workers` claim them `claimLimit` at a time and
+ * complete them all.
+ */
+export async function drainQueue(
+  db: Knex,
+  count: number,
+  workers: number,
+  claimLimit: number,
+): Promise<QueueResult> {
   // Discovered videos have no job yet (the seed gives jobs only to videos past discovery).
   const videoIds = await db('videos').where('status', 'discovered').limit(count).pluck<string[]>('id');
   for (let start = 0; start < videoIds.length; start += 500) {
@@ -30,7 +38,7 @@ export async function drainQueue(db: Knex, count: number, workers: number): Prom
       const claimed = await claimJobs({
         workerId,
         jobTypes: ['transcript_extraction'],
-        limit: 10,
+        limit: claimLimit,
         leaseSeconds: 300,
       });
       const ours = claimed.filter((job) => job.priority === 1_000_000);

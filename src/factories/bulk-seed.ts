@@ -101,6 +101,7 @@ export interface SeedReport {
 export type Progress = (videosDone: number, videosTotal: number) => void;
 
 const videosPerBatch = 5_000;
+const yieldEvery = 100;
 const yearMs = 365 * 24 * 3_600_000;
 
 /** Replaces the five tables' contents with a coherent demo data set of the planned size. */
@@ -162,12 +163,21 @@ export async function seedDemoData(
     let jobIndex = 0;
     let batch = { videos: [] as Row[], transcripts: [] as Row[], jobs: [] as Row[] };
 
+    // The server stores one batch while Node builds the next: a batch's COPYs run in the background, and the
+    // next flush waits for them before it starts its own.
+    let storing: Promise<void> = Promise.resolve();
     const flush = async () => {
-      rows.videos += await copyInto(client, 'videos', batch.videos);
-      rows.transcripts += await copyInto(client, 'transcripts', batch.transcripts);
-      rows.processing_jobs += await copyInto(client, 'processing_jobs', batch.jobs);
+      const full = batch;
       batch = { videos: [], transcripts: [], jobs: [] };
-      progress(rows.videos, plan.videos);
+      await storing;
+      storing = (async () => {
+        rows.videos += await copyInto(client, 'videos', full.videos);
+        rows.transcripts += await copyInto(client, 'transcripts', full.transcripts);
+        rows.processing_jobs += await copyInto(client, 'processing_jobs', full.jobs);
+        progress(rows.videos, plan.videos);
+      })();
+      // Nothing awaits it until the next flush: keep a failure for then, not for the process.
+      storing.catch(() => undefined);
     };
 
     const addJob = (job: Row, at: Date) => {
@@ -217,9 +227,12 @@ export async function seedDemoData(
           addJob(factory.build({ entityId: id }), video.discoveredAt!);
         }
         if (batch.videos.length === videosPerBatch) await flush();
+        // Building rows never holds the event loop for long, so the batch being stored keeps flowing.
+        else if (batch.videos.length % yieldEvery === 0) await new Promise(setImmediate);
       }
     }
     await flush();
+    await storing;
 
     for (const [index, session] of sessions.entries()) {
       const { total, completed } = sessionCounters[index]!;

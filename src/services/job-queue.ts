@@ -19,7 +19,7 @@ import { withDatabaseErrors } from './rows';
  * callers can never both win; claims take rows with FOR UPDATE SKIP LOCKED. A claim issues a fresh lease token
  * and only that token may heartbeat, complete or fail the job: a worker whose lease expired and whose job was
  * claimed again is refused, so a result is never recorded twice. Videos, channels and sessions follow their
- * jobs inside the same transaction.
+ * jobs in the same statement or transaction.
  */
 
 /** Retry delays double per attempt; jitter stays within ±20% so each delay still exceeds the one before. */
@@ -113,56 +113,56 @@ export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> 
  */
 export async function claimJobs(request: z.input<typeof claimJobsInput>): Promise<ProcessingJob[]> {
   const input = claimJobsInput.parse(request);
-  const types = input.jobTypes ?? null;
-  const result = await withDatabaseErrors(() =>
-    knex().transaction(async (trx) => {
-      await trx.raw(
-        `UPDATE processing_jobs
+  // One statement, so one round trip and atomic without a transaction; every step sees the same snapshot, and
+  // the expired leases it fails and the ones it hands out again are disjoint (attempts left or not).
+  const claimed = await withDatabaseErrors(() =>
+    knex().raw(
+      `WITH exhausted AS (
+         UPDATE processing_jobs
             SET status = 'failed', completed_at = now(), lease_token = NULL, lease_expires_at = NULL,
                 error_message = coalesce(error_message || ' / ', '') || 'lease expired on the last attempt'
           WHERE id IN (SELECT id FROM processing_jobs
                         WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts
-                        ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)`,
-      );
-      const claimed = await trx.raw(
-        `WITH queued AS (
-           SELECT id, priority, created_at FROM processing_jobs
-            WHERE status = 'queued' AND run_after <= now() AND (:types::job_type[] IS NULL OR job_type = ANY(:types))
-            ORDER BY priority DESC, created_at, id
-            LIMIT :limit FOR UPDATE SKIP LOCKED
-         ), expired AS (
-           SELECT id, priority, created_at FROM processing_jobs
-            WHERE status = 'running' AND lease_expires_at < now() AND attempts < max_attempts
-              AND (:types::job_type[] IS NULL OR job_type = ANY(:types))
-            ORDER BY lease_expires_at
-            LIMIT :limit FOR UPDATE SKIP LOCKED
-         ), chosen AS (
-           SELECT id FROM (SELECT * FROM expired UNION ALL SELECT * FROM queued) candidates
-            ORDER BY priority DESC, created_at, id
-            LIMIT :limit
-         )
+                        ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+       ), queued AS (
+         SELECT id, priority, created_at FROM processing_jobs
+          WHERE status = 'queued' AND run_after <= now() AND (:types::job_type[] IS NULL OR job_type = ANY(:types))
+          ORDER BY priority DESC, created_at, id
+          LIMIT :limit FOR UPDATE SKIP LOCKED
+       ), expired AS (
+         SELECT id, priority, created_at FROM processing_jobs
+          WHERE status = 'running' AND lease_expires_at < now() AND attempts < max_attempts
+            AND (:types::job_type[] IS NULL OR job_type = ANY(:types))
+          ORDER BY lease_expires_at
+          LIMIT :limit FOR UPDATE SKIP LOCKED
+       ), chosen AS (
+         SELECT id FROM (SELECT * FROM expired UNION ALL SELECT * FROM queued) candidates
+          ORDER BY priority DESC, created_at, id
+          LIMIT :limit
+       ), claimed AS (
          UPDATE processing_jobs AS job
             SET status = 'running', attempts = job.attempts + 1, locked_by = :workerId, locked_at = now(),
                 lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => :leaseSeconds),
                 started_at = coalesce(job.started_at, now())
            FROM chosen WHERE job.id = chosen.id
-         RETURNING job.*`,
-        { types, limit: input.limit, workerId: input.workerId, leaseSeconds: input.leaseSeconds },
-      );
-      const rows = claimed.rows as Record<string, unknown>[];
-      const videoIds = rows
-        .filter((row) => row.entity_type === 'video')
-        .map((row) => row.entity_id as string);
-      if (videoIds.length > 0) {
-        await trx('videos')
-          .whereIn('id', videoIds)
-          .whereIn('status', videoStatusFrom.processing)
-          .update({ status: 'processing' });
-      }
-      return rows;
-    }),
+         RETURNING job.*
+       ), videos_started AS (
+         UPDATE videos SET status = 'processing'
+           FROM claimed
+          WHERE claimed.entity_type = 'video' AND videos.id = claimed.entity_id
+            AND videos.status = ANY(:startsFrom::video_status[])
+       )
+       SELECT * FROM claimed`,
+      {
+        types: input.jobTypes ?? null,
+        limit: input.limit,
+        workerId: input.workerId,
+        leaseSeconds: input.leaseSeconds,
+        startsFrom: videoStatusFrom.processing,
+      },
+    ),
   );
-  return result
+  return (claimed.rows as Record<string, unknown>[])
     .map(toJob)
     .sort((a, b) => b.priority - a.priority || a.createdAt.getTime() - b.createdAt.getTime());
 }
@@ -188,36 +188,43 @@ export async function heartbeat(input: z.output<typeof heartbeatInput>): Promise
   return row ? toJob(row) : leaseRefused(input.id);
 }
 
-/** Records the result once; the video or channel the job was about follows. */
+/**
+ * Records the result once; the video or channel the job was about, and the session's count, follow in the same
+ * statement.
+ */
 export async function completeJob(input: z.output<typeof completeJobInput>): Promise<ProcessingJob> {
-  const row = await withDatabaseErrors(() =>
-    knex().transaction(async (trx) => {
-      const [done] = await trx('processing_jobs')
-        .where({ id: input.id, status: 'running', lease_token: input.leaseToken })
-        .update({
-          status: 'completed',
-          result: input.result === undefined ? null : JSON.stringify(input.result),
-          completed_at: trx.fn.now(),
-          error_message: null,
-          lease_token: null,
-          lease_expires_at: null,
-        })
-        .returning('*');
-      if (!done) return undefined;
-      if (done.entity_type === 'video') {
-        await trx('videos')
-          .where({ id: done.entity_id })
-          .whereIn('status', videoStatusFrom.completed)
-          .update({ status: 'completed', processed_at: trx.fn.now(), error_message: null });
-      } else if (done.job_type === 'channel_discovery') {
-        await trx('channels').where({ id: done.entity_id }).update({ last_checked_at: trx.fn.now() });
-      }
-      if (done.session_id) {
-        await trx('processing_sessions').where({ id: done.session_id }).increment('processed_videos', 1);
-      }
-      return done as Record<string, unknown>;
-    }),
+  const completed = await withDatabaseErrors(() =>
+    knex().raw(
+      `WITH done AS (
+         UPDATE processing_jobs
+            SET status = 'completed', result = :result::jsonb, completed_at = now(), error_message = NULL,
+                lease_token = NULL, lease_expires_at = NULL
+          WHERE id = :id AND status = 'running' AND lease_token = :leaseToken
+         RETURNING *
+       ), video AS (
+         UPDATE videos SET status = 'completed', processed_at = now(), error_message = NULL
+           FROM done
+          WHERE done.entity_type = 'video' AND videos.id = done.entity_id
+            AND videos.status = ANY(:completesFrom::video_status[])
+       ), channel AS (
+         UPDATE channels SET last_checked_at = now()
+           FROM done
+          WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
+       ), session AS (
+         UPDATE processing_sessions SET processed_videos = processed_videos + 1
+           FROM done
+          WHERE processing_sessions.id = done.session_id
+       )
+       SELECT * FROM done`,
+      {
+        id: input.id,
+        leaseToken: input.leaseToken,
+        result: input.result === undefined ? null : JSON.stringify(input.result),
+        completesFrom: videoStatusFrom.completed,
+      },
+    ),
   );
+  const [row] = completed.rows as Record<string, unknown>[];
   return row ? toJob(row) : leaseRefused(input.id);
 }
 

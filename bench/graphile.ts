@@ -1,0 +1,53 @@
+import { Logger, makeWorkerUtils, run } from 'graphile-worker';
+import type { QueueResult } from './queue';
+
+const silent = new Logger(() => () => undefined);
+
+/**
+ * The peer: graphile-worker on the same database, `concurrency` workers in one process, running the same number of
+ * no-op jobs with its defaults (one job per fetch, no local queue).
+ */
+export async function drainGraphileWorker(
+  connectionString: string,
+  count: number,
+  concurrency: number,
+): Promise<QueueResult> {
+  const utils = await makeWorkerUtils({ connectionString, logger: silent });
+  await utils.migrate();
+  for (let start = 0; start < count; start += 500) {
+    const size = Math.min(500, count - start);
+    await utils.addJobs(
+      Array.from({ length: size }, (_, index) => ({ identifier: 'noop', payload: { n: start + index } })),
+    );
+  }
+  await utils.release();
+
+  const runs = new Map<number, number>();
+  let allRan: () => void = () => undefined;
+  const ran = new Promise<void>((resolve) => (allRan = resolve));
+  const started = performance.now();
+  const runner = await run({
+    connectionString,
+    concurrency,
+    maxPoolSize: 20,
+    noHandleSignals: true,
+    logger: silent,
+    taskList: {
+      noop: async (payload) => {
+        const n = (payload as { n: number }).n;
+        runs.set(n, (runs.get(n) ?? 0) + 1);
+        if (runs.size === count) allRan();
+      },
+    },
+  });
+  await ran;
+  // Stopping waits for the last jobs to be marked done, as our workers' last completions are.
+  await runner.stop();
+  const seconds = (performance.now() - started) / 1_000;
+  return {
+    jobs: runs.size,
+    seconds,
+    jobsPerSecond: runs.size / seconds,
+    ranMoreThanOnce: [...runs.values()].filter((n) => n > 1).length,
+  };
+}
