@@ -130,7 +130,9 @@ export async function seedDemoData(
   const client = (await knex.client.acquireConnection()) as pg.PoolClient;
   try {
     await client.query('BEGIN');
-    await client.query('TRUNCATE processing_jobs, processing_sessions, transcripts, videos, channels');
+    await client.query(
+      'TRUNCATE processing_session_job_counts, processing_jobs, processing_sessions, transcripts, videos, channels',
+    );
 
     const channels = Array.from({ length: plan.channels }, (_, index) => {
       const roll = fake.number.float({ min: 0, max: 1 });

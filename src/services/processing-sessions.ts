@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { ProcessingSessionModel } from '../models/processing-session';
 import type { Page } from '../schemas/pagination';
+import { type JobStatus, jobStatuses } from '../schemas/processing-job';
 import type {
   createSessionInput,
   ListSessionsInput,
@@ -72,31 +73,33 @@ export async function transitionSession(id: string, transition: Transition): Pro
   throw new ConflictError(`a ${session.status} session cannot ${transition}`, 'status');
 }
 
-/** Progress from the session's jobs, counted in one query over the session's index. */
+/** Progress from the session's job counts, which triggers keep as jobs change (a few rows per session). */
 export async function sessionProgress(id: string): Promise<SessionProgress> {
   const session = await sessionRows.find(id);
-  const knex = ProcessingSessionModel.knex();
-  const counts = await withDatabaseErrors(() =>
-    knex('processing_jobs')
+  const rows = await withDatabaseErrors(() =>
+    ProcessingSessionModel.knex()('processing_session_job_counts')
       .where('session_id', id)
-      .first<Record<'total' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled', number>>(
-        knex.raw('count(*)::int AS total'),
-        ...(['queued', 'running', 'completed', 'failed', 'cancelled'] as const).map((status) =>
-          knex.raw(`(count(*) FILTER (WHERE status = ?))::int AS ??`, [status, status]),
-        ),
+      .groupBy('status')
+      .select<{ status: JobStatus; jobs: string }[]>(
+        'status',
+        ProcessingSessionModel.knex().raw('sum(jobs) AS jobs'),
       ),
   );
+  const counts = Object.fromEntries(jobStatuses.map((status) => [status, 0])) as Record<JobStatus, number>;
+  for (const row of rows) counts[row.status] = Number(row.jobs);
+  const total = Object.values(counts).reduce((sum, n) => sum + n, 0);
   const finished = counts.completed + counts.failed + counts.cancelled;
   const elapsedSeconds = session.startedAt ? (Date.now() - session.startedAt.getTime()) / 1_000 : 0;
   const ratePerSecond = elapsedSeconds > 0 ? counts.completed / elapsedSeconds : null;
-  const remaining = counts.total - finished;
+  const remaining = total - finished;
   const estimatedFinishAt =
     ratePerSecond && ratePerSecond > 0 ? new Date(Date.now() + (remaining / ratePerSecond) * 1_000) : null;
   return {
     sessionId: id,
     status: session.status,
+    total,
     ...counts,
-    percentDone: counts.total === 0 ? 0 : Math.round((finished / counts.total) * 10_000) / 100,
+    percentDone: total === 0 ? 0 : Math.round((finished / total) * 10_000) / 100,
     ratePerSecond,
     estimatedFinishAt,
     processedVideos: session.processedVideos,

@@ -44,6 +44,7 @@ describe('migrations', () => {
     expect(up.filter((o) => o.kind === 'table').map((o) => o.name)).toEqual([
       'channels',
       'processing_jobs',
+      'processing_session_job_counts',
       'processing_sessions',
       'transcripts',
       'videos',

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import { processingJobFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { claimJobs, completeJob, cancelJob, enqueueJobs, failJob } from '../../src/services/job-queue';
+import { deleteJob, updateJob } from '../../src/services/processing-jobs';
+import { deleteSession, sessionProgress } from '../../src/services/processing-sessions';
+import { testDatabase } from '../support/database';
+
+const db = () => testDatabase().db;
+
+/** The truth the kept counts must equal: the session's jobs counted now. */
+async function countedNow(sessionId: string): Promise<Record<string, number>> {
+  const rows = await db()('processing_jobs')
+    .where('session_id', sessionId)
+    .groupBy('status')
+    .select<{ status: string; n: number }[]>('status', db().raw('count(*)::int AS n'));
+  return Object.fromEntries(rows.map((row) => [row.status, row.n]));
+}
+
+async function keptCounts(sessionId: string): Promise<Record<string, number>> {
+  const progress = await sessionProgress(sessionId);
+  const statuses = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+  return Object.fromEntries(statuses.filter((s) => progress[s] > 0).map((s) => [s, progress[s]]));
+}
+
+describe('session progress', () => {
+  it('follows every change of its jobs: enqueue, claim, complete, fail, cancel, move and delete', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const other = await processingSessionFactory.trait('running').create();
+    const videos = await videoFactory.createList(6);
+    const jobs = await enqueueJobs(
+      videos.map((video) => ({
+        jobType: 'transcript_extraction' as const,
+        entityType: 'video' as const,
+        entityId: video.id,
+        sessionId: session.id,
+        priority: 1_000_000,
+        maxAttempts: 1,
+      })),
+    );
+    expect(await keptCounts(session.id)).toEqual({ queued: 6 });
+
+    const claimed = await claimJobs({ workerId: 'progress', limit: 4 });
+    expect(claimed.every((job) => job.sessionId === session.id)).toBe(true);
+    await completeJob({ id: claimed[0]!.id, leaseToken: claimed[0]!.leaseToken! });
+    await failJob({
+      id: claimed[1]!.id,
+      leaseToken: claimed[1]!.leaseToken!,
+      error: 'boom',
+      retryable: true,
+    });
+    await cancelJob(claimed[2]!.id);
+    const queued = jobs.filter((job) => !claimed.some((c) => c.id === job.id));
+    await updateJob({ id: queued[0]!.id, sessionId: other.id });
+    await deleteJob(queued[1]!.id);
+
+    expect(await keptCounts(session.id)).toEqual(await countedNow(session.id));
+    expect(await keptCounts(session.id)).toEqual({ running: 1, completed: 1, failed: 1, cancelled: 1 });
+    expect(await keptCounts(other.id)).toEqual({ queued: 1 });
+    expect((await sessionProgress(session.id)).total).toBe(4);
+  });
+
+  it('counts jobs created with the session, and forgets a deleted session while its jobs stay', async () => {
+    const session = await processingSessionFactory.trait('running').transient({ jobs: 5 }).create();
+    expect(await keptCounts(session.id)).toEqual(await countedNow(session.id));
+    expect((await sessionProgress(session.id)).total).toBe(5);
+
+    await deleteSession(session.id);
+    expect(await db()('processing_session_job_counts').where('session_id', session.id)).toEqual([]);
+    expect(
+      await db()('processing_jobs').whereIn(
+        'id',
+        session.jobs!.map((job) => job.id),
+      ),
+    ).toHaveLength(5);
+  });
+
+  it('stays exact when 8 workers claim and complete one session’s jobs at once', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const videos = await videoFactory.createList(200);
+    await enqueueJobs(
+      videos.map((video) => ({
+        jobType: 'transcript_extraction' as const,
+        entityType: 'video' as const,
+        entityId: video.id,
+        sessionId: session.id,
+        priority: 999_999,
+      })),
+    );
+    const worker = async (workerId: string) => {
+      for (;;) {
+        const claimed = (await claimJobs({ workerId, limit: 5 })).filter(
+          (job) => job.sessionId === session.id,
+        );
+        if (claimed.length === 0) return;
+        for (const job of claimed) await completeJob({ id: job.id, leaseToken: job.leaseToken! });
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, index) => worker(`w${index}`)));
+
+    expect(await keptCounts(session.id)).toEqual({ completed: 200 });
+    expect(await countedNow(session.id)).toEqual({ completed: 200 });
+    // Spread over shards, not piled on one row.
+    const shards = await db()('processing_session_job_counts')
+      .where('session_id', session.id)
+      .distinct('shard');
+    expect(shards.length).toBeGreaterThan(1);
+  });
+
+  it('ignores jobs without a session', async () => {
+    const before = await db()('processing_session_job_counts').count<{ count: string }[]>('* as count');
+    await processingJobFactory.createList(3);
+    const after = await db()('processing_session_job_counts').count<{ count: string }[]>('* as count');
+    expect(after[0]!.count).toBe(before[0]!.count);
+  });
+});
