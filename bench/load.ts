@@ -43,11 +43,11 @@ export async function loadServer(
   const results: Record<string, LoadResult> = {};
   try {
     for (const scenario of scenarios) {
-      // A short warm-up, so both servers are measured with their pools open and code compiled.
+      // A warm-up, so both servers are measured with their pools open and their hot code optimised.
       await autocannon({
         url: address,
         connections: 10,
-        duration: 1,
+        duration: Math.min(3, seconds),
         requests: [{ method: scenario.method, setupRequest: (r) => ({ ...r, ...scenario.request() }) }],
       });
       const idleRssMb = rssMb(pid);

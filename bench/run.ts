@@ -158,6 +158,11 @@ async function main(): Promise<void> {
     );
     const getInput = encodeURIComponent(JSON.stringify({ json: { id: sample.id } }));
     let sequence = 0;
+    const newChannel = () => {
+      const { name, youtubeChannelId, channelUrl } = channelFactory.build();
+      sequence += 1;
+      return { name: `${name} ${sequence}`, youtubeChannelId, channelUrl };
+    };
     const scenarios: Scenario[] = [
       { name: 'videos.get', method: 'GET', request: () => ({ path: `/trpc/videos.get?input=${getInput}` }) },
       {
@@ -168,14 +173,22 @@ async function main(): Promise<void> {
       {
         name: 'channels.create',
         method: 'POST',
-        request: () => {
-          const { name, youtubeChannelId, channelUrl } = channelFactory.build();
-          sequence += 1;
-          return {
-            path: '/trpc/channels.create',
-            body: JSON.stringify({ json: { name: `${name} ${sequence}`, youtubeChannelId, channelUrl } }),
-          };
-        },
+        request: () => ({ path: '/trpc/channels.create', body: JSON.stringify({ json: newChannel() }) }),
+      },
+      {
+        name: 'REST GET /api/videos/{id}',
+        method: 'GET',
+        request: () => ({ path: `/api/videos/${sample.id}` }),
+      },
+      {
+        name: 'REST GET /api/channels/{id}/videos (50)',
+        method: 'GET',
+        request: () => ({ path: `/api/channels/${channelId}/videos?status=completed&limit=50` }),
+      },
+      {
+        name: 'REST POST /api/channels',
+        method: 'POST',
+        request: () => ({ path: '/api/channels', body: JSON.stringify(newChannel()) }),
       },
     ];
     log('Loading the servers ...');

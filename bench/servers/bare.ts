@@ -2,8 +2,8 @@ import { createServer } from 'node:http';
 import pg from 'pg';
 
 /**
- * The baseline: node:http and pg running the same SQL as our procedures and answering the same superjson-shaped
- * JSON, with none of tRPC, Fastify, zod or Objection in the way.
+ * The baseline: node:http and pg running the same SQL as our procedures and answering the same JSON (superjson-shaped
+ * at /trpc, plain at /api), with none of tRPC, Fastify, zod or Objection in the way.
  */
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 });
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
@@ -26,13 +26,47 @@ function inputOf(url: URL): Record<string, unknown> {
     .json;
 }
 
+/** The same three statements, answered as tRPC (superjson-shaped) or as REST (plain JSON) per the path. */
+const getVideo = async (id: unknown) =>
+  (await pool.query('SELECT * FROM videos WHERE id = $1', [id])).rows[0];
+
+const listVideos = async (channelId: unknown, status: unknown, limit: number) => {
+  const { rows } = await pool.query(
+    `SELECT * FROM videos WHERE channel_id = $1 AND status = $2
+      ORDER BY COALESCE(published_at, '-infinity') DESC, id DESC LIMIT $3`,
+    [channelId, status, limit + 1],
+  );
+  return { items: rows.slice(0, limit).map(camel), nextCursor: null };
+};
+
+const createChannel = async (input: Record<string, string>) => {
+  const { rows } = await pool.query(
+    'INSERT INTO channels (name, youtube_channel_id, channel_url) VALUES ($1, $2, $3) RETURNING *',
+    [input.name, input.youtubeChannelId, input.channelUrl],
+  );
+  return camel(rows[0]);
+};
+
+async function bodyOf(req: import('node:http').IncomingMessage): Promise<Record<string, unknown>> {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  return JSON.parse(body) as Record<string, unknown>;
+}
+
+const trpc = (data: unknown) => ({ result: { data: { json: data } } });
+
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
+  const restVideo = /^\/api\/videos\/([^/]+)$/.exec(url.pathname);
+  const restList = /^\/api\/channels\/([^/]+)\/videos$/.exec(url.pathname);
   const handle = async () => {
     if (url.pathname === '/trpc/videos.get') {
-      const { id } = inputOf(url);
-      const { rows } = await pool.query('SELECT * FROM videos WHERE id = $1', [id]);
-      return rows[0] ? reply(res, 200, { result: { data: { json: camel(rows[0]) } } }) : reply(res, 404, {});
+      const video = await getVideo(inputOf(url).id);
+      return video ? reply(res, 200, trpc(camel(video))) : reply(res, 404, {});
+    }
+    if (restVideo) {
+      const video = await getVideo(restVideo[1]);
+      return video ? reply(res, 200, camel(video)) : reply(res, 404, {});
     }
     if (url.pathname === '/trpc/videos.list') {
       const { channelId, status, limit } = inputOf(url) as {
@@ -40,24 +74,18 @@ const server = createServer((req, res) => {
         status: string;
         limit: number;
       };
-      const { rows } = await pool.query(
-        `SELECT * FROM videos WHERE channel_id = $1 AND status = $2
-          ORDER BY COALESCE(published_at, '-infinity') DESC, id DESC LIMIT $3`,
-        [channelId, status, limit + 1],
-      );
-      return reply(res, 200, {
-        result: { data: { json: { items: rows.slice(0, limit).map(camel), nextCursor: null } } },
-      });
+      return reply(res, 200, trpc(await listVideos(channelId, status, limit)));
+    }
+    if (restList) {
+      const limit = Number(url.searchParams.get('limit') ?? 20);
+      return reply(res, 200, await listVideos(restList[1], url.searchParams.get('status'), limit));
     }
     if (url.pathname === '/trpc/channels.create' && req.method === 'POST') {
-      let body = '';
-      for await (const chunk of req) body += chunk;
-      const input = (JSON.parse(body) as { json: Record<string, string> }).json;
-      const { rows } = await pool.query(
-        'INSERT INTO channels (name, youtube_channel_id, channel_url) VALUES ($1, $2, $3) RETURNING *',
-        [input.name, input.youtubeChannelId, input.channelUrl],
-      );
-      return reply(res, 200, { result: { data: { json: camel(rows[0]) } } });
+      const input = (await bodyOf(req)).json as Record<string, string>;
+      return reply(res, 200, trpc(await createChannel(input)));
+    }
+    if (url.pathname === '/api/channels' && req.method === 'POST') {
+      return reply(res, 200, await createChannel((await bodyOf(req)) as Record<string, string>));
     }
     reply(res, 404, {});
   };
