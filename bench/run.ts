@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -240,7 +240,7 @@ async function main(): Promise<void> {
       `Written by \`npm run bench\` on ${startedAt.toISOString().slice(0, 10)}: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${await serverVersion(serverUrl)}${embedded ? ' (embedded)' : ''}. Scale: \`BENCH_VIDEOS=${videos}\`. Every ratio compares two figures from this same run on the same database.`,
       '',
     ];
-    if (!tiny) writeFileSync(path.join(__dirname, '..', 'BENCHMARKS.md'), [...header, ...lines].join('\n'));
+    if (!tiny) writeBenchmarks([...header, ...lines].join('\n'));
   } finally {
     await db.destroy();
     await copyDb.destroy();
@@ -250,6 +250,16 @@ async function main(): Promise<void> {
     console.error('bench: failed (see above)');
     process.exit(1);
   }
+}
+
+/** Everything from this line on in BENCHMARKS.md is written by people (what changed, and why) and kept. */
+const notesMarker = '<!-- Notes below are kept by npm run bench. -->';
+
+function writeBenchmarks(tables: string): void {
+  const file = path.join(__dirname, '..', 'BENCHMARKS.md');
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const notes = previous.includes(notesMarker) ? previous.slice(previous.indexOf(notesMarker)) : notesMarker;
+  writeFileSync(file, `${tables}\n${notes}`);
 }
 
 async function serverVersion(url: string): Promise<string> {
