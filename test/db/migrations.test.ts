@@ -47,6 +47,7 @@ describe('migrations', () => {
       'processing_session_job_counts',
       'processing_sessions',
       'transcripts',
+      'video_tags',
       'videos',
     ]);
 
