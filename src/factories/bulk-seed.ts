@@ -131,7 +131,7 @@ export async function seedDemoData(
   try {
     await client.query('BEGIN');
     await client.query(
-      'TRUNCATE processing_session_job_counts, processing_jobs, processing_sessions, video_tags, transcripts, videos, channels',
+      'TRUNCATE processing_session_job_counts, processing_jobs, processing_sessions, transcripts, videos, channels',
     );
 
     const channels = Array.from({ length: plan.channels }, (_, index) => {

@@ -43,21 +43,12 @@ export async function listVideos(input: ListVideosInput): Promise<Page<VideoWith
   if (input.status) query.where('videos.status', input.status);
   if (input.publishedAfter) query.where('videos.published_at', '>=', input.publishedAfter);
   if (input.publishedBefore) query.where('videos.published_at', '<', input.publishedBefore);
-  // A tag's videos come in publish order from video_tags; further tags are checked on the video.
-  const [firstTag, ...moreTags] = input.tags ?? [];
-  if (firstTag !== undefined) {
-    query.join('video_tags', 'video_tags.video_id', 'videos.id').where('video_tags.tag', firstTag);
-    if (moreTags.length > 0) query.whereRaw('videos.tags @> ?::text[]', [moreTags]);
-  }
+  if (input.tags) query.whereRaw('videos.tags @> ?::text[]', [input.tags]);
   if (input.search) query.where('videos.title', 'ilike', likePattern(input.search));
   const graph = graphOf(input.include);
   if (graph) query.withGraphFetched(graph);
-  const order =
-    firstTag === undefined
-      ? { sortKey: publishedKey, idColumn: 'videos.id' }
-      : { sortKey: 'video_tags.published', idColumn: 'video_tags.video_id' };
   const page = await withDatabaseErrors(() =>
-    keysetPage(query.select('videos.*'), { ...order, sortValue: publishedValue, ...input }),
+    keysetPage(query, { sortKey: publishedKey, sortValue: publishedValue, idColumn: 'videos.id', ...input }),
   );
   return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
 }

@@ -47,7 +47,6 @@ describe('migrations', () => {
       'processing_session_job_counts',
       'processing_sessions',
       'transcripts',
-      'video_tags',
       'videos',
     ]);
 
