@@ -5,7 +5,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Model } from 'objection';
 import { register } from 'tsx/cjs/api';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { buildApp } from '../../src/app';
 import { connect } from '../../src/db/connect';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres';
@@ -27,6 +27,13 @@ describe('PostgreSQL going away under load', () => {
       const port = Number(new URL(server.url).port);
       const url = await ensureDatabase(server.url, 'outage');
       const db = connect(url, { DATABASE_POOL_SIZE: 5, DATABASE_CONNECT_TIMEOUT_MS: 1_000, DEBUG: false });
+      // Runs however the attempt ends, so a failed one leaves no server behind for the retry or after the run.
+      onTestFinished(async () => {
+        await db.destroy();
+        Model.knex(testDatabase().db);
+        await server.stop();
+        await rm(path.dirname(dataDir), { recursive: true, force: true });
+      });
       const unregister = register();
       await db.migrate.latest();
       unregister();
@@ -86,10 +93,6 @@ describe('PostgreSQL going away under load', () => {
       expect(acknowledged.length).toBeGreaterThan(0);
       expect(Number(stored[0]!.count)).toBe(acknowledged.length);
       expect(unexpected).toEqual([]);
-      await db.destroy();
-      Model.knex(testDatabase().db);
-      await server.stop();
-      await rm(path.dirname(dataDir), { recursive: true, force: true });
     },
   );
 });
