@@ -1,5 +1,5 @@
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
-import type { QueueResult } from './queue';
+import { type QueueResult, queueResult } from './queue';
 
 const silent = new Logger(() => () => undefined);
 
@@ -43,11 +43,5 @@ export async function drainGraphileWorker(
   await ran;
   // Stopping waits for the last jobs to be marked done, as our workers' last completions are.
   await runner.stop();
-  const seconds = (performance.now() - started) / 1_000;
-  return {
-    jobs: runs.size,
-    seconds,
-    jobsPerSecond: runs.size / seconds,
-    ranMoreThanOnce: [...runs.values()].filter((n) => n > 1).length,
-  };
+  return queueResult(runs, (performance.now() - started) / 1_000);
 }

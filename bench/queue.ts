@@ -8,6 +8,16 @@ export interface QueueResult {
   ranMoreThanOnce: number;
 }
 
+/** How many jobs ran, how fast, and how many ran more than once, from the times each job ran. */
+export function queueResult(runs: Map<unknown, number>, seconds: number): QueueResult {
+  return {
+    jobs: runs.size,
+    seconds,
+    jobsPerSecond: runs.size / seconds,
+    ranMoreThanOnce: [...runs.values()].filter((n) => n > 1).length,
+  };
+}
+
 /**
  * Enqueues `count` no-op jobs about existing videos, then lets `workers` claim them `claimLimit` at a time and
  * complete them all.
@@ -51,11 +61,5 @@ export async function drainQueue(
   };
   const started = performance.now();
   await Promise.all(Array.from({ length: workers }, (_, index) => worker(`bench-${index}`)));
-  const seconds = (performance.now() - started) / 1_000;
-  return {
-    jobs: runs.size,
-    seconds,
-    jobsPerSecond: runs.size / seconds,
-    ranMoreThanOnce: [...runs.values()].filter((n) => n > 1).length,
-  };
+  return queueResult(runs, (performance.now() - started) / 1_000);
 }
