@@ -93,6 +93,7 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
     const inputSchema = procedure._def.inputs[0] as z.ZodObject;
     const kinds = new Map(Object.entries(inputSchema.shape).map(([key, field]) => [key, kindOf(field)]));
     const readsQuery = route.method === 'GET' || route.method === 'DELETE';
+    const segments = name.split('.');
 
     app.route<{ Params: Record<string, string>; Querystring: Record<string, string | string[]> }>({
       method: route.method,
@@ -103,12 +104,10 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
             ...(readsQuery ? queryInput(request.query, kinds) : bodyInput(request.body, request.params)),
             ...request.params,
           };
-          const call = name
-            .split('.')
-            .reduce<CallerNode>(
-              (node, key) => (node as Record<string, CallerNode>)[key]!,
-              createCaller(contextFor(request, settings)) as unknown as CallerNode,
-            ) as Call;
+          const call = segments.reduce<CallerNode>(
+            (node, key) => (node as Record<string, CallerNode>)[key]!,
+            createCaller(contextFor(request, settings)) as unknown as CallerNode,
+          ) as Call;
           return await call(input);
         } catch (thrown) {
           const error = asTRPCError(thrown);

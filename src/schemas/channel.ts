@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, httpUrl, jsonObject, longText, timestamp, uuid } from './fields';
+import { byId, count, httpUrl, jsonObject, longText, timestamp, uuid } from './fields';
 import { createdRange, pageInput } from './pagination';
 
 export const channelStatuses = ['active', 'paused', 'inactive'] as const;
@@ -31,9 +31,8 @@ export type Channel = z.infer<typeof channelSchema>;
 
 export const channelPatch = channelWrite.partial();
 
-export const channelById = z.strictObject({ id: uuid });
 export const channelByYoutubeId = z.strictObject({ youtubeChannelId });
-export type ChannelRef = z.infer<typeof channelById> | z.infer<typeof channelByYoutubeId>;
+export type ChannelRef = z.infer<typeof byId> | z.infer<typeof channelByYoutubeId>;
 
 export const createChannelInput = channelWrite;
 export const updateChannelInput = channelPatch.extend({ id: uuid });

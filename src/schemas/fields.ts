@@ -5,6 +5,9 @@ import type { ZodOpenApiOverrideMeta } from 'zod-openapi';
 
 export const uuid = z.uuid();
 
+/** The input of every procedure that names one row by its id. */
+export const byId = z.strictObject({ id: uuid });
+
 /** PostgreSQL `integer` counts. */
 export const count = z.number().int().min(0).max(2_147_483_647);
 

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { channelSchema } from './channel';
-import { processingJobSchema } from './processing-job';
+import { jobStatuses, processingJobSchema } from './processing-job';
 import { processingSessionSchema, sessionStatus } from './processing-session';
 import { transcriptSchema } from './transcript';
-import { type VideoStatus, videoSchema, videoStatuses } from './video';
+import { videoSchema, videoStatuses } from './video';
 
 /**
  * What the procedures answer. tRPC checks every answer against these, the OpenAPI document describes them, and
@@ -46,11 +46,11 @@ export type JobEntity = z.infer<typeof jobEntity>;
 const counter = z.number().int().min(0);
 
 /** How many of a channel's videos are in each status. */
-const countPerStatus = Object.fromEntries(videoStatuses.map((status) => [status, counter])) as Record<
-  VideoStatus,
-  typeof counter
->;
-export const videoCounts = z.strictObject({ ...countPerStatus, total: counter });
+/** A counter field per status of an enum. */
+const countsPer = <S extends string>(statuses: readonly S[]) =>
+  Object.fromEntries(statuses.map((status) => [status, counter])) as Record<S, typeof counter>;
+
+export const videoCounts = z.strictObject({ ...countsPer(videoStatuses), total: counter });
 export type VideoCounts = z.infer<typeof videoCounts>;
 
 export const upsertResult = z.strictObject({
@@ -65,11 +65,7 @@ export const sessionProgress = z.strictObject({
   sessionId: z.uuid(),
   status: sessionStatus,
   total: counter,
-  queued: counter,
-  running: counter,
-  completed: counter,
-  failed: counter,
-  cancelled: counter,
+  ...countsPer(jobStatuses),
   /** Finished jobs (completed, failed or cancelled) as a share of all, 0 to 100. */
   percentDone: z.number().min(0).max(100),
   /** Completed jobs per second since the session started; null before it starts. */

@@ -1,13 +1,12 @@
 import { z } from 'zod';
 import {
-  channelById,
   channelByYoutubeId,
   channelSchema,
   createChannelInput,
   listChannelsInput,
   updateChannelInput,
 } from '../../schemas/channel';
-import { uuid } from '../../schemas/fields';
+import { byId, uuid } from '../../schemas/fields';
 import { pageOf, videoCounts, videoWithRelations } from '../../schemas/responses';
 import { listVideosInput } from '../../schemas/video';
 import * as channels from '../../services/channels';
@@ -24,7 +23,7 @@ export const channelsRouter = router({
     .mutation(({ input }) => channels.createChannel(input)),
   get: procedure
     .meta(route('GET', '/channels/{id}', 'Read a channel'))
-    .input(channelById)
+    .input(byId)
     .output(channelSchema)
     .query(({ input }) => channels.getChannel(input)),
   getByYoutubeId: procedure
@@ -44,7 +43,7 @@ export const channelsRouter = router({
     .mutation(({ input }) => channels.updateChannel(input)),
   delete: procedure
     .meta(route('DELETE', '/channels/{id}', 'Delete a channel with its videos, transcripts and jobs'))
-    .input(channelById)
+    .input(byId)
     .output(channelSchema)
     .mutation(({ input }) => channels.deleteChannel(input.id)),
   videos: procedure

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { uuid } from '../../schemas/fields';
+import { byId, uuid } from '../../schemas/fields';
 import {
   claimJobsInput,
   completeJobInput,
@@ -17,7 +17,6 @@ import * as queue from '../../services/job-queue';
 import * as jobs from '../../services/processing-jobs';
 import { procedure, restRoutes, router } from '../trpc';
 
-const byId = z.strictObject({ id: uuid });
 const route = restRoutes('jobs');
 
 export const jobsRouter = router({

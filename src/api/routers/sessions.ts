@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { uuid } from '../../schemas/fields';
+import { byId, uuid } from '../../schemas/fields';
 import { listJobsInput } from '../../schemas/processing-job';
 import {
   createSessionInput,
@@ -12,7 +11,6 @@ import { listSessionJobs } from '../../services/processing-jobs';
 import * as sessions from '../../services/processing-sessions';
 import { procedure, restRoutes, router } from '../trpc';
 
-const byId = z.strictObject({ id: uuid });
 const route = restRoutes('sessions');
 
 /** A lifecycle move, at `POST /sessions/{id}/<move>`. */

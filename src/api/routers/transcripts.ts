@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { uuid } from '../../schemas/fields';
+import { byId, uuid } from '../../schemas/fields';
 import { pageOf, transcriptWithRelations } from '../../schemas/responses';
 import {
   createTranscriptInput,
@@ -36,7 +36,7 @@ export const transcriptsRouter = router({
     .mutation(({ input }) => transcripts.updateTranscript(input)),
   delete: procedure
     .meta(route('DELETE', '/transcripts/{id}', 'Delete a transcript'))
-    .input(z.strictObject({ id: uuid }))
+    .input(byId)
     .output(transcriptSchema)
     .mutation(({ input }) => transcripts.deleteTranscript(input.id)),
 });

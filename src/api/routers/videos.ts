@@ -1,5 +1,4 @@
-import { z } from 'zod';
-import { uuid } from '../../schemas/fields';
+import { byId, uuid } from '../../schemas/fields';
 import { pageOf, transcriptWithRelations, upsertResult, videoWithRelations } from '../../schemas/responses';
 import { listTranscriptsInput } from '../../schemas/transcript';
 import {
@@ -45,7 +44,7 @@ export const videosRouter = router({
     .mutation(({ input }) => videos.updateVideo(input)),
   delete: procedure
     .meta(route('DELETE', '/videos/{id}', 'Delete a video with its transcripts and jobs'))
-    .input(z.strictObject({ id: uuid }))
+    .input(byId)
     .output(videoSchema)
     .mutation(({ input }) => videos.deleteVideo(input.id)),
   upsertMany: procedure
