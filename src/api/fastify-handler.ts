@@ -1,13 +1,118 @@
-import { resolveResponse } from '@trpc/server/http';
+import {
+  type AnyProcedure,
+  callTRPCProcedure,
+  getTRPCErrorFromUnknown,
+  getTRPCErrorShape,
+  type TRPCError,
+  transformTRPCResponse,
+} from '@trpc/server';
+import { getHTTPStatusCode, resolveResponse } from '@trpc/server/http';
 import { incomingMessageToRequest } from '@trpc/server/adapters/node-http';
-import type { FastifyInstance } from 'fastify';
-import { type ContextSettings, contextFor } from './context';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { type Context, type ContextSettings, contextFor } from './context';
 import { appRouter } from './router';
 
+type TRPCRoute = FastifyRequest<{
+  Params: { path: string };
+  Querystring: Record<string, string | undefined>;
+}>;
+
+interface PlainCall {
+  path: string;
+  type: 'query' | 'mutation';
+  input: unknown;
+}
+
+const config = appRouter._def._config;
+const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure | undefined>;
+const typeOfMethod: Record<string, PlainCall['type'] | undefined> = { GET: 'query', POST: 'mutation' };
+
+/** Reads a call's input (JSON, then the transformer); undefined, not a throw, for input that does not read. */
+function readInput<T>(read: () => T): { value: T } | undefined {
+  try {
+    return { value: read() };
+  } catch {
+    return undefined;
+  }
+}
+
+const deserialize = (input: unknown): unknown =>
+  input === undefined ? undefined : config.transformer.input.deserialize(input);
+
 /**
- * Serves the router at `<prefix>/:path`, as the adapter's `fastifyTRPCPlugin` does, but answers with one
- * buffered body instead of streaming the Fetch `Response` through a web stream: the tRPC answers are small JSON
- * documents, and the stream costs several socket writes each (see BENCHMARKS.md).
+ * The calls of a request in tRPC's plain JSON form: queries over GET or mutations over POST, one or a batch, each
+ * naming a procedure that exists, with input that parses. Anything else (streaming, subscriptions, a wrong method,
+ * an unknown path, malformed input) is undefined and left to tRPC's own `resolveResponse`, which words those errors.
+ */
+function plainCalls(request: TRPCRoute): { calls: PlainCall[]; batch: boolean } | undefined {
+  const type = typeOfMethod[request.method];
+  const accept = request.headers['trpc-accept'] ?? request.headers.accept ?? '';
+  if (!type || accept.includes('application/jsonl')) return undefined;
+  const batch = request.query.batch === '1';
+  const paths = batch ? request.params.path.split(',') : [request.params.path];
+  if (!paths.every((path) => procedures[path]?._def.type === type)) return undefined;
+  const text = type === 'query' ? request.query.input : (request.body as string | undefined);
+  const raw = readInput((): unknown => (text ? JSON.parse(text) : undefined));
+  if (!raw) return undefined;
+  if (!batch) {
+    const input = readInput(() => deserialize(raw.value));
+    return input && { batch, calls: [{ path: paths[0]!, type, input: input.value }] };
+  }
+  if (raw.value !== undefined && (typeof raw.value !== 'object' || raw.value === null)) return undefined;
+  const inputs = readInput(() =>
+    paths.map((_path, index) => deserialize((raw.value as Record<string, unknown> | undefined)?.[index])),
+  );
+  return inputs && { batch, calls: paths.map((path, index) => ({ path, type, input: inputs.value[index] })) };
+}
+
+/**
+ * Answers plain calls the way `resolveResponse` does (same bodies, statuses and error shapes, built with tRPC's
+ * own exported helpers) without converting the request to a Fetch `Request` and back from a `Response`, which cost
+ * more than the procedure itself for a small read (see BENCHMARKS.md).
+ */
+async function answerPlainCalls(
+  calls: PlainCall[],
+  batch: boolean,
+  ctx: Context,
+): Promise<{ status: number; body: string }> {
+  const errors: (TRPCError | undefined)[] = [];
+  const answers = await Promise.all(
+    calls.map(async ({ path, type, input }, index) => {
+      try {
+        const data: unknown = await callTRPCProcedure({
+          router: appRouter,
+          path,
+          type,
+          ctx,
+          getRawInput: async () => input,
+          signal: undefined,
+          batchIndex: index,
+        });
+        return { result: { data } };
+      } catch (cause) {
+        const error = getTRPCErrorFromUnknown(cause);
+        errors[index] = error;
+        logFailure(ctx, error, path);
+        return { error: getTRPCErrorShape({ config, error, type, path, input, ctx }) };
+      }
+    }),
+  );
+  const json = batch ? answers : answers[0]!;
+  return {
+    status: getHTTPStatusCode(json, errors),
+    body: JSON.stringify(transformTRPCResponse(config, json)),
+  };
+}
+
+function logFailure(ctx: Context, error: TRPCError, path: string | undefined): void {
+  if (error.code === 'INTERNAL_SERVER_ERROR')
+    ctx.log.error({ err: error.cause ?? error, path }, 'procedure failed');
+}
+
+/**
+ * Serves the router at `<prefix>/:path` with the tRPC HTTP protocol. Plain JSON calls, all the typed client
+ * sends, are answered directly; the rest goes through tRPC's `resolveResponse` as its Fastify adapter would, with
+ * the answer buffered into one body.
  */
 export function registerTRPC(app: FastifyInstance, prefix: string, settings: ContextSettings): void {
   // tRPC parses bodies itself; hand them over as text.
@@ -16,22 +121,29 @@ export function registerTRPC(app: FastifyInstance, prefix: string, settings: Con
     done(null, body),
   );
 
-  app.all<{ Params: { path: string } }>(`${prefix}/:path`, async (request, reply) => {
-    const incoming = request.raw as typeof request.raw & { body?: unknown };
-    incoming.body = request.body;
-    const response = await resolveResponse({
-      router: appRouter,
-      req: incomingMessageToRequest(incoming, reply.raw, { maxBodySize: null }),
-      path: request.params.path,
-      error: null,
-      createContext: async () => contextFor(request, settings),
-      onError({ error, path }) {
-        if (error.code === 'INTERNAL_SERVER_ERROR')
-          request.log.error({ err: error.cause ?? error, path }, 'procedure failed');
-      },
-    });
-    reply.code(response.status);
-    response.headers.forEach((value, key) => void reply.header(key, value));
-    return reply.send(await response.text());
-  });
+  app.all<{ Params: { path: string }; Querystring: Record<string, string | undefined> }>(
+    `${prefix}/:path`,
+    async (request, reply) => {
+      const ctx = contextFor(request, settings);
+      reply.header('vary', 'trpc-accept, accept');
+      const plain = plainCalls(request);
+      if (plain) {
+        const { status, body } = await answerPlainCalls(plain.calls, plain.batch, ctx);
+        return reply.code(status).header('content-type', 'application/json').send(body);
+      }
+      const incoming = request.raw as typeof request.raw & { body?: unknown };
+      incoming.body = request.body;
+      const response = await resolveResponse({
+        router: appRouter,
+        req: incomingMessageToRequest(incoming, reply.raw, { maxBodySize: null }),
+        path: request.params.path,
+        error: null,
+        createContext: async () => ctx,
+        onError: ({ error, path }) => logFailure(ctx, error, path),
+      });
+      reply.code(response.status);
+      response.headers.forEach((value, key) => void reply.header(key, value));
+      return reply.send(await response.text());
+    },
+  );
 }
