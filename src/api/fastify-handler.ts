@@ -50,7 +50,8 @@ function plainCalls(request: TRPCRoute): { calls: PlainCall[]; batch: boolean } 
   if (!type || accept.includes('application/jsonl')) return undefined;
   const batch = request.query.batch === '1';
   const paths = batch ? request.params.path.split(',') : [request.params.path];
-  if (!paths.every((path) => procedures[path]?._def.type === type)) return undefined;
+  if (!paths.every((path) => Object.hasOwn(procedures, path) && procedures[path]?._def.type === type))
+    return undefined;
   const text = type === 'query' ? request.query.input : (request.body as string | undefined);
   const raw = readInput((): unknown => (text ? JSON.parse(text) : undefined));
   if (!raw) return undefined;

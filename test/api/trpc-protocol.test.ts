@@ -130,6 +130,7 @@ describe('the tRPC endpoint', () => {
       { method: 'GET', path: 'channels.create', payload: encode({}) },
       { method: 'POST', path: 'videos.get', payload: encode({ id: video.id }) },
       { method: 'GET', path: 'videos.nothing', payload: encode({}) },
+      { method: 'GET', path: 'constructor', payload: encode({}) },
       { method: 'GET', path: 'videos.get', payload: '{"json":' },
       { method: 'GET', path: 'videos.get', batch: true, payload: '7' },
     ];
