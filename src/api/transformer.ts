@@ -69,10 +69,10 @@ class PlainWalk {
 }
 
 /**
- * superjson's `serialize`, with its exact output, for what the API answers: trees of plain objects, arrays, JSON
- * values, dates and undefined, no object twice. It writes those in a single pass where superjson's general walk
- * costs about five times `JSON.stringify` (1.5 ms for a page of 50 videos); anything else, such as a repeated
- * object, a Map or a non-finite number, goes to superjson itself.
+ * superjson's `serialize`, with the same output (annotations may come in another order), for what the API
+ * answers: trees of plain objects, arrays, JSON values, dates and undefined, no object twice. It writes those in a
+ * single pass where superjson's general walk costs about five times `JSON.stringify` (1.5 ms for a page of 50
+ * videos); anything else, such as a repeated object, a Map or a non-finite number, goes to superjson itself.
  */
 export function serializeAnswer(value: unknown): SuperJSONResult {
   const walk = new PlainWalk();
