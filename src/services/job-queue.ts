@@ -114,10 +114,12 @@ export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> 
 export async function claimJobs(request: z.input<typeof claimJobsInput>): Promise<ProcessingJob[]> {
   const input = claimJobsInput.parse(request);
   // One statement, so one round trip and atomic without a transaction; every step sees the same snapshot, and
-  // the expired leases it fails and the ones it hands out again are disjoint (attempts left or not).
+  // the expired leases it fails and the ones it hands out again are disjoint (attempts left or not). It is a named
+  // prepared statement, as is the completion: each connection plans it once instead of on every call.
   const claimed = await withDatabaseErrors(() =>
-    knex().raw(
-      `WITH exhausted AS (
+    knex()
+      .raw(
+        `WITH exhausted AS (
          UPDATE processing_jobs
             SET status = 'failed', completed_at = now(), lease_token = NULL, lease_expires_at = NULL,
                 error_message = coalesce(error_message || ' / ', '') || 'lease expired on the last attempt'
@@ -153,14 +155,15 @@ export async function claimJobs(request: z.input<typeof claimJobsInput>): Promis
             AND videos.status = ANY(:startsFrom::video_status[])
        )
        SELECT * FROM claimed`,
-      {
-        types: input.jobTypes ?? null,
-        limit: input.limit,
-        workerId: input.workerId,
-        leaseSeconds: input.leaseSeconds,
-        startsFrom: videoStatusFrom.processing,
-      },
-    ),
+        {
+          types: input.jobTypes ?? null,
+          limit: input.limit,
+          workerId: input.workerId,
+          leaseSeconds: input.leaseSeconds,
+          startsFrom: videoStatusFrom.processing,
+        },
+      )
+      .options({ name: 'claim_jobs' }),
   );
   return (claimed.rows as Record<string, unknown>[])
     .map(toJob)
@@ -194,8 +197,9 @@ export async function heartbeat(input: z.output<typeof heartbeatInput>): Promise
  */
 export async function completeJob(input: z.output<typeof completeJobInput>): Promise<ProcessingJob> {
   const completed = await withDatabaseErrors(() =>
-    knex().raw(
-      `WITH done AS (
+    knex()
+      .raw(
+        `WITH done AS (
          UPDATE processing_jobs
             SET status = 'completed', result = :result::jsonb, completed_at = now(), error_message = NULL,
                 lease_token = NULL, lease_expires_at = NULL
@@ -216,13 +220,14 @@ export async function completeJob(input: z.output<typeof completeJobInput>): Pro
           WHERE processing_sessions.id = done.session_id
        )
        SELECT * FROM done`,
-      {
-        id: input.id,
-        leaseToken: input.leaseToken,
-        result: input.result === undefined ? null : JSON.stringify(input.result),
-        completesFrom: videoStatusFrom.completed,
-      },
-    ),
+        {
+          id: input.id,
+          leaseToken: input.leaseToken,
+          result: input.result === undefined ? null : JSON.stringify(input.result),
+          completesFrom: videoStatusFrom.completed,
+        },
+      )
+      .options({ name: 'complete_job' }),
   );
   const [row] = completed.rows as Record<string, unknown>[];
   return row ? toJob(row) : leaseRefused(input.id);
