@@ -19,16 +19,18 @@ const isPlainObject = (value: object) => {
 class PlainWalk {
   readonly values: Record<string, Annotation> = {};
   private readonly seen = new Set<object>();
-  private readonly path: string[] = [];
+  /** The annotation path of the value being walked, as superjson writes it; undefined at the root. */
+  private path: string | undefined;
 
   private annotate(annotation: Annotation): void {
-    this.values[this.path.map(escapeKey).join('.')] = annotation;
+    this.values[this.path ?? ''] = annotation;
   }
 
   private child(key: string, value: unknown): unknown {
-    this.path.push(key);
+    const parent = this.path;
+    this.path = parent === undefined ? escapeKey(key) : `${parent}.${escapeKey(key)}`;
     const json = this.walk(value);
-    this.path.pop();
+    this.path = parent;
     return json;
   }
 
