@@ -7,91 +7,62 @@ import type { Knex } from 'knex';
  * statement that touched no job of a session returns before building any arrays.
  */
 
-const withSessionJobs = (table: string) => `EXISTS (SELECT 1 FROM ${table} WHERE session_id IS NOT NULL)`;
+const addCounts = `
+  INSERT INTO processing_session_job_counts AS counts (session_id, status, shard, jobs)
+  SELECT c.session_id, c.status, pg_backend_pid() % 16, sum(c.delta)
+    FROM unnest(session_ids, statuses, deltas) AS c (session_id, status, delta)
+   WHERE c.session_id IS NOT NULL
+     AND EXISTS (SELECT 1 FROM processing_sessions s WHERE s.id = c.session_id)
+   GROUP BY c.session_id, c.status
+  HAVING sum(c.delta) <> 0
+   ORDER BY c.session_id, c.status
+  ON CONFLICT (session_id, status, shard) DO UPDATE SET jobs = counts.jobs + excluded.jobs`;
 
-export async function up(knex: Knex): Promise<void> {
-  await knex.raw(`
-    CREATE OR REPLACE FUNCTION add_session_job_counts(session_ids uuid[], statuses job_status[], deltas integer[])
-    RETURNS void LANGUAGE plpgsql AS $$
-    BEGIN
-      INSERT INTO processing_session_job_counts AS counts (session_id, status, shard, jobs)
-      SELECT c.session_id, c.status, pg_backend_pid() % 16, sum(c.delta)
-        FROM unnest(session_ids, statuses, deltas) AS c (session_id, status, delta)
-       WHERE c.session_id IS NOT NULL
-         AND EXISTS (SELECT 1 FROM processing_sessions s WHERE s.id = c.session_id)
-       GROUP BY c.session_id, c.status
-      HAVING sum(c.delta) <> 0
-       ORDER BY c.session_id, c.status
-      ON CONFLICT (session_id, status, shard) DO UPDATE SET jobs = counts.jobs + excluded.jobs;
-    END
-    $$;
+const addCountsFunction = (body: string) => `
+  CREATE OR REPLACE FUNCTION add_session_job_counts(session_ids uuid[], statuses job_status[], deltas integer[])
+  RETURNS void ${body};`;
 
-    CREATE OR REPLACE FUNCTION count_inserted_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF ${withSessionJobs('new_jobs')} THEN
-        PERFORM add_session_job_counts(array_agg(session_id), array_agg(status), array_agg(1)) FROM new_jobs;
-      END IF;
-      RETURN NULL;
-    END
-    $$;
-    CREATE OR REPLACE FUNCTION count_deleted_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF ${withSessionJobs('old_jobs')} THEN
-        PERFORM add_session_job_counts(array_agg(session_id), array_agg(status), array_agg(-1)) FROM old_jobs;
-      END IF;
-      RETURN NULL;
-    END
-    $$;
-    CREATE OR REPLACE FUNCTION count_updated_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF ${withSessionJobs('new_jobs')} OR ${withSessionJobs('old_jobs')} THEN
-        PERFORM add_session_job_counts(array_agg(session_id), array_agg(status), array_agg(delta))
-           FROM (SELECT session_id, status, 1 AS delta FROM new_jobs
-                 UNION ALL
-                 SELECT session_id, status, -1 FROM old_jobs) changes;
-      END IF;
-      RETURN NULL;
-    END
-    $$;
-  `);
+/** The changes each trigger passes on, and the transition tables that hold them. */
+const triggers = [
+  {
+    name: 'count_inserted_jobs',
+    tables: ['new_jobs'],
+    changes: 'SELECT session_id, status, 1 AS delta FROM new_jobs',
+  },
+  {
+    name: 'count_deleted_jobs',
+    tables: ['old_jobs'],
+    changes: 'SELECT session_id, status, -1 AS delta FROM old_jobs',
+  },
+  {
+    name: 'count_updated_jobs',
+    tables: ['new_jobs', 'old_jobs'],
+    changes: `SELECT session_id, status, 1 AS delta FROM new_jobs
+              UNION ALL
+              SELECT session_id, status, -1 FROM old_jobs`,
+  },
+];
+
+function triggerFunctions(skipWithoutSessions: boolean): string {
+  return triggers
+    .map(({ name, tables, changes }) => {
+      const count = `PERFORM add_session_job_counts(array_agg(session_id), array_agg(status), array_agg(delta))
+                       FROM (${changes}) changes;`;
+      const guard = tables.map((table) => `EXISTS (SELECT 1 FROM ${table} WHERE session_id IS NOT NULL)`);
+      const body = skipWithoutSessions ? `IF ${guard.join(' OR ')} THEN ${count} END IF;` : count;
+      return `CREATE OR REPLACE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+              BEGIN ${body} RETURN NULL; END $$;`;
+    })
+    .join('\n');
 }
 
-/** Back to the functions of migration 20261125000007. */
-export async function down(knex: Knex): Promise<void> {
-  await knex.raw(`
-    CREATE OR REPLACE FUNCTION add_session_job_counts(session_ids uuid[], statuses job_status[], deltas integer[])
-    RETURNS void LANGUAGE sql AS $$
-      INSERT INTO processing_session_job_counts AS counts (session_id, status, shard, jobs)
-      SELECT c.session_id, c.status, pg_backend_pid() % 16, sum(c.delta)
-        FROM unnest(session_ids, statuses, deltas) AS c (session_id, status, delta)
-       WHERE c.session_id IS NOT NULL
-         AND EXISTS (SELECT 1 FROM processing_sessions s WHERE s.id = c.session_id)
-       GROUP BY c.session_id, c.status
-      HAVING sum(c.delta) <> 0
-       ORDER BY c.session_id, c.status
-      ON CONFLICT (session_id, status, shard) DO UPDATE SET jobs = counts.jobs + excluded.jobs
-    $$;
+export async function up(knex: Knex): Promise<void> {
+  await knex.raw(addCountsFunction(`LANGUAGE plpgsql AS $$ BEGIN ${addCounts}; END $$`));
+  await knex.raw(triggerFunctions(true));
+}
 
-    CREATE OR REPLACE FUNCTION count_inserted_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      PERFORM add_session_job_counts(array_agg(session_id), array_agg(status), array_agg(1)) FROM new_jobs;
-      RETURN NULL;
-    END
-    $$;
-    CREATE OR REPLACE FUNCTION count_deleted_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      PERFORM add_session_job_counts(array_agg(session_id), array_agg(status), array_agg(-1)) FROM old_jobs;
-      RETURN NULL;
-    END
-    $$;
-    CREATE OR REPLACE FUNCTION count_updated_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      PERFORM add_session_job_counts(array_agg(session_id), array_agg(status), array_agg(delta))
-         FROM (SELECT session_id, status, 1 AS delta FROM new_jobs
-               UNION ALL
-               SELECT session_id, status, -1 FROM old_jobs) changes;
-      RETURN NULL;
-    END
-    $$;
-  `);
+/** Back to the functions of migration 20261125000007, which these replace. */
+export async function down(knex: Knex): Promise<void> {
+  await knex.raw(addCountsFunction(`LANGUAGE sql AS $$ ${addCounts} $$`));
+  await knex.raw(triggerFunctions(false));
 }
