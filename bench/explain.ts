@@ -40,9 +40,27 @@ export async function captureQueries(
   return captured;
 }
 
+/** auto_explain, for the statements run inside a function (the queue's): each plan comes back as a notice. */
+const explainNested = [
+  "LOAD 'auto_explain'",
+  'SET LOCAL auto_explain.log_min_duration = 0',
+  'SET LOCAL auto_explain.log_analyze = on',
+  'SET LOCAL auto_explain.log_nested_statements = on',
+  "SET LOCAL auto_explain.log_format = 'json'",
+  'SET LOCAL client_min_messages = log',
+];
+
+/** The plans auto_explain sends as notices: `duration: … ms  plan:` followed by the plan in JSON. */
+function nestedPlan(message: string): PlanNode | undefined {
+  const start = message.indexOf('{');
+  if (!message.startsWith('duration:') || start < 0) return undefined;
+  return (JSON.parse(message.slice(start)) as { Plan: PlanNode }).Plan;
+}
+
 /**
  * EXPLAIN (ANALYZE, BUFFERS) inside a transaction that is rolled back, so explaining a claim claims nothing. The
- * statements come as knex sent them to pg ($1 placeholders), so they go to a pg connection as they are.
+ * statements come as knex sent them to pg ($1 placeholders), so they go to a pg connection as they are. The
+ * statements a function runs are explained too (auto_explain), so their indexes and scans count as the caller's.
  */
 export async function explain(
   db: Knex,
@@ -52,8 +70,15 @@ export async function explain(
   { forbidSeqScans = false } = {},
 ): Promise<Explained> {
   const client = (await db.client.acquireConnection()) as pg.PoolClient;
+  const nested: PlanNode[] = [];
+  const onNotice = (notice: { message?: string }) => {
+    const plan = nestedPlan(notice.message ?? '');
+    if (plan) nested.push(plan);
+  };
   try {
     await client.query('BEGIN');
+    for (const setting of explainNested) await client.query(setting);
+    client.on('notice', onNotice);
     // On a small database the planner rightly prefers scanning; forbidding it leaves a scan only where no
     // index could serve the query at all.
     if (forbidSeqScans) await client.query('SET LOCAL enable_seqscan = off');
@@ -66,7 +91,7 @@ export async function explain(
     ];
     const indexes: string[] = [];
     const seqScans: string[] = [];
-    walk(plan, (node) => {
+    const visit = (node: PlanNode) => {
       if (node['Index Name']) indexes.push(node['Index Name']);
       if (
         node['Node Type'] === 'Seq Scan' &&
@@ -75,9 +100,11 @@ export async function explain(
       ) {
         seqScans.push(node['Relation Name']);
       }
-    });
+    };
+    for (const root of [plan, ...nested]) walk(root, visit);
     return { name, ms, indexes: [...new Set(indexes)], seqScans };
   } finally {
+    client.off('notice', onNotice);
     await client.query('ROLLBACK');
     await db.client.releaseConnection(client);
   }

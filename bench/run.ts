@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     lines.push(
       `## Queries at scale (${videos.toLocaleString('en')} videos, ${seeded.rows.transcripts.toLocaleString('en')} transcripts, ${seeded.rows.processing_jobs.toLocaleString('en')} jobs)`,
       '',
-      '`EXPLAIN (ANALYZE, BUFFERS)` of every statement each path sends.',
+      '`EXPLAIN (ANALYZE, BUFFERS)` of every statement each path sends, and (auto_explain) of the statements the queue functions run.',
       '',
       '| path | execution ms | indexes used | sequential scans of large tables |',
       '| --- | ---: | --- | --- |',

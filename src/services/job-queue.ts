@@ -113,57 +113,18 @@ export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> 
  */
 export async function claimJobs(request: z.input<typeof claimJobsInput>): Promise<ProcessingJob[]> {
   const input = claimJobsInput.parse(request);
-  // One statement, so one round trip and atomic without a transaction; every step sees the same snapshot, and
-  // the expired leases it fails and the ones it hands out again are disjoint (attempts left or not). It is a named
-  // prepared statement, as is the completion: each connection plans it once instead of on every call.
+  // One statement (migration 20261125000009), so one round trip and atomic without a transaction; every step sees
+  // the same snapshot, and the expired leases it fails and the ones it hands out again are disjoint (attempts left
+  // or not). In order: fail leases that expired on their last attempt, lock the best queued and expired-lease
+  // candidates (SKIP LOCKED), keep the best `limit`, lease them, and move their videos to `processing`.
   const claimed = await withDatabaseErrors(() =>
-    knex()
-      .raw(
-        `WITH exhausted AS (
-         UPDATE processing_jobs
-            SET status = 'failed', completed_at = now(), lease_token = NULL, lease_expires_at = NULL,
-                error_message = coalesce(error_message || ' / ', '') || 'lease expired on the last attempt'
-          WHERE id IN (SELECT id FROM processing_jobs
-                        WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts
-                        ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)
-       ), queued AS (
-         SELECT id, priority, created_at FROM processing_jobs
-          WHERE status = 'queued' AND run_after <= now() AND (:types::job_type[] IS NULL OR job_type = ANY(:types))
-          ORDER BY priority DESC, created_at, id
-          LIMIT :limit FOR UPDATE SKIP LOCKED
-       ), expired AS (
-         SELECT id, priority, created_at FROM processing_jobs
-          WHERE status = 'running' AND lease_expires_at < now() AND attempts < max_attempts
-            AND (:types::job_type[] IS NULL OR job_type = ANY(:types))
-          ORDER BY lease_expires_at
-          LIMIT :limit FOR UPDATE SKIP LOCKED
-       ), chosen AS (
-         SELECT id FROM (SELECT * FROM expired UNION ALL SELECT * FROM queued) candidates
-          ORDER BY priority DESC, created_at, id
-          LIMIT :limit
-       ), claimed AS (
-         UPDATE processing_jobs AS job
-            SET status = 'running', attempts = job.attempts + 1, locked_by = :workerId, locked_at = now(),
-                lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => :leaseSeconds),
-                started_at = coalesce(job.started_at, now())
-           FROM chosen WHERE job.id = chosen.id
-         RETURNING job.*
-       ), videos_started AS (
-         UPDATE videos SET status = 'processing'
-           FROM claimed
-          WHERE claimed.entity_type = 'video' AND videos.id = claimed.entity_id
-            AND videos.status = ANY(:startsFrom::video_status[])
-       )
-       SELECT * FROM claimed`,
-        {
-          types: input.jobTypes ?? null,
-          limit: input.limit,
-          workerId: input.workerId,
-          leaseSeconds: input.leaseSeconds,
-          startsFrom: videoStatusFrom.processing,
-        },
-      )
-      .options({ name: 'claim_jobs' }),
+    knex().raw('SELECT * FROM claim_jobs(?, ?::job_type[], ?, ?, ?::video_status[])', [
+      input.workerId,
+      input.jobTypes ?? null,
+      input.limit,
+      input.leaseSeconds,
+      [...videoStatusFrom.processing],
+    ]),
   );
   return (claimed.rows as Record<string, unknown>[])
     .map(toJob)
@@ -196,38 +157,15 @@ export async function heartbeat(input: z.output<typeof heartbeatInput>): Promise
  * statement.
  */
 export async function completeJob(input: z.output<typeof completeJobInput>): Promise<ProcessingJob> {
+  // One statement (migration 20261125000009): complete the job if the lease is the caller's, then move its video
+  // to `completed`, stamp its channel's last check, or count it on its session.
   const completed = await withDatabaseErrors(() =>
-    knex()
-      .raw(
-        `WITH done AS (
-         UPDATE processing_jobs
-            SET status = 'completed', result = :result::jsonb, completed_at = now(), error_message = NULL,
-                lease_token = NULL, lease_expires_at = NULL
-          WHERE id = :id AND status = 'running' AND lease_token = :leaseToken
-         RETURNING *
-       ), video AS (
-         UPDATE videos SET status = 'completed', processed_at = now(), error_message = NULL
-           FROM done
-          WHERE done.entity_type = 'video' AND videos.id = done.entity_id
-            AND videos.status = ANY(:completesFrom::video_status[])
-       ), channel AS (
-         UPDATE channels SET last_checked_at = now()
-           FROM done
-          WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
-       ), session AS (
-         UPDATE processing_sessions SET processed_videos = processed_videos + 1
-           FROM done
-          WHERE processing_sessions.id = done.session_id
-       )
-       SELECT * FROM done`,
-        {
-          id: input.id,
-          leaseToken: input.leaseToken,
-          result: input.result === undefined ? null : JSON.stringify(input.result),
-          completesFrom: videoStatusFrom.completed,
-        },
-      )
-      .options({ name: 'complete_job' }),
+    knex().raw('SELECT * FROM complete_job(?, ?, ?::jsonb, ?::video_status[])', [
+      input.id,
+      input.leaseToken,
+      input.result === undefined ? null : JSON.stringify(input.result),
+      [...videoStatusFrom.completed],
+    ]),
   );
   const [row] = completed.rows as Record<string, unknown>[];
   return row ? toJob(row) : leaseRefused(input.id);
