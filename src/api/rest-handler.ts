@@ -1,4 +1,4 @@
-import { type AnyProcedure, TRPCError } from '@trpc/server';
+import { type AnyProcedure, callTRPCProcedure, TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { FastifyInstance } from 'fastify';
 import type { OpenApiMeta } from 'trpc-to-openapi';
@@ -6,13 +6,6 @@ import type { z } from 'zod';
 import { type ContextSettings, contextFor } from './context';
 import { describeError } from './error-shape';
 import { appRouter } from './router';
-import { createCallerFactory } from './trpc';
-
-type Call = (input: unknown) => Promise<unknown>;
-type CallerNode = Call | { [key: string]: CallerNode };
-
-const createCaller = createCallerFactory(appRouter);
-
 /** The zod kind under optional, default and nullable wrappers: what a query string has to become. */
 function kindOf(schema: z.core.$ZodType): string {
   let def = schema._zod.def;
@@ -93,7 +86,6 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
     const inputSchema = procedure._def.inputs[0] as z.ZodObject;
     const kinds = new Map(Object.entries(inputSchema.shape).map(([key, field]) => [key, kindOf(field)]));
     const readsQuery = route.method === 'GET' || route.method === 'DELETE';
-    const segments = name.split('.');
 
     app.route<{ Params: Record<string, string>; Querystring: Record<string, string | string[]> }>({
       method: route.method,
@@ -104,11 +96,15 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
             ...(readsQuery ? queryInput(request.query, kinds) : bodyInput(request.body, request.params)),
             ...request.params,
           };
-          const call = segments.reduce<CallerNode>(
-            (node, key) => (node as Record<string, CallerNode>)[key]!,
-            createCaller(contextFor(request, settings)) as unknown as CallerNode,
-          ) as Call;
-          return await call(input);
+          return (await callTRPCProcedure({
+            router: appRouter,
+            path: name,
+            type: procedure._def.type,
+            ctx: contextFor(request, settings),
+            getRawInput: async () => input,
+            signal: undefined,
+            batchIndex: 0,
+          })) as unknown;
         } catch (thrown) {
           const error = asTRPCError(thrown);
           if (error.code === 'INTERNAL_SERVER_ERROR')

@@ -24,9 +24,13 @@ class Annotations {
   /** The path of the value being looked at, as superjson writes it; undefined at the root. */
   private path: string | undefined;
 
+  private pathTo(key: string): string {
+    return this.path === undefined ? escapeKey(key) : `${this.path}.${escapeKey(key)}`;
+  }
+
   private child(key: string, value: unknown): boolean {
     const parent = this.path;
-    this.path = parent === undefined ? escapeKey(key) : `${parent}.${escapeKey(key)}`;
+    this.path = this.pathTo(key);
     const plain = this.collect(value);
     this.path = parent;
     return plain;
@@ -46,8 +50,7 @@ class Annotations {
       for (let index = 0; index < value.length; index += 1) {
         if (!(index in value)) return false;
         const item: unknown = value[index];
-        if (item === undefined)
-          this.values[this.path === undefined ? `${index}` : `${this.path}.${index}`] = ['undefined'];
+        if (item === undefined) this.values[this.pathTo(String(index))] = ['undefined'];
         else if (!this.child(String(index), item)) return false;
       }
       return true;

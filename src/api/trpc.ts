@@ -39,7 +39,6 @@ export const restRoutes =
   (method: OpenApiMethod, path: `/${string}`, summary: string): OpenApiMeta => ({
     openapi: { method, path, tags: [tag], summary },
   });
-export const createCallerFactory = t.createCallerFactory;
 
 /** Turns the services' domain errors into tRPC errors a client can act on. */
 const mapErrors = t.middleware(async ({ next }) => {
