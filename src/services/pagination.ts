@@ -40,17 +40,23 @@ function decodeCursor(cursor: string): CursorPosition {
   throw new InvalidInputError('cursor is not one this API issued', 'cursor');
 }
 
-export async function keysetPage<M extends Model>(
+/** Narrows a query to one page's range: past the cursor, in key order, and one row more than the page. */
+export function keysetRange<M extends Model>(
   query: QueryBuilder<M, M[]>,
-  options: KeysetOptions<M>,
-): Promise<Page<M>> {
+  options: Omit<KeysetOptions<M>, 'sortValue'>,
+): QueryBuilder<M, M[]> {
   if (options.cursor !== undefined) {
     const { sort, id } = decodeCursor(options.cursor);
     query.whereRaw(`(${options.sortKey}, ${options.idColumn}) < (?::timestamptz, ?::uuid)`, [sort, id]);
   }
-  const rows = await query
-    .orderByRaw(`${options.sortKey} DESC, ${options.idColumn} DESC`)
-    .limit(options.limit + 1);
+  return query.orderByRaw(`${options.sortKey} DESC, ${options.idColumn} DESC`).limit(options.limit + 1);
+}
+
+export async function keysetPage<M extends Model>(
+  query: QueryBuilder<M, M[]>,
+  options: KeysetOptions<M>,
+): Promise<Page<M>> {
+  const rows = await keysetRange(query, options);
   const items = rows.slice(0, options.limit);
   const last = items.at(-1);
   const nextCursor =

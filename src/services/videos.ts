@@ -1,4 +1,4 @@
-import { snakeCaseMappers } from 'objection';
+import { type QueryBuilder, snakeCaseMappers } from 'objection';
 import type { z } from 'zod';
 import { ChannelModel } from '../models/channel';
 import { VideoModel } from '../models/video';
@@ -15,7 +15,7 @@ import {
 import type { UpsertResult, VideoWithRelations } from '../schemas/responses';
 import { ConflictError, NotFoundError } from './errors';
 import { likePattern } from './like-pattern';
-import { keysetPage } from './pagination';
+import { keysetPage, keysetRange } from './pagination';
 import { graphOf, rowsOf, withDatabaseErrors } from './rows';
 
 const rows = rowsOf(() => VideoModel.query(), 'video');
@@ -38,18 +38,27 @@ export async function getVideo(input: VideoRef): Promise<VideoWithRelations> {
 }
 
 export async function listVideos(input: ListVideosInput): Promise<Page<VideoWithRelations>> {
-  const query = VideoModel.query();
-  if (input.channelId) query.where('videos.channel_id', input.channelId);
-  if (input.status) query.where('videos.status', input.status);
-  if (input.publishedAfter) query.where('videos.published_at', '>=', input.publishedAfter);
-  if (input.publishedBefore) query.where('videos.published_at', '<', input.publishedBefore);
-  if (input.tags) query.whereRaw('videos.tags @> ?::text[]', [input.tags]);
-  if (input.search) query.where('videos.title', 'ilike', likePattern(input.search));
+  const matching = (query: QueryBuilder<VideoModel, VideoModel[]>) => {
+    if (input.channelId) query.where('videos.channel_id', input.channelId);
+    if (input.status) query.where('videos.status', input.status);
+    if (input.publishedAfter) query.where('videos.published_at', '>=', input.publishedAfter);
+    if (input.publishedBefore) query.where('videos.published_at', '<', input.publishedBefore);
+    if (input.tags) query.whereRaw('videos.tags @> ?::text[]', [input.tags]);
+    if (input.search) query.where('videos.title', 'ilike', likePattern(input.search));
+    return query;
+  };
+  const options = { sortKey: publishedKey, sortValue: publishedValue, idColumn: 'videos.id', ...input };
+  // A tag is checked in the published-order index, which carries the tags: the page's ids come from an
+  // index-only walk, and only those rows are read from the table.
+  const query = input.tags
+    ? VideoModel.query().whereIn(
+        'videos.id',
+        keysetRange(matching(VideoModel.query().select('videos.id')), options),
+      )
+    : matching(VideoModel.query());
   const graph = graphOf(input.include);
   if (graph) query.withGraphFetched(graph);
-  const page = await withDatabaseErrors(() =>
-    keysetPage(query, { sortKey: publishedKey, sortValue: publishedValue, idColumn: 'videos.id', ...input }),
-  );
+  const page = await withDatabaseErrors(() => keysetPage(query, options));
   return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
 }
 
