@@ -13,7 +13,7 @@ import type { VideoStatus } from '../schemas/video';
 import { videoWrite } from '../schemas/video';
 import { channelFactory } from './channel';
 import { copyLine } from './copy-format';
-import { fake } from './fake';
+import { fake, uuidFrom } from './fake';
 import { seedFactories } from './index';
 import { processingJobFactory } from './processing-job';
 import { processingSessionFactory } from './processing-session';
@@ -143,7 +143,7 @@ export async function seedDemoData(
             ? channelFactory.trait('inactive')
             : channelFactory.trait('checked');
       return stamp(
-        { id: fake.string.uuid(), ...factory.build() },
+        { id: uuidFrom(fake), ...factory.build() },
         new Date(seedReferenceDate.getTime() - (plan.channels - index) * 60_000),
       );
     });
@@ -152,7 +152,7 @@ export async function seedDemoData(
     const sessions = Array.from({ length: plan.sessions }, () =>
       // Stamped an hour early: the counters' UPDATE at the end moves updated_at to the reference date.
       stamp(
-        { id: fake.string.uuid(), ...processingSessionFactory.trait('running').build() },
+        { id: uuidFrom(fake), ...processingSessionFactory.trait('running').build() },
         new Date(seedReferenceDate.getTime() - 3_600_000),
       ),
     );
@@ -187,7 +187,7 @@ export async function seedDemoData(
       jobIndex += 1;
       sessionCounters[session]!.total += 1;
       if (job.status === 'completed') sessionCounters[session]!.completed += 1;
-      batch.jobs.push(stamp({ id: fake.string.uuid(), ...job, sessionId: sessions[session]!.id }, at));
+      batch.jobs.push(stamp({ id: uuidFrom(fake), ...job, sessionId: sessions[session]!.id }, at));
     };
 
     for (const channel of channels) {
@@ -212,13 +212,13 @@ export async function seedDemoData(
           channelId,
           publishedAt,
         });
-        const id = fake.string.uuid();
+        const id = uuidFrom(fake);
         batch.videos.push(stamp({ id, ...video }, video.discoveredAt!));
         if (status === 'completed') {
           const transcript = transcriptFactory.transient({ sentences: 12 }).build({ videoId: id });
           batch.transcripts.push(
             stamp(
-              { id: fake.string.uuid(), ...transcript, wordCount: countWords(transcript.content) },
+              { id: uuidFrom(fake), ...transcript, wordCount: countWords(transcript.content) },
               video.processedAt!,
             ),
           );

@@ -3,6 +3,7 @@ import { ProcessingJobModel } from '../models/processing-job';
 import type { processingJobWrite } from '../schemas/processing-job';
 import { channelFactory } from './channel';
 import { Factory } from './factory';
+import { uuidFrom } from './fake';
 import { videoFactory } from './video';
 
 export type ProcessingJobAttrs = z.output<typeof processingJobWrite>;
@@ -20,7 +21,7 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
     jobType: 'transcript_extraction',
     status: 'queued',
     entityType: 'video',
-    entityId: faker.string.uuid(),
+    entityId: uuidFrom(faker),
     priority: faker.helpers.arrayElement([0, 0, 0, 5, 10]),
     attempts: 0,
     maxAttempts: 3,
@@ -46,7 +47,7 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
         startedAt: lockedAt,
         lockedBy: `worker-${faker.number.int({ min: 1, max: 16 })}`,
         lockedAt,
-        leaseToken: faker.string.uuid(),
+        leaseToken: uuidFrom(faker),
         leaseExpiresAt: new Date(lockedAt.getTime() + minutes(5)),
       };
     },

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { TranscriptModel } from '../models/transcript';
 import { countWords, type transcriptWrite } from '../schemas/transcript';
 import { Factory } from './factory';
+import { uuidFrom } from './fake';
 import { videoFactory } from './video';
 import { language, transcriptText } from './youtube-data';
 
@@ -17,7 +18,7 @@ export const transcriptFactory = new Factory<
   defaults: ({ faker, transient }) => {
     const content = transcriptText(faker, transient.sentences);
     return {
-      videoId: faker.string.uuid(),
+      videoId: uuidFrom(faker),
       content,
       language: language(faker),
       source: 'youtube_auto',

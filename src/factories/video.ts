@@ -3,6 +3,7 @@ import { VideoModel } from '../models/video';
 import type { upsertVideosInput, videoWrite } from '../schemas/video';
 import { channelFactory } from './channel';
 import { type DeepPartial, Factory } from './factory';
+import { uuidFrom } from './fake';
 import { transcriptFactory } from './transcript';
 import {
   durationSeconds,
@@ -25,7 +26,7 @@ export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, { tr
     const youtubeVideoId = youtubeVideoIdFor(sequence, faker);
     const publishedAt = faker.date.past({ years: 5 });
     return {
-      channelId: faker.string.uuid(),
+      channelId: uuidFrom(faker),
       youtubeVideoId,
       title: videoTitle(faker),
       description: videoDescription(faker),

@@ -67,26 +67,49 @@ export function channelName(faker: Faker): string {
   return `${faker.company.name()} ${topic}`;
 }
 
-export function videoTitle(faker: Faker): string {
-  const topic = faker.helpers.arrayElement(topics);
-  const thing = faker.hacker.noun();
-  return faker.helpers.arrayElement([
-    `${topic} for Beginners: Everything You Need to Know`,
-    `I Tried ${topic} for 30 Days (Honest Results)`,
-    `Top ${faker.number.int({ min: 5, max: 15 })} ${topic} Mistakes to Avoid`,
-    `How to ${faker.hacker.verb()} the ${thing} in ${faker.number.int({ min: 2, max: 20 })} Minutes`,
-    `${topic} Tutorial #${faker.number.int({ min: 1, max: 120 })}: the ${thing}`,
-    `Why Nobody Talks About the ${faker.hacker.adjective()} ${thing}`,
+const titles: ((faker: Faker, topic: string) => string)[] = [
+  (_, topic) => `${topic} for Beginners: Everything You Need to Know`,
+  (_, topic) => `I Tried ${topic} for 30 Days (Honest Results)`,
+  (faker, topic) => `Top ${faker.number.int({ min: 5, max: 15 })} ${topic} Mistakes to Avoid`,
+  (faker) =>
+    `How to ${faker.hacker.verb()} the ${faker.hacker.noun()} in ${faker.number.int({ min: 2, max: 20 })} Minutes`,
+  (faker, topic) =>
+    `${topic} Tutorial #${faker.number.int({ min: 1, max: 120 })}: the ${faker.hacker.noun()}`,
+  (faker) => `Why Nobody Talks About the ${faker.hacker.adjective()} ${faker.hacker.noun()}`,
+  (faker) =>
     `${faker.commerce.productName()} Review - Worth It in ${faker.number.int({ min: 2019, max: 2026 })}?`,
-    `${topic} Q&A Livestream`,
-  ]);
+  (_, topic) => `${topic} Q&A Livestream`,
+];
+
+export function videoTitle(faker: Faker): string {
+  return faker.helpers.arrayElement(titles)(faker, faker.helpers.arrayElement(topics));
 }
 
+const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+
+/**
+ * A sentence of lorem words. Faker's own `lorem.sentence` spends several times longer per word in its general
+ * helpers, and the million-video seed writes tens of millions of words.
+ */
+function loremSentence(faker: Faker, min: number, max: number): string {
+  const words = faker.definitions.lorem.word;
+  const count = faker.number.int({ min, max });
+  let sentence = capitalized(faker.helpers.arrayElement(words));
+  for (let index = 1; index < count; index += 1) sentence += ` ${faker.helpers.arrayElement(words)}`;
+  return `${sentence}.`;
+}
+
+const loremSentences = (faker: Faker, count: number, min: number, max: number) =>
+  Array.from({ length: count }, () => loremSentence(faker, min, max)).join(' ');
+
 export function videoDescription(faker: Faker): string {
-  const links = `Subscribe for more: https://www.youtube.com/@${faker.internet.username().replace(/[^A-Za-z0-9_]/g, '')}`;
-  return `${faker.lorem.paragraph({ min: 2, max: 4 })}\n\nChapters:\n00:00 Intro\n01:${faker.number
-    .int({ min: 10, max: 59 })
-    .toString()}: ${faker.hacker.phrase()}\n\n${links}`;
+  const handle = `${faker.person.firstName()}${faker.number.int({ min: 1, max: 999 })}`.replace(
+    /[^A-Za-z0-9_]/g,
+    '',
+  );
+  const chapter = `${capitalized(faker.hacker.verb())} the ${faker.hacker.adjective()} ${faker.hacker.noun()}`;
+  const minute = faker.number.int({ min: 10, max: 59 });
+  return `${loremSentences(faker, faker.number.int({ min: 2, max: 4 }), 3, 10)}\n\nChapters:\n00:00 Intro\n01:${minute}: ${chapter}\n\nSubscribe for more: https://www.youtube.com/@${handle}`;
 }
 
 export function videoTags(faker: Faker): string[] {
@@ -137,5 +160,5 @@ export const language = (faker: Faker) => faker.helpers.arrayElement(languages);
 
 /** Spoken-style text: sentences of everyday words, the way auto captions read. */
 export function transcriptText(faker: Faker, sentences: number): string {
-  return Array.from({ length: sentences }, () => faker.lorem.sentence({ min: 6, max: 18 })).join(' ');
+  return loremSentences(faker, sentences, 6, 18);
 }

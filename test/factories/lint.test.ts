@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   channelFactory,
   processingJobFactory,
@@ -9,6 +9,7 @@ import {
   videoFactory,
 } from '../../src/factories';
 import type { Factory } from '../../src/factories/factory';
+import { fake, uuidFrom } from '../../src/factories/fake';
 import { channelSchema } from '../../src/schemas/channel';
 import { processingJobSchema } from '../../src/schemas/processing-job';
 import { processingSessionSchema } from '../../src/schemas/processing-session';
@@ -51,6 +52,15 @@ describe('factories', () => {
       })),
     );
     expect(second.map((v) => v.title)).toEqual(first.map((v) => v.title));
+  });
+
+  it('draw ids that are version-4 UUIDs, distinct, and the same again for the same seed number', () => {
+    seedFactories(7);
+    const ids = Array.from({ length: 2_000 }, () => uuidFrom(fake));
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(z.uuidv4().safeParse(id).success).toBe(true);
+    seedFactories(7);
+    expect(uuidFrom(fake)).toBe(ids[0]);
   });
 
   it('make YouTube ids and URLs in the real formats, unique per sequence', () => {
