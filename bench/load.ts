@@ -48,6 +48,7 @@ export async function loadServer(
         url: address,
         connections: 10,
         duration: Math.min(3, seconds),
+        headers: { 'content-type': 'application/json' },
         requests: [{ method: scenario.method, setupRequest: (r) => ({ ...r, ...scenario.request() }) }],
       });
       const idleRssMb = rssMb(pid);
