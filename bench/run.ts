@@ -7,6 +7,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { connect } from '../src/db/connect';
 import { ensureDatabase } from '../src/db/provision';
 import { seedDemoData } from '../src/factories/bulk-seed';
+import { seedPlanFrom } from '../src/factories/seed-plan';
 import { channelFactory } from '../src/factories';
 import { countChannelVideos, listChannels } from '../src/services/channels';
 import { claimJobs } from '../src/services/job-queue';
@@ -53,13 +54,7 @@ async function main(): Promise<void> {
 
   try {
     log(`Seeding ${videos.toLocaleString('en')} videos ...`);
-    const plan = {
-      seed: 1,
-      videos,
-      channels: Math.max(30, Math.ceil(videos / 1_000)),
-      transcriptShare: 0.2,
-      sessions: 3,
-    };
+    const plan = seedPlanFrom({ SEED: '1', SEED_VIDEOS: String(videos) });
     const seeded = await seedDemoData(db, plan);
     const seededRows = Object.values(seeded.rows).reduce((a, b) => a + b, 0);
     const copy = await copyBaseline(db, copyDb);

@@ -4,8 +4,8 @@ import { seedPlanFrom } from '../src/factories/seed-plan';
 
 /**
  * Replaces the database's contents with demo data made by the factories. Size it with SEED_VIDEOS (default
- * 1,000), SEED_CHANNELS, SEED_TRANSCRIPT_SHARE and SEED_SESSIONS; SEED picks the random sequence. Runs the
- * pending migrations first.
+ * 1,000), SEED_CHANNELS, SEED_TRANSCRIPT_SHARE and SEED_SESSIONS; SEED picks the random sequence, and
+ * SEED_BATCH_VIDEOS trades memory for speed. Runs the pending migrations first.
  */
 export async function seed(knex: Knex): Promise<void> {
   const plan = seedPlanFrom(process.env);

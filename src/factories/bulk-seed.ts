@@ -100,12 +100,6 @@ export interface SeedReport {
 
 export type Progress = (videosDone: number, videosTotal: number) => void;
 
-/**
- * Each batch is three COPYs (videos, their transcripts, their jobs). The server loads a table faster the longer it
- * stays with it: at a million videos, batches of 25,000 took 85-88 s where batches of 5,000 took 100-102 s (COPY of
- * the same rows alone: 76-80 s), for about 700 MB of memory at the peak.
- */
-const videosPerBatch = 25_000;
 const yieldEvery = 100;
 const yearMs = 365 * 24 * 3_600_000;
 
@@ -233,7 +227,7 @@ export async function seedDemoData(
           const factory = trait ? processingJobFactory.trait(trait) : processingJobFactory;
           addJob(factory.build({ entityId: id }), video.discoveredAt!);
         }
-        if (batch.videos.length === videosPerBatch) await flush();
+        if (batch.videos.length === plan.batchVideos) await flush();
         // Building rows never holds the event loop for long, so the batch being stored keeps flowing.
         else if (batch.videos.length % yieldEvery === 0) await new Promise(setImmediate);
       }

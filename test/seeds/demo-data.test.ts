@@ -37,6 +37,17 @@ describe('knex seed:run', () => {
     expect((await checksums()).videos).not.toBe(firstSums.videos);
   });
 
+  it('gives the same rows whether they are stored in one batch or in many overlapping ones', async () => {
+    const plan = seedPlanFrom({ SEED: '11', SEED_VIDEOS: '1300', SEED_CHANNELS: '7' });
+    expect(plan.batchVideos).toBeGreaterThan(plan.videos);
+    await seedDemoData(testDatabase().db, plan);
+    const oneBatch = await checksums();
+    // 1,300 videos in batches of 97: thirteen full batches stored while the next is built, and a partial one.
+    const batched = await seedDemoData(testDatabase().db, { ...plan, batchVideos: 97 });
+    expect(batched.rows.videos).toBe(1_300);
+    expect(await checksums()).toEqual(oneBatch);
+  });
+
   it('makes coherent rows: schema-valid, words counted, publish dates rising within a channel, counters agreeing', async () => {
     await seedDemoData(testDatabase().db, seedPlanFrom({ SEED_VIDEOS: '200', SEED_CHANNELS: '4' }));
     for (const channel of await ChannelModel.query())
