@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { claimJobs, completeJob, enqueueJobs } from '../src/services/job-queue';
+import { claimJobs, completeJob, completeJobs, enqueueJobs } from '../src/services/job-queue';
 
 export interface QueueResult {
   jobs: number;
@@ -20,13 +20,14 @@ export function queueResult(runs: Map<unknown, number>, seconds: number): QueueR
 
 /**
  * Enqueues `count` no-op jobs about existing videos, then lets `workers` claim them `claimLimit` at a time and
- * complete them all.
+ * complete them all: one call per job, or one per claim (`together`).
  */
 export async function drainQueue(
   db: Knex,
   count: number,
   workers: number,
   claimLimit: number,
+  completion: 'each' | 'together' = 'each',
 ): Promise<QueueResult> {
   // Discovered videos have no job yet (the seed gives jobs only to videos past discovery).
   const videoIds = await db('videos').where('status', 'discovered').limit(count).pluck<string[]>('id');
@@ -53,9 +54,11 @@ export async function drainQueue(
       });
       const ours = claimed.filter((job) => job.priority === 1_000_000);
       if (ours.length === 0) return;
-      for (const job of ours) {
-        runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
-        await completeJob({ id: job.id, leaseToken: job.leaseToken! });
+      for (const job of ours) runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+      if (completion === 'together') {
+        await completeJobs({ jobs: ours.map((job) => ({ id: job.id, leaseToken: job.leaseToken! })) });
+      } else {
+        for (const job of ours) await completeJob({ id: job.id, leaseToken: job.leaseToken! });
       }
     }
   };

@@ -104,6 +104,22 @@ export const heartbeatInput = leaseInput.extend({ leaseSeconds: leaseSeconds.def
 
 export const completeJobInput = leaseInput.extend({ result: z.json().optional() });
 
+/** A worker's claimed jobs, finished together: each one that still holds its lease is completed. */
+export const completeJobsInput = z.strictObject({
+  jobs: z
+    .array(completeJobInput)
+    .min(1)
+    .max(100)
+    .refine((jobs) => new Set(jobs.map((job) => job.id)).size === jobs.length, 'must name each job once'),
+});
+
+export const completeJobsResult = z.strictObject({
+  completed: z.array(processingJobSchema),
+  /** The jobs not completed, each with the reason `jobs.complete` would have given. */
+  refused: z.array(z.strictObject({ id: uuid, reason: z.string() })),
+});
+export type CompleteJobsResult = z.infer<typeof completeJobsResult>;
+
 export const failJobInput = leaseInput.extend({
   error: errorMessage.min(1),
   /** False fails the job for good, whatever attempts remain. */

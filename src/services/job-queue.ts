@@ -3,14 +3,16 @@ import type { z } from 'zod';
 import { ProcessingJobModel } from '../models/processing-job';
 import {
   claimJobsInput,
+  type CompleteJobsResult,
   type completeJobInput,
+  type completeJobsInput,
   type EnqueueJob,
   type failJobInput,
   type heartbeatInput,
   type ProcessingJob,
 } from '../schemas/processing-job';
 import { videoStatusFrom } from '../schemas/video';
-import { ConflictError, InvalidInputError } from './errors';
+import { ConflictError, InvalidInputError, NotFoundError } from './errors';
 import { jobRows } from './processing-jobs';
 import { withDatabaseErrors } from './rows';
 
@@ -131,15 +133,13 @@ export async function claimJobs(request: z.input<typeof claimJobsInput>): Promis
     .sort((a, b) => b.priority - a.priority || a.createdAt.getTime() - b.createdAt.getTime());
 }
 
-/** Explains why a lease-guarded update matched nothing: the job is gone, or the lease is not the caller's. */
+/** Why a lease-guarded update matched nothing, from the job's status now. */
+const refusal = (status: string) =>
+  status === 'running' ? 'the lease is no longer yours: the job was claimed again' : `the job is ${status}`;
+
 async function leaseRefused(id: string): Promise<never> {
   const job = await jobRows.find(id);
-  throw new ConflictError(
-    job.status === 'running'
-      ? 'the lease is no longer yours: the job was claimed again'
-      : `the job is ${job.status}`,
-    'leaseToken',
-  );
+  throw new ConflictError(refusal(job.status), 'leaseToken');
 }
 
 export async function heartbeat(input: z.output<typeof heartbeatInput>): Promise<ProcessingJob> {
@@ -152,23 +152,56 @@ export async function heartbeat(input: z.output<typeof heartbeatInput>): Promise
   return row ? toJob(row) : leaseRefused(input.id);
 }
 
+/** Completes the jobs whose lease the caller holds, in one statement; returns them by id. */
+async function completeLeased(
+  jobs: z.output<typeof completeJobsInput>['jobs'],
+): Promise<Map<string, ProcessingJob>> {
+  // One statement (migration 20261125000011): complete each job whose lease is the caller's, then move their
+  // videos to `completed`, stamp their channels' last check, and count them on their sessions.
+  const completed = await withDatabaseErrors(() =>
+    knex().raw('SELECT * FROM complete_jobs(?::uuid[], ?::uuid[], ?::jsonb[], ?::video_status[])', [
+      jobs.map((job) => job.id),
+      jobs.map((job) => job.leaseToken),
+      // knex's binding types leave out null array items, which pg sends as NULL: no result.
+      jobs.map((job) => (job.result === undefined ? null : JSON.stringify(job.result))) as string[],
+      [...videoStatusFrom.completed],
+    ]),
+  );
+  return new Map((completed.rows as Record<string, unknown>[]).map((row) => [row.id as string, toJob(row)]));
+}
+
 /**
  * Records the result once; the video or channel the job was about, and the session's count, follow in the same
  * statement.
  */
 export async function completeJob(input: z.output<typeof completeJobInput>): Promise<ProcessingJob> {
-  // One statement (migration 20261125000009): complete the job if the lease is the caller's, then move its video
-  // to `completed`, stamp its channel's last check, or count it on its session.
-  const completed = await withDatabaseErrors(() =>
-    knex().raw('SELECT * FROM complete_job(?, ?, ?::jsonb, ?::video_status[])', [
-      input.id,
-      input.leaseToken,
-      input.result === undefined ? null : JSON.stringify(input.result),
-      [...videoStatusFrom.completed],
-    ]),
-  );
-  const [row] = completed.rows as Record<string, unknown>[];
-  return row ? toJob(row) : leaseRefused(input.id);
+  const completed = await completeLeased([input]);
+  return completed.get(input.id) ?? leaseRefused(input.id);
+}
+
+/**
+ * Completes a worker's claimed jobs in one round trip. A job whose lease is no longer the caller's is left as it
+ * is and listed under `refused`, with the reason `completeJob` would give; the others complete regardless.
+ */
+export async function completeJobs(input: z.output<typeof completeJobsInput>): Promise<CompleteJobsResult> {
+  const completed = await completeLeased(input.jobs);
+  const missed = input.jobs.filter((job) => !completed.has(job.id)).map((job) => job.id);
+  const current =
+    missed.length === 0
+      ? []
+      : await withDatabaseErrors(() =>
+          knex()('processing_jobs')
+            .whereIn('id', missed)
+            .select<{ id: string; status: string }[]>('id', 'status'),
+        );
+  const statusOf = new Map(current.map((row) => [row.id, row.status]));
+  return {
+    completed: input.jobs.flatMap((job) => completed.get(job.id) ?? []),
+    refused: missed.map((id) => {
+      const status = statusOf.get(id);
+      return { id, reason: status ? refusal(status) : new NotFoundError('job', id).message };
+    }),
+  };
 }
 
 /** Records a failure: retried later with exponential backoff while attempts remain, failed for good after. */

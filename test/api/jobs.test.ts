@@ -6,7 +6,7 @@ import {
   videoFactory,
 } from '../../src/factories';
 import type { Page } from '../../src/schemas/pagination';
-import type { ProcessingJob } from '../../src/schemas/processing-job';
+import type { CompleteJobsResult, ProcessingJob } from '../../src/schemas/processing-job';
 import type { ProcessingSession } from '../../src/schemas/processing-session';
 import type { Video } from '../../src/schemas/video';
 import type { JobEntity, JobWithRelations } from '../../src/schemas/responses';
@@ -131,6 +131,78 @@ describe('jobs API', () => {
     await api.mutate('jobs.complete', { id: claimed!.id, leaseToken: claimed!.leaseToken });
     const { data } = await api.query<{ lastCheckedAt: Date | null }>('channels.get', { id: channel.id });
     expect(data.lastCheckedAt).toBeInstanceOf(Date);
+  });
+
+  it('completes claimed jobs together, counting each on its session and moving each video', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const videos = await videoFactory.createList(3);
+    await api.mutate('jobs.enqueueMany', {
+      jobs: videos.map((video) => ({
+        jobType: 'transcript_extraction',
+        entityType: 'video',
+        entityId: video.id,
+        sessionId: session.id,
+        priority: 1_000_000,
+      })),
+    });
+    const claimed = await claimOne(session.id);
+    expect(claimed).toHaveLength(3);
+    const done = await api.mutate<CompleteJobsResult>('jobs.completeMany', {
+      jobs: claimed.map((job, index) => ({
+        id: job.id,
+        leaseToken: job.leaseToken,
+        result: { part: index },
+      })),
+    });
+    expect(done.status).toBe(200);
+    expect(done.data.refused).toEqual([]);
+    expect(done.data.completed.map((job) => [job.id, job.status, job.result])).toEqual(
+      claimed.map((job, index) => [job.id, 'completed', { part: index }]),
+    );
+    for (const video of videos)
+      expect((await api.query<Video>('videos.get', { id: video.id })).data.status).toBe('completed');
+    const progress = await api.query<SessionProgress>('sessions.progress', { id: session.id });
+    expect(progress.data).toMatchObject({ total: 3, completed: 3, processedVideos: 3 });
+  });
+
+  it('completes the jobs whose lease still holds and refuses the others, each with its reason', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const jobs = await processingJobFactory.createList(3, { sessionId: session.id, priority: 1_000_000 });
+    const [held, lost, cancelled] = (await claimOne(session.id)).sort(
+      (a, b) => jobs.findIndex((job) => job.id === a.id) - jobs.findIndex((job) => job.id === b.id),
+    );
+    await api.mutate('jobs.cancel', { id: cancelled!.id });
+    const missing = '00000000-0000-4000-8000-00000000000a';
+    const done = await api.mutate<CompleteJobsResult>('jobs.completeMany', {
+      jobs: [
+        { id: held!.id, leaseToken: held!.leaseToken },
+        { id: lost!.id, leaseToken: cancelled!.leaseToken },
+        { id: cancelled!.id, leaseToken: cancelled!.leaseToken },
+        { id: missing, leaseToken: held!.leaseToken },
+      ],
+    });
+    expect(done.data.completed.map((job) => job.id)).toEqual([held!.id]);
+    expect(done.data.refused).toEqual([
+      { id: lost!.id, reason: 'the lease is no longer yours: the job was claimed again' },
+      { id: cancelled!.id, reason: 'the job is cancelled' },
+      { id: missing, reason: `job ${missing} not found` },
+    ]);
+    const progress = await api.query<SessionProgress>('sessions.progress', { id: session.id });
+    expect(progress.data).toMatchObject({ processedVideos: 1 });
+  });
+
+  it('rejects an empty batch, one over 100 jobs, and one naming a job twice, pointing at jobs', async () => {
+    const job = {
+      id: '00000000-0000-4000-8000-00000000000b',
+      leaseToken: '00000000-0000-4000-8000-00000000000c',
+    };
+    for (const jobs of [[], Array.from({ length: 101 }, () => job), [job, job]]) {
+      const response = await api.mutate('jobs.completeMany', { jobs });
+      expect(response.status).toBe(400);
+      const paths = response.error?.data.issues?.map((issue) => issue.path) ?? [];
+      expect(paths.length).toBeGreaterThan(0);
+      expect(paths).toEqual(paths.map(() => ['jobs']));
+    }
   });
 
   it('schedules a retry on failure, fails for good when attempts run out, and re-queues by hand', async () => {

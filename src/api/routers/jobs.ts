@@ -3,6 +3,8 @@ import { byId, uuid } from '../../schemas/fields';
 import {
   claimJobsInput,
   completeJobInput,
+  completeJobsInput,
+  completeJobsResult,
   enqueueJob,
   enqueueManyInput,
   failJobInput,
@@ -72,6 +74,17 @@ export const jobsRouter = router({
     .input(completeJobInput)
     .output(processingJobSchema)
     .mutation(({ input }) => queue.completeJob(input)),
+  completeMany: procedure
+    .meta(
+      route(
+        'POST',
+        '/jobs/complete',
+        'Finish several claimed jobs at once; any whose lease was lost are refused',
+      ),
+    )
+    .input(completeJobsInput)
+    .output(completeJobsResult)
+    .mutation(({ input }) => queue.completeJobs(input)),
   fail: procedure
     .meta(route('POST', '/jobs/{id}/fail', 'Fail a claimed job; it is retried later while attempts remain'))
     .input(failJobInput)
