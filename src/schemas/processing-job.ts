@@ -88,10 +88,13 @@ export type ListJobsInput = z.infer<typeof listJobsInput>;
 
 export const leaseSeconds = z.number().int().min(1).max(3_600);
 
+/** The most jobs one claim hands out, and so one `completeMany` takes. */
+const maxClaim = 100;
+
 export const claimJobsInput = z.strictObject({
   workerId,
   jobTypes: z.array(jobType).min(1).max(jobTypes.length).optional(),
-  limit: z.number().int().min(1).max(100).default(1),
+  limit: z.number().int().min(1).max(maxClaim).default(1),
   /** How long the claim holds before another worker may take the job over. */
   leaseSeconds: leaseSeconds.default(300),
 });
@@ -109,7 +112,7 @@ export const completeJobsInput = z.strictObject({
   jobs: z
     .array(completeJobInput)
     .min(1)
-    .max(100)
+    .max(maxClaim)
     .refine((jobs) => new Set(jobs.map((job) => job.id)).size === jobs.length, 'must name each job once'),
 });
 
