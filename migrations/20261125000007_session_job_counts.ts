@@ -12,6 +12,18 @@ import type { Knex } from 'knex';
  * processing_jobs (session_id, status) served only the old count and goes.
  */
 
+/** The statement that adds one statement's changes to the counts; migration 20261125000008 moves it to PL/pgSQL. */
+export const addSessionJobCounts = `
+      INSERT INTO processing_session_job_counts AS counts (session_id, status, shard, jobs)
+      SELECT c.session_id, c.status, pg_backend_pid() % 16, sum(c.delta)
+        FROM unnest(session_ids, statuses, deltas) AS c (session_id, status, delta)
+       WHERE c.session_id IS NOT NULL
+         AND EXISTS (SELECT 1 FROM processing_sessions s WHERE s.id = c.session_id)
+       GROUP BY c.session_id, c.status
+      HAVING sum(c.delta) <> 0
+       ORDER BY c.session_id, c.status
+      ON CONFLICT (session_id, status, shard) DO UPDATE SET jobs = counts.jobs + excluded.jobs`;
+
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE TABLE processing_session_job_counts (
@@ -29,15 +41,7 @@ export async function up(knex: Knex): Promise<void> {
     -- jobs that follows must not bring them back, hence the EXISTS.
     CREATE FUNCTION add_session_job_counts(session_ids uuid[], statuses job_status[], deltas integer[])
     RETURNS void LANGUAGE sql AS $$
-      INSERT INTO processing_session_job_counts AS counts (session_id, status, shard, jobs)
-      SELECT c.session_id, c.status, pg_backend_pid() % 16, sum(c.delta)
-        FROM unnest(session_ids, statuses, deltas) AS c (session_id, status, delta)
-       WHERE c.session_id IS NOT NULL
-         AND EXISTS (SELECT 1 FROM processing_sessions s WHERE s.id = c.session_id)
-       GROUP BY c.session_id, c.status
-      HAVING sum(c.delta) <> 0
-       ORDER BY c.session_id, c.status
-      ON CONFLICT (session_id, status, shard) DO UPDATE SET jobs = counts.jobs + excluded.jobs
+      ${addSessionJobCounts}
     $$;
 
     -- PostgreSQL gives transition tables to single-event triggers only: one function per event.

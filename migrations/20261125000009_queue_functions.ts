@@ -12,6 +12,38 @@ import type { Knex } from 'knex';
  * services' to pass, from the transition table in src/schemas/video.ts.
  */
 
+/** `complete_job` as created here; migration 20261125000011 replaces it and restores it on the way down. */
+export const completeJobFunction = `
+    CREATE FUNCTION complete_job(job_key uuid, job_lease_token uuid, job_result jsonb,
+                                 video_completes_from video_status[])
+    RETURNS SETOF processing_jobs LANGUAGE plpgsql
+    SET plan_cache_mode = force_generic_plan AS $$
+    BEGIN
+      RETURN QUERY
+      WITH done AS (
+        UPDATE processing_jobs
+           SET status = 'completed', result = job_result, completed_at = now(), error_message = NULL,
+               lease_token = NULL, lease_expires_at = NULL
+         WHERE id = job_key AND status = 'running' AND lease_token = job_lease_token
+        RETURNING *
+      ), video AS (
+        UPDATE videos SET status = 'completed', processed_at = now(), error_message = NULL
+          FROM done
+         WHERE done.entity_type = 'video' AND videos.id = done.entity_id
+           AND videos.status = ANY(video_completes_from)
+      ), channel AS (
+        UPDATE channels SET last_checked_at = now()
+          FROM done
+         WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
+      ), session AS (
+        UPDATE processing_sessions SET processed_videos = processed_videos + 1
+          FROM done
+         WHERE processing_sessions.id = done.session_id
+      )
+      SELECT * FROM done;
+    END
+    $$;`;
+
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     CREATE FUNCTION claim_jobs(claim_worker text, claim_types job_type[], claim_limit integer,
@@ -59,35 +91,7 @@ export async function up(knex: Knex): Promise<void> {
     END
     $$;
 
-    CREATE FUNCTION complete_job(job_key uuid, job_lease_token uuid, job_result jsonb,
-                                 video_completes_from video_status[])
-    RETURNS SETOF processing_jobs LANGUAGE plpgsql
-    SET plan_cache_mode = force_generic_plan AS $$
-    BEGIN
-      RETURN QUERY
-      WITH done AS (
-        UPDATE processing_jobs
-           SET status = 'completed', result = job_result, completed_at = now(), error_message = NULL,
-               lease_token = NULL, lease_expires_at = NULL
-         WHERE id = job_key AND status = 'running' AND lease_token = job_lease_token
-        RETURNING *
-      ), video AS (
-        UPDATE videos SET status = 'completed', processed_at = now(), error_message = NULL
-          FROM done
-         WHERE done.entity_type = 'video' AND videos.id = done.entity_id
-           AND videos.status = ANY(video_completes_from)
-      ), channel AS (
-        UPDATE channels SET last_checked_at = now()
-          FROM done
-         WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
-      ), session AS (
-        UPDATE processing_sessions SET processed_videos = processed_videos + 1
-          FROM done
-         WHERE processing_sessions.id = done.session_id
-      )
-      SELECT * FROM done;
-    END
-    $$;
+    ${completeJobFunction}
   `);
 }
 
