@@ -11,6 +11,7 @@ export async function drainGraphileWorker(
   connectionString: string,
   count: number,
   concurrency: number,
+  poolSize: number,
 ): Promise<QueueResult> {
   const utils = await makeWorkerUtils({ connectionString, logger: silent });
   await utils.migrate();
@@ -29,7 +30,7 @@ export async function drainGraphileWorker(
   const runner = await run({
     connectionString,
     concurrency,
-    maxPoolSize: 20,
+    maxPoolSize: poolSize,
     noHandleSignals: true,
     logger: silent,
     taskList: {

@@ -19,62 +19,66 @@ export interface Scenario {
   request: () => { path: string; body?: string };
 }
 
+export interface BenchServer {
+  address: string;
+  pid: number;
+  stop(): void;
+}
+
 const rssMb = (pid: number) => {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 };
 
-/** Starts a server script in its own process, loads it with autocannon, and samples its memory. */
-export async function loadServer(
+/** Starts a server script in its own process, so the load generator does not share its event loop. */
+export async function startServer(
   script: string,
   databaseUrl: string,
-  scenarios: Scenario[],
-  seconds: number,
-) {
+  poolSize: number,
+): Promise<BenchServer> {
   const child = fork(path.join(__dirname, 'servers', script), {
     execArgv: ['--import', 'tsx'],
-    env: { ...process.env, DATABASE_URL: databaseUrl },
+    env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: String(poolSize) },
     stdio: 'inherit',
   });
   const { address, pid } = await new Promise<{ address: string; pid: number }>((resolve, reject) => {
     child.once('message', (message) => resolve(message as { address: string; pid: number }));
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
   });
-  const results: Record<string, LoadResult> = {};
-  try {
-    for (const scenario of scenarios) {
-      // A warm-up, so both servers are measured with their pools open and their hot code optimised.
-      await autocannon({
-        url: address,
-        connections: 10,
-        duration: Math.min(3, seconds),
-        headers: { 'content-type': 'application/json' },
-        requests: [{ method: scenario.method, setupRequest: (r) => ({ ...r, ...scenario.request() }) }],
-      });
-      const idleRssMb = rssMb(pid);
-      let peakRssMb = idleRssMb;
-      const sampler = setInterval(() => (peakRssMb = Math.max(peakRssMb, rssMb(pid))), 200);
-      const result = await autocannon({
-        url: address,
-        connections: 20,
-        duration: seconds,
-        headers: { 'content-type': 'application/json' },
-        requests: [
-          { method: scenario.method, setupRequest: (request) => ({ ...request, ...scenario.request() }) },
-        ],
-      });
-      clearInterval(sampler);
-      results[scenario.name] = {
-        requestsPerSecond: result.requests.average,
-        p50: result.latency.p50,
-        p99: result.latency.p99,
-        errors: result.errors + result.non2xx,
-        idleRssMb,
-        peakRssMb,
-      };
-    }
-  } finally {
-    child.kill('SIGTERM');
-  }
-  return results;
+  return { address, pid, stop: () => child.kill('SIGTERM') };
+}
+
+const load = (server: BenchServer, scenario: Scenario, connections: number, seconds: number) =>
+  autocannon({
+    url: server.address,
+    connections,
+    duration: seconds,
+    headers: { 'content-type': 'application/json' },
+    requests: [
+      { method: scenario.method, setupRequest: (request) => ({ ...request, ...scenario.request() }) },
+    ],
+  });
+
+/** Loads one server with one scenario after a warm-up, and samples its memory meanwhile. */
+export async function loadScenario(
+  server: BenchServer,
+  scenario: Scenario,
+  connections: number,
+  seconds: number,
+): Promise<LoadResult> {
+  // A warm-up, so every server is measured with its pool open and its hot code optimised.
+  await load(server, scenario, connections, Math.min(3, seconds));
+  const idleRssMb = rssMb(server.pid);
+  let peakRssMb = idleRssMb;
+  const sampler = setInterval(() => (peakRssMb = Math.max(peakRssMb, rssMb(server.pid))), 200);
+  const result = await load(server, scenario, connections, seconds);
+  clearInterval(sampler);
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+    idleRssMb,
+    peakRssMb,
+  };
 }

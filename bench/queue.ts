@@ -18,6 +18,18 @@ export function queueResult(runs: Map<unknown, number>, seconds: number): QueueR
   };
 }
 
+/** One queue's figure over several rounds: all their jobs over all their time. */
+export function overRounds(results: QueueResult[]): QueueResult {
+  const jobs = results.reduce((sum, result) => sum + result.jobs, 0);
+  const seconds = results.reduce((sum, result) => sum + result.seconds, 0);
+  return {
+    jobs,
+    seconds,
+    jobsPerSecond: jobs / seconds,
+    ranMoreThanOnce: results.reduce((sum, result) => sum + result.ranMoreThanOnce, 0),
+  };
+}
+
 /**
  * Enqueues `count` no-op jobs about existing videos, then lets `workers` claim them `claimLimit` at a time and
  * complete them all: one call per job, or one per claim (`together`).

@@ -5,7 +5,10 @@ import pg from 'pg';
  * The baseline: node:http and pg running the same SQL as our procedures and answering the same JSON (superjson-shaped
  * at /trpc, plain at /api), with none of tRPC, Fastify, zod or Objection in the way.
  */
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 });
+const pool = new pg.Pool({
+  connectionString: process.env.DATABASE_URL,
+  max: Number(process.env.DATABASE_POOL_SIZE),
+});
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
 
 const camel = (row: Record<string, unknown>) =>

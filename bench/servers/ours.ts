@@ -4,7 +4,7 @@ import { connect } from '../../src/db/connect';
 /** Our API over the bench database, in its own process so the load generator does not share its event loop. */
 async function main(): Promise<void> {
   const db = connect(process.env.DATABASE_URL!, {
-    DATABASE_POOL_SIZE: 20,
+    DATABASE_POOL_SIZE: Number(process.env.DATABASE_POOL_SIZE),
     DATABASE_CONNECT_TIMEOUT_MS: 5_000,
     DEBUG: false,
   });
