@@ -241,9 +241,10 @@ async function main(): Promise<void> {
       rounds.ten.push(await drainQueue(db, queueJobs, 16, 10));
       rounds.tenTogether.push(await drainQueue(db, queueJobs, 16, 10, 'together'));
     }
-    const [one, ten, tenTogether, peer] = [rounds.one, rounds.ten, rounds.tenTogether, rounds.peer].map(
-      overRounds,
-    ) as [QueueResult, QueueResult, QueueResult, QueueResult];
+    const one = overRounds(rounds.one);
+    const ten = overRounds(rounds.ten);
+    const tenTogether = overRounds(rounds.tenTogether);
+    const peer = overRounds(rounds.peer);
     const queueRow = (name: string, result: QueueResult) =>
       `| ${name} | ${result.jobs.toLocaleString('en')} | ${fixed(result.seconds)} | ${Math.round(result.jobsPerSecond)} | ${fixed(ratio(result.jobsPerSecond, peer.jobsPerSecond), 2)} | ${result.ranMoreThanOnce} |`;
     lines.push(
