@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import prettier from 'prettier';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { connect } from '../src/db/connect';
 import { ensureDatabase } from '../src/db/provision';
@@ -267,7 +268,7 @@ async function main(): Promise<void> {
       `Written by \`npm run bench\` on ${startedAt.toISOString().slice(0, 10)}: ${os.cpus().length} cores (${os.cpus()[0]?.model.trim()}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, PostgreSQL ${await serverVersion(serverUrl)}${embedded ? ' (embedded)' : ''}. Scale: \`BENCH_VIDEOS=${videos}\`. Every ratio compares two figures from this same run on the same database.`,
       '',
     ];
-    if (!tiny) writeBenchmarks([...header, ...lines].join('\n'));
+    if (!tiny) await writeBenchmarks([...header, ...lines].join('\n'));
   } finally {
     await db.destroy();
     await copyDb.destroy();
@@ -282,11 +283,13 @@ async function main(): Promise<void> {
 /** Everything from this line on in BENCHMARKS.md is written by people (what changed, and why) and kept. */
 const notesMarker = '<!-- Notes below are kept by npm run bench. -->';
 
-function writeBenchmarks(tables: string): void {
+/** Written as the project's Prettier settings format it, so `prettier --check` passes on what the bench writes. */
+async function writeBenchmarks(tables: string): Promise<void> {
   const file = path.join(__dirname, '..', 'BENCHMARKS.md');
   const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const notes = previous.includes(notesMarker) ? previous.slice(previous.indexOf(notesMarker)) : notesMarker;
-  writeFileSync(file, `${tables}\n${notes}`);
+  const options = await prettier.resolveConfig(file);
+  writeFileSync(file, await prettier.format(`${tables}\n${notes}`, { ...options, filepath: file }));
 }
 
 async function serverVersion(url: string): Promise<string> {
