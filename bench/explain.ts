@@ -58,9 +58,10 @@ function nestedPlan(message: string): PlanNode | undefined {
 }
 
 /**
- * EXPLAIN (ANALYZE, BUFFERS), twice, inside a transaction that is rolled back, so explaining a claim claims nothing. The
- * statements come as knex sent them to pg ($1 placeholders), so they go to a pg connection as they are. The
- * statements a function runs are explained too (auto_explain), so their indexes and scans count as the caller's.
+ * EXPLAIN (ANALYZE, BUFFERS), twice, inside a transaction that is rolled back, so explaining a claim claims
+ * nothing. The statements come as knex sent them to pg ($1 placeholders), so they go to a pg connection as they
+ * are. The statements a function runs are explained too (auto_explain), so their indexes and scans count as the
+ * caller's.
  */
 export async function explain(
   db: Knex,
