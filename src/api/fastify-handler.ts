@@ -3,13 +3,14 @@ import {
   callTRPCProcedure,
   getTRPCErrorFromUnknown,
   getTRPCErrorShape,
-  type TRPCError,
+  TRPCError,
   transformTRPCResponse,
 } from '@trpc/server';
-import { getHTTPStatusCode, resolveResponse } from '@trpc/server/http';
+import { getHTTPStatusCode, getHTTPStatusCodeFromError, resolveResponse } from '@trpc/server/http';
 import { incomingMessageToRequest } from '@trpc/server/adapters/node-http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Context, type ContextSettings, contextFor } from './context';
+import { jsonTooDeep, tooDeepMessage } from './raw-input';
 import { appRouter } from './router';
 
 type TRPCRoute = FastifyRequest<{
@@ -105,6 +106,15 @@ async function answerPlainCalls(
   };
 }
 
+/** An error answer for a request refused before any procedure reads it. */
+function answerRefusal(error: TRPCError, ctx: Context): { status: number; body: string } {
+  const shape = getTRPCErrorShape({ config, error, type: 'unknown', path: undefined, input: undefined, ctx });
+  return {
+    status: getHTTPStatusCodeFromError(error),
+    body: JSON.stringify(transformTRPCResponse(config, { error: shape })),
+  };
+}
+
 function logFailure(ctx: Context, error: TRPCError, path: string | undefined): void {
   if (error.code === 'INTERNAL_SERVER_ERROR')
     ctx.log.error({ err: error.cause ?? error, path }, 'procedure failed');
@@ -127,6 +137,10 @@ export function registerTRPC(app: FastifyInstance, prefix: string, settings: Con
     async (request, reply) => {
       const ctx = contextFor(request, settings);
       reply.header('vary', 'trpc-accept, accept');
+      if ([request.query.input, request.body].some((text) => typeof text === 'string' && jsonTooDeep(text))) {
+        const { status, body } = answerRefusal(new TRPCError({ code: 'BAD_REQUEST', message: tooDeepMessage }), ctx);
+        return reply.code(status).header('content-type', 'application/json').send(body);
+      }
       const plain = plainCalls(request);
       if (plain) {
         const { status, body } = await answerPlainCalls(plain.calls, plain.batch, ctx);

@@ -5,6 +5,7 @@ import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { z } from 'zod';
 import { type ContextSettings, contextFor } from './context';
 import { describeError } from './error-shape';
+import { jsonTooDeep, tooDeepMessage } from './raw-input';
 import { appRouter } from './router';
 /** The zod kind under optional, default and nullable wrappers: what a query string has to become. */
 function kindOf(schema: z.core.$ZodType): string {
@@ -77,6 +78,14 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
     const code = refusals[status] ?? 'INTERNAL_SERVER_ERROR';
     const message = status >= 500 && settings.production ? 'Internal server error' : error.message;
     return reply.code(status).send({ code, message, field: null, issues: null });
+  });
+
+  // Fastify's own JSON parser, behind a depth check: schemas walk input recursively.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonTooDeep(body as string)) done(Object.assign(new Error(tooDeepMessage), { statusCode: 400 }));
+    else parseJson(request, body as string, done);
   });
 
   const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;

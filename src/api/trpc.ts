@@ -5,6 +5,8 @@ import type { Context } from './context';
 import { toTRPCError } from './error-mapping';
 import { describeError } from './error-shape';
 import { transformer } from './transformer';
+import { pathOfNul } from './raw-input';
+import { InvalidInputError } from '../services/errors';
 
 const t = initTRPC
   .context<Context>()
@@ -51,7 +53,8 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
 
 /** Compares fixed-length digests in constant time, so neither the token's content nor its length leaks. */
 function tokenMatches(header: string | undefined, token: string): boolean {
-  const presented = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+  // RFC 9110: the scheme's name is case-insensitive.
+  const presented = /^bearer +(\S+)$/i.exec(header ?? '')?.[1] ?? '';
   return timingSafeEqual(digest(presented), digest(token));
 }
 
@@ -78,4 +81,14 @@ const logCall = t.middleware(async ({ ctx, path, next }) => {
   return result;
 });
 
-export const procedure = t.procedure.use(logCall).use(mapErrors).use(requireToken);
+/** PostgreSQL stores no NUL character in text or JSONB: refused here, naming the field, for every procedure. */
+const refuseNul = t.middleware(async ({ getRawInput, next }) => {
+  const path = pathOfNul(await getRawInput());
+  if (path) {
+    const field = path.map(String).join('.') || 'input';
+    throw new InvalidInputError(`${field}: must not contain a NUL character`, field);
+  }
+  return next();
+});
+
+export const procedure = t.procedure.use(logCall).use(mapErrors).use(requireToken).use(refuseNul);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { count, errorMessage, jsonObject, priority, timestamp, uuid } from './fields';
 import { createdRange, pageInput } from './pagination';
+import type { VideoStatus } from './video';
 
 export const jobTypes = ['channel_discovery', 'transcript_extraction'] as const;
 export const jobType = z.enum(jobTypes);
@@ -14,6 +15,24 @@ export type JobStatus = z.infer<typeof jobStatus>;
 export const jobEntityTypes = ['channel', 'video'] as const;
 export const jobEntityType = z.enum(jobEntityTypes);
 export type JobEntityType = z.infer<typeof jobEntityType>;
+
+/** What each job type is about: the only (type, entity) pairs the API and the database accept. */
+export const jobTypeEntity: Record<JobType, JobEntityType> = {
+  channel_discovery: 'channel',
+  transcript_extraction: 'video',
+};
+
+/**
+ * The status a video has while its transcript job is in each status. A job queued for a later retry keeps its
+ * video queued; a cancelled (or deleted) job gives it back to `discovered`, so it can be queued again.
+ */
+export const videoStatusForJob: Record<JobStatus, VideoStatus> = {
+  queued: 'queued',
+  running: 'processing',
+  completed: 'completed',
+  failed: 'failed',
+  cancelled: 'discovered',
+};
 
 export const workerId = z.string().trim().min(1).max(200);
 
@@ -54,22 +73,30 @@ export const jobInclude = z
 export const maxEnqueueBatch = 500;
 
 /** One job to enqueue; lifecycle fields (status, attempts, lease) belong to the queue, not the caller. */
-export const enqueueJob = processingJobWrite.pick({
-  jobType: true,
-  entityType: true,
-  entityId: true,
-  priority: true,
-  maxAttempts: true,
-  sessionId: true,
-  runAfter: true,
-  metadata: true,
-});
+export const enqueueJob = processingJobWrite
+  .pick({
+    jobType: true,
+    entityType: true,
+    entityId: true,
+    priority: true,
+    maxAttempts: true,
+    sessionId: true,
+    runAfter: true,
+    metadata: true,
+  })
+  .refine((job) => jobTypeEntity[job.jobType] === job.entityType, {
+    path: ['entityType'],
+    error: (issue) => {
+      const job = issue.input as { jobType: JobType };
+      return `a ${job.jobType} job is about a ${jobTypeEntity[job.jobType]}`;
+    },
+  });
 export type EnqueueJob = z.infer<typeof enqueueJob>;
 
 export const enqueueManyInput = z.strictObject({ jobs: z.array(enqueueJob).min(1).max(maxEnqueueBatch) });
 
 /** What a client may still change on a job; the queue owns everything else. */
-export const updateJobInput = enqueueJob
+export const updateJobInput = processingJobWrite
   .pick({ priority: true, maxAttempts: true, sessionId: true, metadata: true })
   .partial()
   .extend({ id: uuid });

@@ -111,10 +111,14 @@ export const upsertVideosInput = z.strictObject({
     }),
 });
 
-/** The legal moves of a video's status: each status and the ones it may be reached from. */
+/**
+ * The legal moves of a video's status: each status and the ones it may be reached from. A video follows its
+ * transcript job (see `videoStatusForJob`): back to `discovered` when the job is cancelled or deleted, back to
+ * `queued` while a failed attempt waits for its retry.
+ */
 export const videoStatusFrom: Record<VideoStatus, readonly VideoStatus[]> = {
-  discovered: [],
-  queued: ['discovered', 'failed'],
+  discovered: ['queued', 'processing'],
+  queued: ['discovered', 'failed', 'processing'],
   processing: ['queued'],
   completed: ['processing'],
   failed: ['processing'],

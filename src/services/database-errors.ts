@@ -19,6 +19,7 @@ const constraintFields: Record<string, string> = {
   processing_jobs_session_id_fkey: 'sessionId',
   processing_jobs_one_active_per_entity: 'entityId',
   processing_jobs_attempts_within_max: 'maxAttempts',
+  processing_jobs_type_matches_entity: 'entityType',
 };
 
 const parentNames: Record<string, string> = {
@@ -28,6 +29,13 @@ const parentNames: Record<string, string> = {
 };
 
 const camel = (column: string) => column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
+
+/** The column of a CHECK that PostgreSQL named itself (`<table>_<column>_check`), as an input field. */
+function checkedColumn(table: string | undefined, constraint: string): string | undefined {
+  const match = /^(.+)_check\d*$/.exec(constraint);
+  if (!match || !table || !match[1]!.startsWith(`${table}_`)) return undefined;
+  return camel(match[1]!.slice(table.length + 1));
+}
 
 /** Connection failures, and PostgreSQL's admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections. */
 const unavailableCodes = new Set([
@@ -70,13 +78,16 @@ export function translateDatabaseError(thrown: unknown): unknown {
     return new ConflictError('the row is still referenced by other rows', undefined, { cause: error });
   }
   if (error instanceof CheckViolationError) {
-    const field = constraintFields[error.constraint] ?? error.constraint;
-    return new InvalidInputError(`violates the rule ${error.constraint}`, field, { cause: error });
+    const field = constraintFields[error.constraint] ?? checkedColumn(error.table, error.constraint);
+    return new InvalidInputError(`${field ?? 'the input'} breaks a rule of the data`, field, { cause: error });
   }
   if (error instanceof NotNullViolationError) {
     return new InvalidInputError(`${camel(error.column)} is required`, camel(error.column), { cause: error });
   }
-  if (error instanceof DataError) return new InvalidInputError(error.message, undefined, { cause: error });
+  // The driver's text quotes the statement; the caller gets a message of ours, the log keeps the cause.
+  if (error instanceof DataError) {
+    return new InvalidInputError('a value cannot be stored as given', undefined, { cause: error });
+  }
   // The wrapped error can lose the driver's code; the original keeps it.
   if (isUnavailable(thrown) || isUnavailable(error)) {
     return new UnavailableError('the database is unavailable', undefined, { cause: error });

@@ -10,8 +10,10 @@ import {
   type failJobInput,
   type heartbeatInput,
   type ProcessingJob,
+  videoStatusForJob,
 } from '../schemas/processing-job';
 import { videoStatusFrom } from '../schemas/video';
+import { moveVideosWithJobs } from './video-follows-job';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors';
 import { jobRows } from './processing-jobs';
 import { withDatabaseErrors } from './rows';
@@ -89,14 +91,9 @@ export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> 
           byKey.set(`${row.job_type}/${row.entity_type}/${row.entity_id}`, row);
         }
         const newVideoIds = inserted
-          .filter((row) => row.job_type === 'transcript_extraction' && row.entity_type === 'video')
+          .filter((row) => row.entity_type === 'video')
           .map((row) => row.entity_id as string);
-        if (newVideoIds.length > 0) {
-          await trx('videos')
-            .whereIn('id', newVideoIds)
-            .whereIn('status', videoStatusFrom.queued)
-            .update({ status: 'queued' });
-        }
+        await moveVideosWithJobs(trx, newVideoIds, 'queued');
       }
       return jobs.map((job) => {
         const row = byKey.get(activeKey(job));
@@ -120,12 +117,13 @@ export async function claimJobs(request: z.input<typeof claimJobsInput>): Promis
   // or not). In order: fail leases that expired on their last attempt, lock the best queued and expired-lease
   // candidates (SKIP LOCKED), keep the best `limit`, lease them, and move their videos to `processing`.
   const claimed = await withDatabaseErrors(() =>
-    knex().raw('SELECT * FROM claim_jobs(?, ?::job_type[], ?, ?, ?::video_status[])', [
+    knex().raw('SELECT * FROM claim_jobs(?, ?::job_type[], ?, ?, ?::video_status[], ?::video_status[])', [
       input.workerId,
       input.jobTypes ?? null,
       input.limit,
       input.leaseSeconds,
-      [...videoStatusFrom.processing],
+      [...videoStatusFrom[videoStatusForJob.running]],
+      [...videoStatusFrom[videoStatusForJob.failed]],
     ]),
   );
   return (claimed.rows as Record<string, unknown>[])
@@ -164,7 +162,7 @@ async function completeLeased(
       jobs.map((job) => job.leaseToken),
       // knex's binding types leave out null array items, which pg sends as NULL: no result.
       jobs.map((job) => (job.result === undefined ? null : JSON.stringify(job.result))) as string[],
-      [...videoStatusFrom.completed],
+      [...videoStatusFrom[videoStatusForJob.completed]],
     ]),
   );
   return new Map((completed.rows as Record<string, unknown>[]).map((row) => [row.id as string, toJob(row)]));
@@ -228,14 +226,10 @@ export async function failJob(input: z.output<typeof failJobInput>): Promise<Pro
         })
         .returning('*');
       if (job.entity_type === 'video') {
-        await trx('videos')
-          .where({ id: job.entity_id })
-          .whereIn('status', videoStatusFrom.failed)
-          .update(
-            final
-              ? { status: 'failed', error_message: input.error, retry_count: trx.raw('retry_count + 1') }
-              : { retry_count: trx.raw('retry_count + 1') },
-          );
+        await moveVideosWithJobs(trx, [job.entity_id], final ? 'failed' : 'queued', {
+          retry_count: trx.raw('retry_count + 1'),
+          ...(final ? { error_message: input.error } : {}),
+        });
       }
       return failed as Record<string, unknown>;
     }),
@@ -245,17 +239,16 @@ export async function failJob(input: z.output<typeof failJobInput>): Promise<Pro
 
 /** Stops a queued or running job; a running worker's later complete or fail is refused. */
 export async function cancelJob(id: string): Promise<ProcessingJob> {
-  const [row] = await withDatabaseErrors(() =>
-    knex()('processing_jobs')
-      .where({ id })
-      .whereIn('status', ['queued', 'running'])
-      .update({
-        status: 'cancelled',
-        completed_at: knex().fn.now(),
-        lease_token: null,
-        lease_expires_at: null,
-      })
-      .returning('*'),
+  const row = await withDatabaseErrors(() =>
+    knex().transaction(async (trx) => {
+      const [cancelled] = await trx('processing_jobs')
+        .where({ id })
+        .whereIn('status', ['queued', 'running'])
+        .update({ status: 'cancelled', completed_at: trx.fn.now(), lease_token: null, lease_expires_at: null })
+        .returning('*');
+      if (cancelled?.entity_type === 'video') await moveVideosWithJobs(trx, [cancelled.entity_id], 'cancelled');
+      return cancelled as Record<string, unknown> | undefined;
+    }),
   );
   if (row) return toJob(row);
   const job = await jobRows.find(id);
@@ -273,12 +266,7 @@ export async function retryJob(id: string): Promise<ProcessingJob> {
         .where({ id, status: 'failed' })
         .update({ status: 'queued', attempts: 0, run_after: trx.fn.now(), completed_at: null })
         .returning('*');
-      if (queued?.entity_type === 'video' && queued.job_type === 'transcript_extraction') {
-        await trx('videos')
-          .where({ id: queued.entity_id })
-          .whereIn('status', videoStatusFrom.queued)
-          .update({ status: 'queued' });
-      }
+      if (queued?.entity_type === 'video') await moveVideosWithJobs(trx, [queued.entity_id], 'queued');
       return queued as Record<string, unknown> | undefined;
     }),
   );

@@ -25,6 +25,10 @@ interface CursorPosition {
 
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+const isoInstant = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const isIsoInstant = (text: string) =>
+  isoInstant.test(text) && !Number.isNaN(Date.parse(text)) && new Date(text).toISOString() === text;
+
 function encodeCursor(position: CursorPosition): string {
   return Buffer.from(JSON.stringify([position.sort, position.id])).toString('base64url');
 }
@@ -32,7 +36,8 @@ function encodeCursor(position: CursorPosition): string {
 function decodeCursor(cursor: string): CursorPosition {
   try {
     const [sort, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    const validSort = typeof sort === 'string' && (sort === '-infinity' || !Number.isNaN(Date.parse(sort)));
+    // Only the forms `encodeCursor` writes: anything looser may read in JavaScript and not in PostgreSQL.
+    const validSort = typeof sort === 'string' && (sort === '-infinity' || isIsoInstant(sort));
     if (validSort && typeof id === 'string' && uuidPattern.test(id)) return { sort, id };
   } catch {
     // Falls through to the error below: a cursor we did not issue.

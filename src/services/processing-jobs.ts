@@ -9,6 +9,7 @@ import { NotFoundError } from './errors';
 import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
 import { sessionRows } from './processing-sessions';
+import { moveVideosWithJobs } from './video-follows-job';
 
 export const jobRows = rowsOf(() => ProcessingJobModel.query(), 'job');
 
@@ -41,8 +42,18 @@ export async function updateJob({ id, ...patch }: z.output<typeof updateJobInput
   return (await jobRows.patch(id, patch)).$toJson();
 }
 
+/** Deletes a job; the video of a queued or running transcript job goes back to `discovered`, as on cancel. */
 export async function deleteJob(id: string): Promise<ProcessingJob> {
-  return (await jobRows.remove(id)).$toJson();
+  const row = await withDatabaseErrors(() =>
+    ProcessingJobModel.knex().transaction(async (trx) => {
+      const [deleted] = await trx('processing_jobs').where({ id }).delete().returning('*');
+      if (deleted?.entity_type === 'video' && ['queued', 'running'].includes(deleted.status as string))
+        await moveVideosWithJobs(trx, [deleted.entity_id], 'cancelled');
+      return deleted as Record<string, unknown> | undefined;
+    }),
+  );
+  if (!row) throw new NotFoundError('job', id);
+  return ProcessingJobModel.fromDatabaseJson(row).$toJson();
 }
 
 /** The channel or video a job is about; NotFound when the job, or its entity, is gone. */

@@ -1,4 +1,5 @@
 import { type QueryBuilder, snakeCaseMappers } from 'objection';
+import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { ChannelModel } from '../models/channel';
 import { VideoModel } from '../models/video';
@@ -99,35 +100,63 @@ export async function deleteVideo(id: string): Promise<Video> {
 
 const toColumns = snakeCaseMappers().format;
 
-/** Columns discovery refreshes when it sees a known video again; status and processing history stay. */
-const refreshedColumns = [
+type UpsertedVideo = z.output<typeof upsertVideosInput>['videos'][number];
+
+/**
+ * Fields discovery refreshes when it sees a known video again, each only where the batch's item carries it: a
+ * feed that sees a title and a URL must not wipe the counts and tags a full pass stored. An explicit null clears
+ * a field. Status, processing history and `discoveredAt` (when the video was first seen) stay.
+ */
+const refreshedFields = [
   'title',
   'description',
-  'duration_seconds',
-  'view_count',
-  'like_count',
-  'comment_count',
-  'published_at',
-  'thumbnail_url',
-  'video_url',
+  'durationSeconds',
+  'viewCount',
+  'likeCount',
+  'commentCount',
+  'publishedAt',
+  'thumbnailUrl',
+  'videoUrl',
   'metadata',
   'tags',
-];
+  'processingPriority',
+] as const satisfies readonly (keyof UpsertedVideo)[];
+
+/** `SET` values of the upsert: each field from the new row where the item carried it, else as stored. */
+function refreshedValues(knex: Knex, videos: UpsertedVideo[]): Record<string, Knex.Raw> {
+  const values: Record<string, Knex.Raw> = {};
+  for (const field of refreshedFields) {
+    const carrying = videos.filter((video) => video[field] !== undefined).map((video) => video.youtubeVideoId);
+    if (carrying.length === 0) continue;
+    const name = Object.keys(toColumns({ [field]: null }))[0]!;
+    values[name] =
+      carrying.length === videos.length
+        ? knex.raw('??', [`excluded.${name}`])
+        : knex.raw('CASE WHEN excluded.youtube_video_id = ANY(?::text[]) THEN ?? ELSE ?? END', [
+            carrying,
+            `excluded.${name}`,
+            `videos.${name}`,
+          ]);
+  }
+  return values;
+}
 
 /**
  * Inserts new videos of a channel and refreshes known ones in one statement (ON CONFLICT on the YouTube id),
- * so a repeated batch changes nothing but the refreshed fields. `xmax = 0` marks a row this statement inserted.
+ * so a repeated batch changes nothing but the refreshed fields. Rows go in YouTube id order, so concurrent
+ * batches over the same videos lock them in one order. `xmax = 0` marks a row this statement inserted.
  */
 export async function upsertVideos({
   channelId,
   videos,
 }: z.output<typeof upsertVideosInput>): Promise<UpsertResult> {
   const knex = VideoModel.knex();
+  const sorted = [...videos].sort((a, b) => (a.youtubeVideoId < b.youtubeVideoId ? -1 : 1));
   const written = await withDatabaseErrors(() =>
     knex('videos')
-      .insert(videos.map((video) => toColumns({ ...video, channelId })))
+      .insert(sorted.map((video) => toColumns({ ...video, channelId })))
       .onConflict('youtube_video_id')
-      .merge(refreshedColumns)
+      .merge(refreshedValues(knex, sorted))
       .where('videos.channel_id', channelId)
       .returning<{ youtube_video_id: string; inserted: boolean }[]>([
         'youtube_video_id',

@@ -49,7 +49,8 @@ describe('channels API', () => {
     });
     expect(response.status).toBe(400);
     const paths = response.error?.data.issues?.map((issue) => issue.path.join('.'));
-    expect(paths).toEqual(expect.arrayContaining(['youtubeChannelId', 'subscriberCount', '']));
+    expect(paths).toEqual(expect.arrayContaining(['youtubeChannelId', 'subscriberCount', 'owner']));
+    expect(response.error?.data.field).toBe(paths?.[0]);
   });
 
   it('updates only the given fields and moves updatedAt', async () => {
