@@ -21,6 +21,8 @@ export async function up(knex: Knex): Promise<void> {
 
     CREATE OR REPLACE FUNCTION add_session_job_counts(session_ids uuid[], statuses job_status[], deltas integer[])
     RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+      completed record;
     BEGIN
       INSERT INTO processing_session_job_counts AS counts (session_id, status, shard, jobs)
       SELECT c.session_id, c.status, pg_backend_pid() % 16, sum(c.delta)
@@ -32,19 +34,17 @@ export async function up(knex: Knex): Promise<void> {
        ORDER BY c.session_id, c.status
       ON CONFLICT (session_id, status, shard) DO UPDATE SET jobs = counts.jobs + excluded.jobs;
 
-      -- Sessions locked in id order, so two statements completing jobs of the same sessions cannot deadlock.
-      WITH completed AS (
+      -- One session at a time in id order, so statements completing jobs of the same sessions cannot deadlock.
+      FOR completed IN
         SELECT c.session_id, sum(c.delta)::integer AS delta
           FROM unnest(session_ids, statuses, deltas) AS c (session_id, status, delta)
          WHERE c.status = 'completed' AND c.session_id IS NOT NULL
          GROUP BY c.session_id HAVING sum(c.delta) <> 0
-      ), locked AS (
-        SELECT s.id FROM processing_sessions s WHERE s.id IN (SELECT session_id FROM completed)
-         ORDER BY s.id FOR NO KEY UPDATE
-      )
-      UPDATE processing_sessions AS s SET processed_videos = s.processed_videos + completed.delta
-        FROM completed JOIN locked ON locked.id = completed.session_id
-       WHERE s.id = completed.session_id;
+         ORDER BY c.session_id
+      LOOP
+        UPDATE processing_sessions SET processed_videos = processed_videos + completed.delta
+         WHERE id = completed.session_id;
+      END LOOP;
     END
     $$;
 

@@ -23,6 +23,8 @@ export class TransportError extends TRPCClientError<AppRouter> {
 
   constructor(cause: TRPCClientError<AppRouter>) {
     super(cause.message, { cause, meta: cause.meta });
+    // TRPCClientError's constructor resets the prototype to its own; `instanceof TransportError` needs ours.
+    Object.setPrototypeOf(this, new.target.prototype);
     this.name = 'TransportError';
     const response = cause.meta?.response as { status?: unknown } | undefined;
     this.httpStatus = typeof response?.status === 'number' ? response.status : undefined;

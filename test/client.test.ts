@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app';
-import { createClient } from '../src/client';
+import { createClient, TransportError } from '../src/client';
 import { channelFactory, discoveredVideos } from '../src/factories';
 import { testDatabase } from './support/database';
 
@@ -55,6 +55,28 @@ describe('the typed client against a listening server', () => {
     await expect(client.channels.list.query({ limit: 1_000 })).rejects.toMatchObject({
       data: { code: 'BAD_REQUEST', httpStatus: 400 },
     });
+  });
+
+  it('answers 300 parallel reads on one client, batched within what the server accepts', async () => {
+    const channels = await channelFactory.createList(300);
+    const read = await Promise.all(channels.map((channel) => client.channels.get.query({ id: channel.id })));
+    expect(read.map((channel) => channel.id)).toEqual(channels.map((channel) => channel.id));
+  });
+
+  it('reports a server it cannot reach as a TransportError with its code', async () => {
+    const closed = await buildApp({
+      db: testDatabase().db,
+      logger: false,
+      apiToken: undefined,
+      production: false,
+    });
+    const url = await closed.listen({ host: '127.0.0.1', port: 0 });
+    await closed.close();
+    const error = await createClient({ url })
+      .channels.list.query({})
+      .then(undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(TransportError);
+    expect(error).toMatchObject({ code: 'TRANSPORT_ERROR', httpStatus: undefined });
   });
 
   it('is refused without the token', async () => {

@@ -138,7 +138,10 @@ export function registerTRPC(app: FastifyInstance, prefix: string, settings: Con
       const ctx = contextFor(request, settings);
       reply.header('vary', 'trpc-accept, accept');
       if ([request.query.input, request.body].some((text) => typeof text === 'string' && jsonTooDeep(text))) {
-        const { status, body } = answerRefusal(new TRPCError({ code: 'BAD_REQUEST', message: tooDeepMessage }), ctx);
+        const { status, body } = answerRefusal(
+          new TRPCError({ code: 'BAD_REQUEST', message: tooDeepMessage }),
+          ctx,
+        );
         return reply.code(status).header('content-type', 'application/json').send(body);
       }
       const plain = plainCalls(request);

@@ -156,7 +156,7 @@ export async function seedDemoData(
       ),
     );
     rows.processing_sessions = await copyInto(client, 'processing_sessions', sessions);
-    const sessionCounters = sessions.map(() => ({ total: 0, completed: 0 }));
+    const sessionTotals = sessions.map(() => 0);
 
     const shares = statusShares(plan.transcriptShare);
     const perChannel = Math.floor(plan.videos / plan.channels);
@@ -184,8 +184,7 @@ export async function seedDemoData(
     const addJob = (job: Row, at: Date) => {
       const session = jobIndex % sessions.length;
       jobIndex += 1;
-      sessionCounters[session]!.total += 1;
-      if (job.status === 'completed') sessionCounters[session]!.completed += 1;
+      sessionTotals[session]! += 1;
       batch.jobs.push(stamp({ id: uuidFrom(fake), ...job, sessionId: sessions[session]!.id }, at));
     };
 
@@ -235,12 +234,13 @@ export async function seedDemoData(
     await flush();
     await storing;
 
+    // processed_videos was counted by the database's triggers as the jobs were copied in.
     for (const [index, session] of sessions.entries()) {
-      const { total, completed } = sessionCounters[index]!;
-      await client.query(
-        'UPDATE processing_sessions SET total_videos = $1, processed_videos = $2, updated_at = $3 WHERE id = $4',
-        [total, completed, seedReferenceDate, session.id],
-      );
+      await client.query('UPDATE processing_sessions SET total_videos = $1, updated_at = $2 WHERE id = $3', [
+        sessionTotals[index],
+        seedReferenceDate,
+        session.id,
+      ]);
     }
     await client.query('COMMIT');
   } catch (error) {

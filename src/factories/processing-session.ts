@@ -8,7 +8,7 @@ export type ProcessingSessionAttrs = z.output<typeof processingSessionWrite>;
 
 /**
  * Transient: `jobs` creates that many jobs in the session after it is saved (completed ones when the session
- * is completed, queued otherwise) and sets `totalVideos` and `processedVideos` to agree with them.
+ * is completed, queued otherwise) and sets `totalVideos` to their number; the database counts `processedVideos`.
  */
 export const processingSessionFactory = new Factory<
   ProcessingSessionAttrs,
@@ -47,8 +47,7 @@ export const processingSessionFactory = new Factory<
     const jobFactory =
       session.status === 'completed' ? processingJobFactory.trait('completed') : processingJobFactory;
     const jobs = await jobFactory.createList(transient.jobs, { sessionId: session.id });
-    const processedVideos = jobs.filter((job) => job.status === 'completed').length;
-    const saved = await session.$query().patchAndFetch({ totalVideos: jobs.length, processedVideos });
+    const saved = await session.$query().patchAndFetch({ totalVideos: jobs.length });
     saved.jobs = jobs;
     return saved;
   },

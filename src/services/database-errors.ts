@@ -79,7 +79,9 @@ export function translateDatabaseError(thrown: unknown): unknown {
   }
   if (error instanceof CheckViolationError) {
     const field = constraintFields[error.constraint] ?? checkedColumn(error.table, error.constraint);
-    return new InvalidInputError(`${field ?? 'the input'} breaks a rule of the data`, field, { cause: error });
+    return new InvalidInputError(`${field ?? 'the input'} breaks a rule of the data`, field, {
+      cause: error,
+    });
   }
   if (error instanceof NotNullViolationError) {
     return new InvalidInputError(`${camel(error.column)} is required`, camel(error.column), { cause: error });

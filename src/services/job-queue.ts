@@ -244,9 +244,15 @@ export async function cancelJob(id: string): Promise<ProcessingJob> {
       const [cancelled] = await trx('processing_jobs')
         .where({ id })
         .whereIn('status', ['queued', 'running'])
-        .update({ status: 'cancelled', completed_at: trx.fn.now(), lease_token: null, lease_expires_at: null })
+        .update({
+          status: 'cancelled',
+          completed_at: trx.fn.now(),
+          lease_token: null,
+          lease_expires_at: null,
+        })
         .returning('*');
-      if (cancelled?.entity_type === 'video') await moveVideosWithJobs(trx, [cancelled.entity_id], 'cancelled');
+      if (cancelled?.entity_type === 'video')
+        await moveVideosWithJobs(trx, [cancelled.entity_id], 'cancelled');
       return cancelled as Record<string, unknown> | undefined;
     }),
   );

@@ -126,7 +126,9 @@ const refreshedFields = [
 function refreshedValues(knex: Knex, videos: UpsertedVideo[]): Record<string, Knex.Raw> {
   const values: Record<string, Knex.Raw> = {};
   for (const field of refreshedFields) {
-    const carrying = videos.filter((video) => video[field] !== undefined).map((video) => video.youtubeVideoId);
+    const carrying = videos
+      .filter((video) => video[field] !== undefined)
+      .map((video) => video.youtubeVideoId);
     if (carrying.length === 0) continue;
     const name = Object.keys(toColumns({ [field]: null }))[0]!;
     values[name] =

@@ -40,6 +40,18 @@ describe('transcripts API', () => {
     expect(explicit.data.wordCount).toBe(99);
   });
 
+  it('keeps a confidence score to the full precision of a JavaScript number', async () => {
+    const video = await videoFactory.create();
+    const created = await api.mutate<{ id: string }>('transcripts.create', {
+      videoId: video.id,
+      content: 'precise',
+      source: 'youtube_auto',
+      confidenceScore: 0.123456789,
+    });
+    const read = await api.query<{ confidenceScore: number }>('transcripts.get', { id: created.data.id });
+    expect(read.data.confidenceScore).toBe(0.123456789);
+  });
+
   it('rejects a language that is not BCP-47, a confidence over 1 and an unknown source', async () => {
     const video = await videoFactory.create();
     const response = await api.mutate('transcripts.create', {

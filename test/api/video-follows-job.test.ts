@@ -24,7 +24,11 @@ async function videoWithJob(maxAttempts = 3) {
 }
 
 async function claim(job: ProcessingJob): Promise<ProcessingJob> {
-  const claimed = await api.mutate<ProcessingJob[]>('jobs.claim', { workerId: 'w', limit: 100, leaseSeconds: 60 });
+  const claimed = await api.mutate<ProcessingJob[]>('jobs.claim', {
+    workerId: 'w',
+    limit: 100,
+    leaseSeconds: 60,
+  });
   const mine = claimed.data.find((candidate) => candidate.id === job.id);
   if (!mine) throw new Error('the job was not claimed');
   return mine;
@@ -50,7 +54,11 @@ const moves: { move: string; video: VideoStatus; act: (job: ProcessingJob) => Pr
     video: 'queued',
     act: async (job) => {
       const { leaseToken } = await claim(job);
-      const failed = await api.mutate<ProcessingJob>('jobs.fail', { id: job.id, leaseToken, error: 'timeout' });
+      const failed = await api.mutate<ProcessingJob>('jobs.fail', {
+        id: job.id,
+        leaseToken,
+        error: 'timeout',
+      });
       expect(failed.data.status).toBe('queued');
     },
   },
@@ -62,7 +70,11 @@ const moves: { move: string; video: VideoStatus; act: (job: ProcessingJob) => Pr
       await api.mutate('jobs.fail', { id: job.id, leaseToken, error: 'gone', retryable: false });
     },
   },
-  { move: 'cancelled while queued', video: 'discovered', act: async (job) => void (await api.mutate('jobs.cancel', { id: job.id })) },
+  {
+    move: 'cancelled while queued',
+    video: 'discovered',
+    act: async (job) => void (await api.mutate('jobs.cancel', { id: job.id })),
+  },
   {
     move: 'cancelled while running',
     video: 'discovered',
@@ -84,7 +96,10 @@ const moves: { move: string; video: VideoStatus; act: (job: ProcessingJob) => Pr
     video: 'failed',
     act: async (job) => {
       await claim(job);
-      await testDatabase().db('processing_jobs').where({ id: job.id }).update({ lease_expires_at: new Date(0), attempts: 3 });
+      await testDatabase()
+        .db('processing_jobs')
+        .where({ id: job.id })
+        .update({ lease_expires_at: new Date(0), attempts: 3 });
       await api.mutate('jobs.claim', { workerId: 'sweeper', jobTypes: ['channel_discovery'] });
     },
   },

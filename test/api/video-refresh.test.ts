@@ -17,7 +17,10 @@ describe('refreshing known videos', () => {
     const stored = await read(full!.youtubeVideoId);
 
     const light = { youtubeVideoId: full!.youtubeVideoId, title: 'Renamed', videoUrl: full!.videoUrl };
-    const result = await api.mutate<UpsertResult>('videos.upsertMany', { channelId: channel.id, videos: [light] });
+    const result = await api.mutate<UpsertResult>('videos.upsertMany', {
+      channelId: channel.id,
+      videos: [light],
+    });
     expect(result.data).toEqual({ inserted: 0, updated: 1, skipped: [] });
 
     const after = await read(full!.youtubeVideoId);

@@ -27,7 +27,10 @@ describe('database errors in the terms of the data', () => {
         .insert({ youtube_channel_id: 'UCshort', channel_url: 'https://x', name: 'x' }),
     );
     expect(error).toBeInstanceOf(InvalidInputError);
-    expect(error).toMatchObject({ field: 'youtubeChannelId', message: 'youtubeChannelId breaks a rule of the data' });
+    expect(error).toMatchObject({
+      field: 'youtubeChannelId',
+      message: 'youtubeChannelId breaks a rule of the data',
+    });
   });
 
   it('calls malformed data invalid input', async () => {

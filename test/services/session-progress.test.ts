@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { processingJobFactory, processingSessionFactory, videoFactory } from '../../src/factories';
 import { claimJobs, completeJob, cancelJob, enqueueJobs, failJob } from '../../src/services/job-queue';
 import { deleteJob, updateJob } from '../../src/services/processing-jobs';
-import { deleteSession, sessionProgress } from '../../src/services/processing-sessions';
+import { deleteChannel } from '../../src/services/channels';
+import { deleteSession, getSession, sessionProgress } from '../../src/services/processing-sessions';
 import { testDatabase } from '../support/database';
 
 const db = () => testDatabase().db;
@@ -104,6 +105,33 @@ describe('session progress', () => {
       .where('session_id', session.id)
       .distinct('shard');
     expect(shards.length).toBeGreaterThan(1);
+  });
+
+  it('keeps processedVideos equal to the completed count however a completed job leaves its session', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const other = await processingSessionFactory.trait('running').create();
+    const jobs = await processingJobFactory.trait('completed').createList(4, { sessionId: session.id });
+    const processed = async (id: string) => {
+      const progress = await sessionProgress(id);
+      expect(progress.processedVideos).toBe(progress.completed);
+      expect((await getSession(id)).processedVideos).toBe(progress.completed);
+      return progress.completed;
+    };
+    expect(await processed(session.id)).toBe(4);
+
+    await deleteJob(jobs[0]!.id);
+    expect(await processed(session.id)).toBe(3);
+
+    await updateJob({ id: jobs[1]!.id, sessionId: other.id });
+    expect(await processed(session.id)).toBe(2);
+    expect(await processed(other.id)).toBe(1);
+
+    await updateJob({ id: jobs[2]!.id, sessionId: null });
+    expect(await processed(session.id)).toBe(1);
+
+    const video = await db()('videos').where({ id: jobs[3]!.entityId }).first<{ channel_id: string }>();
+    await deleteChannel(video.channel_id);
+    expect(await processed(session.id)).toBe(0);
   });
 
   it('ignores jobs without a session', async () => {

@@ -1,0 +1,153 @@
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { channelFactory, videoFactory } from '../../src/factories';
+import { maxJsonDepth } from '../../src/api/raw-input';
+import { translateDatabaseError } from '../../src/services/database-errors';
+import { useApi } from '../support/api';
+import { testDatabase } from '../support/database';
+
+const token = 'a-long-enough-test-token';
+const api = useApi();
+const production = useApi({ apiToken: token, production: true });
+const auth = { authorization: `Bearer ${token}` };
+
+/** What no answer in production may carry: SQL, table names, the driver's words. */
+const leaks = /select |insert |update |from "|videos|channels|processing_jobs|invalid input syntax|\$\d/i;
+
+const cursorOf = (sort: string, id = '00000000-0000-4000-8000-000000000000') =>
+  Buffer.from(JSON.stringify([sort, id])).toString('base64url');
+
+const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
+
+describe('refused input', () => {
+  it('refuses a job whose type is not about its entity, naming entityType, on both transports', async () => {
+    const channel = await channelFactory.create();
+    const video = await videoFactory.create();
+    for (const job of [
+      { jobType: 'channel_discovery', entityType: 'video', entityId: video.id },
+      { jobType: 'transcript_extraction', entityType: 'channel', entityId: channel.id },
+    ]) {
+      const trpc = await api.mutate('jobs.enqueue', job);
+      expect(trpc.status).toBe(400);
+      expect(trpc.error?.data.field).toBe('entityType');
+      const rest = await request(api.app.server).post('/api/jobs').send(job);
+      expect(rest.status).toBe(400);
+      expect(rest.body.field).toBe('entityType');
+    }
+    expect(await testDatabase().db('processing_jobs').whereIn('entity_id', [channel.id, video.id])).toEqual(
+      [],
+    );
+  });
+
+  it('has the database refuse a mismatched job too, and names entityType', async () => {
+    const video = await videoFactory.create();
+    const error = await testDatabase()
+      .db('processing_jobs')
+      .insert({ job_type: 'channel_discovery', entity_type: 'video', entity_id: video.id })
+      .then(undefined, translateDatabaseError);
+    expect(error).toMatchObject({ kind: 'invalid_input', field: 'entityType' });
+  });
+
+  it('names the first offending field of a refused input, and an unknown key by its name', async () => {
+    const bad = await api.mutate('channels.create', { ...channelFactory.build(), channelUrl: 'ftp://x' });
+    expect(bad.error?.data.field).toBe('channelUrl');
+    const unknown = await api.mutate('channels.create', { ...channelFactory.build(), owner: 'me' });
+    expect(unknown.error?.data.field).toBe('owner');
+    const nestedField = await api.mutate('videos.upsertMany', {
+      channelId: '00000000-0000-4000-8000-000000000000',
+      videos: [{ youtubeVideoId: 'short', title: 't', videoUrl: 'https://youtu.be/x' }],
+    });
+    expect(nestedField.error?.data.field).toBe('videos.0.youtubeVideoId');
+  });
+
+  it('refuses a NUL character in a title or inside metadata, naming the field, with no SQL in production', async () => {
+    const channel = await channelFactory.create();
+    const cases = [
+      { input: { ...channelFactory.build(), name: 'a\u0000b' }, field: 'name' },
+      {
+        input: { ...channelFactory.build(), metadata: { deep: { list: ['ok', 'n\u0000ul'] } } },
+        field: 'metadata.deep.list.1',
+      },
+      { input: { ...channelFactory.build(), metadata: { 'k\u0000': 1 } }, field: 'metadata.k\u0000' },
+    ];
+    for (const { input, field } of cases) {
+      const answer = await production.mutate('channels.create', input, auth);
+      expect(answer.status).toBe(400);
+      expect(answer.error?.data.field).toBe(field);
+      expect(answer.error?.message).not.toMatch(leaks);
+    }
+    const rest = await request(production.app.server)
+      .patch(`/api/channels/${channel.id}`)
+      .set(auth)
+      .send({ description: 'x\u0000' });
+    expect(rest.status).toBe(400);
+    expect(rest.body).toMatchObject({ field: 'description' });
+  });
+
+  it('refuses a cursor PostgreSQL would not read, without SQL, whatever JavaScript makes of it', async () => {
+    for (const sort of ['1 ', '2024-01-01', '2024-02-30T00:00:00.000Z', 'Tue, 01 Oct 2024 00:00:00 GMT']) {
+      const answer = await production.query('videos.list', { cursor: cursorOf(sort) }, auth);
+      expect(answer.status).toBe(400);
+      expect(answer.error).toMatchObject({
+        message: 'cursor is not one this API issued',
+        data: { field: 'cursor' },
+      });
+    }
+    const issued = await production.query(
+      'videos.list',
+      { cursor: cursorOf('2024-01-01T00:00:00.000Z') },
+      auth,
+    );
+    expect(issued.status).toBe(200);
+  });
+
+  it('answers a value the database cannot read in words of its own, in production and development', async () => {
+    const error = translateDatabaseError(
+      await testDatabase()
+        .db.raw(`SELECT '1 '::timestamptz`)
+        .then(undefined, (e: unknown) => e),
+    );
+    expect(error).toMatchObject({ kind: 'invalid_input', message: 'a value cannot be stored as given' });
+  });
+
+  it(`refuses JSON nested deeper than ${maxJsonDepth} levels with a clear message, and takes ${maxJsonDepth}`, async () => {
+    const deep = `{"json":{"name":${nested(1_500)}}}`;
+    const trpc = await request(api.app.server).post('/trpc/channels.create').type('json').send(deep);
+    expect(trpc.status).toBe(400);
+    expect(trpc.body.error.json.message).toMatch(/nested more than/);
+    const query = await request(api.app.server).get(`/trpc/channels.list?input=${encodeURIComponent(deep)}`);
+    expect(query.status).toBe(400);
+    const rest = await request(api.app.server)
+      .post('/api/channels')
+      .type('json')
+      .send(`{"name":${nested(1_500)}}`);
+    expect(rest.status).toBe(400);
+    expect(rest.body).toMatchObject({
+      code: 'BAD_REQUEST',
+      message: expect.stringMatching(/nested more than/),
+    });
+
+    // At the limit the input reaches its schema, which judges it as usual.
+    const atLimit = await request(api.app.server)
+      .post('/api/channels')
+      .type('json')
+      .send(`{"metadata":${nested(maxJsonDepth - 1)}}`);
+    expect(atLimit.status).toBe(400);
+    expect(atLimit.body.message).not.toMatch(/nested more than/);
+    const overLimit = await request(api.app.server)
+      .post('/api/channels')
+      .type('json')
+      .send(`{"metadata":${nested(maxJsonDepth)}}`);
+    expect(overLimit.body.message).toMatch(/nested more than/);
+  });
+
+  it('takes the bearer scheme in any case', async () => {
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+      const answer = await production.query('channels.list', {}, { authorization: `${scheme} ${token}` });
+      expect(answer.status).toBe(200);
+    }
+    expect((await production.query('channels.list', {}, { authorization: `Basic ${token}` })).status).toBe(
+      401,
+    );
+  });
+});
