@@ -1,7 +1,10 @@
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
+import { type ApiToken, roles } from './api/access';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const token = z.string().min(16, 'tokens must be at least 16 characters');
 
 const envSchema = z
   .object({
@@ -33,15 +36,39 @@ const envSchema = z
       )
       .pipe(z.array(z.url()))
       .default([]),
-    /** When set, every procedure requires `Authorization: Bearer <API_TOKEN>`. */
-    API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** An admin token: when set (or API_TOKENS is), every procedure requires a bearer token. */
+    API_TOKEN: token.optional(),
+    /** More tokens, each with its role: `worker:<token>,reader:<token>,admin:<token>`. */
+    API_TOKENS: z
+      .string()
+      .transform((value) =>
+        value
+          .split(',')
+          .map((pair) => pair.trim())
+          .filter(Boolean)
+          .map((pair) => ({
+            role: pair.slice(0, pair.indexOf(':')),
+            token: pair.slice(pair.indexOf(':') + 1),
+          })),
+      )
+      .pipe(z.array(z.strictObject({ role: z.enum(roles, `must name roles ${roles.join(', ')}`), token })))
+      .default([]),
   })
-  .refine((env) => env.NODE_ENV !== 'production' || env.API_TOKEN !== undefined, {
-    path: ['API_TOKEN'],
-    message: 'is required when NODE_ENV=production',
-  });
+  .refine(
+    (env) => env.NODE_ENV !== 'production' || env.API_TOKEN !== undefined || env.API_TOKENS.length > 0,
+    {
+      path: ['API_TOKEN'],
+      message: 'is required when NODE_ENV=production (or API_TOKENS)',
+    },
+  );
 
 export type Config = z.infer<typeof envSchema>;
+
+/** Every token the API accepts: `API_TOKEN` as an admin's, then `API_TOKENS`. */
+export const apiTokens = (config: Config): ApiToken[] => [
+  ...(config.API_TOKEN ? [{ token: config.API_TOKEN, role: 'admin' as const }] : []),
+  ...config.API_TOKENS,
+];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -1,7 +1,7 @@
 import type { FastifyServerOptions } from 'fastify';
 import { restPrefix } from './api/openapi';
 import { buildApp } from './app';
-import { type Config, ConfigError, loadConfig } from './config';
+import { apiTokens, type Config, ConfigError, loadConfig } from './config';
 import { connect } from './db/connect';
 import { type ProvisionedDatabase, provisionDatabase } from './db/provision';
 
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const app = await buildApp({
     db,
     logger: loggerOptions(config),
-    apiToken: config.API_TOKEN,
+    tokens: apiTokens(config),
     corsOrigins: config.CORS_ORIGINS,
     production: config.NODE_ENV === 'production',
   });

@@ -10,7 +10,12 @@ let server: FastifyInstance;
 let client: ReturnType<typeof createClient>;
 
 beforeAll(async () => {
-  server = await buildApp({ db: testDatabase().db, logger: false, apiToken: token, production: false });
+  server = await buildApp({
+    db: testDatabase().db,
+    logger: false,
+    tokens: [{ token, role: 'admin' }],
+    production: false,
+  });
   const address = await server.listen({ host: '127.0.0.1', port: 0 });
   client = createClient({ url: address, token });
 });
@@ -67,7 +72,7 @@ describe('the typed client against a listening server', () => {
     const closed = await buildApp({
       db: testDatabase().db,
       logger: false,
-      apiToken: undefined,
+      tokens: [],
       production: false,
     });
     const url = await closed.listen({ host: '127.0.0.1', port: 0 });

@@ -71,7 +71,7 @@ const misuse = () =>
 console.log(JSON.stringify({ names, transport: typeof TransportError, misuse: typeof misuse }));
 `,
   );
-  server = await buildApp({ db: testDatabase().db, logger: false, apiToken: undefined, production: false });
+  server = await buildApp({ db: testDatabase().db, logger: false, tokens: [], production: false });
   url = await server.listen({ host: '127.0.0.1', port: 0 });
 }, 120_000);
 

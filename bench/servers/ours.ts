@@ -8,7 +8,7 @@ async function main(): Promise<void> {
     DATABASE_CONNECT_TIMEOUT_MS: 5_000,
     DEBUG: false,
   });
-  const app = await buildApp({ db, logger: false, apiToken: undefined, production: true });
+  const app = await buildApp({ db, logger: false, tokens: [], production: true });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   process.send?.({ address, pid: process.pid });
   process.once(

@@ -1,10 +1,11 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { ApiToken } from './access';
 
 export interface Context {
   /** The `Authorization` header as sent, if any. */
   authorization: string | undefined;
-  /** The token every call must present; undefined when auth is off. */
-  apiToken: string | undefined;
+  /** The tokens a call may present, each with its role; none turns auth off. */
+  tokens: readonly ApiToken[];
   /** Hides error details from answers. */
   production: boolean;
   /** The request's logger: every line it writes carries the request id. */
@@ -12,7 +13,7 @@ export interface Context {
 }
 
 export interface ContextSettings {
-  apiToken: string | undefined;
+  tokens: readonly ApiToken[];
   production: boolean;
 }
 
@@ -20,7 +21,7 @@ export interface ContextSettings {
 export function contextFor(request: FastifyRequest, settings: ContextSettings): Context {
   return {
     authorization: request.headers.authorization,
-    apiToken: settings.apiToken,
+    tokens: settings.tokens,
     production: settings.production,
     log: request.log,
   };

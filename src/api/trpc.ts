@@ -1,6 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { OpenApiMeta, OpenApiMethod } from 'trpc-to-openapi';
+import { type Access, grants, roleOf, rolesFor } from './access';
 import type { Context } from './context';
 import { toTRPCError } from './error-mapping';
 import { describeError } from './error-shape';
@@ -10,7 +10,7 @@ import { InvalidInputError } from '../services/errors';
 
 const t = initTRPC
   .context<Context>()
-  .meta<OpenApiMeta>()
+  .meta<ApiMeta>()
   .create({
     transformer,
     errorFormatter({ shape, error, ctx }) {
@@ -32,14 +32,24 @@ const t = initTRPC
 
 export const router = t.router;
 
+/** A procedure's REST route (for the OpenAPI document) and who may call it. */
+export type ApiMeta = OpenApiMeta & { access?: Access };
+
 /**
  * Publishes a procedure at a REST path as well as at `/trpc/<name>`, and so in the OpenAPI document, filed under
- * its router's tag.
+ * its router's tag, and says who may call it: reads are open to every role, writes to admins unless `access`
+ * says otherwise.
  */
 export const restRoutes =
   (tag: string) =>
-  (method: OpenApiMethod, path: `/${string}`, summary: string): OpenApiMeta => ({
-    openapi: { method, path, tags: [tag], summary },
+  (
+    method: OpenApiMethod,
+    path: `/${string}`,
+    summary: string,
+    access: Access = method === 'GET' ? 'read' : 'admin',
+  ): ApiMeta => ({
+    access,
+    openapi: { method, path, tags: [tag], summary, description: `Roles: ${rolesFor(access).join(', ')}.` },
   });
 
 /** Turns the services' domain errors into tRPC errors a client can act on. */
@@ -49,19 +59,22 @@ const mapErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/** Compares fixed-length digests in constant time, so neither the token's content nor its length leaks. */
-function tokenMatches(header: string | undefined, token: string): boolean {
-  // RFC 9110: the scheme's name is case-insensitive.
-  const presented = /^bearer +(\S+)$/i.exec(header ?? '')?.[1] ?? '';
-  return timingSafeEqual(digest(presented), digest(token));
-}
-
-/** With `API_TOKEN` set, every procedure needs `Authorization: Bearer <token>`. */
-const requireToken = t.middleware(({ ctx, next }) => {
-  if (ctx.apiToken !== undefined && !tokenMatches(ctx.authorization, ctx.apiToken)) {
+/**
+ * With tokens configured, every procedure needs a bearer token (401 without one it knows) whose role grants the
+ * procedure's access (403 otherwise), before its input is even read.
+ */
+const requireRole = t.middleware(({ ctx, meta, next }) => {
+  if (ctx.tokens.length === 0) return next();
+  const role = roleOf(ctx.authorization, ctx.tokens);
+  if (role === undefined) {
     throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
+  }
+  const access = meta?.access ?? 'admin';
+  if (!grants[role].includes(access)) {
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: `a ${role} token may not make this call; it needs ${rolesFor(access).join(' or ')}`,
+    });
   }
   return next();
 });
@@ -91,4 +104,4 @@ const refuseNul = t.middleware(async ({ getRawInput, next }) => {
   return next();
 });
 
-export const procedure = t.procedure.use(logCall).use(mapErrors).use(requireToken).use(refuseNul);
+export const procedure = t.procedure.use(logCall).use(mapErrors).use(requireRole).use(refuseNul);

@@ -64,7 +64,7 @@ describe('CORS', () => {
     const app = await buildApp({
       db: testDatabase().db,
       logger: false,
-      apiToken: undefined,
+      tokens: [],
       production: false,
       corsOrigins: ['https://admin.example'],
     });

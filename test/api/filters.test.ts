@@ -90,7 +90,7 @@ describe('readiness with pending migrations', () => {
     const { name, url } = await createDatabaseFromTemplate('tubesensei_ready');
     const db = knex({ client: 'pg', connection: url, migrations: migrationsConfig });
     await db.raw('DELETE FROM knex_migrations WHERE id = (SELECT max(id) FROM knex_migrations)');
-    const app = await buildApp({ db, logger: false, apiToken: undefined, production: false });
+    const app = await buildApp({ db, logger: false, tokens: [], production: false });
     const response = await app.inject({ method: 'GET', url: '/ready' });
     await app.close();
     await db.destroy();

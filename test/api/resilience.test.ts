@@ -13,7 +13,7 @@ describe('an exhausted pool', () => {
       DATABASE_CONNECT_TIMEOUT_MS: 500,
       DEBUG: false,
     });
-    const app = await buildApp({ db, logger: false, apiToken: undefined, production: true });
+    const app = await buildApp({ db, logger: false, tokens: [], production: true });
     // Slow queries hold every connection of the pool.
     const holders = [db.raw('SELECT pg_sleep(2)').then(), db.raw('SELECT pg_sleep(2)').then()];
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -48,7 +48,7 @@ describe('logs', () => {
     const app = await buildApp({
       db: testDatabase().db,
       logger: { level: 'trace', stream: sink },
-      apiToken: token,
+      tokens: [{ token, role: 'admin' }],
       production: true,
     });
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
@@ -88,7 +88,7 @@ describe('logs', () => {
     const app = await buildApp({
       db: testDatabase().db,
       logger: { level: 'info', stream: sink },
-      apiToken: undefined,
+      tokens: [],
       production: false,
     });
     await app.inject({

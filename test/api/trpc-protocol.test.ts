@@ -6,7 +6,7 @@ import { channelFactory, videoFactory } from '../../src/factories';
 import { useApi } from '../support/api';
 
 const token = 'a-long-enough-protocol-token';
-const api = useApi({ apiToken: token, production: true });
+const api = useApi({ tokens: [{ token, role: 'admin' }], production: true });
 
 interface Call {
   method: 'GET' | 'POST';
@@ -69,7 +69,7 @@ async function reference(call: Call) {
     error: null,
     createContext: async () => ({
       authorization: headers.authorization,
-      apiToken: token,
+      tokens: [{ token, role: 'admin' as const }],
       production: true,
       log: api.app.log,
     }),

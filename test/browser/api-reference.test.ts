@@ -16,7 +16,12 @@ let address: string;
 let browser: Browser;
 
 beforeAll(async () => {
-  app = await buildApp({ db: testDatabase().db, logger: false, apiToken: token, production: false });
+  app = await buildApp({
+    db: testDatabase().db,
+    logger: false,
+    tokens: [{ token, role: 'admin' }],
+    production: false,
+  });
   address = await app.listen({ host: '127.0.0.1', port: 0 });
   browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
 });

@@ -66,7 +66,7 @@ describe('readiness', () => {
       DATABASE_CONNECT_TIMEOUT_MS: 500,
       DEBUG: false,
     });
-    const app = await buildApp({ db, logger: false, apiToken: undefined, production: false });
+    const app = await buildApp({ db, logger: false, tokens: [], production: false });
     const response = await app.inject({ method: 'GET', url: '/ready' });
     await app.close();
     await db.destroy();
@@ -81,7 +81,7 @@ describe('readiness', () => {
       DATABASE_CONNECT_TIMEOUT_MS: 500,
       DEBUG: false,
     });
-    const app = await buildApp({ db, logger: false, apiToken: undefined, production: true });
+    const app = await buildApp({ db, logger: false, tokens: [], production: true });
     try {
       const response = await app.inject({
         method: 'GET',

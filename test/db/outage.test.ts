@@ -37,7 +37,7 @@ describe('PostgreSQL going away under load', () => {
       const unregister = register();
       await db.migrate.latest();
       unregister();
-      const app = await buildApp({ db, logger: false, apiToken: undefined, production: false });
+      const app = await buildApp({ db, logger: false, tokens: [], production: false });
 
       const acknowledged: string[] = [];
       const statuses = new Map<number, number>();

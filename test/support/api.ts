@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import superjson from 'superjson';
 import request from 'supertest';
 import { afterAll, beforeAll } from 'vitest';
+import type { ApiToken } from '../../src/api/access';
 import { buildApp } from '../../src/app';
 import { testDatabase } from './database';
 
@@ -37,13 +38,16 @@ export interface Api {
 }
 
 /** The HTTP app over the test file's database, built before the file's tests and closed after them. */
-export function useApi(options: { apiToken?: string; production?: boolean } = {}): Api {
+export function useApi(options: { apiToken?: string; tokens?: ApiToken[]; production?: boolean } = {}): Api {
   let built: FastifyInstance | undefined;
   beforeAll(async () => {
     built = await buildApp({
       db: testDatabase().db,
       logger: false,
-      apiToken: options.apiToken,
+      tokens: [
+        ...(options.apiToken ? [{ token: options.apiToken, role: 'admin' as const }] : []),
+        ...(options.tokens ?? []),
+      ],
       production: options.production ?? false,
     });
     await built.ready();

@@ -24,13 +24,18 @@ const route = restRoutes('jobs');
 export const jobsRouter = router({
   enqueue: procedure
     .meta(
-      route('POST', '/jobs', 'Queue a job, or return the queued or running one for the same type and entity'),
+      route(
+        'POST',
+        '/jobs',
+        'Queue a job, or return the queued or running one for the same type and entity',
+        'work',
+      ),
     )
     .input(enqueueJob)
     .output(processingJobSchema)
     .mutation(async ({ input }) => (await queue.enqueueJobs([input]))[0]!),
   enqueueMany: procedure
-    .meta(route('POST', '/jobs/batch', 'Queue a batch of jobs; results in input order'))
+    .meta(route('POST', '/jobs/batch', 'Queue a batch of jobs; results in input order', 'work'))
     .input(enqueueManyInput)
     .output(z.array(processingJobSchema))
     .mutation(({ input }) => queue.enqueueJobs(input.jobs)),
@@ -60,17 +65,17 @@ export const jobsRouter = router({
     .output(jobEntity)
     .query(({ input }) => jobs.getJobEntity(input.id)),
   claim: procedure
-    .meta(route('POST', '/jobs/claim', 'Lease the next runnable jobs to a worker'))
+    .meta(route('POST', '/jobs/claim', 'Lease the next runnable jobs to a worker', 'work'))
     .input(claimJobsInput)
     .output(z.array(processingJobSchema))
     .mutation(({ input }) => queue.claimJobs(input)),
   heartbeat: procedure
-    .meta(route('POST', '/jobs/{id}/heartbeat', "Extend a claimed job's lease"))
+    .meta(route('POST', '/jobs/{id}/heartbeat', "Extend a claimed job's lease", 'work'))
     .input(heartbeatInput)
     .output(processingJobSchema)
     .mutation(({ input }) => queue.heartbeat(input)),
   complete: procedure
-    .meta(route('POST', '/jobs/{id}/complete', 'Finish a claimed job with its result'))
+    .meta(route('POST', '/jobs/{id}/complete', 'Finish a claimed job with its result', 'work'))
     .input(completeJobInput)
     .output(processingJobSchema)
     .mutation(({ input }) => queue.completeJob(input)),
@@ -80,13 +85,21 @@ export const jobsRouter = router({
         'POST',
         '/jobs/complete',
         'Finish several claimed jobs at once; any whose lease was lost are refused',
+        'work',
       ),
     )
     .input(completeJobsInput)
     .output(completeJobsResult)
     .mutation(({ input }) => queue.completeJobs(input)),
   fail: procedure
-    .meta(route('POST', '/jobs/{id}/fail', 'Fail a claimed job; it is retried later while attempts remain'))
+    .meta(
+      route(
+        'POST',
+        '/jobs/{id}/fail',
+        'Fail a claimed job; it is retried later while attempts remain',
+        'work',
+      ),
+    )
     .input(failJobInput)
     .output(processingJobSchema)
     .mutation(({ input }) => queue.failJob(input)),

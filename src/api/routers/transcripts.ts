@@ -15,7 +15,7 @@ const route = restRoutes('transcripts');
 
 export const transcriptsRouter = router({
   create: procedure
-    .meta(route('POST', '/transcripts', 'Add a transcript to a video'))
+    .meta(route('POST', '/transcripts', 'Add a transcript to a video', 'work'))
     .input(createTranscriptInput)
     .output(transcriptSchema)
     .mutation(({ input }) => transcripts.createTranscript(input)),

@@ -48,7 +48,14 @@ export const videosRouter = router({
     .output(videoSchema)
     .mutation(({ input }) => videos.deleteVideo(input.id)),
   upsertMany: procedure
-    .meta(route('POST', '/channels/{channelId}/videos', "Insert or refresh a batch of a channel's videos"))
+    .meta(
+      route(
+        'POST',
+        '/channels/{channelId}/videos',
+        "Insert or refresh a batch of a channel's videos",
+        'work',
+      ),
+    )
     .input(upsertVideosInput)
     .output(upsertResult)
     .mutation(({ input }) => videos.upsertVideos(input)),

@@ -1,0 +1,41 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** Who a token belongs to; each role may do what the roles before it may, and more. */
+export const roles = ['reader', 'worker', 'admin'] as const;
+export type Role = (typeof roles)[number];
+
+/**
+ * What a procedure needs: `read` any role; `work` a worker's calls (the queue and the writes a job produces:
+ * discovered videos, transcripts, follow-up jobs); `admin` everything else (deletes, edits, sessions).
+ */
+export type Access = 'read' | 'work' | 'admin';
+
+export const grants: Record<Role, readonly Access[]> = {
+  reader: ['read'],
+  worker: ['read', 'work'],
+  admin: ['read', 'work', 'admin'],
+};
+
+/** The roles that may make a call of this access, for messages and the API reference. */
+export const rolesFor = (access: Access): Role[] => roles.filter((role) => grants[role].includes(access));
+
+export interface ApiToken {
+  token: string;
+  role: Role;
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * The role of the bearer token in an `Authorization` header, or undefined. Every configured token is compared, in
+ * constant time over fixed-length digests, so neither which token matched nor its length leaks.
+ */
+export function roleOf(header: string | undefined, tokens: readonly ApiToken[]): Role | undefined {
+  // RFC 9110: the scheme's name is case-insensitive.
+  const presented = digest(/^bearer +(\S+)$/i.exec(header ?? '')?.[1] ?? '');
+  let found: Role | undefined;
+  for (const { token, role } of tokens) {
+    if (timingSafeEqual(presented, digest(token)) && found === undefined) found = role;
+  }
+  return found;
+}
