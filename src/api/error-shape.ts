@@ -1,6 +1,9 @@
 import type { TRPCError } from '@trpc/server';
 import { ZodError, type z } from 'zod';
 
+/** What a 503 (database unreachable, or busy past its retries) tells the caller to wait, in seconds. */
+export const retryAfterSeconds = '1';
+
 export interface ErrorDetail {
   message: string;
   /** The input field at fault, when one is: a dotted path such as `videos.3.title`. */

@@ -10,6 +10,7 @@ import { getHTTPStatusCode, getHTTPStatusCodeFromError, resolveResponse } from '
 import { incomingMessageToRequest } from '@trpc/server/adapters/node-http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Context, type ContextSettings, contextFor } from './context';
+import { retryAfterSeconds } from './error-shape';
 import { jsonTooDeep, tooDeepMessage } from './raw-input';
 import { appRouter } from './router';
 
@@ -147,6 +148,7 @@ export function registerTRPC(app: FastifyInstance, prefix: string, settings: Con
       const plain = plainCalls(request);
       if (plain) {
         const { status, body } = await answerPlainCalls(plain.calls, plain.batch, ctx);
+        if (status === 503) reply.header('retry-after', retryAfterSeconds);
         return reply.code(status).header('content-type', 'application/json').send(body);
       }
       const incoming = request.raw as typeof request.raw & { body?: unknown };
@@ -160,6 +162,7 @@ export function registerTRPC(app: FastifyInstance, prefix: string, settings: Con
         onError: ({ error, path }) => logFailure(ctx, error, path),
       });
       reply.code(response.status);
+      if (response.status === 503) reply.header('retry-after', retryAfterSeconds);
       response.headers.forEach((value, key) => void reply.header(key, value));
       return reply.send(await response.text());
     },

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { z } from 'zod';
 import { type ContextSettings, contextFor } from './context';
-import { describeError } from './error-shape';
+import { describeError, retryAfterSeconds } from './error-shape';
 import { jsonTooDeep, tooDeepMessage } from './raw-input';
 import { appRouter } from './router';
 /** The zod kind under optional, default and nullable wrappers: what a query string has to become. */
@@ -118,9 +118,9 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
           const error = asTRPCError(thrown);
           if (error.code === 'INTERNAL_SERVER_ERROR')
             request.log.error({ err: error.cause ?? error }, 'procedure failed');
-          return reply
-            .code(getHTTPStatusCodeFromError(error))
-            .send({ code: error.code, ...describeError(error, settings.production) });
+          const status = getHTTPStatusCodeFromError(error);
+          if (status === 503) reply.header('retry-after', retryAfterSeconds);
+          return reply.code(status).send({ code: error.code, ...describeError(error, settings.production) });
         }
       },
     });

@@ -13,6 +13,7 @@ import { type VideoStatus, videoStatuses } from '../schemas/video';
 import type { VideoCounts } from '../schemas/responses';
 import { NotFoundError } from './errors';
 import { likePattern } from './like-pattern';
+import { lockJobsAbout, lockVideosOfChannel } from './lock-order';
 import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
 
@@ -44,7 +45,16 @@ export async function updateChannel({ id, ...patch }: z.output<typeof updateChan
 
 /** Deletes the channel with its videos, their transcripts and every job about them. */
 export async function deleteChannel(id: string): Promise<Channel> {
-  return (await rows.remove(id)).$toJson();
+  const row = await withDatabaseErrors(() =>
+    ChannelModel.knex().transaction(async (trx) => {
+      await lockJobsAbout(trx, { channelIds: [id], videosOfChannel: id });
+      await lockVideosOfChannel(trx, id);
+      const [deleted] = await trx('channels').where({ id }).delete().returning('*');
+      return deleted as Record<string, unknown> | undefined;
+    }),
+  );
+  if (!row) throw new NotFoundError('channel', id);
+  return ChannelModel.fromDatabaseJson(row).$toJson();
 }
 
 /** How many of a channel's videos are in each status, from one grouped query over the channel's index. */

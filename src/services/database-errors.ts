@@ -58,6 +58,22 @@ function isUnavailable(error: Error): boolean {
   return unavailableMessages.test(error.message);
 }
 
+/** deadlock_detected, serialization_failure, lock_not_available: the work may succeed if run again. */
+const transientCodes = new Set(['40P01', '40001', '55P03']);
+
+/** How many times work that lost a race is run in all before its caller is told to retry. */
+export const transientAttempts = 6;
+
+/** Retries since the process started, by SQLSTATE: what the concurrency test and the logs report. */
+export const transientRetries = new Map<string, number>();
+
+/** The SQLSTATE of a failure that running the same work again may cure, or undefined. */
+export function transientCode(error: unknown): string | undefined {
+  const failure = error as { code?: unknown; nativeError?: { code?: unknown } } | null;
+  const code = failure?.code ?? failure?.nativeError?.code;
+  return typeof code === 'string' && transientCodes.has(code) ? code : undefined;
+}
+
 /** Turns a database error into the domain error a caller can act on; anything else passes through unchanged. */
 export function translateDatabaseError(thrown: unknown): unknown {
   if (!(thrown instanceof Error)) return thrown;
@@ -89,6 +105,11 @@ export function translateDatabaseError(thrown: unknown): unknown {
   // The driver's text quotes the statement; the caller gets a message of ours, the log keeps the cause.
   if (error instanceof DataError) {
     return new InvalidInputError('a value cannot be stored as given', undefined, { cause: error });
+  }
+  if (transientCode(thrown) !== undefined) {
+    return new UnavailableError('the database is busy with concurrent writes; try again', undefined, {
+      cause: error,
+    });
   }
   // The wrapped error can lose the driver's code; the original keeps it.
   if (isUnavailable(thrown) || isUnavailable(error)) {

@@ -43,11 +43,20 @@ const knex = () => ProcessingJobModel.knex();
 const activeKey = (job: { jobType: string; entityType: string; entityId: string }) =>
   `${job.jobType}/${job.entityType}/${job.entityId}`;
 
+/**
+ * Checks, after the jobs are written, that what they are about exists, and holds it (KEY SHARE) until the
+ * transaction ends: a concurrent delete then either finishes first, and is seen here, or waits and deletes the
+ * new jobs with its row. Jobs before their rows, as in every other write of the queue (see README, lock order).
+ */
 async function assertEntitiesExist(trx: Knex.Transaction, jobs: EnqueueJob[]): Promise<void> {
   for (const entityType of ['channel', 'video'] as const) {
     const ids = [...new Set(jobs.filter((job) => job.entityType === entityType).map((job) => job.entityId))];
     if (ids.length === 0) continue;
-    const found = await trx(`${entityType}s`).whereIn('id', ids).pluck<string[]>('id');
+    const found = await trx(`${entityType}s`)
+      .whereIn('id', ids)
+      .orderBy('id')
+      .forKeyShare()
+      .pluck<string[]>('id');
     const missing = ids.find((id) => !found.includes(id));
     if (missing) throw new InvalidInputError(`${entityType} ${missing} does not exist`, 'entityId');
   }
@@ -55,46 +64,56 @@ async function assertEntitiesExist(trx: Knex.Transaction, jobs: EnqueueJob[]): P
 
 /**
  * Enqueues jobs; for a (type, entity) that already has a queued or running job, returns that job instead of
- * adding a second. The partial unique index decides, not a read-then-write; a job that finishes between our
- * insert and our read is looked up again.
+ * adding a second. One INSERT decides for every key, through the partial unique index: a key is either inserted
+ * or finds an active job, which `DO UPDATE ... WHERE false` locks without changing it, so it cannot finish
+ * before it is read back. Keys go in sorted order, so concurrent batches over the same entities wait on each
+ * other in one order instead of deadlocking.
  */
 export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> {
+  const distinct = [...new Map(jobs.map((job) => [activeKey(job), job])).entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([, job]) => job);
   return withDatabaseErrors(() =>
     knex().transaction(async (trx) => {
-      await assertEntitiesExist(trx, jobs);
-      const byKey = new Map<string, Record<string, unknown>>();
-      for (let round = 0; round < 3 && byKey.size < new Set(jobs.map(activeKey)).size; round += 1) {
-        const pending = jobs.filter((job) => !byKey.has(activeKey(job)));
-        const inserted = await trx('processing_jobs')
-          .insert(
-            pending.map((job) => ({
-              job_type: job.jobType,
-              entity_type: job.entityType,
-              entity_id: job.entityId,
-              priority: job.priority,
-              max_attempts: job.maxAttempts,
-              session_id: job.sessionId,
-              run_after: job.runAfter,
-              metadata: job.metadata,
-            })),
-          )
-          .onConflict(knex().raw(`(job_type, entity_type, entity_id) WHERE status IN ('queued', 'running')`))
-          .ignore()
-          .returning('*');
-        const existing = await trx('processing_jobs')
-          .whereIn(
-            ['job_type', 'entity_type', 'entity_id'],
-            pending.map((job) => [job.jobType, job.entityType, job.entityId]),
-          )
-          .whereIn('status', ['queued', 'running']);
-        for (const row of [...inserted, ...existing]) {
-          byKey.set(`${row.job_type}/${row.entity_type}/${row.entity_id}`, row);
-        }
-        const newVideoIds = inserted
-          .filter((row) => row.entity_type === 'video')
-          .map((row) => row.entity_id as string);
-        await moveVideosWithJobs(trx, newVideoIds, 'queued');
-      }
+      const inserted = await trx('processing_jobs')
+        .insert(
+          distinct.map((job) => ({
+            job_type: job.jobType,
+            entity_type: job.entityType,
+            entity_id: job.entityId,
+            priority: job.priority,
+            max_attempts: job.maxAttempts,
+            session_id: job.sessionId,
+            run_after: job.runAfter,
+            metadata: job.metadata,
+          })),
+        )
+        .onConflict(trx.raw(`(job_type, entity_type, entity_id) WHERE status IN ('queued', 'running')`))
+        .merge(['job_type'])
+        .where(trx.raw('false'))
+        .returning('*');
+      const existing =
+        inserted.length === distinct.length
+          ? []
+          : await trx('processing_jobs')
+              .whereIn(
+                ['job_type', 'entity_type', 'entity_id'],
+                distinct.map((job) => [job.jobType, job.entityType, job.entityId]),
+              )
+              .whereIn('status', ['queued', 'running'])
+              .whereNotIn(
+                'id',
+                inserted.map((row) => row.id as string),
+              );
+      await moveVideosWithJobs(
+        trx,
+        inserted.filter((row) => row.entity_type === 'video').map((row) => row.entity_id as string),
+        'queued',
+      );
+      await assertEntitiesExist(trx, distinct);
+      const byKey = new Map<string, Record<string, unknown>>(
+        [...inserted, ...existing].map((row) => [`${row.job_type}/${row.entity_type}/${row.entity_id}`, row]),
+      );
       return jobs.map((job) => {
         const row = byKey.get(activeKey(job));
         if (!row)
@@ -152,8 +171,9 @@ export async function heartbeat(input: z.output<typeof heartbeatInput>): Promise
 
 /** Completes the jobs whose lease the caller holds, in one statement; returns them by id. */
 async function completeLeased(
-  jobs: z.output<typeof completeJobsInput>['jobs'],
+  given: z.output<typeof completeJobsInput>['jobs'],
 ): Promise<Map<string, ProcessingJob>> {
+  const jobs = [...given].sort((a, b) => (a.id < b.id ? -1 : 1));
   // One statement (migration 20261125000011): complete each job whose lease is the caller's, then move their
   // videos to `completed`, stamp their channels' last check, and count them on their sessions.
   const completed = await withDatabaseErrors(() =>

@@ -10,7 +10,8 @@ import type {
   updateSessionInput,
 } from '../schemas/processing-session';
 import type { SessionProgress } from '../schemas/responses';
-import { ConflictError } from './errors';
+import { ConflictError, NotFoundError } from './errors';
+import { lockJobsOfSession } from './lock-order';
 import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
 
@@ -40,7 +41,15 @@ export async function updateSession({
 
 /** Deletes the session; its jobs stay, as history, with no session. */
 export async function deleteSession(id: string): Promise<ProcessingSession> {
-  return (await sessionRows.remove(id)).$toJson();
+  const row = await withDatabaseErrors(() =>
+    ProcessingSessionModel.knex().transaction(async (trx) => {
+      await lockJobsOfSession(trx, id);
+      const [deleted] = await trx('processing_sessions').where({ id }).delete().returning('*');
+      return deleted as Record<string, unknown> | undefined;
+    }),
+  );
+  if (!row) throw new NotFoundError('processing session', id);
+  return ProcessingSessionModel.fromDatabaseJson(row).$toJson();
 }
 
 export type Transition = 'start' | 'pause' | 'resume' | 'complete' | 'fail';
@@ -73,18 +82,37 @@ export async function transitionSession(id: string, transition: Transition): Pro
   throw new ConflictError(`a ${session.status} session cannot ${transition}`, 'status');
 }
 
-/** Progress from the session's job counts, which triggers keep as jobs change (a few rows per session). */
+/** A session's count rows past which reading its progress folds them into one row per status. */
+export const foldCountsAbove = 64;
+
+/**
+ * Folds a session's count rows into one per status. Each row is deleted, and so summed, by one folder only;
+ * rows that writers add meanwhile stay for the next fold.
+ */
+async function foldCounts(id: string): Promise<void> {
+  await withDatabaseErrors(() =>
+    ProcessingSessionModel.knex().raw(
+      `WITH folded AS (DELETE FROM processing_session_job_counts WHERE session_id = ? RETURNING status, jobs)
+       INSERT INTO processing_session_job_counts (session_id, status, jobs)
+       SELECT ?, status, sum(jobs) FROM folded GROUP BY status HAVING sum(jobs) <> 0`,
+      [id, id],
+    ),
+  );
+}
+
+/** Progress from the session's job counts, which triggers keep as jobs change (rows of deltas per session). */
 export async function sessionProgress(id: string): Promise<SessionProgress> {
   const session = await sessionRows.find(id);
   const rows = await withDatabaseErrors(() =>
     ProcessingSessionModel.knex()('processing_session_job_counts')
       .where('session_id', id)
       .groupBy('status')
-      .select<{ status: JobStatus; jobs: string }[]>(
+      .select<{ status: JobStatus; jobs: string; rows: string }[]>(
         'status',
-        ProcessingSessionModel.knex().raw('sum(jobs) AS jobs'),
+        ProcessingSessionModel.knex().raw('sum(jobs) AS jobs, count(*) AS rows'),
       ),
   );
+  if (rows.reduce((sum, row) => sum + Number(row.rows), 0) > foldCountsAbove) await foldCounts(id);
   const counts = Object.fromEntries(jobStatuses.map((status) => [status, 0])) as Record<JobStatus, number>;
   for (const row of rows) counts[row.status] = Number(row.jobs);
   const total = Object.values(counts).reduce((sum, n) => sum + n, 0);

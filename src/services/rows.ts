@@ -1,13 +1,29 @@
 import type { Model, PartialModelObject, QueryBuilder } from 'objection';
-import { translateDatabaseError } from './database-errors';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  transientAttempts,
+  transientCode,
+  transientRetries,
+  translateDatabaseError,
+} from './database-errors';
 import { NotFoundError } from './errors';
 
-/** Runs database work and rethrows its failures as domain errors. */
+/**
+ * Runs database work and rethrows its failures as domain errors. Work that lost a race (a deadlock, a
+ * serialization failure, a lock timeout) is run again from the start, up to `transientAttempts` times with a
+ * growing, jittered pause, so concurrent writers see a result instead of an error; `work` must therefore build
+ * its queries (and its transaction) itself. What still fails answers 503 with `Retry-After`.
+ */
 export async function withDatabaseErrors<T>(work: () => PromiseLike<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    throw translateDatabaseError(error);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await work();
+    } catch (error) {
+      const transient = transientCode(error);
+      if (transient === undefined || attempt >= transientAttempts) throw translateDatabaseError(error);
+      transientRetries.set(transient, (transientRetries.get(transient) ?? 0) + 1);
+      await sleep(Math.random() * 10 * 2 ** attempt);
+    }
   }
 }
 

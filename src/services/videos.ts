@@ -16,6 +16,7 @@ import {
 import type { UpsertResult, VideoWithRelations } from '../schemas/responses';
 import { ConflictError, NotFoundError } from './errors';
 import { likePattern } from './like-pattern';
+import { lockJobsAbout } from './lock-order';
 import { keysetPage, keysetRange } from './pagination';
 import { graphOf, rowsOf, withDatabaseErrors } from './rows';
 
@@ -95,7 +96,15 @@ export async function updateVideo({ id, ...patch }: z.output<typeof updateVideoI
 
 /** Deletes the video with its transcripts and the jobs about it. */
 export async function deleteVideo(id: string): Promise<Video> {
-  return (await rows.remove(id)).$toJson();
+  const row = await withDatabaseErrors(() =>
+    VideoModel.knex().transaction(async (trx) => {
+      await lockJobsAbout(trx, { videoIds: [id] });
+      const [deleted] = await trx('videos').where({ id }).delete().returning('*');
+      return deleted as Record<string, unknown> | undefined;
+    }),
+  );
+  if (!row) throw new NotFoundError('video', id);
+  return VideoModel.fromDatabaseJson(row).$toJson();
 }
 
 const toColumns = snakeCaseMappers().format;

@@ -31,7 +31,7 @@ const workerMutations = [
   'transcripts.create',
 ];
 
-const procedures = Object.entries(appRouter._def.procedures as Record<string, AnyProcedure>).map(
+const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, AnyProcedure>).map(
   ([name, procedure]) => ({
     name,
     type: procedure._def.type as 'query' | 'mutation',

@@ -1,0 +1,47 @@
+import type { Knex } from 'knex';
+
+/**
+ * Every write that touches several tables takes its row locks in one order: jobs (by type and entity, the
+ * order of the one-active-job index an enqueue locks them in), then videos (by YouTube id, the order an upsert
+ * writes them in), then channels, then sessions; session counts are append-only and lock nothing. The queue's functions (claim, complete) follow it by
+ * construction, as they start from jobs; a delete, which PostgreSQL would otherwise run from the parent down
+ * (channel, its videos, then the jobs its triggers remove), locks what it will remove in this order first, so
+ * a delete and a worker completing the same rows' jobs queue behind each other instead of deadlocking.
+ */
+
+/** Locks, in key order, the jobs about these channels and videos, and about the videos of a channel. */
+export async function lockJobsAbout(
+  trx: Knex.Transaction,
+  about: { channelIds?: string[]; videoIds?: string[]; videosOfChannel?: string },
+): Promise<void> {
+  await trx('processing_jobs')
+    .where((query) => {
+      if (about.channelIds?.length)
+        query.orWhere((q) => q.where('entity_type', 'channel').whereIn('entity_id', about.channelIds!));
+      if (about.videoIds?.length)
+        query.orWhere((q) => q.where('entity_type', 'video').whereIn('entity_id', about.videoIds!));
+      if (about.videosOfChannel)
+        query.orWhere((q) =>
+          q
+            .where('entity_type', 'video')
+            .whereIn('entity_id', trx('videos').select('id').where('channel_id', about.videosOfChannel!)),
+        );
+    })
+    .orderBy(['job_type', 'entity_type', 'entity_id', 'id'])
+    .forUpdate()
+    .select('id');
+}
+
+/** Locks a channel's videos in YouTube id order, the order `videos.upsertMany` writes them in. */
+export async function lockVideosOfChannel(trx: Knex.Transaction, channelId: string): Promise<void> {
+  await trx('videos').where('channel_id', channelId).orderBy('youtube_video_id').forUpdate().select('id');
+}
+
+/** Locks a session's jobs in key order, before the session (and with it its counts) goes. */
+export async function lockJobsOfSession(trx: Knex.Transaction, sessionId: string): Promise<void> {
+  await trx('processing_jobs')
+    .where('session_id', sessionId)
+    .orderBy(['job_type', 'entity_type', 'entity_id', 'id'])
+    .forUpdate()
+    .select('id');
+}
