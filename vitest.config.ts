@@ -5,8 +5,8 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     setupFiles: ['test/support/database.ts'],
     include: ['test/**/*.test.ts'],
-    // Run by `npm run test:browser` (vitest.browser.config.ts): they need Chromium.
-    exclude: ['test/browser/**', 'node_modules/**'],
+    // Run by `npm run test:browser` (they need Chromium) and `npm run test:deployment` (PgBouncer).
+    exclude: ['test/browser/**', 'test/deployment/**', 'node_modules/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     typecheck: {
