@@ -32,7 +32,8 @@ describe('many writers at once', () => {
     const serverErrors = Object.entries(report).filter(([, tally]) => tally.serverErrors > 0);
     expect(serverErrors).toEqual([]);
     const calls = Object.values(report).reduce((sum, tally) => sum + tally.calls, 0);
-    expect(calls).toBeGreaterThan(500);
+    // Enough calls that every kind of writer met the others (a few hundred even on a slow machine).
+    expect(calls).toBeGreaterThan(200);
     for (const procedure of [
       'videos.upsertMany',
       'jobs.enqueueMany',
