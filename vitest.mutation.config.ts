@@ -2,9 +2,10 @@ import { defineConfig } from 'vitest/config';
 import base from './vitest.config';
 
 /**
- * The suite as Stryker runs it for each mutant (`npm run test:mutation`): the behaviour tests only. Left out are
- * the tests that start processes or build the package, which no mutant of the scoped code could change, and the
- * type-level tests, which Stryker's runner cannot run.
+ * The suite as Stryker runs it for each mutant (`npm run test:mutation`): the behaviour tests. Left out are the
+ * tests that start processes, build the package or stop the database (no mutant of the scoped code changes what
+ * they check that the behaviour tests do not), the time-bounded load and fuzz runs, whose seconds per mutant the
+ * behaviour tests' boundaries replace, and the type-level tests, which Stryker's runner cannot run.
  */
 export default defineConfig({
   test: {
@@ -15,6 +16,10 @@ export default defineConfig({
       'test/processes.test.ts',
       'test/db/embedded-postgres.test.ts',
       'test/db/migrations.test.ts',
+      'test/db/outage.test.ts',
+      'test/api/resilience.test.ts',
+      'test/api/fuzz.test.ts',
+      'test/system/**',
     ],
     typecheck: { enabled: false },
     coverage: { enabled: false },

@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import { channelFactory, discoveredVideos, videoFactory } from '../../src/factories';
+import { maxJsonBytes } from '../../src/schemas/fields';
+import { useApi } from '../support/api';
+
+const api = useApi();
+
+const uuid = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+interface Limit {
+  what: string;
+  procedure: string;
+  type: 'query' | 'mutation';
+  field: string;
+  limit: number;
+  input: (size: number) => Promise<unknown> | unknown;
+}
+
+/** Every documented limit: the limit itself is accepted, one past it is refused naming the field. */
+const limits: Limit[] = [
+  {
+    what: 'page size',
+    procedure: 'channels.list',
+    type: 'query',
+    field: 'limit',
+    limit: 100,
+    input: (n) => ({ limit: n }),
+  },
+  {
+    what: 'upsert batch',
+    procedure: 'videos.upsertMany',
+    type: 'mutation',
+    field: 'videos',
+    limit: 500,
+    input: async (n) => ({ channelId: (await channelFactory.create()).id, videos: discoveredVideos(n) }),
+  },
+  {
+    what: 'enqueue batch',
+    procedure: 'jobs.enqueueMany',
+    type: 'mutation',
+    field: 'jobs',
+    limit: 500,
+    input: async (n) => {
+      const channel = await channelFactory.create();
+      return {
+        jobs: Array.from({ length: n }, () => ({
+          jobType: 'channel_discovery',
+          entityType: 'channel',
+          entityId: channel.id,
+        })),
+      };
+    },
+  },
+  {
+    what: 'claim size',
+    procedure: 'jobs.claim',
+    type: 'mutation',
+    field: 'limit',
+    limit: 100,
+    input: (n) => ({ workerId: 'w', limit: n, jobTypes: ['channel_discovery'] }),
+  },
+  {
+    what: 'completeMany batch',
+    procedure: 'jobs.completeMany',
+    type: 'mutation',
+    field: 'jobs',
+    limit: 100,
+    input: (n) => ({ jobs: Array.from({ length: n }, (_, i) => ({ id: uuid(i), leaseToken: uuid(i) })) }),
+  },
+  {
+    what: 'lease',
+    procedure: 'jobs.claim',
+    type: 'mutation',
+    field: 'leaseSeconds',
+    limit: 3_600,
+    input: (n) => ({ workerId: 'w', leaseSeconds: n, jobTypes: ['channel_discovery'] }),
+  },
+  {
+    what: 'attempts',
+    procedure: 'jobs.enqueue',
+    type: 'mutation',
+    field: 'maxAttempts',
+    limit: 100,
+    input: async (n) => ({
+      jobType: 'channel_discovery',
+      entityType: 'channel',
+      entityId: (await channelFactory.create()).id,
+      maxAttempts: n,
+    }),
+  },
+  {
+    what: 'channel name',
+    procedure: 'channels.create',
+    type: 'mutation',
+    field: 'name',
+    limit: 200,
+    input: (n) => ({ ...channelFactory.build(), name: 'n'.repeat(n) }),
+  },
+  {
+    what: 'session name',
+    procedure: 'sessions.create',
+    type: 'mutation',
+    field: 'sessionName',
+    limit: 200,
+    input: (n) => ({ sessionName: 's'.repeat(n), sessionType: 'manual' }),
+  },
+  {
+    what: 'video title',
+    procedure: 'videos.create',
+    type: 'mutation',
+    field: 'title',
+    limit: 500,
+    input: async (n) => ({ ...(await videoInput()), title: 't'.repeat(n) }),
+  },
+  {
+    what: 'description',
+    procedure: 'channels.create',
+    type: 'mutation',
+    field: 'description',
+    limit: 10_000,
+    input: (n) => ({ ...channelFactory.build(), description: 'd'.repeat(n) }),
+  },
+  {
+    what: 'transcript',
+    procedure: 'transcripts.create',
+    type: 'mutation',
+    field: 'content',
+    limit: 1_000_000,
+    input: async (n) => ({
+      videoId: (await videoFactory.create()).id,
+      source: 'youtube_auto',
+      content: 'w'.repeat(n),
+    }),
+  },
+  {
+    what: 'JSON object',
+    procedure: 'channels.create',
+    type: 'mutation',
+    field: 'metadata',
+    limit: maxJsonBytes,
+    // {"k":"…"} is 8 characters around the value.
+    input: (n) => ({ ...channelFactory.build(), metadata: { k: 'x'.repeat(n - 8) } }),
+  },
+  {
+    what: 'tags per video',
+    procedure: 'videos.create',
+    type: 'mutation',
+    field: 'tags',
+    limit: 100,
+    input: async (n) => ({ ...(await videoInput()), tags: Array.from({ length: n }, (_, i) => `t${i}`) }),
+  },
+  {
+    what: 'tag length',
+    procedure: 'videos.create',
+    type: 'mutation',
+    field: 'tags.0',
+    limit: 100,
+    input: async (n) => ({ ...(await videoInput()), tags: ['g'.repeat(n)] }),
+  },
+  {
+    what: 'search text',
+    procedure: 'videos.list',
+    type: 'query',
+    field: 'search',
+    limit: 200,
+    input: (n) => ({ search: 'q'.repeat(n) }),
+  },
+  {
+    what: 'tag filter',
+    procedure: 'videos.list',
+    type: 'query',
+    field: 'tags',
+    limit: 20,
+    input: (n) => ({ tags: Array.from({ length: n }, (_, i) => `f${i}`) }),
+  },
+];
+
+async function videoInput() {
+  const channel = await channelFactory.create();
+  const { channelId: _, ...video } = videoFactory.build();
+  return { ...video, channelId: channel.id };
+}
+
+describe('every documented limit', () => {
+  it.each(limits)('takes a $what of $limit and refuses one more, naming $field', async (limit) => {
+    const call = limit.type === 'query' ? api.query : api.mutate;
+    const at = await call(limit.procedure, await limit.input(limit.limit));
+    expect(at.error?.data.field ?? null, JSON.stringify(at.error?.message)).not.toBe(limit.field);
+    expect(at.status).toBe(200);
+    const over = await call(limit.procedure, await limit.input(limit.limit + 1));
+    expect(over.status).toBe(400);
+    expect(over.error?.data.field).toBe(limit.field);
+  });
+});
+
+describe('search', () => {
+  it('matches %, _ and \\ literally, against decoys that differ only where a wildcard would match', async () => {
+    const channel = await channelFactory.create();
+    const titles = ['50% off', '500 off', 'a_b trick', 'axb trick', 'c\\d note', 'cd note'];
+    for (const title of titles)
+      await videoFactory.create({ channelId: channel.id, title, status: 'discovered' });
+    const found = async (search: string) =>
+      (
+        await api.query<{ items: { title: string }[] }>('videos.list', { channelId: channel.id, search })
+      ).data.items.map((video) => video.title);
+    expect(await found('50%')).toEqual(['50% off']);
+    expect(await found('a_b')).toEqual(['a_b trick']);
+    expect(await found('c\\d')).toEqual(['c\\d note']);
+    expect((await found('OFF')).sort()).toEqual(['50% off', '500 off']);
+  });
+});

@@ -1,0 +1,235 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Mutation testing for the SQL that Stryker sees only as strings: the queue's functions, the triggers, the
+ * constraints and indexes in `migrations/`. Each mutant is one realistic bug, written as a patch (the text it
+ * finds, exactly once in the migration's `up`, and what it puts instead) with the test files that must catch it. `npm run
+ * test:mutation:sql` applies each in turn, runs those tests against a database migrated with the mutant, and
+ * reports it killed (a test failed) or survived; `-- --check` only proves every patch still applies, for CI.
+ */
+
+interface SqlMutant {
+  name: string;
+  file: string;
+  find: string;
+  replace: string;
+  tests: string[];
+}
+
+const claim = 'migrations/20261201000012_jobs_agree_with_their_rows.ts';
+const counts = 'migrations/20261201000013_session_counts_append_only.ts';
+const queueTests = ['test/api/jobs.test.ts', 'test/queue/concurrency.test.ts', 'test/queue/ordering.test.ts'];
+
+export const sqlMutants: SqlMutant[] = [
+  {
+    name: 'claim hands out low priority first',
+    file: claim,
+    find: `SELECT id FROM (SELECT * FROM expired UNION ALL SELECT * FROM queued) candidates
+         ORDER BY priority DESC, created_at, id`,
+    replace: `SELECT id FROM (SELECT * FROM expired UNION ALL SELECT * FROM queued) candidates
+         ORDER BY priority ASC, created_at, id`,
+    tests: ['test/queue/ordering.test.ts'],
+  },
+  {
+    name: 'claim hands out the newest job first among equal priorities',
+    file: claim,
+    find: `ORDER BY priority DESC, created_at, id
+         LIMIT claim_limit FOR UPDATE SKIP LOCKED`,
+    replace: `ORDER BY priority DESC, created_at DESC, id
+         LIMIT claim_limit FOR UPDATE SKIP LOCKED`,
+    tests: ['test/queue/ordering.test.ts'],
+  },
+  {
+    name: 'claim ignores run_after (a retry runs at once)',
+    file: claim,
+    find: `WHERE status = 'queued' AND run_after <= now() AND (claim_types IS NULL`,
+    replace: `WHERE status = 'queued' AND (claim_types IS NULL`,
+    tests: queueTests,
+  },
+  {
+    name: 'claim takes over an expired lease that has no attempt left',
+    file: claim,
+    find: `WHERE status = 'running' AND lease_expires_at < now() AND attempts < max_attempts
+           AND (claim_types IS NULL`,
+    replace: `WHERE status = 'running' AND lease_expires_at < now() AND attempts <= max_attempts
+           AND (claim_types IS NULL`,
+    tests: queueTests,
+  },
+  {
+    name: 'an expired last attempt is not failed',
+    file: claim,
+    find: `WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts
+                       ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+        RETURNING entity_type`,
+    replace: `WHERE status = 'running' AND lease_expires_at < now() AND attempts > max_attempts
+                       ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+        RETURNING entity_type`,
+    tests: queueTests,
+  },
+  {
+    name: 'an exhausted job leaves its video processing',
+    file: claim,
+    find: `WHERE exhausted.entity_type = 'video' AND videos.id = exhausted.entity_id`,
+    replace: `WHERE false AND videos.id = exhausted.entity_id`,
+    tests: ['test/api/video-follows-job.test.ts'],
+  },
+  {
+    name: 'claim leaves the video queued',
+    file: claim,
+    find: `WHERE claimed.entity_type = 'video' AND videos.id = claimed.entity_id`,
+    replace: `WHERE false AND videos.id = claimed.entity_id`,
+    tests: ['test/api/video-follows-job.test.ts', 'test/api/jobs.test.ts'],
+  },
+  {
+    name: 'completion ignores the lease token',
+    file: claim,
+    find: `WHERE job.id = given.id AND job.status = 'running' AND job.lease_token = given.lease_token
+        RETURNING job.*
+      ), video AS (
+        UPDATE videos SET status = 'completed', processed_at = now(), error_message = NULL
+          FROM done
+         WHERE done.entity_type = 'video' AND videos.id = done.entity_id
+           AND videos.status = ANY(video_completes_from)
+      ), channel AS (
+        UPDATE channels SET last_checked_at = now()
+          FROM done
+         WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
+      )
+      SELECT * FROM done;`,
+    replace: `WHERE job.id = given.id AND job.status = 'running'
+        RETURNING job.*
+      ), video AS (
+        UPDATE videos SET status = 'completed', processed_at = now(), error_message = NULL
+          FROM done
+         WHERE done.entity_type = 'video' AND videos.id = done.entity_id
+           AND videos.status = ANY(video_completes_from)
+      ), channel AS (
+        UPDATE channels SET last_checked_at = now()
+          FROM done
+         WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
+      )
+      SELECT * FROM done;`,
+    tests: queueTests,
+  },
+  {
+    name: "a completed discovery job does not stamp its channel's last check",
+    file: claim,
+    find: `UPDATE channels SET last_checked_at = now()
+          FROM done
+         WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
+      )
+      SELECT * FROM done;
+    END
+    $$;
+
+    DROP FUNCTION claim_jobs(text, job_type[], integer, double precision, video_status[]);`,
+    replace: `UPDATE channels SET last_checked_at = now()
+          FROM done
+         WHERE false AND channels.id = done.entity_id
+      )
+      SELECT * FROM done;
+    END
+    $$;
+
+    DROP FUNCTION claim_jobs(text, job_type[], integer, double precision, video_status[]);`,
+    tests: ['test/api/jobs.test.ts'],
+  },
+  {
+    name: 'a job type may be about the other entity',
+    file: claim,
+    find: `(('channel_discovery', 'channel'), ('transcript_extraction', 'video'))`,
+    replace: `(('channel_discovery', 'channel'), ('channel_discovery', 'video'), ('transcript_extraction', 'video'))`,
+    tests: ['test/api/input-refusals.test.ts'],
+  },
+  {
+    name: 'processedVideos is not kept',
+    file: counts,
+    find: 'SET processed_videos = processed_videos + completed.delta',
+    replace: 'SET processed_videos = processed_videos',
+    tests: ['test/services/session-progress.test.ts'],
+  },
+  {
+    name: 'the session counts ignore a job detached from its session',
+    file: 'migrations/20261125000008_session_job_counts_cached_plans.ts',
+    find: 'const guard = tables.map(',
+    replace: 'const guard = tables.slice(0, 1).map(',
+    tests: ['test/services/session-progress.test.ts'],
+  },
+  {
+    name: 'the one-active-job rule also covers failed jobs',
+    file: 'migrations/20261124000006_processing_jobs.ts',
+    find: `ON processing_jobs (job_type, entity_type, entity_id) WHERE status IN ('queued', 'running');`,
+    replace: `ON processing_jobs (job_type, entity_type, entity_id) WHERE status IN ('queued', 'running', 'failed');`,
+    tests: ['test/api/jobs.test.ts'],
+  },
+  {
+    name: 'deleting a row leaves the jobs about it',
+    file: 'migrations/20261124000006_processing_jobs.ts',
+    find: `DELETE FROM processing_jobs WHERE entity_type = TG_ARGV[0]::job_entity_type AND entity_id = OLD.id;`,
+    replace: `DELETE FROM processing_jobs WHERE false AND entity_id = OLD.id;`,
+    tests: ['test/api/videos.test.ts', 'test/api/channels.test.ts'],
+  },
+  {
+    name: 'updated_at is not moved by an update',
+    file: 'migrations/20261124000001_foundations.ts',
+    find: `NEW.updated_at := now();`,
+    replace: `NEW.updated_at := OLD.updated_at;`,
+    tests: ['test/api/channels.test.ts'],
+  },
+];
+
+const root = path.resolve(__dirname, '..', '..');
+/** A migration's `up`, where the schema is made; its `down` may repeat the same SQL to restore it. */
+const upOf = (text: string) => text.slice(0, text.indexOf('export async function down'));
+const occurrences = (text: string, part: string) => upOf(text).split(part).length - 1;
+const mutated = (text: string, mutant: SqlMutant) => {
+  const up = upOf(text);
+  return up.replace(mutant.find, mutant.replace) + text.slice(up.length);
+};
+
+function check(): string[] {
+  return sqlMutants.flatMap((mutant) => {
+    const count = occurrences(readFileSync(path.join(root, mutant.file), 'utf8'), mutant.find);
+    return count === 1
+      ? []
+      : [`${mutant.name}: its text occurs ${count} times in ${mutant.file}'s up, not once`];
+  });
+}
+
+function run(): boolean {
+  const results = sqlMutants.map((mutant) => {
+    const file = path.join(root, mutant.file);
+    const original = readFileSync(file, 'utf8');
+    writeFileSync(file, mutated(original, mutant));
+    try {
+      const tests = spawnSync(
+        'npx',
+        ['vitest', 'run', '--config', 'vitest.mutation.config.ts', ...mutant.tests],
+        { cwd: root, stdio: 'ignore' },
+      );
+      const killed = tests.status !== 0;
+      console.log(`${killed ? 'killed  ' : 'SURVIVED'}  ${mutant.name}`);
+      return killed;
+    } finally {
+      writeFileSync(file, original);
+    }
+  });
+  const killed = results.filter(Boolean).length;
+  console.log(
+    `\n${killed} of ${results.length} SQL mutants killed (${((100 * killed) / results.length).toFixed(1)}%)`,
+  );
+  return killed === results.length;
+}
+
+const problems = check();
+if (problems.length > 0) {
+  console.error(problems.join('\n'));
+  process.exit(1);
+}
+if (process.argv.includes('--check')) {
+  console.log(`all ${sqlMutants.length} SQL mutants still apply`);
+} else if (!run()) {
+  process.exit(1);
+}
