@@ -162,14 +162,14 @@ export const sqlMutants: SqlMutant[] = [
     file: 'migrations/20261124000006_processing_jobs.ts',
     find: `ON processing_jobs (job_type, entity_type, entity_id) WHERE status IN ('queued', 'running');`,
     replace: `ON processing_jobs (job_type, entity_type, entity_id) WHERE status IN ('queued', 'running', 'failed');`,
-    tests: ['test/api/jobs.test.ts'],
+    tests: ['test/api/jobs.test.ts', 'test/queue/ordering.test.ts'],
   },
   {
     name: 'deleting a row leaves the jobs about it',
     file: 'migrations/20261124000006_processing_jobs.ts',
     find: `DELETE FROM processing_jobs WHERE entity_type = TG_ARGV[0]::job_entity_type AND entity_id = OLD.id;`,
     replace: `DELETE FROM processing_jobs WHERE false AND entity_id = OLD.id;`,
-    tests: ['test/api/videos.test.ts', 'test/api/channels.test.ts'],
+    tests: ['test/api/deletes.test.ts'],
   },
   {
     name: 'updated_at is not moved by an update',

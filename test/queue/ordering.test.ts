@@ -49,6 +49,32 @@ describe('which job a claim hands out', () => {
     expect((await claimOne())?.id).toBe(newest!.id);
   });
 
+  it('weighs an expired lease and a queued job by priority alike', async () => {
+    const [stale, fresh] = await queuedJobs([1, 9]);
+    await db()('processing_jobs')
+      .where({ id: stale!.id })
+      .update({
+        status: 'running',
+        attempts: 1,
+        lease_token: '00000000-0000-4000-8000-000000000002',
+        lease_expires_at: new Date(Date.now() - 1_000),
+      });
+    expect((await claimOne())?.id).toBe(fresh!.id);
+    expect((await claimOne())?.id).toBe(stale!.id);
+
+    const [urgent, routine] = await queuedJobs([9, 1]);
+    await db()('processing_jobs')
+      .where({ id: urgent!.id })
+      .update({
+        status: 'running',
+        attempts: 1,
+        lease_token: '00000000-0000-4000-8000-000000000003',
+        lease_expires_at: new Date(Date.now() - 1_000),
+      });
+    expect((await claimOne())?.id).toBe(urgent!.id);
+    expect((await claimOne())?.id).toBe(routine!.id);
+  });
+
   it('does not hand out a job before its run_after, and does once it is due', async () => {
     const later = await processingJobFactory.create({
       runAfter: new Date(Date.now() + 60_000),
