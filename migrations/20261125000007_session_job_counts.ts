@@ -13,7 +13,7 @@ import type { Knex } from 'knex';
  */
 
 /** The statement that adds one statement's changes to the counts; migration 20261125000008 moves it to PL/pgSQL. */
-export const addSessionJobCounts = `
+const addSessionJobCounts = `
       INSERT INTO processing_session_job_counts AS counts (session_id, status, shard, jobs)
       SELECT c.session_id, c.status, pg_backend_pid() % 16, sum(c.delta)
         FROM unnest(session_ids, statuses, deltas) AS c (session_id, status, delta)

@@ -1,5 +1,4 @@
 import type { Knex } from 'knex';
-import { addSessionJobCounts } from './20261125000007_session_job_counts';
 
 /*
  * The session counters' functions, made cheap for the queue's hot path. A LANGUAGE sql function that writes is
@@ -7,6 +6,18 @@ import { addSessionJobCounts } from './20261125000007_session_job_counts';
  * a quarter of a claim's execution time. In PL/pgSQL the INSERT's plan is cached for the connection, and a
  * statement that touched no job of a session returns before building any arrays.
  */
+
+/** The statement that adds one statement's changes to the counts, as migration 20261125000007 wrote it. */
+const addSessionJobCounts = `
+      INSERT INTO processing_session_job_counts AS counts (session_id, status, shard, jobs)
+      SELECT c.session_id, c.status, pg_backend_pid() % 16, sum(c.delta)
+        FROM unnest(session_ids, statuses, deltas) AS c (session_id, status, delta)
+       WHERE c.session_id IS NOT NULL
+         AND EXISTS (SELECT 1 FROM processing_sessions s WHERE s.id = c.session_id)
+       GROUP BY c.session_id, c.status
+      HAVING sum(c.delta) <> 0
+       ORDER BY c.session_id, c.status
+      ON CONFLICT (session_id, status, shard) DO UPDATE SET jobs = counts.jobs + excluded.jobs`;
 
 const addCountsFunction = (body: string) => `
   CREATE OR REPLACE FUNCTION add_session_job_counts(session_ids uuid[], statuses job_status[], deltas integer[])

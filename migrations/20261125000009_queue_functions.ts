@@ -13,7 +13,7 @@ import type { Knex } from 'knex';
  */
 
 /** `complete_job` as created here; migration 20261125000011 replaces it and restores it on the way down. */
-export const completeJobFunction = `
+const completeJobFunction = `
     CREATE FUNCTION complete_job(job_key uuid, job_lease_token uuid, job_result jsonb,
                                  video_completes_from video_status[])
     RETURNS SETOF processing_jobs LANGUAGE plpgsql
