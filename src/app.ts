@@ -9,9 +9,12 @@ import { registerTRPC } from './api/fastify-handler';
 import { restPrefix } from './api/openapi';
 import { RequestLog } from './api/request-log';
 import { registerRest } from './api/rest-handler';
+import { JobWakeups } from './db/job-wakeups';
 
-export interface AppOptions extends ContextSettings {
+export interface AppOptions extends Omit<ContextSettings, 'wakeups'> {
   db: Knex;
+  /** Where waiting claims LISTEN for new work; the pool's own URL unless it goes through PgBouncer. */
+  listenUrl?: string;
   logger: FastifyServerOptions['logger'];
   /** Browser origins allowed to call the API; CORS stays off when empty. */
   corsOrigins?: string[];
@@ -34,6 +37,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     logController: new RequestLog(),
   });
+  const connection = options.db.client.config.connection as { connectionString: string };
+  const wakeups = new JobWakeups(options.listenUrl ?? connection.connectionString);
+  app.addHook('onClose', () => wakeups.close());
+  const settings = { ...options, wakeups };
   await app.register(helmet, { contentSecurityPolicy: false });
   if (options.corsOrigins?.length) await app.register(cors, { origin: options.corsOrigins });
 
@@ -52,8 +59,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   // Each API in its own scope: tRPC reads bodies as text itself, REST routes take Fastify's parsed JSON.
-  await app.register(async (scope) => registerTRPC(scope, '/trpc', options));
-  await app.register(async (scope) => registerRest(scope, restPrefix, options));
+  await app.register(async (scope) => registerTRPC(scope, '/trpc', settings));
+  await app.register(async (scope) => registerRest(scope, restPrefix, settings));
   await registerDocs(app);
 
   return app;

@@ -55,6 +55,7 @@ async function main(): Promise<void> {
     db,
     logger: loggerOptions(config),
     tokens: apiTokens(config),
+    listenUrl: config.DATABASE_LISTEN_URL ?? database.url,
     corsOrigins: config.CORS_ORIGINS,
     production: config.NODE_ENV === 'production',
   });

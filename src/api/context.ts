@@ -1,4 +1,5 @@
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { JobWakeups } from '../db/job-wakeups';
 import type { ApiToken } from './access';
 
 export interface Context {
@@ -10,11 +11,26 @@ export interface Context {
   production: boolean;
   /** The request's logger: every line it writes carries the request id. */
   log: FastifyBaseLogger;
+  /** Wakes claims that wait for work. */
+  wakeups: JobWakeups;
 }
 
 export interface ContextSettings {
   tokens: readonly ApiToken[];
   production: boolean;
+  wakeups: JobWakeups;
+}
+
+/**
+ * Aborts when the client goes away before its answer is sent, so a claim waiting for work stops waiting (and
+ * hands out nothing to a worker that is gone).
+ */
+export function disconnectSignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 /** The context of one HTTP request, for tRPC and REST calls alike. */
@@ -24,5 +40,6 @@ export function contextFor(request: FastifyRequest, settings: ContextSettings): 
     tokens: settings.tokens,
     production: settings.production,
     log: request.log,
+    wakeups: settings.wakeups,
   };
 }

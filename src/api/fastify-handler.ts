@@ -9,7 +9,7 @@ import {
 import { getHTTPStatusCode, getHTTPStatusCodeFromError, resolveResponse } from '@trpc/server/http';
 import { incomingMessageToRequest } from '@trpc/server/adapters/node-http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { type Context, type ContextSettings, contextFor } from './context';
+import { type Context, type ContextSettings, contextFor, disconnectSignal } from './context';
 import { retryAfterSeconds } from './error-shape';
 import { jsonTooDeep, tooDeepMessage } from './raw-input';
 import { appRouter } from './router';
@@ -77,6 +77,7 @@ async function answerPlainCalls(
   calls: PlainCall[],
   batch: boolean,
   ctx: Context,
+  signal: AbortSignal,
 ): Promise<{ status: number; body: string }> {
   const errors: (TRPCError | undefined)[] = [];
   const answers = await Promise.all(
@@ -88,7 +89,7 @@ async function answerPlainCalls(
           type,
           ctx,
           getRawInput: async () => input,
-          signal: undefined,
+          signal,
           batchIndex: index,
         });
         return { result: { data } };
@@ -147,7 +148,12 @@ export function registerTRPC(app: FastifyInstance, prefix: string, settings: Con
       }
       const plain = plainCalls(request);
       if (plain) {
-        const { status, body } = await answerPlainCalls(plain.calls, plain.batch, ctx);
+        const { status, body } = await answerPlainCalls(
+          plain.calls,
+          plain.batch,
+          ctx,
+          disconnectSignal(reply),
+        );
         if (status === 503) reply.header('retry-after', retryAfterSeconds);
         return reply.code(status).header('content-type', 'application/json').send(body);
       }

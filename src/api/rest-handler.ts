@@ -3,7 +3,7 @@ import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { FastifyInstance } from 'fastify';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { z } from 'zod';
-import { type ContextSettings, contextFor } from './context';
+import { type ContextSettings, contextFor, disconnectSignal } from './context';
 import { describeError, retryAfterSeconds } from './error-shape';
 import { jsonTooDeep, tooDeepMessage } from './raw-input';
 import { appRouter } from './router';
@@ -111,7 +111,7 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
             type: procedure._def.type,
             ctx: contextFor(request, settings),
             getRawInput: async () => input,
-            signal: undefined,
+            signal: disconnectSignal(reply),
             batchIndex: 0,
           })) as unknown;
         } catch (thrown) {

@@ -115,6 +115,9 @@ export type ListJobsInput = z.infer<typeof listJobsInput>;
 
 export const leaseSeconds = z.number().int().min(1).max(3_600);
 
+/** The longest a claim may wait for work. */
+export const maxClaimWaitMs = 30_000;
+
 /** The most jobs one claim hands out, and so one `completeMany` takes. */
 const maxClaim = 100;
 
@@ -124,6 +127,11 @@ export const claimJobsInput = z.strictObject({
   limit: z.number().int().min(1).max(maxClaim).default(1),
   /** How long the claim holds before another worker may take the job over. */
   leaseSeconds: leaseSeconds.default(300),
+  /**
+   * How long to wait, in milliseconds, when nothing is claimable: the claim answers as soon as a job becomes
+   * claimable (enqueued, retried, released, due, or its lease expired), or empty at the end of the wait.
+   */
+  waitMs: z.number().int().min(0).max(maxClaimWaitMs).default(0),
 });
 export type ClaimJobsInput = z.infer<typeof claimJobsInput>;
 
@@ -133,6 +141,9 @@ export const leaseInput = z.strictObject({ id: uuid, leaseToken: uuid });
 export const heartbeatInput = leaseInput.extend({ leaseSeconds: leaseSeconds.default(300) });
 
 export const completeJobInput = leaseInput.extend({ result: z.json().optional() });
+
+/** A claimed job handed back untouched (a worker stopping): queued again at once, its attempt not spent. */
+export const releaseJobInput = leaseInput;
 
 /** A worker's claimed jobs, finished together: each one that still holds its lease is completed. */
 export const completeJobsInput = z.strictObject({

@@ -1,7 +1,9 @@
 import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { ProcessingJobModel } from '../models/processing-job';
+import type { JobWakeups } from '../db/job-wakeups';
 import {
+  type ClaimJobsInput,
   claimJobsInput,
   type CompleteJobsResult,
   type completeJobInput,
@@ -10,6 +12,7 @@ import {
   type failJobInput,
   type heartbeatInput,
   type ProcessingJob,
+  type releaseJobInput,
   videoStatusForJob,
 } from '../schemas/processing-job';
 import { videoStatusFrom } from '../schemas/video';
@@ -129,12 +132,12 @@ export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> 
  * ones whose lease expired. Each gets one more attempt, the worker's id, a lease and a new lease token. A job
  * whose lease expired on its last attempt is failed instead.
  */
-export async function claimJobs(request: z.input<typeof claimJobsInput>): Promise<ProcessingJob[]> {
-  const input = claimJobsInput.parse(request);
-  // One statement (migration 20261125000009), so one round trip and atomic without a transaction; every step sees
+async function claimOnce(input: ClaimJobsInput): Promise<ProcessingJob[]> {
+  // One statement (migration 20261201000012), so one round trip and atomic without a transaction; every step sees
   // the same snapshot, and the expired leases it fails and the ones it hands out again are disjoint (attempts left
-  // or not). In order: fail leases that expired on their last attempt, lock the best queued and expired-lease
-  // candidates (SKIP LOCKED), keep the best `limit`, lease them, and move their videos to `processing`.
+  // or not). In order: fail leases that expired on their last attempt (and their videos), lock the best queued and
+  // expired-lease candidates (SKIP LOCKED), keep the best `limit`, lease them, and move their videos to
+  // `processing`.
   const claimed = await withDatabaseErrors(() =>
     knex().raw('SELECT * FROM claim_jobs(?, ?::job_type[], ?, ?, ?::video_status[], ?::video_status[])', [
       input.workerId,
@@ -148,6 +151,51 @@ export async function claimJobs(request: z.input<typeof claimJobsInput>): Promis
   return (claimed.rows as Record<string, unknown>[])
     .map(toJob)
     .sort((a, b) => b.priority - a.priority || a.createdAt.getTime() - b.createdAt.getTime());
+}
+
+/** A waiting claim looks again at least this often when something is due that it could not take. */
+const recheckMs = 1_000;
+
+/**
+ * When the next job becomes claimable by time alone (a retry's `run_after`, a lease's end), from one index probe
+ * per partial index; null when nothing is scheduled.
+ */
+async function nextClaimableAt(jobTypes: ClaimJobsInput['jobTypes']): Promise<number | null> {
+  const types = jobTypes ?? null;
+  const { rows } = await withDatabaseErrors(() =>
+    knex().raw<{ rows: { next: Date | null }[] }>(
+      `SELECT least(
+         (SELECT min(run_after) FROM processing_jobs
+           WHERE status = 'queued' AND (?::job_type[] IS NULL OR job_type = ANY(?::job_type[]))),
+         (SELECT min(lease_expires_at) FROM processing_jobs WHERE status = 'running' AND attempts < max_attempts),
+         (SELECT min(lease_expires_at) FROM processing_jobs WHERE status = 'running' AND attempts >= max_attempts)
+       ) AS next`,
+      [types, types],
+    ),
+  );
+  return rows[0]?.next ? rows[0].next.getTime() : null;
+}
+
+/**
+ * Claims jobs; with `waitMs`, an empty claim waits for work instead of answering at once. It runs again when a
+ * job is made claimable (a notification from any API process, see `JobWakeups`), when the next job is due or a
+ * lease runs out, and answers empty at the end of the wait or when the caller goes away (`signal`).
+ */
+export async function claimJobs(
+  request: z.input<typeof claimJobsInput>,
+  wakeups?: JobWakeups,
+  signal?: AbortSignal,
+): Promise<ProcessingJob[]> {
+  const input = claimJobsInput.parse(request);
+  const deadline = Date.now() + input.waitMs;
+  for (;;) {
+    const seen = wakeups?.seen() ?? 0;
+    const claimed = await claimOnce(input);
+    if (claimed.length > 0 || !wakeups || signal?.aborted || Date.now() >= deadline) return claimed;
+    const next = await nextClaimableAt(input.jobTypes);
+    const until = Math.min(deadline, Math.max(next ?? Number.POSITIVE_INFINITY, Date.now() + recheckMs));
+    await withDatabaseErrors(() => wakeups.waitAfter(seen, until, signal));
+  }
 }
 
 /** Why a lease-guarded update matched nothing, from the job's status now. */
@@ -252,6 +300,32 @@ export async function failJob(input: z.output<typeof failJobInput>): Promise<Pro
         });
       }
       return failed as Record<string, unknown>;
+    }),
+  );
+  return row ? toJob(row) : leaseRefused(input.id);
+}
+
+/**
+ * Hands a claimed job back untouched, as a stopping worker does: queued again at once for any worker, without
+ * spending the attempt its claim took; its video goes back to queued.
+ */
+export async function releaseJob(input: z.output<typeof releaseJobInput>): Promise<ProcessingJob> {
+  const row = await withDatabaseErrors(() =>
+    knex().transaction(async (trx) => {
+      const [released] = await trx('processing_jobs')
+        .where({ id: input.id, status: 'running', lease_token: input.leaseToken })
+        .update({
+          status: 'queued',
+          attempts: trx.raw('attempts - 1'),
+          run_after: trx.fn.now(),
+          locked_by: null,
+          locked_at: null,
+          lease_token: null,
+          lease_expires_at: null,
+        })
+        .returning('*');
+      if (released?.entity_type === 'video') await moveVideosWithJobs(trx, [released.entity_id], 'queued');
+      return released as Record<string, unknown> | undefined;
     }),
   );
   return row ? toJob(row) : leaseRefused(input.id);

@@ -25,6 +25,7 @@ const workerMutations = [
   'jobs.complete',
   'jobs.completeMany',
   'jobs.fail',
+  'jobs.release',
   'jobs.enqueue',
   'jobs.enqueueMany',
   'videos.upsertMany',

@@ -3,10 +3,13 @@ import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { appRouter } from '../../src/api/router';
 import { channelFactory, videoFactory } from '../../src/factories';
+import { JobWakeups } from '../../src/db/job-wakeups';
 import { useApi } from '../support/api';
 
 const token = 'a-long-enough-protocol-token';
 const api = useApi({ tokens: [{ token, role: 'admin' }], production: true });
+// Only waiting claims use it; none of these calls waits.
+const wakeups = new JobWakeups('postgres://unused');
 
 interface Call {
   method: 'GET' | 'POST';
@@ -72,6 +75,7 @@ async function reference(call: Call) {
       tokens: [{ token, role: 'admin' as const }],
       production: true,
       log: api.app.log,
+      wakeups,
     }),
   });
   return {

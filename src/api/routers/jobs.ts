@@ -12,6 +12,7 @@ import {
   jobInclude,
   listJobsInput,
   processingJobSchema,
+  releaseJobInput,
   updateJobInput,
 } from '../../schemas/processing-job';
 import { jobEntity, jobWithRelations, pageOf } from '../../schemas/responses';
@@ -68,7 +69,7 @@ export const jobsRouter = router({
     .meta(route('POST', '/jobs/claim', 'Lease the next runnable jobs to a worker', 'work'))
     .input(claimJobsInput)
     .output(z.array(processingJobSchema))
-    .mutation(({ input }) => queue.claimJobs(input)),
+    .mutation(({ input, ctx, signal }) => queue.claimJobs(input, ctx.wakeups, signal)),
   heartbeat: procedure
     .meta(route('POST', '/jobs/{id}/heartbeat', "Extend a claimed job's lease", 'work'))
     .input(heartbeatInput)
@@ -91,6 +92,18 @@ export const jobsRouter = router({
     .input(completeJobsInput)
     .output(completeJobsResult)
     .mutation(({ input }) => queue.completeJobs(input)),
+  release: procedure
+    .meta(
+      route(
+        'POST',
+        '/jobs/{id}/release',
+        'Hand a claimed job back untouched: queued again at once, its attempt not spent',
+        'work',
+      ),
+    )
+    .input(releaseJobInput)
+    .output(processingJobSchema)
+    .mutation(({ input }) => queue.releaseJob(input)),
   fail: procedure
     .meta(
       route(
