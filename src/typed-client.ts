@@ -1,0 +1,65 @@
+import { createTRPCClient, httpBatchLink, TRPCClientError, type TRPCLink } from '@trpc/client';
+import { observable } from '@trpc/server/observable';
+import superjson from 'superjson';
+import type { AppRouter } from './api/router';
+
+
+
+export interface ClientOptions {
+  /** The server's base URL, for example `http://127.0.0.1:3000`. */
+  url: string;
+  /** A bearer token the server accepts (`API_TOKEN` or one of `API_TOKENS`), when it has any. */
+  token?: string;
+}
+
+/**
+ * A call that never got a tRPC answer: the server could not be reached, or answered something that is not one of
+ * its error shapes (a proxy's page, a refused connection). `code` is always `TRANSPORT_ERROR`; `httpStatus` is the
+ * status when an answer came. Safe to retry for queries; a mutation may or may not have run.
+ */
+export class TransportError extends TRPCClientError<AppRouter> {
+  readonly code = 'TRANSPORT_ERROR';
+  readonly httpStatus: number | undefined;
+
+  constructor(cause: TRPCClientError<AppRouter>) {
+    super(cause.message, { cause, meta: cause.meta });
+    // TRPCClientError's constructor resets the prototype to its own; `instanceof TransportError` needs ours.
+    Object.setPrototypeOf(this, new.target.prototype);
+    this.name = 'TransportError';
+    const response = cause.meta?.response as { status?: unknown } | undefined;
+    this.httpStatus = typeof response?.status === 'number' ? response.status : undefined;
+  }
+}
+
+/** Errors without a server-shaped body become `TransportError`s; the server's own errors pass as they are. */
+const transportErrors: TRPCLink<AppRouter> =
+  () =>
+  ({ op, next }) =>
+    observable((observer) =>
+      next(op).subscribe({
+        next: (value) => observer.next(value),
+        error: (error) => observer.error(error.shape === undefined ? new TransportError(error) : error),
+        complete: () => observer.complete(),
+      }),
+    );
+
+/**
+ * Batches stay well inside what the server reads: Node refuses a request head over 16 KiB with 431, and a URL
+ * that long carries about a hundred small queries.
+ */
+export const clientBatchLimits = { maxURLLength: 8_000, maxItems: 100 } as const;
+
+/** A typed client: every procedure's input and output are inferred from the server's router. */
+export function createClient({ url, token }: ClientOptions) {
+  return createTRPCClient<AppRouter>({
+    links: [
+      transportErrors,
+      httpBatchLink({
+        url: `${url.replace(/\/$/, '')}/trpc`,
+        transformer: superjson,
+        ...clientBatchLimits,
+        headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
+      }),
+    ],
+  });
+}

@@ -1,0 +1,201 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app';
+import { type ClaimedJob, createWorker, PermanentJobError, type WorkerHooks } from '../../src/client';
+import { channelFactory } from '../../src/factories';
+import { claimJobs, completeJob, enqueueJobs } from '../../src/services/job-queue';
+import { testDatabase } from '../support/database';
+
+const db = () => testDatabase().db;
+let server: FastifyInstance;
+let url: string;
+let claimRequests = 0;
+
+beforeAll(async () => {
+  server = await buildApp({ db: db(), logger: false, tokens: [], production: false });
+  server.addHook('onRequest', async (request) => {
+    if (request.url.includes('jobs.claim')) claimRequests += 1;
+  });
+  url = await server.listen({ host: '127.0.0.1', port: 0 });
+});
+afterAll(() => server.close());
+// Workers take any runnable job of the database: each test starts from an empty queue.
+beforeEach(async () => {
+  await db()('processing_jobs').delete();
+});
+
+async function discoveryJobs(count: number, maxAttempts = 3) {
+  const channels = await channelFactory.createList(count);
+  return enqueueJobs(
+    channels.map((channel) => ({
+      jobType: 'channel_discovery' as const,
+      entityType: 'channel' as const,
+      entityId: channel.id,
+      maxAttempts,
+    })),
+  );
+}
+
+const jobRow = (id: string) => db()('processing_jobs').where({ id }).first();
+
+async function until(condition: () => Promise<boolean> | boolean, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('createWorker', () => {
+  it('runs up to `concurrency` handlers at once, claiming only free slots, and completes every job once', async () => {
+    const jobs = await discoveryJobs(40);
+    let running = 0;
+    let most = 0;
+    const claimSizes: number[] = [];
+    const seen = new Map<string, number>();
+    const worker = createWorker({
+      url,
+      concurrency: 8,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async (job) => {
+          seen.set(job.id, (seen.get(job.id) ?? 0) + 1);
+          running += 1;
+          most = Math.max(most, running);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+          running -= 1;
+          return { ok: true };
+        },
+      },
+      hooks: { claimed: (claimed) => claimSizes.push(claimed.length) },
+    });
+    worker.start();
+    await until(
+      async () => (await db()('processing_jobs').where({ status: 'completed' }).count())[0]!.count == 40,
+    );
+    await worker.stop();
+    expect(most).toBe(8);
+    expect(Math.max(...claimSizes)).toBeLessThanOrEqual(8);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect(seen.size).toBe(jobs.length);
+    expect(await jobRow(jobs[0]!.id)).toMatchObject({ status: 'completed', result: { ok: true } });
+  });
+
+  it('fails a throwing handler’s job with its message, to be retried, and a PermanentJobError for good', async () => {
+    const [retried, permanent] = await discoveryJobs(2);
+    const failed: { job: ClaimedJob; permanent: boolean }[] = [];
+    const worker = createWorker({
+      url,
+      concurrency: 2,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: (job) => {
+          if (job.id === permanent!.id) throw new PermanentJobError('channel is gone');
+          throw new Error('quota exceeded');
+        },
+      },
+      hooks: { failed: (job, _error, isPermanent) => failed.push({ job, permanent: isPermanent }) },
+    });
+    worker.start();
+    await until(() => failed.length >= 2);
+    await worker.stop();
+    expect(await jobRow(retried!.id)).toMatchObject({
+      status: 'queued',
+      attempts: 1,
+      error_message: 'quota exceeded',
+    });
+    expect(await jobRow(permanent!.id)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error_message: 'channel is gone',
+    });
+  });
+
+  it('aborts a handler whose lease is taken over, reports it once, and never records its result', async () => {
+    const [job] = await discoveryJobs(1);
+    const lost: string[] = [];
+    let aborted = false;
+    let started = false;
+    const worker = createWorker({
+      url,
+      concurrency: 1,
+      leaseSeconds: 3,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async (_job, { signal }) => {
+          started = true;
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+          aborted = true;
+          return { by: 'the stale worker' };
+        },
+      },
+      hooks: { leaseLost: (lostJob) => lost.push(lostJob.id) },
+    });
+    worker.start();
+    await until(() => started);
+    // Another worker takes the job over once its lease has run out.
+    await db()('processing_jobs')
+      .where({ id: job!.id })
+      .update({ lease_expires_at: new Date(Date.now() - 1_000) });
+    const [takenOver] = await claimJobs({ workerId: 'other' });
+    expect(takenOver?.id).toBe(job!.id);
+    await until(() => aborted, 5_000);
+    await completeJob({
+      id: takenOver!.id,
+      leaseToken: takenOver!.leaseToken!,
+      result: { by: 'the other worker' },
+    });
+    await worker.stop();
+    expect(lost).toEqual([job!.id]);
+    expect(await jobRow(job!.id)).toMatchObject({ status: 'completed', result: { by: 'the other worker' } });
+  });
+
+  it('on stop, lets running handlers finish within the grace period and hands the rest back unspent', async () => {
+    const [quick, slow] = await discoveryJobs(2);
+    const released: string[] = [];
+    let running = 0;
+    const worker = createWorker({
+      url,
+      concurrency: 2,
+      waitMs: 200,
+      graceMs: 300,
+      tasks: {
+        channel_discovery: async (job, { signal }) => {
+          running += 1;
+          await new Promise((resolve) =>
+            setTimeout(resolve, job.id === quick!.id ? 100 : 60_000, { signal }).unref?.(),
+          );
+          await new Promise<void>((resolve) => {
+            if (job.id === quick!.id || signal.aborted) resolve();
+            else signal.addEventListener('abort', () => resolve());
+          });
+          return { done: job.id };
+        },
+      },
+      hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
+    });
+    worker.start();
+    await until(() => running === 2);
+    await worker.stop();
+    expect(released).toEqual([slow!.id]);
+    expect(await jobRow(quick!.id)).toMatchObject({ status: 'completed' });
+    expect(await jobRow(slow!.id)).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
+  });
+
+  it('costs one request per wait when idle, not a steady stream', async () => {
+    const hooks: WorkerHooks = {};
+    const worker = createWorker({
+      url,
+      concurrency: 4,
+      waitMs: 1_000,
+      tasks: { channel_discovery: () => null },
+      hooks,
+    });
+    const before = claimRequests;
+    worker.start();
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await worker.stop();
+    expect(claimRequests - before).toBeGreaterThanOrEqual(2);
+    expect(claimRequests - before).toBeLessThanOrEqual(4);
+  });
+});
