@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
@@ -39,7 +41,19 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const connection = options.db.client.config.connection as { connectionString: string };
   const wakeups = new JobWakeups(options.listenUrl ?? connection.connectionString);
-  app.addHook('onClose', () => wakeups.close());
+  // Closing waits for requests in flight; before it does, waiting claims answer empty, and connections that never
+  // sent a request are closed (Node counts them as neither idle nor busy, so they would hold the close until
+  // its headers timeout).
+  const unused = new Set<Socket>();
+  app.server.on('connection', (socket: Socket) => {
+    unused.add(socket);
+    socket.once('close', () => unused.delete(socket));
+  });
+  app.server.on('request', (request: IncomingMessage) => unused.delete(request.socket));
+  app.addHook('preClose', async () => {
+    for (const socket of unused) socket.destroy();
+    await wakeups.close();
+  });
   const settings = { ...options, wakeups };
   await app.register(helmet, { contentSecurityPolicy: false });
   if (options.corsOrigins?.length) await app.register(cors, { origin: options.corsOrigins });

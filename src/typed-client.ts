@@ -1,9 +1,14 @@
-import { createTRPCClient, httpBatchLink, TRPCClientError, type TRPCLink } from '@trpc/client';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  splitLink,
+  TRPCClientError,
+  type TRPCLink,
+} from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
 import type { AppRouter } from './api/router';
-
-
 
 export interface ClientOptions {
   /** The server's base URL, for example `http://127.0.0.1:3000`. */
@@ -49,16 +54,23 @@ const transportErrors: TRPCLink<AppRouter> =
  */
 export const clientBatchLimits = { maxURLLength: 8_000, maxItems: 100 } as const;
 
+/** Claims may wait for work (`waitMs`); batched with other calls, they would hold those calls' answers back. */
+const unbatched = new Set(['jobs.claim']);
+
 /** A typed client: every procedure's input and output are inferred from the server's router. */
 export function createClient({ url, token }: ClientOptions) {
+  const http = {
+    url: `${url.replace(/\/$/, '')}/trpc`,
+    transformer: superjson,
+    headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
+  };
   return createTRPCClient<AppRouter>({
     links: [
       transportErrors,
-      httpBatchLink({
-        url: `${url.replace(/\/$/, '')}/trpc`,
-        transformer: superjson,
-        ...clientBatchLimits,
-        headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
+      splitLink({
+        condition: (op) => unbatched.has(op.path),
+        true: httpLink(http),
+        false: httpBatchLink({ ...http, ...clientBatchLimits }),
       }),
     ],
   });

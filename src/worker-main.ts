@@ -21,7 +21,9 @@ const envSchema = z.object({
 
 /** `npm run worker`: a worker with the stand-in handlers, one log line per job; SIGTERM or SIGINT stop it. */
 function main(): void {
-  const parsed = envSchema.safeParse(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')));
+  const parsed = envSchema.safeParse(
+    Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')),
+  );
   if (!parsed.success) {
     console.error(`Invalid configuration:\n${z.prettifyError(parsed.error)}`);
     process.exit(1);
@@ -38,7 +40,10 @@ function main(): void {
     hooks: {
       claimed: (jobs) => log.debug({ jobs: jobs.map((job) => job.id) }, 'claimed'),
       completed: (job, durationMs) =>
-        log.info({ jobId: job.id, jobType: job.jobType, durationMs: Math.round(durationMs) }, 'job completed'),
+        log.info(
+          { jobId: job.id, jobType: job.jobType, durationMs: Math.round(durationMs) },
+          'job completed',
+        ),
       failed: (job, error, permanent) =>
         log.warn({ jobId: job.id, jobType: job.jobType, error: error.message, permanent }, 'job failed'),
       leaseLost: (job, reason) => log.warn({ jobId: job.id, jobType: job.jobType, reason }, 'lease lost'),
@@ -48,7 +53,10 @@ function main(): void {
     },
   });
   worker.start();
-  log.info({ workerId: worker.workerId, api: env.API_URL, concurrency: env.WORKER_CONCURRENCY }, 'worker started');
+  log.info(
+    { workerId: worker.workerId, api: env.API_URL, concurrency: env.WORKER_CONCURRENCY },
+    'worker started',
+  );
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -100,8 +100,7 @@ interface Active {
 
 /** The API's answer for a lease that is no longer the caller's. */
 const leaseRefusal = (error: unknown): string | undefined =>
-  error instanceof TRPCClientError &&
-  (error.data?.code === 'CONFLICT' || error.data?.code === 'NOT_FOUND')
+  error instanceof TRPCClientError && (error.data?.code === 'CONFLICT' || error.data?.code === 'NOT_FOUND')
     ? error.message
     : undefined;
 
@@ -220,13 +219,18 @@ export function createWorker(options: WorkerOptions): Worker {
       controller: new AbortController(),
       started: performance.now(),
       done: false,
-      heartbeat: setInterval(() => {
-        api.jobs.heartbeat.mutate({ id: job.id, leaseToken: job.leaseToken!, leaseSeconds }).catch((error) => {
-          const reason = leaseRefusal(error);
-          if (reason) loseLease(entry, reason);
-          else hooks.error?.(asError(error));
-        });
-      }, (leaseSeconds * 1_000) / 3),
+      heartbeat: setInterval(
+        () => {
+          api.jobs.heartbeat
+            .mutate({ id: job.id, leaseToken: job.leaseToken!, leaseSeconds })
+            .catch((error) => {
+              const reason = leaseRefusal(error);
+              if (reason) loseLease(entry, reason);
+              else hooks.error?.(asError(error));
+            });
+        },
+        (leaseSeconds * 1_000) / 3,
+      ),
     };
     active.set(job.id, entry);
     const task = options.tasks[job.jobType] as Task<JobType>;
@@ -281,7 +285,10 @@ export function createWorker(options: WorkerOptions): Worker {
     await loop;
     const deadline = Date.now() + graceMs;
     while (active.size > 0 && Date.now() < deadline) {
-      await Promise.race([sleep(Math.min(50, deadline - Date.now())), new Promise<void>((r) => (wakeLoop = r))]);
+      await Promise.race([
+        sleep(Math.min(50, deadline - Date.now())),
+        new Promise<void>((r) => (wakeLoop = r)),
+      ]);
     }
     flush();
     const unfinished = [...active.values()];

@@ -14,9 +14,14 @@ export class JobWakeups {
   private readonly waiters = new Set<() => void>();
   private client: pg.Client | undefined;
   private connecting: Promise<void> | undefined;
-  private closed = false;
+  private stopped = false;
 
   constructor(private readonly url: string) {}
+
+  /** Closed by a stopping server: waits end at once and waiting claims answer empty. */
+  get closed(): boolean {
+    return this.stopped;
+  }
 
   /** The current generation, to pass to `waitAfter`. */
   seen(): number {
@@ -29,7 +34,7 @@ export class JobWakeups {
    */
   async waitAfter(seen: number, until: number, signal: AbortSignal | undefined): Promise<void> {
     await this.listen();
-    if (this.generation !== seen || signal?.aborted || Date.now() >= until) return;
+    if (this.generation !== seen || this.stopped || signal?.aborted || Date.now() >= until) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -45,7 +50,7 @@ export class JobWakeups {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
+    this.stopped = true;
     for (const wake of [...this.waiters]) wake();
     await this.client?.end().catch(() => undefined);
     this.client = undefined;
@@ -57,7 +62,7 @@ export class JobWakeups {
   }
 
   private listen(): Promise<void> {
-    if (this.client || this.closed) return Promise.resolve();
+    if (this.client || this.stopped) return Promise.resolve();
     this.connecting ??= (async () => {
       const client = new pg.Client({ connectionString: this.url });
       client.on('notification', () => this.wakeAll());
@@ -73,7 +78,7 @@ export class JobWakeups {
       try {
         await client.connect();
         await client.query(`LISTEN ${claimableChannel}`);
-        if (this.closed) await client.end();
+        if (this.stopped) await client.end();
         else this.client = client;
       } finally {
         this.connecting = undefined;

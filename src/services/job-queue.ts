@@ -191,10 +191,12 @@ export async function claimJobs(
   for (;;) {
     const seen = wakeups?.seen() ?? 0;
     const claimed = await claimOnce(input);
-    if (claimed.length > 0 || !wakeups || signal?.aborted || Date.now() >= deadline) return claimed;
+    if (claimed.length > 0 || !wakeups || Date.now() >= deadline) return claimed;
     const next = await nextClaimableAt(input.jobTypes);
     const until = Math.min(deadline, Math.max(next ?? Number.POSITIVE_INFINITY, Date.now() + recheckMs));
     await withDatabaseErrors(() => wakeups.waitAfter(seen, until, signal));
+    // A caller that went away gets nothing leased to it; a server that is stopping ends its waits.
+    if (signal?.aborted || wakeups.closed) return [];
   }
 }
 

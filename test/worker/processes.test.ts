@@ -1,0 +1,169 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app';
+import { createClient, createWorker } from '../../src/client';
+import { channelFactory, videoFactory } from '../../src/factories';
+import { enqueueJobs } from '../../src/services/job-queue';
+import { standInTasks } from '../../src/stand-in-tasks';
+import { testDatabase } from '../support/database';
+import { type Started, startApi } from '../support/processes';
+
+const root = path.resolve(__dirname, '..', '..');
+const db = () => testDatabase().db;
+let server: FastifyInstance;
+let url: string;
+
+beforeAll(async () => {
+  server = await buildApp({ db: db(), logger: false, tokens: [], production: false });
+  url = await server.listen({ host: '127.0.0.1', port: 0 });
+});
+afterAll(() => server.close());
+beforeEach(async () => {
+  await db()('processing_jobs').delete();
+});
+
+function forkWorker(script: string, env: Record<string, string>): ChildProcess {
+  return fork(path.join(root, script), {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, API_URL: url, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+}
+
+async function until(condition: () => Promise<boolean> | boolean, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const statusCounts = async () =>
+  Object.fromEntries(
+    (await db()('processing_jobs').groupBy('status').select('status', db().raw('count(*)::int AS n'))).map(
+      (row: { status: string; n: number }) => [row.status, row.n],
+    ),
+  );
+
+describe('worker processes', () => {
+  it('loses nothing when a worker is SIGKILLed mid-job: another takes it over after the lease, once', async () => {
+    const channel = await channelFactory.create();
+    const [job] = await enqueueJobs([
+      { jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id },
+    ]);
+    const doomed = forkWorker('test/support/blocking-worker.ts', { LEASE_SECONDS: '3' });
+    const [message] = (await once(doomed, 'message')) as [{ started: string }];
+    expect(message.started).toBe(job!.id);
+    doomed.kill('SIGKILL');
+    await once(doomed, 'exit');
+
+    const runs: string[] = [];
+    const survivor = createWorker({
+      url,
+      workerId: 'survivor',
+      concurrency: 1,
+      waitMs: 10_000,
+      tasks: {
+        channel_discovery: (claimed) => {
+          runs.push(claimed.id);
+          return { by: 'survivor' };
+        },
+      },
+    });
+    survivor.start();
+    await until(
+      async () => (await db()('processing_jobs').where({ id: job!.id }).first()).status === 'completed',
+    );
+    await survivor.stop();
+    expect(runs).toEqual([job!.id]);
+    expect(await db()('processing_jobs').where({ id: job!.id }).first()).toMatchObject({
+      attempts: 2,
+      locked_by: 'survivor',
+      result: { by: 'survivor' },
+    });
+  }, 30_000);
+
+  it('exits 0 on SIGTERM under load, handing back what it could not finish; nothing is lost or done twice', async () => {
+    const videos = await videoFactory.createList(24);
+    await enqueueJobs(
+      videos.map((video) => ({ jobType: 'transcript_extraction', entityType: 'video', entityId: video.id })),
+    );
+    const worker = forkWorker('src/worker-main.ts', {
+      WORKER_CONCURRENCY: '4',
+      WORKER_JOB_MS: '400',
+      WORKER_FAILURE_RATE: '0',
+      WORKER_GRACE_MS: '150',
+    });
+    await until(async () => ((await statusCounts()).completed ?? 0) >= 4);
+    worker.kill('SIGTERM');
+    const [code] = (await once(worker, 'exit')) as [number];
+    expect(code).toBe(0);
+    const afterStop = await statusCounts();
+    expect(afterStop.running ?? 0).toBe(0);
+    // Handed-back jobs spent no attempt.
+    expect(await db()('processing_jobs').where({ status: 'queued' }).where('attempts', '>', 0)).toEqual([]);
+
+    const finisher = createWorker({
+      url,
+      concurrency: 8,
+      waitMs: 200,
+      tasks: standInTasks({ workMs: 0, failureRate: 0 }),
+    });
+    finisher.start();
+    await until(async () => ((await statusCounts()).completed ?? 0) === videos.length);
+    await finisher.stop();
+    // A transcript job run twice would have stored a second transcript.
+    const perVideo = await db()('transcripts')
+      .whereIn(
+        'video_id',
+        videos.map((video) => video.id),
+      )
+      .groupBy('video_id')
+      .select('video_id', db().raw('count(*)::int AS n'));
+    expect(perVideo).toHaveLength(videos.length);
+    expect(perVideo.every((row: { n: number }) => row.n === 1)).toBe(true);
+  }, 60_000);
+
+  describe('with a second API process on the same database', () => {
+    let other: Started;
+    beforeAll(async () => {
+      other = await startApi({ DATABASE_URL: testDatabase().url, NODE_ENV: 'test' });
+    }, 60_000);
+    afterAll(() => other?.stop());
+
+    it('wakes a worker waiting on one process within a small bound of an enqueue made through the other', async () => {
+      const started: number[] = [];
+      const worker = createWorker({
+        url,
+        concurrency: 1,
+        waitMs: 20_000,
+        tasks: {
+          channel_discovery: () => {
+            started.push(performance.now());
+            return null;
+          },
+        },
+      });
+      worker.start();
+      // The worker is waiting in its claim by now.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const channel = await channelFactory.create();
+      const enqueuedAt = performance.now();
+      await createClient({ url: other.url }).jobs.enqueue.mutate({
+        jobType: 'channel_discovery',
+        entityType: 'channel',
+        entityId: channel.id,
+      });
+      await until(() => started.length === 1, 5_000);
+      const stopping = performance.now();
+      await worker.stop();
+      console.info(`stop took ${(performance.now() - stopping).toFixed(0)} ms`);
+      const latency = started[0]! - enqueuedAt;
+      console.info(`enqueue through another API process to handler start: ${latency.toFixed(1)} ms`);
+      expect(latency).toBeLessThan(500);
+    }, 30_000);
+  });
+});
