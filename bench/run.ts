@@ -21,6 +21,7 @@ import { captureQueries, type Explained, explain } from './explain';
 import { type LoadResult, loadScenario, type Scenario, startServer } from './load';
 import { drainGraphileWorker } from './graphile';
 import { drainQueue, overRounds, type QueueResult } from './queue';
+import { drainWithWorker, graphileLatency, type Latency, workerLatency } from './worker';
 
 /**
  * `npm run bench`: every figure is measured against a baseline in the same run on the same database. BENCH_VIDEOS
@@ -31,6 +32,8 @@ const tiny = process.env.CI === 'true' && !process.env.BENCH_VIDEOS;
 const videos = Number(process.env.BENCH_VIDEOS ?? (tiny ? 3_000 : 1_000_000));
 const seconds = Number(process.env.BENCH_SECONDS ?? (tiny ? 1 : 8));
 const queueJobs = Number(process.env.BENCH_JOBS ?? (tiny ? 500 : 10_000));
+/** Jobs enqueued one at a time into idle workers, for the enqueue-to-start latency. */
+const latencySamples = tiny ? 20 : 200;
 /** Each queue drains this many times, taking turns, and its figure is over all its rounds. */
 const queueRounds = tiny ? 1 : 2;
 const connections = 20;
@@ -230,21 +233,35 @@ async function main(): Promise<void> {
     log(lines.slice(-14).join('\n'));
 
     log('Draining the queues ...');
-    const rounds: Record<'one' | 'ten' | 'tenTogether' | 'peer', QueueResult[]> = {
+    const rounds: Record<'one' | 'ten' | 'tenTogether' | 'runtime' | 'peer', QueueResult[]> = {
       one: [],
       ten: [],
       tenTogether: [],
+      runtime: [],
       peer: [],
     };
-    for (let round = 0; round < queueRounds; round += 1) {
-      rounds.peer.push(await drainGraphileWorker(mainUrl!, queueJobs, 16, poolSize));
-      rounds.one.push(await drainQueue(db, queueJobs, 16, 1));
-      rounds.ten.push(await drainQueue(db, queueJobs, 16, 10));
-      rounds.tenTogether.push(await drainQueue(db, queueJobs, 16, 10, 'together'));
+    const api = await startServer('ours.ts', mainUrl!, poolSize);
+    let latency: { ours: Latency; peer: Latency };
+    try {
+      for (let round = 0; round < queueRounds; round += 1) {
+        rounds.peer.push(await drainGraphileWorker(mainUrl!, queueJobs, 16, poolSize));
+        rounds.runtime.push(await drainWithWorker(db, api.address, queueJobs, 16));
+        rounds.one.push(await drainQueue(db, queueJobs, 16, 1));
+        rounds.ten.push(await drainQueue(db, queueJobs, 16, 10));
+        rounds.tenTogether.push(await drainQueue(db, queueJobs, 16, 10, 'together'));
+      }
+      log('Measuring enqueue-to-start latency ...');
+      latency = {
+        peer: await graphileLatency(mainUrl!, latencySamples),
+        ours: await workerLatency(db, api.address, latencySamples),
+      };
+    } finally {
+      api.stop();
     }
     const one = overRounds(rounds.one);
     const ten = overRounds(rounds.ten);
     const tenTogether = overRounds(rounds.tenTogether);
+    const runtime = overRounds(rounds.runtime);
     const peer = overRounds(rounds.peer);
     const queueRow = (name: string, result: QueueResult) =>
       `| ${name} | ${result.jobs.toLocaleString('en')} | ${fixed(result.seconds)} | ${Math.round(result.jobsPerSecond)} | ${fixed(ratio(result.jobsPerSecond, peer.jobsPerSecond), 2)} | ${result.ranMoreThanOnce} |`;
@@ -256,11 +273,19 @@ async function main(): Promise<void> {
       queueRow('ours, claim 1 at a time (service layer)', one),
       queueRow('ours, claim 10 at a time (service layer)', ten),
       queueRow('ours, claim 10 at a time, complete them in one call (service layer)', tenTogether),
-      queueRow('graphile-worker 0.17, defaults (one job per fetch)', peer),
+      queueRow('ours, `createWorker` over HTTP to an API process, 16 handlers', runtime),
+      queueRow('graphile-worker 0.17, `run()` with concurrency 16 (defaults: one job per fetch)', peer),
+      '',
+      `## Enqueue to handler start (one job at a time into idle workers, ${latencySamples} samples, same database)`,
+      '',
+      '| runtime | p50 ms | p99 ms |',
+      '| --- | ---: | ---: |',
+      `| ours, \`createWorker\` waiting in \`jobs.claim\` over HTTP (LISTEN/NOTIFY in the API) | ${fixed(latency.ours.p50)} | ${fixed(latency.ours.p99)} |`,
+      `| graphile-worker 0.17, \`run()\` (LISTEN/NOTIFY) | ${fixed(latency.peer.p50)} | ${fixed(latency.peer.p99)} |`,
       '',
     );
-    if ([one, ten, tenTogether, peer].some((result) => result.ranMoreThanOnce > 0)) failed = true;
-    log(lines.slice(-7, -1).join('\n'));
+    if ([one, ten, tenTogether, runtime, peer].some((result) => result.ranMoreThanOnce > 0)) failed = true;
+    log(lines.slice(-14, -1).join('\n'));
 
     const header = [
       '# Benchmarks',

@@ -1,3 +1,4 @@
+import { config as loadDotenv } from 'dotenv';
 import pino from 'pino';
 import { z } from 'zod';
 import { standInTasks } from './stand-in-tasks';
@@ -21,6 +22,7 @@ const envSchema = z.object({
 
 /** `npm run worker`: a worker with the stand-in handlers, one log line per job; SIGTERM or SIGINT stop it. */
 function main(): void {
+  loadDotenv({ quiet: true });
   const parsed = envSchema.safeParse(
     Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')),
   );
