@@ -274,14 +274,14 @@ async function main(): Promise<void> {
       queueRow('ours, claim 10 at a time (service layer)', ten),
       queueRow('ours, claim 10 at a time, complete them in one call (service layer)', tenTogether),
       queueRow('ours, `createWorker` over HTTP to an API process, 16 handlers', runtime),
-      queueRow('graphile-worker 0.17, `run()` with concurrency 16 (defaults: one job per fetch)', peer),
+      queueRow('graphile-worker 0.18, `run()` with concurrency 16 (defaults: one job per fetch)', peer),
       '',
       `## Enqueue to handler start (one job at a time into idle workers, ${latencySamples} samples, same database)`,
       '',
       '| runtime | p50 ms | p99 ms |',
       '| --- | ---: | ---: |',
       `| ours, \`createWorker\` waiting in \`jobs.claim\` over HTTP (LISTEN/NOTIFY in the API) | ${fixed(latency.ours.p50)} | ${fixed(latency.ours.p99)} |`,
-      `| graphile-worker 0.17, \`run()\` (LISTEN/NOTIFY) | ${fixed(latency.peer.p50)} | ${fixed(latency.peer.p99)} |`,
+      `| graphile-worker 0.18, \`run()\` (LISTEN/NOTIFY) | ${fixed(latency.peer.p50)} | ${fixed(latency.peer.p99)} |`,
       '',
     );
     if ([one, ten, tenTogether, runtime, peer].some((result) => result.ranMoreThanOnce > 0)) failed = true;

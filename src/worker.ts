@@ -109,6 +109,9 @@ const asError = (error: unknown) => (error instanceof Error ? error : new Error(
 /** The largest batch `jobs.completeMany` takes, and `jobs.claim` hands out. */
 const maxBatch = 100;
 
+/** Claims a worker keeps in flight at once. */
+const claimsAhead = 2;
+
 /**
  * A worker over the typed client: claims as many jobs as it has free slots in one call (waiting for work when
  * there is none, so an idle worker sends one request per `waitMs`), runs their handlers concurrently, heartbeats
@@ -250,32 +253,53 @@ export function createWorker(options: WorkerOptions): Worker {
       );
   };
 
+  /** Slots asked for by claims still in flight, so two claims never ask for the same slot. */
+  let requested = 0;
+  let claimsInFlight = 0;
+  let pause = 0;
+
+  const claim = async (limit: number) => {
+    claimAbort ??= new AbortController();
+    try {
+      const jobs = await api.jobs.claim.mutate(
+        { workerId, jobTypes, limit, leaseSeconds, waitMs },
+        { signal: claimAbort.signal },
+      );
+      pause = 0;
+      if (jobs.length === 0) hooks.idle?.();
+      else hooks.claimed?.(jobs);
+      for (const job of jobs) run(job);
+    } catch (error) {
+      if (stopping) return;
+      hooks.error?.(asError(error));
+      pause = Math.min(pause * 2 || 250, 10_000);
+      await sleep(pause);
+    } finally {
+      requested -= limit;
+      claimsInFlight -= 1;
+      wakeLoop?.();
+    }
+  };
+
+  /**
+   * Keeps the slots full: a claim for every batch of free slots, up to `claimsAhead` at once, so the next jobs
+   * are on their way while the last ones run and complete. An idle worker has one claim waiting for all its slots.
+   */
   const claimLoop = async () => {
-    let pause = 0;
     while (!stopping) {
-      const free = Math.min(options.concurrency - active.size, maxBatch);
-      if (free <= 0) {
-        await new Promise<void>((resolve) => (wakeLoop = resolve));
-        wakeLoop = undefined;
+      const free = Math.min(options.concurrency - active.size - requested, maxBatch);
+      if (free > 0 && claimsInFlight < claimsAhead) {
+        requested += free;
+        claimsInFlight += 1;
+        void claim(free);
         continue;
       }
-      claimAbort = new AbortController();
-      try {
-        const jobs = await api.jobs.claim.mutate(
-          { workerId, jobTypes, limit: free, leaseSeconds, waitMs },
-          { signal: claimAbort.signal },
-        );
-        pause = 0;
-        if (jobs.length === 0) hooks.idle?.();
-        else hooks.claimed?.(jobs);
-        for (const job of jobs) run(job);
-      } catch (error) {
-        if (stopping) return;
-        hooks.error?.(asError(error));
-        pause = Math.min(pause * 2 || 250, 10_000);
-        await sleep(pause);
-      }
+      await new Promise<void>((resolve) => (wakeLoop = resolve));
+      wakeLoop = undefined;
+      // Handlers that finish in the same turn free their slots together: one claim for all of them.
+      await new Promise(setImmediate);
     }
+    while (claimsInFlight > 0) await new Promise<void>((resolve) => (wakeLoop = resolve));
   };
 
   const stop = async () => {
