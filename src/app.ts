@@ -45,12 +45,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // sent a request are closed (Node counts them as neither idle nor busy, so they would hold the close until
   // its headers timeout).
   const unused = new Set<Socket>();
+  let closing = false;
   app.server.on('connection', (socket: Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
     unused.add(socket);
     socket.once('close', () => unused.delete(socket));
   });
   app.server.on('request', (request: IncomingMessage) => unused.delete(request.socket));
   app.addHook('preClose', async () => {
+    closing = true;
     for (const socket of unused) socket.destroy();
     await wakeups.close();
   });
