@@ -67,14 +67,14 @@ export class JobWakeups {
       const client = new pg.Client({ connectionString: this.url });
       client.on('notification', () => this.wakeAll());
       // A lost connection wakes everyone (their claims run again, and find what was missed) and reconnects on
-      // the next wait.
-      client.on('error', () => {
-        if (this.client === client) this.client = undefined;
+      // the next wait; pg reports an idle connection's end without an error.
+      const lost = () => {
+        if (this.client !== client) return;
+        this.client = undefined;
         this.wakeAll();
-      });
-      client.on('end', () => {
-        if (this.client === client) this.client = undefined;
-      });
+      };
+      client.on('error', lost);
+      client.on('end', lost);
       try {
         await client.connect();
         await client.query(`LISTEN ${claimableChannel}`);

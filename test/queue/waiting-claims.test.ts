@@ -84,6 +84,34 @@ describe('a claim that waits for work', () => {
   });
 });
 
+describe('the listening connection', () => {
+  it('wakes the waiting claims when it is lost, and listens again on the next wait', async () => {
+    const listener = new JobWakeups(testDatabase().url);
+    const seen = listener.seen();
+    const waiting = listener.waitAfter(seen, Date.now() + 10_000, undefined);
+    // Listening by now.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await db().raw(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+        WHERE datname = current_database() AND query = 'LISTEN processing_jobs_claimable'`,
+    );
+    const started = performance.now();
+    await waiting;
+    expect(performance.now() - started).toBeLessThan(5_000);
+    // Listening again: an enqueue wakes the next wait.
+    const next = listener.seen();
+    const again = listener.waitAfter(next, Date.now() + 10_000, undefined);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await processingJobFactory.create();
+    const woken = performance.now();
+    await again;
+    expect(performance.now() - woken).toBeLessThan(1_000);
+    expect(listener.seen()).toBeGreaterThan(next);
+    await listener.close();
+    expect(listener.closed).toBe(true);
+  });
+});
+
 describe('releasing a claimed job', () => {
   it('queues it again at once, its attempt not spent and its video queued, for any worker', async () => {
     const video = await videoFactory.create();

@@ -177,6 +177,57 @@ describe('createWorker', () => {
     expect(await jobRow(slow!.id)).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
   });
 
+  it('reports a lease lost at completion or failure once, and records neither the result nor the failure', async () => {
+    const [completing, failing] = await discoveryJobs(2);
+    const lost: string[] = [];
+    const worker = createWorker({
+      url,
+      concurrency: 2,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async (job) => {
+          // An admin cancels the job while its handler runs.
+          await db()('processing_jobs')
+            .where({ id: job.id })
+            .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
+          if (job.id === failing!.id) throw new Error('too late to matter');
+          return { by: 'the worker' };
+        },
+      },
+      hooks: { leaseLost: (job) => lost.push(job.id) },
+    });
+    worker.start();
+    await until(() => lost.length === 2);
+    await worker.stop();
+    expect(lost.sort()).toEqual([completing!.id, failing!.id].sort());
+    expect(await jobRow(completing!.id)).toMatchObject({ status: 'cancelled', result: null });
+    expect(await jobRow(failing!.id)).toMatchObject({ status: 'cancelled', error_message: null });
+  });
+
+  it('reports calls that fail for other reasons and keeps trying, backing off, until the API answers', async () => {
+    const gone = await buildApp({ db: db(), logger: false, tokens: [], production: false });
+    const goneUrl = await gone.listen({ host: '127.0.0.1', port: 0 });
+    await gone.close();
+    const errors: Error[] = [];
+    const worker = createWorker({
+      url: goneUrl,
+      concurrency: 1,
+      tasks: { channel_discovery: () => null },
+      hooks: { error: (error) => errors.push(error) },
+    });
+    worker.start();
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await worker.stop();
+    // 250 ms, then 500 ms: a few attempts, not a tight loop.
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(errors.length).toBeLessThanOrEqual(4);
+    expect(errors[0]).toMatchObject({ code: 'TRANSPORT_ERROR' });
+  });
+
+  it('refuses to start without a task', () => {
+    expect(() => createWorker({ url, concurrency: 1, tasks: {} }).start()).toThrow(/no job type/);
+  });
+
   it('costs one request per wait when idle, not a steady stream', async () => {
     const hooks: WorkerHooks = {};
     const worker = createWorker({
