@@ -31,6 +31,17 @@ async function queuedJobs(priorities: number[]) {
   return jobs;
 }
 
+/** A job held on its first attempt by a worker whose lease ran out a second ago. */
+const leaseExpired = (id: string) =>
+  db()('processing_jobs')
+    .where({ id })
+    .update({
+      status: 'running',
+      attempts: 1,
+      lease_token: '00000000-0000-4000-8000-000000000002',
+      lease_expires_at: new Date(Date.now() - 1_000),
+    });
+
 const claimOne = async () => (await claimJobs({ workerId: 'w', limit: 1 }))[0];
 
 describe('which job a claim hands out', () => {
@@ -51,26 +62,12 @@ describe('which job a claim hands out', () => {
 
   it('weighs an expired lease and a queued job by priority alike', async () => {
     const [stale, fresh] = await queuedJobs([1, 9]);
-    await db()('processing_jobs')
-      .where({ id: stale!.id })
-      .update({
-        status: 'running',
-        attempts: 1,
-        lease_token: '00000000-0000-4000-8000-000000000002',
-        lease_expires_at: new Date(Date.now() - 1_000),
-      });
+    await leaseExpired(stale!.id);
     expect((await claimOne())?.id).toBe(fresh!.id);
     expect((await claimOne())?.id).toBe(stale!.id);
 
     const [urgent, routine] = await queuedJobs([9, 1]);
-    await db()('processing_jobs')
-      .where({ id: urgent!.id })
-      .update({
-        status: 'running',
-        attempts: 1,
-        lease_token: '00000000-0000-4000-8000-000000000003',
-        lease_expires_at: new Date(Date.now() - 1_000),
-      });
+    await leaseExpired(urgent!.id);
     expect((await claimOne())?.id).toBe(urgent!.id);
     expect((await claimOne())?.id).toBe(routine!.id);
   });

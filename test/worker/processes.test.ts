@@ -9,6 +9,7 @@ import { channelFactory, videoFactory } from '../../src/factories';
 import { enqueueJobs } from '../../src/services/job-queue';
 import { standInTasks } from '../../src/stand-in-tasks';
 import { testDatabase } from '../support/database';
+import { until } from '../support/until';
 import { type Started, startApi } from '../support/processes';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -31,14 +32,6 @@ function forkWorker(script: string, env: Record<string, string>): ChildProcess {
     env: { ...process.env, API_URL: url, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
-}
-
-async function until(condition: () => Promise<boolean> | boolean, ms = 20_000) {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 const statusCounts = async () =>

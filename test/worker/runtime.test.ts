@@ -5,6 +5,7 @@ import { type ClaimedJob, createWorker, PermanentJobError, type WorkerHooks } fr
 import { channelFactory } from '../../src/factories';
 import { claimJobs, completeJob, enqueueJobs } from '../../src/services/job-queue';
 import { testDatabase } from '../support/database';
+import { until } from '../support/until';
 
 const db = () => testDatabase().db;
 let server: FastifyInstance;
@@ -37,14 +38,6 @@ async function discoveryJobs(count: number, maxAttempts = 3) {
 }
 
 const jobRow = (id: string) => db()('processing_jobs').where({ id }).first();
-
-async function until(condition: () => Promise<boolean> | boolean, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('createWorker', () => {
   it('runs up to `concurrency` handlers at once, claiming only free slots, and completes every job once', async () => {
