@@ -40,6 +40,12 @@ const envSchema = z
       )
       .pipe(z.array(z.url()))
       .default([]),
+    /** Seconds between scheduler ticks in the API process (due discoveries, pruning); 0 turns it off. */
+    SCHEDULER_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
+    /** Channels enqueued, or finished jobs pruned, per statement of a scheduler tick. */
+    SCHEDULER_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+    /** Finished jobs older than this many days are pruned. */
+    JOB_RETENTION_DAYS: z.coerce.number().min(0.001).max(3_650).default(14),
     /** An admin token: when set (or API_TOKENS is), every procedure requires a bearer token. */
     API_TOKEN: token.optional(),
     /** More tokens, each with its role: `worker:<token>,reader:<token>,admin:<token>`. */
@@ -94,3 +100,10 @@ export function loadConfig(): Config {
   loadDotenv({ quiet: true });
   return parseConfig(process.env);
 }
+
+/** The scheduler's settings from a configuration. */
+export const schedulerSettings = (config: Config) => ({
+  intervalMs: config.SCHEDULER_INTERVAL_SECONDS * 1_000,
+  batchSize: config.SCHEDULER_BATCH_SIZE,
+  retentionDays: config.JOB_RETENTION_DAYS,
+});

@@ -1,9 +1,10 @@
 import type { FastifyServerOptions } from 'fastify';
 import { restPrefix } from './api/openapi';
 import { buildApp } from './app';
-import { apiTokens, type Config, ConfigError, loadConfig } from './config';
+import { apiTokens, type Config, ConfigError, loadConfig, schedulerSettings } from './config';
 import { connect } from './db/connect';
 import { type ProvisionedDatabase, provisionDatabase } from './db/provision';
+import { startScheduler } from './scheduler';
 
 const shutdownTimeoutMs = 10_000;
 
@@ -61,6 +62,10 @@ async function main(): Promise<void> {
   });
   const address = await app.listen({ host: config.HOST, port: config.PORT });
   app.log.info(banner(address, database, config));
+  const scheduler =
+    config.SCHEDULER_INTERVAL_SECONDS > 0
+      ? startScheduler({ ...schedulerSettings(config), log: app.log.child({ component: 'scheduler' }) })
+      : undefined;
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -69,6 +74,7 @@ async function main(): Promise<void> {
     app.log.info(`${signal}: finishing in-flight requests, then stopping`);
     const force = setTimeout(() => process.exit(1), shutdownTimeoutMs);
     force.unref();
+    await scheduler?.stop();
     await app.close();
     await db.destroy();
     await database.stop();

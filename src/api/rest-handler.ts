@@ -2,7 +2,7 @@ import { type AnyProcedure, callTRPCProcedure, TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { FastifyInstance } from 'fastify';
 import type { OpenApiMeta } from 'trpc-to-openapi';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { type ContextSettings, contextFor, disconnectSignal } from './context';
 import { describeError, retryAfterSeconds } from './error-shape';
 import { jsonTooDeep, tooDeepMessage } from './raw-input';
@@ -92,8 +92,10 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
   for (const [name, procedure] of Object.entries(procedures)) {
     const route = (procedure._def.meta as OpenApiMeta | undefined)?.openapi;
     if (!route) continue;
-    const inputSchema = procedure._def.inputs[0] as z.ZodObject;
-    const kinds = new Map(Object.entries(inputSchema.shape).map(([key, field]) => [key, kindOf(field)]));
+    // A procedure without arguments takes an optional empty object.
+    const inputSchema = procedure._def.inputs[0] as z.ZodObject | z.ZodOptional<z.ZodObject>;
+    const { shape } = inputSchema instanceof z.ZodOptional ? inputSchema.unwrap() : inputSchema;
+    const kinds = new Map(Object.entries(shape).map(([key, field]) => [key, kindOf(field)]));
     const readsQuery = route.method === 'GET' || route.method === 'DELETE';
 
     app.route<{ Params: Record<string, string>; Querystring: Record<string, string | string[]> }>({

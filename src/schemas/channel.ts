@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { byId, count, httpUrl, jsonObject, longText, timestamp, uuid } from './fields';
+import { byId, count, httpUrl, jsonObject, jsonObjectWith, longText, timestamp, uuid } from './fields';
 import { createdRange, pageInput } from './pagination';
 
 export const channelStatuses = ['active', 'paused', 'inactive'] as const;
@@ -9,6 +9,14 @@ export type ChannelStatus = z.infer<typeof channelStatus>;
 export const youtubeChannelId = z
   .string()
   .regex(/^UC[A-Za-z0-9_-]{22}$/, 'must be "UC" followed by 22 letters, digits, "-" or "_"');
+
+/**
+ * How TubeSensei processes the channel. `discoverEveryHours` schedules discovery: the channel is due that long
+ * after its last check (at once if never checked); without it the channel is discovered only when asked.
+ */
+export const processingConfig = jsonObjectWith({
+  discoverEveryHours: z.number().min(0.01).max(8_760).optional(),
+});
 
 /** Every column a writer may set. Optional here means the database supplies a default. */
 export const channelWrite = z.strictObject({
@@ -21,12 +29,18 @@ export const channelWrite = z.strictObject({
   status: channelStatus.optional(),
   lastCheckedAt: timestamp.nullable().optional(),
   metadata: jsonObject.optional(),
-  processingConfig: jsonObject.optional(),
+  processingConfig: processingConfig.optional(),
 });
 
 export const channelSchema = channelWrite
   .required()
-  .extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
+  .extend({
+    id: uuid,
+    /** When the channel is next due for discovery, from its schedule; null without one. */
+    nextDiscoveryAt: z.date().nullable(),
+    createdAt: z.date(),
+    updatedAt: z.date(),
+  });
 export type Channel = z.infer<typeof channelSchema>;
 
 export const channelPatch = channelWrite.partial();

@@ -41,13 +41,15 @@ export const timestamp = z
 
 export const maxJsonBytes = 64 * 1024;
 
+const withinJsonBytes = (value: unknown) => JSON.stringify(value).length <= maxJsonBytes;
+const jsonBytesMessage = `must serialise to at most ${maxJsonBytes} bytes`;
+
 /** A JSONB object column: any JSON object of a bounded size. */
-export const jsonObject = z
-  .record(z.string(), z.json())
-  .refine(
-    (value) => JSON.stringify(value).length <= maxJsonBytes,
-    `must serialise to at most ${maxJsonBytes} bytes`,
-  );
+export const jsonObject = z.record(z.string(), z.json()).refine(withinJsonBytes, jsonBytesMessage);
+
+/** A JSONB object column with some keys of known shape; any other key holds any JSON. */
+export const jsonObjectWith = <Shape extends z.ZodRawShape>(shape: Shape) =>
+  z.object(shape).catchall(z.json()).refine(withinJsonBytes, jsonBytesMessage);
 
 export const longText = z.string().max(10_000);
 

@@ -56,6 +56,8 @@ export const processingJobWrite = z.strictObject({
   lockedAt: timestamp.nullable().optional(),
   leaseToken: uuid.nullable().optional(),
   leaseExpiresAt: timestamp.nullable().optional(),
+  /** Its session is paused: the job stays where it is and no claim takes it until the session resumes. */
+  held: z.boolean().optional(),
 });
 
 export const processingJobSchema = processingJobWrite
@@ -166,3 +168,18 @@ export const failJobInput = leaseInput.extend({
   /** False fails the job for good, whatever attempts remain. */
   retryable: z.boolean().default(true),
 });
+
+/** How many jobs of one type may run at once across all workers; null for no limit, 0 stops the type. */
+export const maxRunning = z.number().int().min(0).max(100_000).nullable();
+
+export const setJobTypeLimitInput = z.strictObject({ jobType, maxRunning });
+
+/** A job type as the queue sees it: what it is about, its limit, and how many of its jobs run now. */
+export const jobTypeSettingsSchema = z.strictObject({
+  jobType,
+  entityType: jobEntityType,
+  maxRunning,
+  running: count,
+  updatedAt: z.date(),
+});
+export type JobTypeSettings = z.infer<typeof jobTypeSettingsSchema>;

@@ -19,7 +19,14 @@ const constraintFields: Record<string, string> = {
   processing_jobs_session_id_fkey: 'sessionId',
   processing_jobs_one_active_per_entity: 'entityId',
   processing_jobs_attempts_within_max: 'maxAttempts',
-  processing_jobs_type_matches_entity: 'entityType',
+  processing_jobs_job_type_fkey: 'entityType',
+  processing_jobs_session_is_open: 'sessionId',
+};
+
+/** Constraints whose refusal is best said in words of their own. */
+const constraintMessages: Record<string, string> = {
+  processing_jobs_job_type_fkey: 'the job type is unknown or is about the other kind of entity',
+  processing_jobs_session_is_open: 'the session is finished and takes no new jobs',
 };
 
 const parentNames: Record<string, string> = {
@@ -89,12 +96,14 @@ export function translateDatabaseError(thrown: unknown): unknown {
   }
   if (error instanceof ForeignKeyViolationError) {
     const field = constraintFields[error.constraint];
-    if (field)
-      return new InvalidInputError(`${parentNames[field] ?? field} does not exist`, field, { cause: error });
+    const message = constraintMessages[error.constraint] ?? `${parentNames[field ?? ''] ?? field} does not exist`;
+    if (field) return new InvalidInputError(message, field, { cause: error });
     return new ConflictError('the row is still referenced by other rows', undefined, { cause: error });
   }
   if (error instanceof CheckViolationError) {
     const field = constraintFields[error.constraint] ?? checkedColumn(error.table, error.constraint);
+    if (error.constraint === 'processing_jobs_session_is_open')
+      return new ConflictError(constraintMessages[error.constraint]!, field, { cause: error });
     return new InvalidInputError(`${field ?? 'the input'} breaks a rule of the data`, field, {
       cause: error,
     });

@@ -129,17 +129,18 @@ export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> 
 
 /**
  * Hands out up to `limit` runnable jobs: queued ones whose start time has come (by priority, then age) and running
- * ones whose lease expired. Each gets one more attempt, the worker's id, a lease and a new lease token. A job
- * whose lease expired on its last attempt is failed instead.
+ * ones whose lease expired, leaving out jobs their paused session holds and types at their running limit. Each
+ * gets one more attempt, the worker's id, a lease and a new lease token. A job whose lease expired on its last
+ * attempt is failed instead.
  */
 async function claimOnce(input: ClaimJobsInput): Promise<ProcessingJob[]> {
-  // One statement (migration 20261201000012), so one round trip and atomic without a transaction; every step sees
-  // the same snapshot, and the expired leases it fails and the ones it hands out again are disjoint (attempts left
-  // or not). In order: fail leases that expired on their last attempt (and their videos), lock the best queued and
-  // expired-lease candidates (SKIP LOCKED), keep the best `limit`, lease them, and move their videos to
+  // One call, so one round trip and atomic without a transaction (migration 20261202000015). In order: fail
+  // leases that expired on their last attempt (and their videos); lock the limited types' rows and count what
+  // runs of each; lock the best queued and expired-lease candidates per limited type and for the other types
+  // together (SKIP LOCKED); keep the best `limit` within each type's room; lease them, and move their videos to
   // `processing`.
   const claimed = await withDatabaseErrors(() =>
-    knex().raw('SELECT * FROM claim_jobs(?, ?::job_type[], ?, ?, ?::video_status[], ?::video_status[])', [
+    knex().raw('SELECT * FROM claim_jobs(?, ?::text[], ?, ?, ?::video_status[], ?::video_status[])', [
       input.workerId,
       input.jobTypes ?? null,
       input.limit,
@@ -166,8 +167,9 @@ async function nextClaimableAt(jobTypes: ClaimJobsInput['jobTypes']): Promise<nu
     knex().raw<{ rows: { next: Date | null }[] }>(
       `SELECT least(
          (SELECT min(run_after) FROM processing_jobs
-           WHERE status = 'queued' AND (?::job_type[] IS NULL OR job_type = ANY(?::job_type[]))),
-         (SELECT min(lease_expires_at) FROM processing_jobs WHERE status = 'running' AND attempts < max_attempts),
+           WHERE status = 'queued' AND NOT held AND (?::text[] IS NULL OR job_type = ANY(?::text[]))),
+         (SELECT min(lease_expires_at) FROM processing_jobs
+           WHERE status = 'running' AND attempts < max_attempts AND NOT held),
          (SELECT min(lease_expires_at) FROM processing_jobs WHERE status = 'running' AND attempts >= max_attempts)
        ) AS next`,
       [types, types],
@@ -295,8 +297,9 @@ export async function failJob(input: z.output<typeof failJobInput>): Promise<Pro
           lease_expires_at: null,
         })
         .returning('*');
+      // Its status as written: a retry in a session finished meanwhile is cancelled (migration 20261202000015).
       if (job.entity_type === 'video') {
-        await moveVideosWithJobs(trx, [job.entity_id], final ? 'failed' : 'queued', {
+        await moveVideosWithJobs(trx, [job.entity_id], failed.status, {
           retry_count: trx.raw('retry_count + 1'),
           ...(final ? { error_message: input.error } : {}),
         });
@@ -326,7 +329,8 @@ export async function releaseJob(input: z.output<typeof releaseJobInput>): Promi
           lease_expires_at: null,
         })
         .returning('*');
-      if (released?.entity_type === 'video') await moveVideosWithJobs(trx, [released.entity_id], 'queued');
+      if (released?.entity_type === 'video')
+        await moveVideosWithJobs(trx, [released.entity_id], released.status);
       return released as Record<string, unknown> | undefined;
     }),
   );
@@ -368,7 +372,7 @@ export async function retryJob(id: string): Promise<ProcessingJob> {
         .where({ id, status: 'failed' })
         .update({ status: 'queued', attempts: 0, run_after: trx.fn.now(), completed_at: null })
         .returning('*');
-      if (queued?.entity_type === 'video') await moveVideosWithJobs(trx, [queued.entity_id], 'queued');
+      if (queued?.entity_type === 'video') await moveVideosWithJobs(trx, [queued.entity_id], queued.status);
       return queued as Record<string, unknown> | undefined;
     }),
   );

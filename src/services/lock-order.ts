@@ -37,11 +37,30 @@ export async function lockVideosOfChannel(trx: Knex.Transaction, channelId: stri
   await trx('videos').where('channel_id', channelId).orderBy('youtube_video_id').forUpdate().select('id');
 }
 
-/** Locks a session's jobs in key order, before the session (and with it its counts) goes. */
-export async function lockJobsOfSession(trx: Knex.Transaction, sessionId: string): Promise<void> {
-  await trx('processing_jobs')
-    .where('session_id', sessionId)
-    .orderBy(['job_type', 'entity_type', 'entity_id', 'id'])
+/**
+ * Locks a session's jobs in key order (only its queued and running ones with `active`), before the session (and
+ * with it its counts) changes or goes.
+ */
+export async function lockJobsOfSession(
+  trx: Knex.Transaction,
+  sessionId: string,
+  { active = false } = {},
+): Promise<void> {
+  const jobs = trx('processing_jobs').where('session_id', sessionId);
+  if (active) jobs.whereIn('status', ['queued', 'running']);
+  await jobs.orderBy(['job_type', 'entity_type', 'entity_id', 'id']).forUpdate().select('id');
+}
+
+/** Locks, in YouTube id order, the videos of a session's queued jobs: the ones a cancelling transition moves. */
+export async function lockVideosOfQueuedJobs(trx: Knex.Transaction, sessionId: string): Promise<void> {
+  await trx('videos')
+    .whereIn(
+      'id',
+      trx('processing_jobs')
+        .select('entity_id')
+        .where({ session_id: sessionId, status: 'queued', entity_type: 'video' }),
+    )
+    .orderBy('youtube_video_id')
     .forUpdate()
     .select('id');
 }

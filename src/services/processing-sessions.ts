@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { ProcessingSessionModel } from '../models/processing-session';
 import type { Page } from '../schemas/pagination';
@@ -11,7 +12,8 @@ import type {
 } from '../schemas/processing-session';
 import type { SessionProgress } from '../schemas/responses';
 import { ConflictError, NotFoundError } from './errors';
-import { lockJobsOfSession } from './lock-order';
+import { lockJobsOfSession, lockVideosOfQueuedJobs } from './lock-order';
+import { moveVideosWithJobs } from './video-follows-job';
 import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
 
@@ -44,6 +46,8 @@ export async function deleteSession(id: string): Promise<ProcessingSession> {
   const row = await withDatabaseErrors(() =>
     ProcessingSessionModel.knex().transaction(async (trx) => {
       await lockJobsOfSession(trx, id);
+      // Jobs a pause held go back to the queue with no session to hold them.
+      await trx('processing_jobs').where({ session_id: id, held: true }).update({ held: false });
       const [deleted] = await trx('processing_sessions').where({ id }).delete().returning('*');
       return deleted as Record<string, unknown> | undefined;
     }),
@@ -54,28 +58,74 @@ export async function deleteSession(id: string): Promise<ProcessingSession> {
 
 export type Transition = 'start' | 'pause' | 'resume' | 'complete' | 'fail';
 
-/** Which statuses each transition leaves from, where it goes, and which time it stamps. */
+/**
+ * Which statuses each transition leaves from, where it goes, which time it stamps, and what it does to the
+ * session's jobs: a pause holds its queued and running jobs (running ones finish normally; their expired leases
+ * wait too), a resume gives them back to the queue at once, and completing or failing cancels its queued jobs.
+ */
 const transitions: Record<
   Transition,
-  { from: SessionStatus[]; to: SessionStatus; stamp?: 'started_at' | 'completed_at' }
+  {
+    from: SessionStatus[];
+    to: SessionStatus;
+    stamp?: 'started_at' | 'completed_at';
+    jobs?: 'hold' | 'release' | 'cancel';
+  }
 > = {
   start: { from: ['pending'], to: 'running', stamp: 'started_at' },
-  pause: { from: ['running'], to: 'paused' },
-  resume: { from: ['paused'], to: 'running' },
-  complete: { from: ['running', 'paused'], to: 'completed', stamp: 'completed_at' },
-  fail: { from: ['pending', 'running', 'paused'], to: 'failed', stamp: 'completed_at' },
+  pause: { from: ['running'], to: 'paused', jobs: 'hold' },
+  resume: { from: ['paused'], to: 'running', jobs: 'release' },
+  complete: { from: ['running', 'paused'], to: 'completed', stamp: 'completed_at', jobs: 'cancel' },
+  fail: { from: ['pending', 'running', 'paused'], to: 'failed', stamp: 'completed_at', jobs: 'cancel' },
 };
 
-/** Moves a session along one legal transition in a single conditional UPDATE; anything else changes nothing. */
+/** Changes a session's queued and running jobs as `jobs` says, once the session's own status has moved. */
+async function moveJobsOfSession(
+  trx: Knex.Transaction,
+  id: string,
+  jobs: 'hold' | 'release' | 'cancel',
+): Promise<void> {
+  const active = () => trx('processing_jobs').where('session_id', id).whereIn('status', ['queued', 'running']);
+  if (jobs === 'hold') {
+    await active().where('held', false).update({ held: true });
+    return;
+  }
+  if (jobs === 'release') {
+    await active().where('held', true).update({ held: false });
+    return;
+  }
+  await active().where({ held: true, status: 'running' }).update({ held: false });
+  const cancelled = await trx('processing_jobs')
+    .where({ session_id: id, status: 'queued' })
+    .update({ status: 'cancelled', held: false, completed_at: trx.fn.now() })
+    .returning<{ entity_type: string; entity_id: string }[]>(['entity_type', 'entity_id']);
+  await moveVideosWithJobs(
+    trx,
+    cancelled.filter((job) => job.entity_type === 'video').map((job) => job.entity_id),
+    'cancelled',
+  );
+}
+
+/**
+ * Moves a session along one legal transition with a conditional UPDATE, and its jobs with it, in one transaction;
+ * anything else changes nothing. Locks go jobs, videos, session (see `lock-order.ts`); the session's row lock
+ * keeps a job from entering the queue of a session that is changing (the jobs' trigger reads it under a share
+ * lock), so no job is left claimable in a paused session or queued in a finished one.
+ */
 export async function transitionSession(id: string, transition: Transition): Promise<ProcessingSession> {
-  const { from, to, stamp } = transitions[transition];
-  const knex = ProcessingSessionModel.knex();
-  const [row] = await withDatabaseErrors(() =>
-    knex('processing_sessions')
-      .where({ id })
-      .whereIn('status', from)
-      .update({ status: to, ...(stamp ? { [stamp]: knex.fn.now() } : {}) })
-      .returning('*'),
+  const { from, to, stamp, jobs } = transitions[transition];
+  const row = await withDatabaseErrors(() =>
+    ProcessingSessionModel.knex().transaction(async (trx) => {
+      if (jobs) await lockJobsOfSession(trx, id, { active: true });
+      if (jobs === 'cancel') await lockVideosOfQueuedJobs(trx, id);
+      const [moved] = await trx('processing_sessions')
+        .where({ id })
+        .whereIn('status', from)
+        .update({ status: to, ...(stamp ? { [stamp]: trx.fn.now() } : {}) })
+        .returning('*');
+      if (moved && jobs) await moveJobsOfSession(trx, id, jobs);
+      return moved as Record<string, unknown> | undefined;
+    }),
   );
   if (row) return ProcessingSessionModel.fromDatabaseJson(row).$toJson();
   const session = await sessionRows.find(id);

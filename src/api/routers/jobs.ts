@@ -12,11 +12,14 @@ import {
   jobInclude,
   listJobsInput,
   processingJobSchema,
+  jobTypeSettingsSchema,
   releaseJobInput,
+  setJobTypeLimitInput,
   updateJobInput,
 } from '../../schemas/processing-job';
 import { jobEntity, jobWithRelations, pageOf } from '../../schemas/responses';
 import * as queue from '../../services/job-queue';
+import * as jobTypes from '../../services/job-types';
 import * as jobs from '../../services/processing-jobs';
 import { procedure, restRoutes, router } from '../trpc';
 
@@ -126,4 +129,20 @@ export const jobsRouter = router({
     .input(byId)
     .output(processingJobSchema)
     .mutation(({ input }) => queue.retryJob(input.id)),
+  types: procedure
+    .meta(route('GET', '/job-types', 'List job types with their running limits and running counts'))
+    .input(z.strictObject({}).optional())
+    .output(z.array(jobTypeSettingsSchema))
+    .query(() => jobTypes.listJobTypes()),
+  setTypeLimit: procedure
+    .meta(
+      route(
+        'PUT',
+        '/job-types/{jobType}/limit',
+        'Set how many jobs of a type may run at once across all workers (null: no limit, 0: none)',
+      ),
+    )
+    .input(setJobTypeLimitInput)
+    .output(jobTypeSettingsSchema)
+    .mutation(({ input }) => jobTypes.setJobTypeLimit(input)),
 });

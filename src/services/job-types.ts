@@ -1,0 +1,50 @@
+import type { z } from 'zod';
+import { BaseModel } from '../models/base-model';
+import {
+  type JobType,
+  type JobTypeSettings,
+  jobTypeSettingsSchema,
+  type setJobTypeLimitInput,
+} from '../schemas/processing-job';
+import { NotFoundError } from './errors';
+import { withDatabaseErrors } from './rows';
+
+/**
+ * The job types the queue knows (rows of `job_types`, migration 20261202000015), each with its running limit and
+ * how many of its jobs run now (live leases, as the claim counts them).
+ */
+async function jobTypeRows(jobType?: JobType): Promise<JobTypeSettings[]> {
+  const knex = BaseModel.knex();
+  const rows = await withDatabaseErrors(() =>
+    knex('job_types AS t')
+      .modify((query) => {
+        if (jobType) query.where('t.name', jobType);
+      })
+      .orderBy('t.name')
+      .select(
+        't.name AS job_type',
+        't.entity_type',
+        't.max_running',
+        't.updated_at',
+        knex.raw(
+          `(SELECT count(*)::integer FROM processing_jobs j
+             WHERE j.status = 'running' AND j.job_type = t.name AND j.lease_expires_at >= now()) AS running`,
+        ),
+      ),
+  );
+  return rows.map((row: Record<string, unknown>) =>
+    jobTypeSettingsSchema.parse(BaseModel.columnNameMappers.parse(row)),
+  );
+}
+
+export const listJobTypes = (): Promise<JobTypeSettings[]> => jobTypeRows();
+
+/** Sets how many jobs of a type may run at once; claims that start after it commits obey it. */
+export async function setJobTypeLimit(input: z.output<typeof setJobTypeLimitInput>): Promise<JobTypeSettings> {
+  const updated = await withDatabaseErrors(() =>
+    BaseModel.knex()('job_types').where('name', input.jobType).update({ max_running: input.maxRunning }),
+  );
+  if (updated === 0) throw new NotFoundError('job type', input.jobType);
+  const [settings] = await jobTypeRows(input.jobType);
+  return settings!;
+}

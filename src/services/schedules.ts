@@ -1,0 +1,32 @@
+import { ProcessingJobModel } from '../models/processing-job';
+import type { ProcessingJob } from '../schemas/processing-job';
+import { withDatabaseErrors } from './rows';
+
+/**
+ * Enqueues one discovery job for each of up to `batchSize` due, active channels (migration 20261202000016: a
+ * channel is due `processingConfig.discoverEveryHours` after its last check), oldest due first. Safe to run from
+ * several processes at once: each due channel is enqueued by one of them.
+ */
+export async function enqueueDueDiscoveries(batchSize: number): Promise<ProcessingJob[]> {
+  const { rows } = await withDatabaseErrors(() =>
+    ProcessingJobModel.knex().raw<{ rows: Record<string, unknown>[] }>(
+      'SELECT * FROM enqueue_due_discoveries(?)',
+      [batchSize],
+    ),
+  );
+  return rows.map((row) => ProcessingJobModel.fromDatabaseJson(row).$toJson());
+}
+
+/**
+ * Deletes up to `batchSize` jobs that finished (completed, failed or cancelled) before `finishedBefore`, oldest
+ * first; returns how many. A pruned job still counts in its session's progress.
+ */
+export async function pruneFinishedJobs(finishedBefore: Date, batchSize: number): Promise<number> {
+  const { rows } = await withDatabaseErrors(() =>
+    ProcessingJobModel.knex().raw<{ rows: { pruned: number }[] }>(
+      'SELECT prune_finished_jobs(?, ?) AS pruned',
+      [finishedBefore, batchSize],
+    ),
+  );
+  return rows[0]!.pruned;
+}
