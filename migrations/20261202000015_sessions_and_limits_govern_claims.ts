@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
  *   jobs out, and resuming clears the mark. A job entering `queued` in a session (enqueued, retried, released)
  *   takes the session's state under a share lock, so it cannot slip past a pause committing at the same time: in
  *   a paused session it is held, in a completed or failed one it is cancelled, and a new job for a finished
- *   session is refused.
+ *   session is refused. A job that finishes or leaves its session is held by nothing.
  * - A limited type's claim locks its `job_types` row (NO KEY UPDATE, which enqueues' foreign key checks do not
  *   wait for), then counts the type's running jobs with live leases in a statement of its own, whose snapshot
  *   sees every claim that held the lock before. So concurrent claims of a type never exceed its limit. Claims
@@ -130,9 +130,21 @@ export async function up(knex: Knex): Promise<void> {
       FOR EACH ROW WHEN (NEW.session_id IS NOT NULL AND NEW.status IN ('queued', 'running'))
       EXECUTE FUNCTION follow_job_session();
     CREATE TRIGGER processing_jobs_follow_session_updated BEFORE UPDATE OF status, session_id ON processing_jobs
-      FOR EACH ROW WHEN (NEW.session_id IS NOT NULL AND NEW.status = 'queued'
-                         AND (OLD.status <> 'queued' OR OLD.session_id IS DISTINCT FROM NEW.session_id))
+      FOR EACH ROW WHEN (NEW.session_id IS NOT NULL AND (
+                           (NEW.status = 'queued' AND OLD.status <> 'queued')
+                           OR (NEW.status IN ('queued', 'running') AND OLD.session_id IS DISTINCT FROM NEW.session_id)))
       EXECUTE FUNCTION follow_job_session();
+
+    -- A job that leaves its session (detached, or the session deleted) or finishes is held by nothing.
+    CREATE FUNCTION release_job_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      NEW.held := false;
+      RETURN NEW;
+    END
+    $$;
+    CREATE TRIGGER processing_jobs_release_hold BEFORE UPDATE ON processing_jobs
+      FOR EACH ROW WHEN (NEW.held AND (NEW.session_id IS NULL OR NEW.status NOT IN ('queued', 'running')))
+      EXECUTE FUNCTION release_job_hold();
 
     CREATE OR REPLACE FUNCTION notify_claimable_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -248,6 +260,8 @@ export async function down(knex: Knex): Promise<void> {
       RETURN NULL;
     END
     $$;
+    DROP TRIGGER processing_jobs_release_hold ON processing_jobs;
+    DROP FUNCTION release_job_hold();
     DROP TRIGGER processing_jobs_follow_session_updated ON processing_jobs;
     DROP TRIGGER processing_jobs_follow_session_inserted ON processing_jobs;
     DROP FUNCTION follow_job_session();

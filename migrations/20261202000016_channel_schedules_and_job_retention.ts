@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 /*
  * Channel schedules and bounded job history.
  * - A channel with `processing_config.discoverEveryHours` is due for discovery at `next_discovery_at`: kept by a
- *   trigger as its last check plus that many hours (at once when it was never checked), NULL without a schedule.
+ *   trigger as its last check plus that many hours (since its creation when it was never checked), NULL without a schedule.
  *   `enqueue_due_discoveries` takes a batch of due, active channels that have no active discovery job, in due
  *   order with SKIP LOCKED, moves each one's `next_discovery_at` a period on, and enqueues one job for each. The
  *   row lock and the move are the key per period: a second scheduler either skips a channel another holds or,
@@ -37,7 +37,7 @@ export async function up(knex: Knex): Promise<void> {
     BEGIN
       NEW.next_discovery_at := CASE
         WHEN NEW.processing_config -> 'discoverEveryHours' IS NULL THEN NULL
-        WHEN NEW.last_checked_at IS NULL THEN now()
+        WHEN NEW.last_checked_at IS NULL THEN NEW.created_at
         ELSE NEW.last_checked_at
              + make_interval(secs => (NEW.processing_config -> 'discoverEveryHours')::double precision * 3600)
       END;
@@ -53,7 +53,7 @@ export async function up(knex: Knex): Promise<void> {
       EXECUTE FUNCTION schedule_channel_discovery();
     UPDATE channels SET next_discovery_at = CASE
                           WHEN processing_config -> 'discoverEveryHours' IS NULL THEN NULL
-                          WHEN last_checked_at IS NULL THEN now()
+                          WHEN last_checked_at IS NULL THEN created_at
                           ELSE last_checked_at + make_interval(
                                  secs => (processing_config -> 'discoverEveryHours')::double precision * 3600)
                         END

@@ -31,7 +31,7 @@ export const channelFactory = new Factory<
   },
   traits: {
     paused: () => ({ status: 'paused' }),
-    inactive: () => ({ status: 'inactive', processingConfig: { discoverEveryHours: 0 } }),
+    inactive: () => ({ status: 'inactive', processingConfig: { transcriptLanguages: ['en'] } }),
     checked: (_attrs, { faker }) => ({ lastCheckedAt: faker.date.recent({ days: 2 }) }),
   },
   transient: { videos: 0 },

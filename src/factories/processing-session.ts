@@ -8,7 +8,7 @@ export type ProcessingSessionAttrs = z.output<typeof processingSessionWrite>;
 
 /**
  * Transient: `jobs` creates that many jobs in the session after it is saved (completed ones when the session
- * is completed, queued otherwise) and sets `totalVideos` to their number; the database counts `processedVideos`.
+ * is completed, failed ones when it failed, queued otherwise) and sets `totalVideos` to their number; the database counts `processedVideos`.
  */
 export const processingSessionFactory = new Factory<
   ProcessingSessionAttrs,
@@ -44,8 +44,11 @@ export const processingSessionFactory = new Factory<
   persist: (rows) => ProcessingSessionModel.query().insert(rows).returning('*'),
   afterCreate: async (session, { transient }) => {
     if (transient.jobs === 0) return session;
-    const jobFactory =
-      session.status === 'completed' ? processingJobFactory.trait('completed') : processingJobFactory;
+    // A finished session takes no queued job (the database refuses one), so its jobs are finished too.
+    const jobFactory = {
+      completed: processingJobFactory.trait('completed'),
+      failed: processingJobFactory.trait('exhausted'),
+    }[session.status as string] ?? processingJobFactory;
     const jobs = await jobFactory.createList(transient.jobs, { sessionId: session.id });
     const saved = await session.$query().patchAndFetch({ totalVideos: jobs.length });
     saved.jobs = jobs;

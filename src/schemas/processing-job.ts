@@ -56,13 +56,15 @@ export const processingJobWrite = z.strictObject({
   lockedAt: timestamp.nullable().optional(),
   leaseToken: uuid.nullable().optional(),
   leaseExpiresAt: timestamp.nullable().optional(),
-  /** Its session is paused: the job stays where it is and no claim takes it until the session resumes. */
-  held: z.boolean().optional(),
 });
 
-export const processingJobSchema = processingJobWrite
-  .required()
-  .extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
+export const processingJobSchema = processingJobWrite.required().extend({
+  id: uuid,
+  /** Its session is paused: the job stays where it is and no claim takes it until the session resumes. */
+  held: z.boolean(),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+});
 export type ProcessingJob = z.infer<typeof processingJobSchema>;
 
 export const processingJobPatch = processingJobWrite.partial();

@@ -45,9 +45,8 @@ export async function updateSession({
 export async function deleteSession(id: string): Promise<ProcessingSession> {
   const row = await withDatabaseErrors(() =>
     ProcessingSessionModel.knex().transaction(async (trx) => {
+      // Its jobs lose their session (ON DELETE SET NULL), and with it any hold a pause put on them.
       await lockJobsOfSession(trx, id);
-      // Jobs a pause held go back to the queue with no session to hold them.
-      await trx('processing_jobs').where({ session_id: id, held: true }).update({ held: false });
       const [deleted] = await trx('processing_sessions').where({ id }).delete().returning('*');
       return deleted as Record<string, unknown> | undefined;
     }),

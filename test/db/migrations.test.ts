@@ -67,6 +67,7 @@ describe('migrations', () => {
     const up = await catalog();
     expect(up.filter((o) => o.kind === 'table').map((o) => o.name)).toEqual([
       'channels',
+      'job_types',
       'processing_jobs',
       'processing_session_job_counts',
       'processing_sessions',

@@ -9,7 +9,13 @@ import {
 } from '../../src/factories';
 import { ChannelModel, ProcessingJobModel, TranscriptModel, VideoModel } from '../../src/models';
 import { channelSchema, channelStatuses } from '../../src/schemas/channel';
-import { jobEntityTypes, jobStatuses, jobTypes, processingJobSchema } from '../../src/schemas/processing-job';
+import {
+  jobEntityTypes,
+  jobStatuses,
+  jobTypeEntity,
+  jobTypes,
+  processingJobSchema,
+} from '../../src/schemas/processing-job';
 import { processingSessionSchema, sessionStatuses, sessionTypes } from '../../src/schemas/processing-session';
 import { transcriptSchema, transcriptSources } from '../../src/schemas/transcript';
 import { videoSchema, videoStatuses } from '../../src/schemas/video';
@@ -30,10 +36,16 @@ describe('the live schema against the zod schemas', () => {
       transcript_source: [...transcriptSources],
       session_type: [...sessionTypes],
       session_status: [...sessionStatuses],
-      job_type: [...jobTypes],
       job_status: [...jobStatuses],
       job_entity_type: [...jobEntityTypes],
     });
+  });
+
+  it('knows exactly the job types the schemas list, each about the entity the schemas say', async () => {
+    const rows = await db()('job_types').orderBy('name').select('name', 'entity_type');
+    expect(rows).toEqual(
+      [...jobTypes].sort().map((name) => ({ name, entity_type: jobTypeEntity[name] })),
+    );
   });
 
   it('has a column for every schema field and a field for every column, with matching nullability', async () => {
