@@ -1,0 +1,169 @@
+import type { Knex } from 'knex';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseConfig, schedulerSettings } from '../../src/config';
+import { connect } from '../../src/db/connect';
+import { channelFactory } from '../../src/factories';
+import type { Channel } from '../../src/schemas/channel';
+import { type Scheduler, startScheduler } from '../../src/scheduler';
+import { claimJobs, completeJob, enqueueJobs } from '../../src/services/job-queue';
+import { enqueueDueDiscoveries } from '../../src/services/schedules';
+import { useApi } from '../support/api';
+import { testDatabase, testPoolSettings } from '../support/database';
+
+const db = () => testDatabase().db;
+const api = useApi();
+const hour = 3_600_000;
+const quiet = { info: () => undefined, error: () => undefined };
+
+// Schedules look at every channel of the database: each test starts from none.
+beforeEach(async () => {
+  await db()('channels').delete();
+});
+
+const hoursAgo = (hours: number) => new Date(Date.now() - hours * hour);
+const scheduled = (overrides: Partial<Channel> = {}) =>
+  channelFactory.create({ processingConfig: { discoverEveryHours: 24 }, ...overrides });
+const discoveryJobs = () =>
+  db()('processing_jobs').where({ job_type: 'channel_discovery' }).orderBy('entity_id').pluck('entity_id');
+
+describe('channel schedules', () => {
+  it('enqueue one discovery for each due, active channel, and none for the others', async () => {
+    const due = [
+      await scheduled({ lastCheckedAt: null }),
+      await scheduled({ lastCheckedAt: hoursAgo(24.01) }),
+      await scheduled({ lastCheckedAt: hoursAgo(2), processingConfig: { discoverEveryHours: 1 } }),
+    ];
+    await scheduled({ lastCheckedAt: hoursAgo(23.99) });
+    await scheduled({ status: 'paused' });
+    await scheduled({ status: 'inactive' });
+    const unscheduled = await channelFactory.create({ lastCheckedAt: null });
+    await db()('channels').where({ id: unscheduled.id }).update({ processing_config: {} });
+    const alreadyQueued = await scheduled();
+    await enqueueJobs([{ jobType: 'channel_discovery', entityType: 'channel', entityId: alreadyQueued.id }]);
+
+    const jobs = await enqueueDueDiscoveries(100);
+    expect(jobs.map((job) => job.entityId).sort()).toEqual(due.map((channel) => channel.id).sort());
+    expect(jobs.every((job) => job.status === 'queued' && job.metadata.scheduled === true)).toBe(true);
+    expect(await enqueueDueDiscoveries(100)).toEqual([]);
+  });
+
+  it('take the channels that fell due first, a batch at a time (edge: a batch of one)', async () => {
+    const channels = [];
+    for (const hours of [30, 50, 40]) channels.push(await scheduled({ lastCheckedAt: hoursAgo(hours) }));
+    const [thirty, fifty, forty] = channels;
+    expect((await enqueueDueDiscoveries(1)).map((job) => job.entityId)).toEqual([fifty!.id]);
+    expect((await enqueueDueDiscoveries(1)).map((job) => job.entityId)).toEqual([forty!.id]);
+    expect((await enqueueDueDiscoveries(2)).map((job) => job.entityId)).toEqual([thirty!.id]);
+  });
+
+  it('move the next discovery a period on when it is enqueued, and set it from the real check on completion', async () => {
+    const channel = await scheduled({ lastCheckedAt: hoursAgo(30) });
+    expect((await api.query<Channel>('channels.get', { id: channel.id })).data.nextDiscoveryAt).toEqual(
+      new Date(channel.lastCheckedAt!.getTime() + 24 * hour),
+    );
+    await enqueueDueDiscoveries(10);
+    const moved = (await api.query<Channel>('channels.get', { id: channel.id })).data;
+    expect(Math.abs(moved.nextDiscoveryAt!.getTime() - (Date.now() + 24 * hour))).toBeLessThan(60_000);
+
+    const [claimed] = await claimJobs({ workerId: 'w', limit: 1 });
+    await completeJob({ id: claimed!.id, leaseToken: claimed!.leaseToken!, result: null });
+    const checked = (await api.query<Channel>('channels.get', { id: channel.id })).data;
+    expect(checked.nextDiscoveryAt).toEqual(new Date(checked.lastCheckedAt!.getTime() + 24 * hour));
+  });
+
+  it('follow a changed period, and drop the schedule with the setting', async () => {
+    const channel = await scheduled({ lastCheckedAt: hoursAgo(1) });
+    const every2 = await api.mutate<Channel>('channels.update', {
+      id: channel.id,
+      processingConfig: { discoverEveryHours: 0.5 },
+    });
+    expect(every2.data.nextDiscoveryAt).toEqual(new Date(channel.lastCheckedAt!.getTime() + 0.5 * hour));
+    const none = await api.mutate<Channel>('channels.update', { id: channel.id, processingConfig: {} });
+    expect(none.data.nextDiscoveryAt).toBeNull();
+  });
+
+  it('refuse a period outside 0.01 to 8,760 hours, naming the field, and accept both ends', async () => {
+    for (const hours of [0.01, 8_760]) {
+      const ok = await api.mutate('channels.update', {
+        id: (await scheduled()).id,
+        processingConfig: { discoverEveryHours: hours },
+      });
+      expect(ok.status, String(hours)).toBe(200);
+    }
+    const channel = await scheduled();
+    for (const hours of [0.009, 8_760.01, '24', null]) {
+      const refused = await api.mutate('channels.update', {
+        id: channel.id,
+        processingConfig: { discoverEveryHours: hours },
+      });
+      expect(refused.status, String(hours)).toBe(400);
+      expect(refused.error?.data.field).toBe('processingConfig.discoverEveryHours');
+    }
+  });
+});
+
+describe('the scheduler', () => {
+  it('is configured from the environment, and off with an interval of 0', () => {
+    expect(schedulerSettings(parseConfig({}))).toEqual({
+      intervalMs: 60_000,
+      batchSize: 500,
+      retentionDays: 14,
+    });
+    expect(
+      schedulerSettings(
+        parseConfig({ SCHEDULER_INTERVAL_SECONDS: '0', SCHEDULER_BATCH_SIZE: '10', JOB_RETENTION_DAYS: '2' }),
+      ),
+    ).toEqual({ intervalMs: 0, batchSize: 10, retentionDays: 2 });
+    expect(() => parseConfig({ SCHEDULER_BATCH_SIZE: '0' })).toThrow(/SCHEDULER_BATCH_SIZE/);
+  });
+
+  it('ticks at start and on its interval, logs what it did, and stops between ticks', async () => {
+    const lines: object[] = [];
+    const scheduler = startScheduler({
+      intervalMs: 50,
+      batchSize: 10,
+      retentionDays: 14,
+      log: { info: (details) => lines.push(details), error: () => undefined },
+    });
+    await scheduled();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await scheduler.stop();
+    expect(lines).toContainEqual({ enqueued: 1, pruned: 0 });
+    const after = await discoveryJobs();
+    await scheduled();
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await discoveryJobs()).toEqual(after);
+  });
+});
+
+describe('schedulers racing', () => {
+  let pool: Knex;
+
+  // A connection for each scheduler's statements, so they really run side by side.
+  beforeAll(() => {
+    pool = connect(testDatabase().url, { ...testPoolSettings, DATABASE_POOL_SIZE: 8 });
+  });
+  afterAll(() => pool.destroy());
+
+  it('enqueue exactly one job per due channel when three run at once', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      await db()('channels').delete();
+      const channels = await channelFactory.createList(300, {
+        processingConfig: { discoverEveryHours: 6 },
+        lastCheckedAt: hoursAgo(7),
+      });
+      let enqueued = 0;
+      const log = { ...quiet, info: (tick: { enqueued?: number }) => (enqueued += tick.enqueued ?? 0) };
+      // Each ticks at start; a second tick each, queued behind the first, finds nothing left.
+      const schedulers: Scheduler[] = Array.from({ length: 3 }, () =>
+        startScheduler({ intervalMs: 60_000, batchSize: 20, retentionDays: 14, log }),
+      );
+      const seconds = await Promise.all(schedulers.map((scheduler) => scheduler.tick()));
+      await Promise.all(schedulers.map((scheduler) => scheduler.stop()));
+
+      expect(await discoveryJobs()).toEqual(channels.map((channel) => channel.id).sort());
+      expect(enqueued, `round ${round}: the ticks' own count`).toBe(300);
+      expect(seconds.map((tick) => tick.enqueued)).toEqual([0, 0, 0]);
+    }
+  });
+});

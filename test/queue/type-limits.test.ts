@@ -1,0 +1,158 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Knex } from 'knex';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { connect } from '../../src/db/connect';
+import { processingJobFactory } from '../../src/factories';
+import type { JobType, JobTypeSettings } from '../../src/schemas/processing-job';
+import { claimJobs, completeJob } from '../../src/services/job-queue';
+import { setJobTypeLimit } from '../../src/services/job-types';
+import { useApi } from '../support/api';
+import { testDatabase, testPoolSettings } from '../support/database';
+
+const db = () => testDatabase().db;
+const api = useApi();
+
+// Claims take any runnable job of the database: each test starts from an empty queue and no limits.
+beforeEach(async () => {
+  await db()('processing_jobs').delete();
+  await db()('job_types').update({ max_running: null });
+});
+
+const queued = (count: number, trait?: 'discovery', priority = 0) =>
+  (trait ? processingJobFactory.trait(trait) : processingJobFactory).createList(count, { priority });
+const claim = (limit: number, jobTypes?: JobType[]) =>
+  claimJobs({ workerId: 'w', limit, leaseSeconds: 60, ...(jobTypes ? { jobTypes } : {}) });
+const typesOf = (jobs: readonly { jobType: string }[]) => jobs.map((job) => job.jobType).sort();
+
+describe('a running limit per job type', () => {
+  it('hands out no more of a type than its limit, and the other types around it', async () => {
+    await queued(4);
+    await queued(3, 'discovery');
+    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: 1 });
+    expect(typesOf(await claim(10))).toEqual([
+      'channel_discovery',
+      'channel_discovery',
+      'channel_discovery',
+      'transcript_extraction',
+    ]);
+    expect(await claim(10)).toEqual([]);
+  });
+
+  it('frees a place when a job of the type completes, and counts the limit itself as room (edge: limit 2)', async () => {
+    await queued(3);
+    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: 2 });
+    const first = await claim(1);
+    expect(await claim(5)).toHaveLength(1);
+    expect(await claim(5)).toEqual([]);
+    await completeJob({ id: first[0]!.id, leaseToken: first[0]!.leaseToken!, result: null });
+    expect(await claim(5)).toHaveLength(1);
+  });
+
+  it('stops a type at 0 and lifts the limit with null', async () => {
+    await queued(3);
+    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: 0 });
+    expect(await claim(10, ['transcript_extraction'])).toEqual([]);
+    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: null });
+    expect(await claim(10, ['transcript_extraction'])).toHaveLength(3);
+  });
+
+  it('does not count a job whose lease ran out, and hands that job over within the limit', async () => {
+    await queued(2, undefined, 0);
+    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: 1 });
+    const [held] = await claim(1);
+    await db()('processing_jobs')
+      .where({ id: held!.id })
+      .update({ lease_expires_at: new Date(Date.now() - 1) });
+    const taken = await claim(5);
+    expect(taken).toHaveLength(1);
+    expect(await claim(5)).toEqual([]);
+  });
+
+  it('lists each type with its limit and running count, and sets a limit over the API', async () => {
+    await queued(2);
+    await claim(1);
+    const set = await api.mutate<JobTypeSettings>('jobs.setTypeLimit', {
+      jobType: 'transcript_extraction',
+      maxRunning: 100_000,
+    });
+    expect(set.data).toMatchObject({ jobType: 'transcript_extraction', maxRunning: 100_000, running: 1 });
+    const listed = await api.query<JobTypeSettings[]>('jobs.types');
+    expect(
+      listed.data.map(({ jobType, entityType, maxRunning, running }) => ({
+        jobType,
+        entityType,
+        maxRunning,
+        running,
+      })),
+    ).toEqual([
+      { jobType: 'channel_discovery', entityType: 'channel', maxRunning: null, running: 0 },
+      { jobType: 'transcript_extraction', entityType: 'video', maxRunning: 100_000, running: 1 },
+    ]);
+    for (const [input, field] of [
+      [{ jobType: 'transcript_extraction', maxRunning: 100_001 }, 'maxRunning'],
+      [{ jobType: 'transcript_extraction', maxRunning: -1 }, 'maxRunning'],
+      [{ jobType: 'transcript_extraction', maxRunning: 1.5 }, 'maxRunning'],
+      [{ jobType: 'idea_extraction', maxRunning: 1 }, 'jobType'],
+    ] as const) {
+      const refused = await api.mutate('jobs.setTypeLimit', input);
+      expect(refused.status, JSON.stringify(input)).toBe(400);
+      expect(refused.error?.data.field).toBe(field);
+    }
+  });
+});
+
+describe('a running limit under 16 concurrent claimers', () => {
+  const claimers = 16;
+  let pool: Knex;
+
+  // One connection per claimer, so the claims really run side by side in PostgreSQL.
+  beforeAll(() => {
+    pool = connect(testDatabase().url, { ...testPoolSettings, DATABASE_POOL_SIZE: claimers + 4 });
+  });
+  afterAll(() => pool.destroy());
+
+  it('is never exceeded in any sample of the running jobs, and every job still runs exactly once', async () => {
+    const limit = 3;
+    const jobs = await queued(80);
+    await queued(20, 'discovery');
+    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: limit });
+
+    let done = false;
+    const samples: number[] = [];
+    const sampler = (async () => {
+      while (!done) {
+        const [{ running }] = await db()('processing_jobs')
+          .where({ job_type: 'transcript_extraction', status: 'running' })
+          .count<{ running: string }[]>({ running: '*' });
+        samples.push(Number(running));
+      }
+    })();
+
+    const completed = new Map<string, number>();
+    const claimer = async (index: number) => {
+      while (completed.size < 100) {
+        const claimed = await claimJobs({ workerId: `claimer-${index}`, limit: 2, leaseSeconds: 60 });
+        if (claimed.length === 0) {
+          await sleep(2);
+          continue;
+        }
+        await sleep(5 + (index % 4) * 3);
+        for (const job of claimed) {
+          await completeJob({ id: job.id, leaseToken: job.leaseToken!, result: null });
+          completed.set(job.id, (completed.get(job.id) ?? 0) + 1);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: claimers }, (_, index) => claimer(index)));
+    done = true;
+    await sampler;
+
+    console.info(
+      `${claimers} claimers, limit ${limit}: ${samples.length} samples, most running at once ${Math.max(...samples)}`,
+    );
+    expect(Math.max(...samples)).toBe(limit);
+    expect(samples.length).toBeGreaterThan(20);
+    expect([...completed.values()].every((times) => times === 1)).toBe(true);
+    expect(jobs.every((job) => completed.has(job.id))).toBe(true);
+  });
+});
