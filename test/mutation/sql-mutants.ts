@@ -18,17 +18,19 @@ interface SqlMutant {
   tests: string[];
 }
 
-const claim = 'migrations/20261201000012_jobs_agree_with_their_rows.ts';
+const complete = 'migrations/20261201000012_jobs_agree_with_their_rows.ts';
 const counts = 'migrations/20261201000013_session_counts_append_only.ts';
+const claim = 'migrations/20261202000015_sessions_and_limits_govern_claims.ts';
+const schedules = 'migrations/20261202000016_channel_schedules_and_job_retention.ts';
 const queueTests = ['test/api/jobs.test.ts', 'test/queue/concurrency.test.ts', 'test/queue/ordering.test.ts'];
 
 export const sqlMutants: SqlMutant[] = [
   {
     name: 'claim hands out low priority first',
     file: claim,
-    find: `SELECT id FROM (SELECT * FROM expired UNION ALL SELECT * FROM queued) candidates
+    find: `WHERE nth <= cap
          ORDER BY priority DESC, created_at, id`,
-    replace: `SELECT id FROM (SELECT * FROM expired UNION ALL SELECT * FROM queued) candidates
+    replace: `WHERE nth <= cap
          ORDER BY priority ASC, created_at, id`,
     tests: ['test/queue/ordering.test.ts'],
   },
@@ -36,36 +38,32 @@ export const sqlMutants: SqlMutant[] = [
     name: 'claim hands out the newest job first among equal priorities',
     file: claim,
     find: `ORDER BY priority DESC, created_at, id
-         LIMIT claim_limit FOR UPDATE SKIP LOCKED`,
+              LIMIT g.cap FOR UPDATE SKIP LOCKED) queued`,
     replace: `ORDER BY priority DESC, created_at DESC, id
-         LIMIT claim_limit FOR UPDATE SKIP LOCKED`,
+              LIMIT g.cap FOR UPDATE SKIP LOCKED) queued`,
     tests: ['test/queue/ordering.test.ts'],
   },
   {
     name: 'claim ignores run_after (a retry runs at once)',
     file: claim,
-    find: `WHERE status = 'queued' AND run_after <= now() AND (claim_types IS NULL`,
-    replace: `WHERE status = 'queued' AND (claim_types IS NULL`,
+    find: `WHERE status = 'queued' AND NOT held AND run_after <= now() AND job_type`,
+    replace: `WHERE status = 'queued' AND NOT held AND job_type`,
     tests: queueTests,
   },
   {
     name: 'claim takes over an expired lease that has no attempt left',
     file: claim,
-    find: `WHERE status = 'running' AND lease_expires_at < now() AND attempts < max_attempts
-           AND (claim_types IS NULL`,
-    replace: `WHERE status = 'running' AND lease_expires_at < now() AND attempts <= max_attempts
-           AND (claim_types IS NULL`,
+    find: `lease_expires_at < now() AND attempts < max_attempts
+                AND job_type`,
+    replace: `lease_expires_at < now() AND attempts <= max_attempts
+                AND job_type`,
     tests: queueTests,
   },
   {
     name: 'an expired last attempt is not failed',
     file: claim,
-    find: `WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts
-                       ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)
-        RETURNING entity_type`,
-    replace: `WHERE status = 'running' AND lease_expires_at < now() AND attempts > max_attempts
-                       ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)
-        RETURNING entity_type`,
+    find: `WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts`,
+    replace: `WHERE status = 'running' AND lease_expires_at < now() AND attempts > max_attempts`,
     tests: queueTests,
   },
   {
@@ -83,8 +81,113 @@ export const sqlMutants: SqlMutant[] = [
     tests: ['test/api/video-follows-job.test.ts', 'test/api/jobs.test.ts'],
   },
   {
-    name: 'completion ignores the lease token',
+    name: "claim hands out a paused session's queued jobs",
     file: claim,
+    find: `WHERE status = 'queued' AND NOT held AND run_after`,
+    replace: `WHERE status = 'queued' AND run_after`,
+    tests: ['test/queue/sessions.test.ts'],
+  },
+  {
+    name: "claim takes over a paused session's expired leases",
+    file: claim,
+    find: `WHERE status = 'running' AND NOT held AND lease_expires_at < now()`,
+    replace: `WHERE status = 'running' AND lease_expires_at < now()`,
+    tests: ['test/queue/sessions.test.ts'],
+  },
+  {
+    name: 'a job enqueued into a paused session is not held',
+    file: claim,
+    find: `NEW.held := session_status IS NOT DISTINCT FROM 'paused';`,
+    replace: `NEW.held := false;`,
+    tests: ['test/queue/sessions.test.ts'],
+  },
+  {
+    name: 'a finished session still queues jobs',
+    file: claim,
+    find: `IF session_status IN ('completed', 'failed') AND NEW.status = 'queued' THEN`,
+    replace: `IF false THEN`,
+    tests: ['test/queue/sessions.test.ts'],
+  },
+  {
+    name: 'a held job moved out of its session stays held',
+    file: claim,
+    find: `WHEN (NEW.held AND (NEW.session_id IS NULL OR NEW.status NOT IN ('queued', 'running')))`,
+    replace: `WHEN (NEW.held AND NEW.status NOT IN ('queued', 'running'))`,
+    tests: ['test/queue/sessions.test.ts'],
+  },
+  {
+    name: 'concurrent claims of a limited type do not take turns',
+    file: claim,
+    find: `ORDER BY name FOR NO KEY UPDATE;`,
+    replace: `ORDER BY name;`,
+    tests: ['test/queue/type-limits.test.ts'],
+  },
+  {
+    name: "a limited type's room is ignored",
+    file: claim,
+    find: `SELECT ARRAY[l.name], least(l.cap, claim_limit), l.name`,
+    replace: `SELECT ARRAY[l.name], claim_limit, l.name`,
+    tests: ['test/queue/type-limits.test.ts'],
+  },
+  {
+    name: 'an expired lease still counts against its limit',
+    file: claim,
+    find: `WHERE j.status = 'running' AND j.job_type = t.name AND j.lease_expires_at >= now()`,
+    replace: `WHERE j.status = 'running' AND j.job_type = t.name`,
+    tests: ['test/queue/type-limits.test.ts'],
+  },
+  {
+    name: 'a job type may be about the other entity',
+    file: claim,
+    find: `FOREIGN KEY (job_type, entity_type) REFERENCES job_types (name, entity_type);`,
+    replace: `FOREIGN KEY (job_type) REFERENCES job_types (name);`,
+    tests: ['test/api/input-refusals.test.ts', 'test/db/job-types.test.ts'],
+  },
+  {
+    name: 'the scheduler enqueues paused and inactive channels',
+    file: schedules,
+    find: `WHERE c.status = 'active' AND c.next_discovery_at <= now()`,
+    replace: `WHERE c.next_discovery_at <= now()`,
+    tests: ['test/queue/schedules.test.ts'],
+  },
+  {
+    name: 'the scheduler counts the next period from the missed due time, not from now',
+    file: schedules,
+    find: `SET next_discovery_at = now()`,
+    replace: `SET next_discovery_at = c.next_discovery_at`,
+    tests: ['test/queue/schedules.test.ts'],
+  },
+  {
+    name: 'the scheduler takes due channels in no particular order',
+    file: schedules,
+    find: `ORDER BY c.next_discovery_at, c.id`,
+    replace: `ORDER BY c.id`,
+    tests: ['test/queue/schedules.test.ts'],
+  },
+  {
+    name: 'pruning measures age from creation, not from finishing',
+    file: schedules,
+    find: `AND completed_at < finished_before`,
+    replace: `AND created_at < finished_before`,
+    tests: ['test/queue/retention.test.ts'],
+  },
+  {
+    name: 'pruning takes the newest first',
+    file: schedules,
+    find: `ORDER BY completed_at LIMIT batch_size`,
+    replace: `ORDER BY completed_at DESC LIMIT batch_size`,
+    tests: ['test/queue/retention.test.ts'],
+  },
+  {
+    name: "pruning takes jobs out of their session's progress",
+    file: schedules,
+    find: `IF current_setting('tubesensei.pruning', true) = 'on' THEN RETURN NULL; END IF;`,
+    replace: ``,
+    tests: ['test/queue/retention.test.ts'],
+  },
+  {
+    name: 'completion ignores the lease token',
+    file: complete,
     find: `WHERE job.id = given.id AND job.status = 'running' AND job.lease_token = given.lease_token
         RETURNING job.*
       ), video AS (
@@ -115,7 +218,7 @@ export const sqlMutants: SqlMutant[] = [
   },
   {
     name: "a completed discovery job does not stamp its channel's last check",
-    file: claim,
+    file: complete,
     find: `UPDATE channels SET last_checked_at = now()
           FROM done
          WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
@@ -135,13 +238,6 @@ export const sqlMutants: SqlMutant[] = [
 
     DROP FUNCTION claim_jobs(text, job_type[], integer, double precision, video_status[]);`,
     tests: ['test/api/jobs.test.ts'],
-  },
-  {
-    name: 'a job type may be about the other entity',
-    file: claim,
-    find: `(('channel_discovery', 'channel'), ('transcript_extraction', 'video'))`,
-    replace: `(('channel_discovery', 'channel'), ('channel_discovery', 'video'), ('transcript_extraction', 'video'))`,
-    tests: ['test/api/input-refusals.test.ts'],
   },
   {
     name: 'processedVideos is not kept',
