@@ -20,7 +20,13 @@ export default defineConfig({
       include: ['src/**/*.ts'],
       // The entry points only wire the pieces the tests exercise one by one (and run as processes in
       // test/processes.test.ts and test/worker/processes.test.ts); barrels hold no logic.
-      exclude: ['src/main.ts', 'src/worker-main.ts', 'src/scheduler-main.ts', 'src/client.ts', 'src/**/index.ts'],
+      exclude: [
+        'src/main.ts',
+        'src/worker-main.ts',
+        'src/scheduler-main.ts',
+        'src/client.ts',
+        'src/**/index.ts',
+      ],
       reporter: ['text-summary', 'text', 'json-summary'],
       thresholds: { lines: 90, branches: 90 },
     },

@@ -11,9 +11,10 @@ import { seedDemoData } from '../src/factories/bulk-seed';
 import { seedPlanFrom } from '../src/factories/seed-plan';
 import { channelFactory } from '../src/factories';
 import { countChannelVideos, listChannels } from '../src/services/channels';
-import { claimJobs } from '../src/services/job-queue';
+import { claimJobs, completeJobs } from '../src/services/job-queue';
 import { getJob, listJobs } from '../src/services/processing-jobs';
 import { sessionProgress } from '../src/services/processing-sessions';
+import { enqueueDueDiscoveries, pruneFinishedJobs } from '../src/services/schedules';
 import { listTranscripts } from '../src/services/transcripts';
 import { getVideo, listVideos } from '../src/services/videos';
 import { copyBaseline } from './copy-baseline';
@@ -21,6 +22,7 @@ import { captureQueries, type Explained, explain } from './explain';
 import { type LoadResult, loadScenario, type Scenario, startServer } from './load';
 import { drainGraphileWorker } from './graphile';
 import { drainQueue, overRounds, type QueueResult } from './queue';
+import { addFinishedJobs, jobsTableSize, pruneAll } from './retention';
 import { drainWithWorker, graphileLatency, type Latency, workerLatency } from './worker';
 
 /**
@@ -32,6 +34,8 @@ const tiny = process.env.CI === 'true' && !process.env.BENCH_VIDEOS;
 const videos = Number(process.env.BENCH_VIDEOS ?? (tiny ? 3_000 : 1_000_000));
 const seconds = Number(process.env.BENCH_SECONDS ?? (tiny ? 1 : 8));
 const queueJobs = Number(process.env.BENCH_JOBS ?? (tiny ? 500 : 10_000));
+/** Finished jobs piled up before the queue is measured with a long history, then pruned. */
+const finishedJobs = Number(process.env.BENCH_FINISHED_JOBS ?? (tiny ? 5_000 : 1_000_000));
 /** Jobs enqueued one at a time into idle workers, for the enqueue-to-start latency. */
 const latencySamples = tiny ? 20 : 200;
 /** Each queue drains this many times, taking turns, and its figure is over all its rounds. */
@@ -90,7 +94,10 @@ async function main(): Promise<void> {
     const session = await db('processing_sessions').first('id');
     const aJob = await db('processing_jobs').where('entity_type', 'video').first('id', 'entity_id');
 
-    const paths: [string, () => Promise<unknown>][] = [
+    const limitTranscripts = (maxRunning: number | null) =>
+      db('job_types').where({ name: 'transcript_extraction' }).update({ max_running: maxRunning });
+    /** Each path: its name, the work, and what to set up before it (not explained). */
+    const paths: [string, () => Promise<unknown>, (() => Promise<unknown>)?][] = [
       [
         'videos.get by id, with channel and transcripts',
         () => getVideo({ id: sample.id, include: ['channel', 'transcripts'] }),
@@ -114,9 +121,20 @@ async function main(): Promise<void> {
       ['jobs.get with session and video', () => getJob(aJob.id, ['session', 'video'])],
       ['sessions.progress', () => sessionProgress(session.id)],
       ['jobs.claim (10)', () => claimJobs({ workerId: 'explain', limit: 10 })],
+      ['scheduler: due channels enqueued (500)', () => enqueueDueDiscoveries(500)],
+      [
+        'scheduler: finished jobs pruned (500)',
+        () => pruneFinishedJobs(new Date(Date.now() - 14 * 86_400_000), 500),
+      ],
+      [
+        'jobs.claim (10), transcripts limited to 1,000 running',
+        () => claimJobs({ workerId: 'explain', limit: 10 }),
+        () => limitTranscripts(1_000),
+      ],
     ];
     const explained: Explained[] = [];
-    for (const [name, run] of paths) {
+    for (const [name, run, setUp] of paths) {
+      await setUp?.();
       const statements = await captureQueries(db, run);
       for (const [index, statement] of statements.entries()) {
         if (/^(begin|commit|rollback)/i.test(statement.sql.trim())) continue;
@@ -131,9 +149,14 @@ async function main(): Promise<void> {
         );
       }
     }
+    await limitTranscripts(null);
     await db.raw(
       `UPDATE processing_jobs SET status = 'queued', attempts = 0, lease_token = NULL, lease_expires_at = NULL, locked_by = NULL WHERE locked_by = 'explain'`,
     );
+    await db('processing_jobs')
+      .where({ status: 'queued' })
+      .whereJsonSupersetOf('metadata', { scheduled: true })
+      .delete();
     lines.push(
       `## Queries at scale (${videos.toLocaleString('en')} videos, ${seeded.rows.transcripts.toLocaleString('en')} transcripts, ${seeded.rows.processing_jobs.toLocaleString('en')} jobs)`,
       '',
@@ -286,6 +309,49 @@ async function main(): Promise<void> {
     );
     if ([one, ten, tenTogether, runtime, peer].some((result) => result.ranMoreThanOnce > 0)) failed = true;
     log(lines.slice(-14, -1).join('\n'));
+
+    log(`Measuring the queue with ${finishedJobs.toLocaleString('en')} finished jobs, then pruned ...`);
+    const claimMs = async () => {
+      const [claim] = await captureQueries(db, () => claimJobs({ workerId: 'explain', limit: 10 }));
+      await db.raw(
+        `UPDATE processing_jobs SET status = 'queued', attempts = 0, lease_token = NULL, lease_expires_at = NULL, locked_by = NULL WHERE locked_by = 'explain'`,
+      );
+      return (await explain(db, 'claim', claim!.sql, claim!.bindings)).ms;
+    };
+    const completeMs = async () => {
+      const claimed = await claimJobs({ workerId: 'explain', limit: 10 });
+      const [complete] = await captureQueries(db, () =>
+        completeJobs({ jobs: claimed.map((job) => ({ id: job.id, leaseToken: job.leaseToken! })) }),
+      );
+      return (await explain(db, 'complete', complete!.sql, complete!.bindings)).ms;
+    };
+    const history = async () => ({
+      size: await jobsTableSize(db),
+      claimMs: await claimMs(),
+      completeMs: await completeMs(),
+      drain: await drainQueue(db, queueJobs, 16, 10, 'together'),
+    });
+    const fresh = await history();
+    await addFinishedJobs(db, finishedJobs);
+    const piled = await history();
+    const prune = await pruneAll(db, 500);
+    const pruned = await history();
+    const historyRow = (name: string, h: Awaited<ReturnType<typeof history>>) =>
+      `| ${name} | ${h.size.rows.toLocaleString('en')} | ${Math.round(h.size.megabytes)} | ${fixed(h.claimMs, 2)} | ${fixed(h.completeMs, 2)} | ${Math.round(h.drain.jobsPerSecond)} | ${fixed(ratio(h.drain.jobsPerSecond, fresh.drain.jobsPerSecond), 2)} |`;
+    lines.push(
+      `## A long history, pruned (${finishedJobs.toLocaleString('en')} jobs finished 30+ days ago, retention 14 days, batches of 500)`,
+      '',
+      `Pruning took ${fixed(prune.seconds)} s for ${prune.pruned.toLocaleString('en')} jobs (${Math.round(prune.pruned / prune.seconds).toLocaleString('en')} jobs/s), then \`VACUUM (ANALYZE)\` as autovacuum would. Claim and complete: \`EXPLAIN ANALYZE\` of one call of 10 jobs; drain: 16 workers claiming 10 and completing them together (${queueJobs.toLocaleString('en')} jobs).`,
+      '',
+      '| jobs table | rows | MB with indexes | claim (10) ms | complete (10) ms | drain jobs/s | ratio to before the history |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+      historyRow('as seeded', fresh),
+      historyRow(`with ${finishedJobs.toLocaleString('en')} finished jobs`, piled),
+      historyRow('after pruning', pruned),
+      '',
+    );
+    if ([fresh, piled, pruned].some((h) => h.drain.ranMoreThanOnce > 0)) failed = true;
+    log(lines.slice(-8, -1).join('\n'));
 
     const header = [
       '# Benchmarks',

@@ -17,59 +17,6 @@ import type { Knex } from 'knex';
  *   of unlimited types lock nothing more than before.
  */
 
-const claimV12 = `
-    CREATE FUNCTION claim_jobs(claim_worker text, claim_types job_type[], claim_limit integer,
-                               claim_lease_seconds double precision, video_starts_from video_status[],
-                               video_fails_from video_status[])
-    RETURNS SETOF processing_jobs LANGUAGE plpgsql
-    SET plan_cache_mode = force_generic_plan AS $$
-    BEGIN
-      RETURN QUERY
-      WITH exhausted AS (
-        UPDATE processing_jobs
-           SET status = 'failed', completed_at = now(), lease_token = NULL, lease_expires_at = NULL,
-               error_message = coalesce(error_message || ' / ', '') || 'lease expired on the last attempt'
-         WHERE id IN (SELECT id FROM processing_jobs
-                       WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts
-                       ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)
-        RETURNING entity_type, entity_id, error_message
-      ), videos_failed AS (
-        UPDATE videos SET status = 'failed', error_message = exhausted.error_message, retry_count = retry_count + 1
-          FROM exhausted
-         WHERE exhausted.entity_type = 'video' AND videos.id = exhausted.entity_id
-           AND videos.status = ANY(video_fails_from)
-      ), queued AS (
-        SELECT id, priority, created_at FROM processing_jobs
-         WHERE status = 'queued' AND run_after <= now() AND (claim_types IS NULL OR job_type = ANY(claim_types))
-         ORDER BY priority DESC, created_at, id
-         LIMIT claim_limit FOR UPDATE SKIP LOCKED
-      ), expired AS (
-        SELECT id, priority, created_at FROM processing_jobs
-         WHERE status = 'running' AND lease_expires_at < now() AND attempts < max_attempts
-           AND (claim_types IS NULL OR job_type = ANY(claim_types))
-         ORDER BY lease_expires_at
-         LIMIT claim_limit FOR UPDATE SKIP LOCKED
-      ), chosen AS (
-        SELECT id FROM (SELECT * FROM expired UNION ALL SELECT * FROM queued) candidates
-         ORDER BY priority DESC, created_at, id
-         LIMIT claim_limit
-      ), claimed AS (
-        UPDATE processing_jobs AS job
-           SET status = 'running', attempts = job.attempts + 1, locked_by = claim_worker, locked_at = now(),
-               lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => claim_lease_seconds),
-               started_at = coalesce(job.started_at, now())
-          FROM chosen WHERE job.id = chosen.id
-        RETURNING job.*
-      ), videos_started AS (
-        UPDATE videos SET status = 'processing'
-          FROM claimed
-         WHERE claimed.entity_type = 'video' AND videos.id = claimed.entity_id
-           AND videos.status = ANY(video_starts_from)
-      )
-      SELECT * FROM claimed;
-    END
-    $$;`;
-
 export async function up(knex: Knex): Promise<void> {
   await knex.raw(`
     DROP FUNCTION claim_jobs(text, job_type[], integer, double precision, video_status[], video_status[]);
@@ -280,6 +227,57 @@ export async function down(knex: Knex): Promise<void> {
     ALTER TABLE processing_jobs ADD CONSTRAINT processing_jobs_type_matches_entity
       CHECK ((job_type, entity_type) IN (('channel_discovery', 'channel'), ('transcript_extraction', 'video')));
     DROP TABLE job_types;
-    ${claimV12}
+
+    CREATE FUNCTION claim_jobs(claim_worker text, claim_types job_type[], claim_limit integer,
+                               claim_lease_seconds double precision, video_starts_from video_status[],
+                               video_fails_from video_status[])
+    RETURNS SETOF processing_jobs LANGUAGE plpgsql
+    SET plan_cache_mode = force_generic_plan AS $$
+    BEGIN
+      RETURN QUERY
+      WITH exhausted AS (
+        UPDATE processing_jobs
+           SET status = 'failed', completed_at = now(), lease_token = NULL, lease_expires_at = NULL,
+               error_message = coalesce(error_message || ' / ', '') || 'lease expired on the last attempt'
+         WHERE id IN (SELECT id FROM processing_jobs
+                       WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts
+                       ORDER BY lease_expires_at LIMIT 100 FOR UPDATE SKIP LOCKED)
+        RETURNING entity_type, entity_id, error_message
+      ), videos_failed AS (
+        UPDATE videos SET status = 'failed', error_message = exhausted.error_message, retry_count = retry_count + 1
+          FROM exhausted
+         WHERE exhausted.entity_type = 'video' AND videos.id = exhausted.entity_id
+           AND videos.status = ANY(video_fails_from)
+      ), queued AS (
+        SELECT id, priority, created_at FROM processing_jobs
+         WHERE status = 'queued' AND run_after <= now() AND (claim_types IS NULL OR job_type = ANY(claim_types))
+         ORDER BY priority DESC, created_at, id
+         LIMIT claim_limit FOR UPDATE SKIP LOCKED
+      ), expired AS (
+        SELECT id, priority, created_at FROM processing_jobs
+         WHERE status = 'running' AND lease_expires_at < now() AND attempts < max_attempts
+           AND (claim_types IS NULL OR job_type = ANY(claim_types))
+         ORDER BY lease_expires_at
+         LIMIT claim_limit FOR UPDATE SKIP LOCKED
+      ), chosen AS (
+        SELECT id FROM (SELECT * FROM expired UNION ALL SELECT * FROM queued) candidates
+         ORDER BY priority DESC, created_at, id
+         LIMIT claim_limit
+      ), claimed AS (
+        UPDATE processing_jobs AS job
+           SET status = 'running', attempts = job.attempts + 1, locked_by = claim_worker, locked_at = now(),
+               lease_token = gen_random_uuid(), lease_expires_at = now() + make_interval(secs => claim_lease_seconds),
+               started_at = coalesce(job.started_at, now())
+          FROM chosen WHERE job.id = chosen.id
+        RETURNING job.*
+      ), videos_started AS (
+        UPDATE videos SET status = 'processing'
+          FROM claimed
+         WHERE claimed.entity_type = 'video' AND videos.id = claimed.entity_id
+           AND videos.status = ANY(video_starts_from)
+      )
+      SELECT * FROM claimed;
+    END
+    $$;
   `);
 }

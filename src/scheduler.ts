@@ -67,7 +67,9 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
 
   const loop = () => {
     tick()
-      .catch((error: unknown) => options.log.error({ err: error }, 'scheduler tick failed; next tick retries'))
+      .catch((error: unknown) =>
+        options.log.error({ err: error }, 'scheduler tick failed; next tick retries'),
+      )
       .finally(() => {
         if (!stopped) timer = setTimeout(loop, options.intervalMs);
       });

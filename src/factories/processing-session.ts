@@ -45,10 +45,11 @@ export const processingSessionFactory = new Factory<
   afterCreate: async (session, { transient }) => {
     if (transient.jobs === 0) return session;
     // A finished session takes no queued job (the database refuses one), so its jobs are finished too.
-    const jobFactory = {
-      completed: processingJobFactory.trait('completed'),
-      failed: processingJobFactory.trait('exhausted'),
-    }[session.status as string] ?? processingJobFactory;
+    const jobFactory =
+      {
+        completed: processingJobFactory.trait('completed'),
+        failed: processingJobFactory.trait('exhausted'),
+      }[session.status as string] ?? processingJobFactory;
     const jobs = await jobFactory.createList(transient.jobs, { sessionId: session.id });
     const saved = await session.$query().patchAndFetch({ totalVideos: jobs.length });
     saved.jobs = jobs;

@@ -32,15 +32,13 @@ export const channelWrite = z.strictObject({
   processingConfig: processingConfig.optional(),
 });
 
-export const channelSchema = channelWrite
-  .required()
-  .extend({
-    id: uuid,
-    /** When the channel is next due for discovery, from its schedule; null without one. */
-    nextDiscoveryAt: z.date().nullable(),
-    createdAt: z.date(),
-    updatedAt: z.date(),
-  });
+export const channelSchema = channelWrite.required().extend({
+  id: uuid,
+  /** When the channel is next due for discovery, from its schedule; null without one. */
+  nextDiscoveryAt: z.date().nullable(),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+});
 export type Channel = z.infer<typeof channelSchema>;
 
 export const channelPatch = channelWrite.partial();

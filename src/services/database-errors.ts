@@ -96,7 +96,8 @@ export function translateDatabaseError(thrown: unknown): unknown {
   }
   if (error instanceof ForeignKeyViolationError) {
     const field = constraintFields[error.constraint];
-    const message = constraintMessages[error.constraint] ?? `${parentNames[field ?? ''] ?? field} does not exist`;
+    const message =
+      constraintMessages[error.constraint] ?? `${parentNames[field ?? ''] ?? field} does not exist`;
     if (field) return new InvalidInputError(message, field, { cause: error });
     return new ConflictError('the row is still referenced by other rows', undefined, { cause: error });
   }

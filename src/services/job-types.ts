@@ -40,7 +40,9 @@ async function jobTypeRows(jobType?: JobType): Promise<JobTypeSettings[]> {
 export const listJobTypes = (): Promise<JobTypeSettings[]> => jobTypeRows();
 
 /** Sets how many jobs of a type may run at once; claims that start after it commits obey it. */
-export async function setJobTypeLimit(input: z.output<typeof setJobTypeLimitInput>): Promise<JobTypeSettings> {
+export async function setJobTypeLimit(
+  input: z.output<typeof setJobTypeLimitInput>,
+): Promise<JobTypeSettings> {
   const updated = await withDatabaseErrors(() =>
     BaseModel.knex()('job_types').where('name', input.jobType).update({ max_running: input.maxRunning }),
   );

@@ -84,7 +84,8 @@ async function moveJobsOfSession(
   id: string,
   jobs: 'hold' | 'release' | 'cancel',
 ): Promise<void> {
-  const active = () => trx('processing_jobs').where('session_id', id).whereIn('status', ['queued', 'running']);
+  const active = () =>
+    trx('processing_jobs').where('session_id', id).whereIn('status', ['queued', 'running']);
   if (jobs === 'hold') {
     await active().where('held', false).update({ held: true });
     return;

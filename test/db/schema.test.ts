@@ -43,9 +43,7 @@ describe('the live schema against the zod schemas', () => {
 
   it('knows exactly the job types the schemas list, each about the entity the schemas say', async () => {
     const rows = await db()('job_types').orderBy('name').select('name', 'entity_type');
-    expect(rows).toEqual(
-      [...jobTypes].sort().map((name) => ({ name, entity_type: jobTypeEntity[name] })),
-    );
+    expect(rows).toEqual([...jobTypes].sort().map((name) => ({ name, entity_type: jobTypeEntity[name] })));
   });
 
   it('has a column for every schema field and a field for every column, with matching nullability', async () => {

@@ -121,10 +121,10 @@ describe('a running limit under 16 concurrent claimers', () => {
     const samples: number[] = [];
     const sampler = (async () => {
       while (!done) {
-        const [{ running }] = await db()('processing_jobs')
+        const [row] = await db()('processing_jobs')
           .where({ job_type: 'transcript_extraction', status: 'running' })
           .count<{ running: string }[]>({ running: '*' });
-        samples.push(Number(running));
+        samples.push(Number(row!.running));
       }
     })();
 
