@@ -41,8 +41,16 @@ export async function drainQueue(
   claimLimit: number,
   completion: 'each' | 'together' = 'each',
 ): Promise<QueueResult> {
-  // Discovered videos have no job yet (the seed gives jobs only to videos past discovery).
-  const videoIds = await db('videos').where('status', 'discovered').limit(count).pluck<string[]>('id');
+  // Videos with no queued or running transcript job, so every enqueue adds a job.
+  const videoIds = await db('videos')
+    .whereNotExists(
+      db('processing_jobs')
+        .whereRaw('processing_jobs.entity_id = videos.id')
+        .where({ job_type: 'transcript_extraction' })
+        .whereIn('status', ['queued', 'running']),
+    )
+    .limit(count)
+    .pluck<string[]>('id');
   for (let start = 0; start < videoIds.length; start += 500) {
     await enqueueJobs(
       videoIds.slice(start, start + 500).map((entityId) => ({
