@@ -3,7 +3,14 @@ import { ChannelModel } from '../models/channel';
 import type { channelWrite } from '../schemas/channel';
 import { Factory } from './factory';
 import { videoFactory } from './video';
-import { channelName, channelUrlFor, youtubeChannelIdFor } from './youtube-data';
+import {
+  channelDescription,
+  channelName,
+  channelUrlFor,
+  handleFor,
+  topic,
+  youtubeChannelIdFor,
+} from './youtube-data';
 
 export type ChannelAttrs = z.output<typeof channelWrite>;
 
@@ -16,16 +23,19 @@ export const channelFactory = new Factory<
 >({
   defaults: ({ sequence, faker }) => {
     const youtubeChannelId = youtubeChannelIdFor(sequence, faker);
+    const about = topic(faker);
+    const name = channelName(faker, about);
+    const handle = handleFor(name, sequence);
     return {
-      name: channelName(faker),
+      name,
       youtubeChannelId,
       channelUrl: channelUrlFor(youtubeChannelId),
-      description: faker.lorem.paragraph(),
+      description: channelDescription(faker, about, handle),
       subscriberCount: Math.round(10 ** faker.number.float({ min: 2, max: 7.5 })),
       videoCount: faker.number.int({ min: 0, max: 2_000 }),
       status: 'active',
       lastCheckedAt: null,
-      metadata: { country: faker.location.countryCode(), customUrl: `@${faker.internet.username()}` },
+      metadata: { country: faker.location.countryCode(), customUrl: `@${handle}` },
       processingConfig: { discoverEveryHours: 24, transcriptLanguages: ['en'] },
     };
   },

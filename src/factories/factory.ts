@@ -22,6 +22,12 @@ export interface FactoryDefinition<Attrs extends object, Row, Trait extends stri
   defaults(context: FactoryContext<Transient>): Attrs;
   /** Named states that keep related fields consistent; applied in order, and overrides still win. */
   traits: Record<Trait, (attrs: Attrs, context: FactoryContext<Transient>) => Partial<Attrs>>;
+  /**
+   * Fields defined from the final values of others (after traits and overrides), in the order written, each
+   * seeing the ones before it; so cross-field rules hold whatever the caller overrides. A field the caller gives
+   * keeps the caller's value, and the fields after it are derived from that value.
+   */
+  dependent?: { [K in keyof Attrs]?: (attrs: Attrs, context: FactoryContext<Transient>) => Attrs[K] };
   /** Parameters that shape the object or its callbacks without being columns. */
   transient: Transient;
   /** Creates the parent rows the caller did not provide; `given` holds the caller's overrides. */
@@ -32,6 +38,8 @@ export interface FactoryDefinition<Attrs extends object, Row, Trait extends stri
   ): Promise<Partial<Attrs>>;
   /** Saves objects in one statement and returns the saved rows. */
   persist(attrs: Attrs[]): PromiseLike<Row[]>;
+  /** Runs on each built object, dependent fields included, before it is returned or saved. */
+  afterBuild?(attrs: Attrs, context: FactoryContext<Transient>): Attrs;
   /** Runs after each row is saved (has-many helpers); returns the row to hand back. */
   afterCreate?(row: Row, context: FactoryContext<Transient>): Promise<Row>;
 }
@@ -107,7 +115,16 @@ export class Factory<Attrs extends object, Row, Trait extends string, Transient 
     for (const trait of this.applied.traits) {
       attrs = { ...attrs, ...this.definition.traits[trait](attrs, context) };
     }
-    return deepMerge(attrs, overrides);
+    attrs = deepMerge(attrs, overrides);
+    const { dependent, afterBuild } = this.definition;
+    if (dependent) {
+      const derived = { ...attrs } as Record<keyof Attrs, unknown>;
+      for (const key of Object.keys(dependent) as (keyof Attrs)[]) {
+        if (overrides[key] === undefined) derived[key] = dependent[key]!(derived as Attrs, context);
+      }
+      attrs = derived as Attrs;
+    }
+    return afterBuild ? afterBuild(attrs, context) : attrs;
   }
 
   build(overrides: DeepPartial<Attrs> = {}): Attrs {

@@ -1,6 +1,7 @@
+import type { Faker } from '@faker-js/faker';
 import type { z } from 'zod';
 import { ProcessingJobModel } from '../models/processing-job';
-import type { processingJobWrite } from '../schemas/processing-job';
+import type { JobStatus, processingJobWrite } from '../schemas/processing-job';
 import { channelFactory } from './channel';
 import { Factory } from './factory';
 import { uuidFrom } from './fake';
@@ -12,9 +13,21 @@ type JobTrait = 'discovery' | 'running' | 'completed' | 'retrying' | 'exhausted'
 
 const minutes = (n: number) => n * 60_000;
 
+/** A moment between `from` and `to` (`from` when they are the wrong way round). */
+const between = (faker: Faker, from: Date, to: Date) =>
+  to.getTime() <= from.getTime()
+    ? from
+    : new Date(faker.number.int({ min: from.getTime(), max: to.getTime() }));
+
+const ranBefore = (status: JobStatus | undefined, attempts: number | undefined) =>
+  status === 'running' || status === 'completed' || status === 'failed' || (attempts ?? 0) > 0;
+
 /**
  * A transcript-extraction job about a new video by default (`discovery` makes it a channel-discovery job about
- * a new channel); the entity is always a real row unless `entityId` is given.
+ * a new channel); the entity is always a real row unless `entityId` is given. Its times follow from `runAfter`
+ * (when it was due) whatever is overridden: started after it was due, completed after it started, a live lease
+ * from its start; a job waiting for a retry started before its `runAfter`, which is its retry time. A completed
+ * job's `result` has its type's shape (`jobResults`).
  */
 export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJobModel, JobTrait, object>({
   defaults: ({ faker }) => ({
@@ -26,54 +39,63 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
     attempts: 0,
     maxAttempts: 3,
     sessionId: null,
-    runAfter: faker.defaultRefDate(),
-    startedAt: null,
-    completedAt: null,
+    runAfter: new Date(
+      faker.defaultRefDate().getTime() - faker.number.int({ min: 30_000, max: minutes(10) }),
+    ),
     errorMessage: null,
     metadata: { requestedBy: 'scheduler' },
-    result: null,
     lockedBy: null,
-    lockedAt: null,
-    leaseToken: null,
-    leaseExpiresAt: null,
   }),
   traits: {
     discovery: () => ({ jobType: 'channel_discovery', entityType: 'channel' }),
-    running: (_attrs, { faker }) => {
-      const lockedAt = faker.defaultRefDate();
-      return {
-        status: 'running',
-        attempts: 1,
-        startedAt: lockedAt,
-        lockedBy: `worker-${faker.number.int({ min: 1, max: 16 })}`,
-        lockedAt,
-        leaseToken: uuidFrom(faker),
-        leaseExpiresAt: new Date(lockedAt.getTime() + minutes(5)),
-      };
-    },
-    completed: (_attrs, { faker }) => {
-      const completedAt = faker.date.recent({ days: 1 });
-      return {
-        status: 'completed',
-        attempts: 1,
-        startedAt: new Date(completedAt.getTime() - faker.number.int({ min: 1_000, max: minutes(3) })),
-        completedAt,
-        result: { ok: true, wordCount: faker.number.int({ min: 100, max: 20_000 }) },
-      };
-    },
+    running: (_attrs, { faker }) => ({
+      status: 'running',
+      attempts: 1,
+      lockedBy: `worker-${faker.number.int({ min: 1, max: 16 })}`,
+    }),
+    completed: () => ({ status: 'completed', attempts: 1 }),
     retrying: (_attrs, { faker }) => ({
       status: 'queued',
       attempts: 1,
       errorMessage: 'Request timed out after 30000 ms',
       runAfter: new Date(faker.defaultRefDate().getTime() + minutes(2)),
     }),
-    exhausted: (attrs, { faker }) => ({
+    exhausted: (attrs) => ({
       status: 'failed',
       attempts: attrs.maxAttempts ?? 3,
       errorMessage: 'Transcripts are disabled for this video',
-      completedAt: faker.defaultRefDate(),
     }),
-    cancelled: (_attrs, { faker }) => ({ status: 'cancelled', completedAt: faker.defaultRefDate() }),
+    cancelled: () => ({ status: 'cancelled' }),
+  },
+  dependent: {
+    startedAt: (attrs, { faker }) => {
+      if (!ranBefore(attrs.status, attrs.attempts)) return null;
+      const due = attrs.runAfter ?? faker.defaultRefDate();
+      // A retry's runAfter is when it runs again: it first started before that, by its backoff.
+      if (attrs.status === 'queued') return new Date(due.getTime() - minutes(2) - faker.number.int(30_000));
+      return between(faker, due, new Date(due.getTime() + faker.number.int({ min: 0, max: 30_000 })));
+    },
+    completedAt: (attrs, { faker }) => {
+      if (attrs.status === 'completed' || attrs.status === 'failed') {
+        const started = attrs.startedAt ?? attrs.runAfter ?? faker.defaultRefDate();
+        return new Date(started.getTime() + faker.number.int({ min: 1_000, max: minutes(3) }));
+      }
+      if (attrs.status === 'cancelled') return attrs.runAfter ?? faker.defaultRefDate();
+      return null;
+    },
+    lockedAt: (attrs) => (attrs.status === 'running' ? (attrs.startedAt ?? null) : null),
+    leaseToken: (attrs, { faker }) => (attrs.status === 'running' ? uuidFrom(faker) : null),
+    leaseExpiresAt: (attrs) =>
+      attrs.status === 'running' && attrs.lockedAt ? new Date(attrs.lockedAt.getTime() + minutes(15)) : null,
+    lockedBy: (attrs) => (attrs.status === 'running' ? attrs.lockedBy : null),
+    result: (attrs, { faker }): ProcessingJobAttrs['result'] => {
+      if (attrs.status !== 'completed') return null;
+      if (attrs.jobType === 'channel_discovery') {
+        const videosFound = faker.number.int({ min: 0, max: 50 });
+        return { videosFound, newVideos: faker.number.int({ min: 0, max: Math.min(3, videosFound) }) };
+      }
+      return { wordCount: faker.number.int({ min: 100, max: 20_000 }), language: 'en' };
+    },
   },
   transient: {},
   associate: async (attrs, given) => {

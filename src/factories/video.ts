@@ -1,3 +1,4 @@
+import type { Faker } from '@faker-js/faker';
 import type { z } from 'zod';
 import { VideoModel } from '../models/video';
 import type { upsertVideosInput, videoWrite } from '../schemas/video';
@@ -8,7 +9,9 @@ import { transcriptFactory } from './transcript';
 import {
   durationSeconds,
   engagement,
+  handleFor,
   thumbnailUrlFor,
+  topic,
   videoDescription,
   videoTags,
   videoTitle,
@@ -20,26 +23,50 @@ export type VideoAttrs = z.output<typeof videoWrite>;
 
 type VideoTrait = 'queued' | 'processing' | 'completed' | 'failed' | 'unpublished';
 
-/** A video creates its channel unless `channelId` is given. Transient: `transcript` adds one after saving. */
-export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, { transcript: boolean }>({
-  defaults: ({ sequence, faker }) => {
+/**
+ * What a channel gives its videos: what they are about, its handle (for links), its share of Shorts and how far
+ * its typical video's views sit above or below the median (`reach`, in natural-log units).
+ */
+export interface VideoTransient {
+  transcript: boolean;
+  topic: string | null;
+  handle: string | null;
+  shortsShare: number;
+  reach: number;
+}
+
+const dayMs = 86_400_000;
+/** `at` moved on by up to `maxMs`, but not past `until`. */
+const laterBy = (faker: Faker, at: Date, maxMs: number, until: Date) =>
+  at.getTime() >= until.getTime()
+    ? at
+    : new Date(faker.number.int({ min: at.getTime(), max: Math.min(at.getTime() + maxMs, until.getTime()) }));
+
+/**
+ * A video creates its channel unless `channelId` is given. Transient: `transcript` adds one after saving; the
+ * channel's traits (`topic`, `handle`, `shortsShare`, `reach`) shape title, description, length and views.
+ * Times follow each other whatever is overridden: published, then discovered (within days, or when given), then
+ * processed (completed videos only).
+ */
+export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, VideoTransient>({
+  defaults: ({ sequence, faker, transient }) => {
     const youtubeVideoId = youtubeVideoIdFor(sequence, faker);
-    const publishedAt = faker.date.past({ years: 5 });
     return {
       channelId: uuidFrom(faker),
       youtubeVideoId,
-      title: videoTitle(faker),
-      description: videoDescription(faker),
-      durationSeconds: durationSeconds(faker),
-      ...engagement(faker),
-      publishedAt,
+      title: videoTitle(faker, transient.topic ?? topic(faker)),
+      description: null,
+      durationSeconds: durationSeconds(faker, transient.shortsShare),
+      ...engagement(faker, transient.reach),
+      publishedAt: faker.date.past({ years: 5 }),
       thumbnailUrl: thumbnailUrlFor(youtubeVideoId),
       videoUrl: videoUrlFor(youtubeVideoId),
       status: 'discovered',
       processingPriority: 0,
       metadata: { definition: faker.helpers.arrayElement(['hd', 'sd']), caption: faker.datatype.boolean() },
       tags: videoTags(faker),
-      discoveredAt: faker.date.between({ from: publishedAt, to: faker.defaultRefDate() }),
+      // Both derived below from the final publish date and status.
+      discoveredAt: undefined,
       processedAt: null,
       errorMessage: null,
       retryCount: 0,
@@ -48,13 +75,7 @@ export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, { tr
   traits: {
     queued: () => ({ status: 'queued' }),
     processing: () => ({ status: 'processing' }),
-    completed: (attrs, { faker }) => ({
-      status: 'completed',
-      processedAt: faker.date.between({
-        from: attrs.publishedAt ?? attrs.discoveredAt ?? new Date(0),
-        to: faker.defaultRefDate(),
-      }),
-    }),
+    completed: () => ({ status: 'completed' }),
     failed: (_attrs, { faker }) => ({
       status: 'failed',
       errorMessage: faker.helpers.arrayElement([
@@ -66,12 +87,34 @@ export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, { tr
     }),
     unpublished: () => ({ publishedAt: null }),
   },
-  transient: { transcript: false },
+  dependent: {
+    description: (attrs, { faker, transient, sequence }) =>
+      videoDescription(
+        faker,
+        transient.topic ?? topic(faker),
+        attrs.durationSeconds ?? 600,
+        transient.handle ?? handleFor(faker.person.firstName(), sequence),
+      ),
+    discoveredAt: (attrs, { faker }) => {
+      const now = faker.defaultRefDate();
+      return attrs.publishedAt
+        ? laterBy(faker, attrs.publishedAt, 3 * dayMs, now)
+        : faker.date.recent({ days: 30 });
+    },
+    processedAt: (attrs, { faker }) =>
+      attrs.status === 'completed'
+        ? laterBy(faker, attrs.discoveredAt ?? faker.defaultRefDate(), 2 * dayMs, faker.defaultRefDate())
+        : null,
+  },
+  transient: { transcript: false, topic: null, handle: null, shortsShare: 0.2, reach: 0 },
   associate: async (_attrs, given) =>
     given.channelId ? {} : { channelId: (await channelFactory.create()).id },
   persist: (rows) => VideoModel.query().insert(rows).returning('*'),
   afterCreate: async (video, { transient }) => {
-    if (transient.transcript) video.transcripts = [await transcriptFactory.create({ videoId: video.id })];
+    if (transient.transcript) {
+      const transcript = transcriptFactory.transient({ durationSeconds: video.durationSeconds ?? 600 });
+      video.transcripts = [await transcript.create({ videoId: video.id })];
+    }
     return video;
   },
 });

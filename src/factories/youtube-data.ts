@@ -1,4 +1,5 @@
 import type { Faker } from '@faker-js/faker';
+import { chapterList, languageTags, type SpokenLanguage, writtenSentence } from './speech';
 
 /** Generators for values that read like YouTube's, with the distributions real channels show. */
 
@@ -58,9 +59,8 @@ const topics = [
   'Climbing',
 ];
 
-export function channelName(faker: Faker): string {
+export function channelName(faker: Faker, topic: string): string {
   const pattern = faker.number.int({ min: 0, max: 3 });
-  const topic = faker.helpers.arrayElement(topics);
   if (pattern === 0) return `${faker.person.firstName()} ${topic}`;
   if (pattern === 1) return `${topic} with ${faker.person.firstName()}`;
   if (pattern === 2) return `The ${topic} Lab`;
@@ -81,35 +81,43 @@ const titles: ((faker: Faker, topic: string) => string)[] = [
   (_, topic) => `${topic} Q&A Livestream`,
 ];
 
-export function videoTitle(faker: Faker): string {
-  return faker.helpers.arrayElement(titles)(faker, faker.helpers.arrayElement(topics));
+export const topic = (faker: Faker) => faker.helpers.arrayElement(topics);
+
+export function videoTitle(faker: Faker, about: string = topic(faker)): string {
+  return faker.helpers.arrayElement(titles)(faker, about);
 }
 
-const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+/** A YouTube handle from a name: letters and digits only. */
+export const handleFor = (name: string, number: number) => `${name.replace(/[^A-Za-z0-9]/g, '')}${number}`;
 
 /**
- * A sentence of lorem words. Faker's own `lorem.sentence` spends several times longer per word in its general
- * helpers, and the million-video seed writes tens of millions of words.
+ * A description as creators write them: what the video does, the chapters (inside its duration), links and
+ * hashtags.
  */
-function loremSentence(faker: Faker, min: number, max: number): string {
-  const words = faker.definitions.lorem.word;
-  const count = faker.number.int({ min, max });
-  let sentence = capitalized(faker.helpers.arrayElement(words));
-  for (let index = 1; index < count; index += 1) sentence += ` ${faker.helpers.arrayElement(words)}`;
-  return `${sentence}.`;
+export function videoDescription(
+  faker: Faker,
+  about: string,
+  durationSeconds: number,
+  handle: string,
+): string {
+  const sentences = Array.from({ length: faker.number.int({ min: 1, max: 3 }) }, () =>
+    writtenSentence(faker, about),
+  );
+  const chapters = chapterList(faker, durationSeconds);
+  const hashtags = [about, faker.helpers.arrayElement(['tutorial', 'howto', 'review', 'shorts', 'diy'])]
+    .map((tag) => `#${tag.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}`)
+    .join(' ');
+  return [
+    sentences.join(' '),
+    ...(chapters.length > 0 ? [`Chapters:\n${chapters.join('\n')}`] : []),
+    `Subscribe for more: https://www.youtube.com/@${handle}\nSupport the channel: https://www.patreon.com/${handle}`,
+    hashtags,
+  ].join('\n\n');
 }
 
-const loremSentences = (faker: Faker, count: number, min: number, max: number) =>
-  Array.from({ length: count }, () => loremSentence(faker, min, max)).join(' ');
-
-export function videoDescription(faker: Faker): string {
-  const handle = `${faker.person.firstName()}${faker.number.int({ min: 1, max: 999 })}`.replace(
-    /[^A-Za-z0-9_]/g,
-    '',
-  );
-  const chapter = `${capitalized(faker.hacker.verb())} the ${faker.hacker.adjective()} ${faker.hacker.noun()}`;
-  const minute = faker.number.int({ min: 10, max: 59 });
-  return `${loremSentences(faker, faker.number.int({ min: 2, max: 4 }), 3, 10)}\n\nChapters:\n00:00 Intro\n01:${minute}: ${chapter}\n\nSubscribe for more: https://www.youtube.com/@${handle}`;
+/** A channel's "about" text, in the same voice. */
+export function channelDescription(faker: Faker, about: string, handle: string): string {
+  return `${writtenSentence(faker, about)} New ${about} videos every week.\n\nBusiness: hello@${handle.toLowerCase()}.com`;
 }
 
 export function videoTags(faker: Faker): string[] {
@@ -124,41 +132,38 @@ function normal(faker: Faker): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
 }
 
-/** View counts are log-normal: most videos see hundreds or thousands of views, a few see hundreds of millions. */
-export function engagement(faker: Faker): { viewCount: number; likeCount: number; commentCount: number } {
-  const viewCount = Math.min(Math.round(Math.exp(8 + 2.2 * normal(faker))), 5_000_000_000);
+/**
+ * View counts are log-normal: most videos see hundreds or thousands of views, a few see hundreds of millions.
+ * `reach` shifts a channel's typical video up or down (a popular channel's median is higher).
+ */
+export function engagement(
+  faker: Faker,
+  reach = 0,
+): { viewCount: number; likeCount: number; commentCount: number } {
+  const viewCount = Math.min(Math.round(Math.exp(8 + reach + 2.2 * normal(faker))), 5_000_000_000);
   const likeCount = Math.floor(viewCount * faker.number.float({ min: 0.005, max: 0.06 }));
   const commentCount = Math.floor(likeCount * faker.number.float({ min: 0.02, max: 0.15 }));
   return { viewCount, likeCount, commentCount };
 }
 
-/** Shorts, ordinary uploads and long streams, in roughly the shares a channel shows. */
-export function durationSeconds(faker: Faker): number {
+/**
+ * Shorts, ordinary uploads and long streams; `shortsShare` is the channel's share of Shorts, and 15% of the rest
+ * are long streams.
+ */
+export function durationSeconds(faker: Faker, shortsShare = 0.2): number {
   const kind = faker.number.float({ min: 0, max: 1 });
-  if (kind < 0.2) return faker.number.int({ min: 15, max: 60 });
-  if (kind < 0.85) return faker.number.int({ min: 180, max: 1_200 });
+  if (kind < shortsShare) return faker.number.int({ min: 15, max: 60 });
+  if (kind < shortsShare + (1 - shortsShare) * 0.85) return faker.number.int({ min: 180, max: 1_200 });
   return faker.number.int({ min: 1_200, max: 10_800 });
 }
 
-const languages = [
-  'en',
-  'en',
-  'en',
-  'en-US',
-  'en-GB',
-  'es',
-  'pt-BR',
-  'de',
-  'fr',
-  'ja',
-  'hi',
-  'ko',
-  'zh-Hans',
-];
+/** The language a channel speaks: most speak English, some Spanish. */
+export const spokenLanguage = (faker: Faker): SpokenLanguage =>
+  faker.number.float({ min: 0, max: 1 }) < 0.85 ? 'en' : 'es';
 
-export const language = (faker: Faker) => faker.helpers.arrayElement(languages);
+/** A BCP-47 tag for a spoken language, as YouTube reports it. */
+export const languageTag = (faker: Faker, spoken: SpokenLanguage) =>
+  faker.helpers.arrayElement(languageTags[spoken]);
 
-/** Spoken-style text: sentences of everyday words, the way auto captions read. */
-export function transcriptText(faker: Faker, sentences: number): string {
-  return loremSentences(faker, sentences, 6, 18);
-}
+/** The spoken language a BCP-47 tag names, among those the factories speak. */
+export const spokenLanguageOf = (tag: string): SpokenLanguage => (tag.startsWith('es') ? 'es' : 'en');

@@ -34,6 +34,15 @@ export const videoStatusForJob: Record<JobStatus, VideoStatus> = {
   cancelled: 'discovered',
 };
 
+/**
+ * What a completed job of each type reports in `result`: how many videos a discovery found and how many were new,
+ * or the transcript an extraction stored, its words and language. The data rules hold stored results to these.
+ */
+export const jobResults = {
+  channel_discovery: z.strictObject({ videosFound: count, newVideos: count }),
+  transcript_extraction: z.strictObject({ wordCount: count, language: z.string().min(2).max(35) }),
+} satisfies Record<JobType, z.ZodType>;
+
 export const workerId = z.string().trim().min(1).max(200);
 
 /** Every column a writer may set. Optional here means the database supplies a default. */

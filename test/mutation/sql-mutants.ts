@@ -7,7 +7,8 @@ import path from 'node:path';
  * constraints and indexes in `migrations/`. Each mutant is one realistic bug, written as a patch (the text it
  * finds, exactly once in the migration's `up`, and what it puts instead) with the test files that must catch it. `npm run
  * test:mutation:sql` applies each in turn, runs those tests against a database migrated with the mutant, and
- * reports it killed (a test failed) or survived; `-- --check` only proves every patch still applies, for CI.
+ * reports it killed (a test failed) or survived; `-- --check` only proves every patch still applies, for CI,
+ * and `-- --only TEXT` runs the mutants whose name contains TEXT.
  */
 
 interface SqlMutant {
@@ -32,7 +33,7 @@ export const sqlMutants: SqlMutant[] = [
          ORDER BY priority DESC, created_at, id`,
     replace: `WHERE nth <= cap
          ORDER BY priority ASC, created_at, id`,
-    tests: ['test/queue/ordering.test.ts'],
+    tests: ['test/queue/ordering.test.ts', 'test/queue/type-limits.test.ts'],
   },
   {
     name: 'claim hands out the newest job first among equal priorities',
@@ -294,8 +295,12 @@ function check(): string[] {
   });
 }
 
+/** `-- --only TEXT` runs the mutants whose name contains TEXT. */
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+
 function run(): boolean {
-  const results = sqlMutants.map((mutant) => {
+  const chosen = sqlMutants.filter((mutant) => !only || mutant.name.includes(only));
+  const results = chosen.map((mutant) => {
     const file = path.join(root, mutant.file);
     const original = readFileSync(file, 'utf8');
     writeFileSync(file, mutated(original, mutant));

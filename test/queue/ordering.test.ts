@@ -105,6 +105,22 @@ describe('which job a claim hands out', () => {
     expect(failed).toMatchObject({ status: 'failed', lease_token: null });
   });
 
+  it('fails leases that expired on their last attempt a hundred per claim, and hands none of them out', async () => {
+    const jobs = await processingJobFactory.trait('running').createList(101, { attempts: 3, maxAttempts: 3 });
+    await db()('processing_jobs')
+      .whereIn(
+        'id',
+        jobs.map((job) => job.id),
+      )
+      .update({ lease_expires_at: new Date(Date.now() - 1_000) });
+    const still = () =>
+      db()('processing_jobs').where({ status: 'running' }).count<{ n: string }[]>({ n: '*' });
+    expect(await claimJobs({ workerId: 'w', limit: 10 })).toEqual([]);
+    expect(Number((await still())[0]!.n)).toBe(1);
+    expect(await claimJobs({ workerId: 'w', limit: 10 })).toEqual([]);
+    expect(Number((await still())[0]!.n)).toBe(0);
+  });
+
   it('refuses a heartbeat with a lease token that is no longer the job’s', async () => {
     await queuedJobs([0]);
     const first = (await claimOne())!;

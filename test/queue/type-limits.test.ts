@@ -38,6 +38,16 @@ describe('a running limit per job type', () => {
     expect(await claim(10)).toEqual([]);
   });
 
+  it('weighs a limited type’s jobs against the other types’ by priority, one claim of one at a time', async () => {
+    const [low] = await queued(1, 'discovery', 0);
+    const [high] = await queued(1, undefined, 10);
+    const [middle] = await queued(1, 'discovery', 5);
+    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: 5 });
+    expect((await claim(1)).map((job) => job.id)).toEqual([high!.id]);
+    expect((await claim(1)).map((job) => job.id)).toEqual([middle!.id]);
+    expect((await claim(1)).map((job) => job.id)).toEqual([low!.id]);
+  });
+
   it('frees a place when a job of the type completes, and counts the limit itself as room (edge: limit 2)', async () => {
     await queued(3);
     await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: 2 });
