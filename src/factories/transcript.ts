@@ -1,6 +1,4 @@
 import type { z } from 'zod';
-
-type JsonValue = z.core.util.JSONType;
 import { TranscriptModel } from '../models/transcript';
 import { countWords, type transcriptWrite } from '../schemas/transcript';
 import { Factory } from './factory';
@@ -10,6 +8,7 @@ import { videoFactory } from './video';
 import { languageTag, spokenLanguageOf } from './youtube-data';
 
 export type TranscriptAttrs = z.output<typeof transcriptWrite>;
+type JsonValue = z.core.util.JSONType;
 
 /**
  * A transcript creates its video (and that video's channel) unless `videoId` is given. Transient: `sentences`
