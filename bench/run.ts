@@ -7,7 +7,7 @@ import prettier from 'prettier';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { connect } from '../src/db/connect';
 import { ensureDatabase } from '../src/db/provision';
-import { seedDemoData } from '../src/factories/bulk-seed';
+import { seedDatabase } from '../src/factories/bulk-seed';
 import { seedPlanFrom } from '../src/factories/seed-plan';
 import { channelFactory } from '../src/factories';
 import { countChannelVideos, listChannels } from '../src/services/channels';
@@ -66,8 +66,8 @@ async function main(): Promise<void> {
 
   try {
     log(`Seeding ${videos.toLocaleString('en')} videos ...`);
-    const plan = seedPlanFrom({ SEED: '1', SEED_VIDEOS: String(videos) });
-    const seeded = await seedDemoData(db, plan);
+    const plan = seedPlanFrom({ SEED_SCENARIO: 'load', SEED: '1', SEED_VIDEOS: String(videos) });
+    const seeded = await seedDatabase(db, plan);
     const seededRows = Object.values(seeded.rows).reduce((a, b) => a + b, 0);
     const copy = await copyBaseline(db, copyDb);
     lines.push(

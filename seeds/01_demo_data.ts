@@ -1,18 +1,23 @@
 import type { Knex } from 'knex';
-import { seedDemoData } from '../src/factories/bulk-seed';
+import { seedDatabase } from '../src/factories/bulk-seed';
 import { seedPlanFrom } from '../src/factories/seed-plan';
 
 /**
- * Replaces the database's contents with demo data made by the factories. Size it with SEED_VIDEOS (default
- * 1,000), SEED_CHANNELS, SEED_TRANSCRIPT_SHARE and SEED_SESSIONS; SEED picks the random sequence, and
- * SEED_BATCH_VIDEOS trades memory for speed. Runs the pending migrations first.
+ * Fills the database with a scenario made by the factories: SEED_SCENARIO `demo` (default), `queue` or `load`.
+ * Size it with SEED_VIDEOS, SEED_CHANNELS, SEED_TRANSCRIPT_SHARE and SEED_SESSIONS; SEED picks the random
+ * sequence; SEED_MODE=add adds to the data instead of replacing it; SEED_DRY_RUN=true prints the plan and the
+ * rows it would write, and writes nothing. Runs the pending migrations first (not in a dry run).
  */
 export async function seed(knex: Knex): Promise<void> {
   const plan = seedPlanFrom(process.env);
   // A fresh clone's database has no tables yet: seeding brings the schema up to date first.
-  await knex.migrate.latest();
+  if (!plan.dryRun) await knex.migrate.latest();
+  const { scenario, mode, seed: number, videos, channels, sessions, referenceDate } = plan;
+  console.log(
+    `${plan.dryRun ? 'Dry run: would seed' : 'Seeding'} scenario ${scenario} (${mode}, seed ${number}, as of ${referenceDate.toISOString()}): ${videos.toLocaleString('en')} videos over ${channels.toLocaleString('en')} channels, ${sessions} sessions`,
+  );
   const tty = process.stdout.isTTY;
-  const report = await seedDemoData(knex, plan, (done, total) => {
+  const report = await seedDatabase(knex, plan, (done, total) => {
     if (!tty || total === 0) return;
     const width = 30;
     const filled = Math.round((done / total) * width);
@@ -25,6 +30,8 @@ export async function seed(knex: Knex): Promise<void> {
     .map(([table, count]) => `${count.toLocaleString('en')} ${table}`)
     .join(', ');
   console.log(
-    `Seeded ${made} (seed ${plan.seed}) in ${report.seconds.toFixed(1)} s, ${Math.round(report.rowsPerSecond).toLocaleString('en')} rows/s`,
+    plan.dryRun
+      ? `Would write ${made}; nothing was written`
+      : `Seeded ${made} in ${report.seconds.toFixed(1)} s, ${Math.round(report.rowsPerSecond).toLocaleString('en')} rows/s`,
   );
 }

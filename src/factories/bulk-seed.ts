@@ -8,27 +8,26 @@ import type { z } from 'zod';
 import { channelWrite } from '../schemas/channel';
 import { processingJobWrite } from '../schemas/processing-job';
 import { processingSessionWrite } from '../schemas/processing-session';
-import { countWords, transcriptWrite } from '../schemas/transcript';
+import { transcriptWrite } from '../schemas/transcript';
 import type { VideoStatus } from '../schemas/video';
 import { videoWrite } from '../schemas/video';
 import { channelFactory } from './channel';
 import { copyLine } from './copy-format';
 import { fake, uuidFrom } from './fake';
 import { seedFactories } from './index';
-import { processingJobFactory } from './processing-job';
+import { type ProcessingJobAttrs, processingJobFactory } from './processing-job';
 import { processingSessionFactory } from './processing-session';
 import type { SeedPlan } from './seed-plan';
+import type { SpokenLanguage } from './speech';
 import { transcriptFactory } from './transcript';
-import { videoFactory } from './video';
+import { type VideoAttrs, videoFactory } from './video';
+import { spokenLanguage, topic } from './youtube-data';
 
 /**
  * The bulk path behind `knex seed:run`: rows come from the same factories the tests use, and stream into
  * PostgreSQL with COPY as they are generated, so Node builds the next rows while the server stores the last.
- * All in one transaction: a failed seed leaves the previous data in place.
+ * All in one transaction: a failed seed leaves the previous data in place. The rows obey `data-rules.ts`.
  */
-
-/** Every demo database is "as of" this moment, so the same seed number gives the same rows. */
-export const seedReferenceDate = new Date('2026-11-01T00:00:00.000Z');
 
 const toColumn = (field: string) => Object.keys(snakeCaseMappers().format({ [field]: null }))[0]!;
 
@@ -46,29 +45,29 @@ const tables = {
 };
 type Table = keyof typeof tables;
 
-type Row = Record<string, unknown>;
+type Row = Record<string, unknown> & { id: string };
+
+/** Where generated rows go: COPY into the database, or (a dry run) only counted. */
+type Sink = (table: Table, rows: Row[]) => Promise<number>;
 
 /** Streams rows into one table with COPY, in chunks of lines so writes stay few and large. */
-async function copyInto(client: pg.PoolClient, table: Table, rows: Iterable<Row>): Promise<number> {
-  const { fields, sql } = tables[table];
-  let count = 0;
-  function* chunks() {
-    let chunk = '';
-    let lines = 0;
-    for (const row of rows) {
-      chunk += copyLine(fields.map((field) => row[field]));
-      count += 1;
-      if ((lines += 1) === 500) {
+const copySink =
+  (client: pg.PoolClient): Sink =>
+  async (table, rows) => {
+    const { fields, sql } = tables[table];
+    function* chunks() {
+      for (let start = 0; start < rows.length; start += 500) {
+        let chunk = '';
+        for (const row of rows.slice(start, start + 500))
+          chunk += copyLine(fields.map((field) => row[field]));
         yield chunk;
-        chunk = '';
-        lines = 0;
       }
     }
-    if (chunk) yield chunk;
-  }
-  await pipeline(Readable.from(chunks()), client.query(copyFrom(`COPY ${table} (${sql}) FROM STDIN`)));
-  return count;
-}
+    await pipeline(Readable.from(chunks()), client.query(copyFrom(`COPY ${table} (${sql}) FROM STDIN`)));
+    return rows.length;
+  };
+
+const countingSink: Sink = async (_table, rows) => rows.length;
 
 const statusShares = (transcriptShare: number): [VideoStatus, number][] => [
   ['completed', transcriptShare],
@@ -85,6 +84,7 @@ function pickStatus(shares: [VideoStatus, number][]): VideoStatus {
   return 'discovered';
 }
 
+/** The job a video in each status has, as a factory trait (`queued` has none: the default is queued). */
 const jobTraitFor = {
   queued: undefined,
   processing: 'running',
@@ -101,20 +101,68 @@ export interface SeedReport {
 export type Progress = (videosDone: number, videosTotal: number) => void;
 
 const yieldEvery = 100;
-const yearMs = 365 * 24 * 3_600_000;
+const minuteMs = 60_000;
+const hourMs = 60 * minuteMs;
+const dayMs = 24 * hourMs;
+const yearMs = 365 * dayMs;
 
-/** Replaces the five tables' contents with a coherent demo data set of the planned size. */
-export async function seedDemoData(
+/** A standard normal draw (Box-Muller) from the seeded generator. */
+function normal(): number {
+  const u = fake.number.float({ min: Number.EPSILON, max: 1 });
+  const v = fake.number.float({ min: 0, max: 1 });
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+}
+
+/**
+ * Videos per channel with YouTube's heavy tail: log-normal weights (a few channels hold most videos, most hold
+ * tens), rounded so they add up to `videos` exactly.
+ */
+export function videosPerChannel(videos: number, channels: number): number[] {
+  const weights = Array.from({ length: channels }, () => Math.exp(1.6 * normal()));
+  const total = weights.reduce((sum, weight) => sum + weight, 0);
+  const exact = weights.map((weight) => (videos * weight) / total);
+  const counts = exact.map(Math.floor);
+  const byRemainder = exact
+    .map((value, index) => [value - counts[index]!, index] as const)
+    .sort((a, b) => b[0] - a[0]);
+  const missing = videos - counts.reduce((sum, n) => sum + n, 0);
+  for (let index = 0; index < missing; index += 1) counts[byRemainder[index]![1]]! += 1;
+  return counts;
+}
+
+interface ChannelProfile {
+  row: Row;
+  topic: string;
+  handle: string;
+  spoken: SpokenLanguage;
+  followedAt: Date;
+  firstUpload: Date;
+  videos: number;
+  factories: Record<VideoStatus, typeof videoFactory>;
+}
+
+/** A number from the database's current size, so an additive seed draws other ids than the one before it. */
+async function additiveSalt(knex: Knex): Promise<number> {
+  const { rows } = await knex.raw<{ rows: { videos: number; channels: number }[] }>(
+    'SELECT (SELECT count(*) FROM videos)::integer AS videos, (SELECT count(*) FROM channels)::integer AS channels',
+  );
+  return rows[0]!.videos * 7_919 + rows[0]!.channels;
+}
+
+/** Fills the database with the plan's scenario; a dry run only counts the rows it would write. */
+export async function seedDatabase(
   knex: Knex,
   plan: SeedPlan,
   progress: Progress = () => undefined,
 ): Promise<SeedReport> {
   const started = performance.now();
-  seedFactories(plan.seed);
-  fake.setDefaultRefDate(seedReferenceDate);
-  const stamp = (row: Row, at: Date): Row & { id: string } => ({
+  const ref = plan.referenceDate;
+  const salt = plan.mode === 'add' ? await additiveSalt(knex) : 0;
+  seedFactories(plan.seed + salt);
+  fake.setDefaultRefDate(ref);
+  const stamp = (row: Record<string, unknown>, at: Date): Row => ({
     ...row,
-    id: row.id as string,
+    id: (row.id as string | undefined) ?? uuidFrom(fake),
     createdAt: at,
     updatedAt: at,
   });
@@ -126,43 +174,127 @@ export async function seedDemoData(
     processing_jobs: 0,
   };
 
-  const client = (await knex.client.acquireConnection()) as pg.PoolClient;
+  const client = plan.dryRun ? undefined : ((await knex.client.acquireConnection()) as pg.PoolClient);
+  const sink = client ? copySink(client) : countingSink;
   try {
-    await client.query('BEGIN');
-    await client.query(
-      'TRUNCATE processing_session_job_counts, processing_jobs, processing_sessions, transcripts, videos, channels',
-    );
-
-    const channels = Array.from({ length: plan.channels }, (_, index) => {
-      const roll = fake.number.float({ min: 0, max: 1 });
-      const factory =
-        roll < 0.1
-          ? channelFactory.trait('paused')
-          : roll < 0.15
-            ? channelFactory.trait('inactive')
-            : channelFactory.trait('checked');
-      return stamp(
-        { id: uuidFrom(fake), ...factory.build() },
-        new Date(seedReferenceDate.getTime() - (plan.channels - index) * 60_000),
+    await client?.query('BEGIN');
+    if (plan.mode === 'replace') {
+      await client?.query(
+        'TRUNCATE processing_session_job_counts, processing_jobs, processing_sessions, transcripts, videos, channels',
       );
+    }
+
+    const counts = videosPerChannel(plan.videos, plan.channels);
+    const channels: ChannelProfile[] = counts.map((videos) => {
+      const about = topic(fake);
+      const roll = fake.number.float({ min: 0, max: 1 });
+      const trait = roll < 0.1 ? 'paused' : roll < 0.15 ? 'inactive' : 'checked';
+      const spoken = spokenLanguage(fake);
+      const followedAt = new Date(ref.getTime() - fake.number.int({ min: 30, max: 900 }) * dayMs);
+      const built = channelFactory
+        .transient({ topic: about })
+        .trait(trait)
+        .build({
+          videoCount: videos + fake.number.int({ min: 0, max: Math.ceil(videos / 4) }),
+          processingConfig: {
+            discoverEveryHours: fake.helpers.arrayElement([6, 12, 24, 24, 48, 168]),
+            transcriptLanguages: [spoken],
+          },
+        });
+      const handle = String(built.metadata?.customUrl ?? '@channel').slice(1);
+      const shortsShare = fake.number.float({ min: 0, max: 0.6 });
+      const reach = 1.5 * normal();
+      const channelVideos = videoFactory.transient({ topic: about, handle, shortsShare, reach });
+      return {
+        row: stamp(built, followedAt),
+        topic: about,
+        handle,
+        spoken,
+        followedAt,
+        // Uploading for one to six years before the reference date.
+        firstUpload: new Date(ref.getTime() - fake.number.float({ min: 1, max: 6 }) * yearMs),
+        videos,
+        factories: {
+          discovered: channelVideos,
+          queued: channelVideos.trait('queued'),
+          processing: channelVideos.trait('processing'),
+          completed: channelVideos.trait('completed'),
+          failed: channelVideos.trait('failed'),
+        },
+      };
     });
-    rows.channels = await copyInto(client, 'channels', channels);
+    rows.channels += await sink(
+      'channels',
+      channels.map((channel) => channel.row),
+    );
 
     const sessions = Array.from({ length: plan.sessions }, () =>
       // Stamped an hour early: the counters' UPDATE at the end moves updated_at to the reference date.
-      stamp(
-        { id: uuidFrom(fake), ...processingSessionFactory.trait('running').build() },
-        new Date(seedReferenceDate.getTime() - 3_600_000),
-      ),
+      stamp(processingSessionFactory.trait('running').build(), new Date(ref.getTime() - hourMs)),
     );
-    rows.processing_sessions = await copyInto(client, 'processing_sessions', sessions);
-    const sessionTotals = sessions.map(() => 0);
-
-    const shares = statusShares(plan.transcriptShare);
-    const perChannel = Math.floor(plan.videos / plan.channels);
-    let extra = plan.videos % plan.channels;
+    const sessionJobs = new Map<string, number>();
     let jobIndex = 0;
     let batch = { videos: [] as Row[], transcripts: [] as Row[], jobs: [] as Row[] };
+
+    /** A job's row, created when it was first due (or started), in the next session of the round. */
+    const addJob = (job: ProcessingJobAttrs, sessionId?: string) => {
+      const session = sessionId ?? sessions[jobIndex++ % sessions.length]!.id;
+      sessionJobs.set(session, (sessionJobs.get(session) ?? 0) + 1);
+      const times = [job.runAfter, job.startedAt, job.completedAt].filter(
+        (at): at is Date => at instanceof Date,
+      );
+      const createdAt = new Date(Math.min(...times.map((at) => at.getTime())));
+      batch.jobs.push(stamp({ ...job, sessionId: session }, createdAt));
+    };
+
+    /** A video, its transcript when completed, and its transcript job unless only discovered. */
+    const addVideo = (
+      channel: ChannelProfile,
+      status: VideoStatus,
+      overrides: Partial<VideoAttrs>,
+      job: JobSpec = {},
+      sentences?: number,
+    ) => {
+      const video = channel.factories[status].build({ channelId: channel.row.id, ...overrides });
+      const row = stamp(video, video.discoveredAt!);
+      batch.videos.push(row);
+      let result: ProcessingJobAttrs['result'] = null;
+      if (status === 'completed') {
+        const duration = video.durationSeconds ?? 600;
+        const transcript = transcriptFactory
+          .transient({
+            spoken: channel.spoken,
+            durationSeconds: duration,
+            sentences: sentences ?? Math.min(16, Math.max(3, Math.round(duration / 60))),
+          })
+          .build({ videoId: row.id });
+        batch.transcripts.push(stamp(transcript, video.processedAt!));
+        result = { wordCount: transcript.wordCount!, language: transcript.language! };
+      }
+      const trait = job.trait ?? (status === 'discovered' ? null : jobTraitFor[status]);
+      if (trait === null) return;
+      const finished = status === 'completed' || status === 'failed';
+      // A finished job ran soon after its video was found; a waiting or running one was queued minutes ago.
+      const recently = new Date(ref.getTime() - fake.number.int({ min: 30_000, max: 10 * minuteMs }));
+      const due = finished
+        ? new Date(
+            Math.min(
+              video.discoveredAt!.getTime() + fake.number.int(10 * minuteMs),
+              (video.processedAt ?? ref).getTime(),
+            ),
+          )
+        : new Date(Math.max(recently.getTime(), video.discoveredAt!.getTime()));
+      const factory = trait ? processingJobFactory.trait(trait) : processingJobFactory;
+      addJob(
+        factory.build({
+          entityId: row.id,
+          runAfter: due,
+          ...(status === 'completed' ? { completedAt: video.processedAt!, result } : {}),
+          ...job.overrides,
+        }),
+        job.sessionId,
+      );
+    };
 
     // The server stores one batch while Node builds the next: a batch's COPYs run in the background, and the
     // next flush waits for them before it starts its own.
@@ -172,88 +304,195 @@ export async function seedDemoData(
       batch = { videos: [], transcripts: [], jobs: [] };
       await storing;
       storing = (async () => {
-        rows.videos += await copyInto(client, 'videos', full.videos);
-        rows.transcripts += await copyInto(client, 'transcripts', full.transcripts);
-        rows.processing_jobs += await copyInto(client, 'processing_jobs', full.jobs);
+        rows.videos += await sink('videos', full.videos);
+        rows.transcripts += await sink('transcripts', full.transcripts);
+        rows.processing_jobs += await sink('processing_jobs', full.jobs);
         progress(rows.videos, plan.videos);
       })();
       // Nothing awaits it until the next flush: keep a failure for then, not for the process.
       storing.catch(() => undefined);
     };
 
-    const addJob = (job: Row, at: Date) => {
-      const session = jobIndex % sessions.length;
-      jobIndex += 1;
-      sessionTotals[session]! += 1;
-      batch.jobs.push(stamp({ id: uuidFrom(fake), ...job, sessionId: sessions[session]!.id }, at));
-    };
+    const extraSessions = plan.scenario === 'queue' ? queueSessions(stamp, ref) : [];
+    rows.processing_sessions += await sink('processing_sessions', [...sessions, ...extraSessions]);
 
+    const shares = statusShares(plan.transcriptShare);
     for (const channel of channels) {
-      const count = perChannel + (extra > 0 ? 1 : 0);
-      extra -= 1;
-      const channelId = channel.id as string;
+      const lastChecked =
+        (channel.row.lastCheckedAt as Date | null) ?? new Date(channel.followedAt.getTime() + hourMs);
       addJob(
-        processingJobFactory.trait('discovery', 'completed').build({ entityId: channelId }),
-        seedReferenceDate,
+        processingJobFactory.trait('discovery', 'completed').build({
+          entityId: channel.row.id,
+          runAfter: new Date(lastChecked.getTime() - 2 * minuteMs),
+          completedAt: lastChecked,
+          result: {
+            videosFound: channel.videos,
+            newVideos: fake.number.int({ min: 0, max: Math.min(3, channel.videos) }),
+          },
+        }),
       );
-      // Publish dates rise through a channel's five years of uploads.
-      const spacing = (5 * yearMs) / Math.max(count, 1);
-      for (let index = 0; index < count; index += 1) {
-        const status = pickStatus(shares);
+      // Uploads spread over the channel's years, a little irregularly.
+      const spacing = (ref.getTime() - channel.firstUpload.getTime()) / Math.max(channel.videos, 1);
+      for (let index = 0; index < channel.videos; index += 1) {
         const publishedAt = new Date(
-          seedReferenceDate.getTime() -
-            5 * yearMs +
-            index * spacing +
-            fake.number.float({ min: 0, max: spacing / 2 }),
+          channel.firstUpload.getTime() + index * spacing + fake.number.float({ min: 0, max: spacing / 2 }),
         );
-        const video = (status === 'discovered' ? videoFactory : videoFactory.trait(status)).build({
-          channelId,
-          publishedAt,
-        });
-        const id = uuidFrom(fake);
-        batch.videos.push(stamp({ id, ...video }, video.discoveredAt!));
-        if (status === 'completed') {
-          const transcript = transcriptFactory.transient({ sentences: 12 }).build({ videoId: id });
-          batch.transcripts.push(
-            stamp(
-              { id: uuidFrom(fake), ...transcript, wordCount: countWords(transcript.content) },
-              video.processedAt!,
-            ),
-          );
-        }
-        const trait = status === 'discovered' ? null : jobTraitFor[status];
-        if (trait !== null) {
-          const factory = trait ? processingJobFactory.trait(trait) : processingJobFactory;
-          addJob(factory.build({ entityId: id }), video.discoveredAt!);
-        }
+        // Found on the first check after it was out and the channel was followed.
+        const found = Math.max(publishedAt.getTime(), channel.followedAt.getTime());
+        const discoveredAt = new Date(Math.min(ref.getTime(), found + fake.number.int(2 * dayMs)));
+        addVideo(channel, pickStatus(shares), { publishedAt, discoveredAt });
         if (batch.videos.length === plan.batchVideos) await flush();
         // Building rows never holds the event loop for long, so the batch being stored keeps flowing.
         else if (batch.videos.length % yieldEvery === 0) await new Promise(setImmediate);
       }
     }
+    if (plan.scenario === 'queue' && channels.length > 0) {
+      const added = addQueueStates(channels[0]!, sessions[0]!.id, extraSessions, addVideo, ref);
+      await client?.query('UPDATE channels SET video_count = video_count + $1 WHERE id = $2', [
+        added,
+        channels[0]!.row.id,
+      ]);
+    }
     await flush();
     await storing;
 
     // processed_videos was counted by the database's triggers as the jobs were copied in.
-    for (const [index, session] of sessions.entries()) {
-      await client.query('UPDATE processing_sessions SET total_videos = $1, updated_at = $2 WHERE id = $3', [
-        sessionTotals[index],
-        seedReferenceDate,
+    for (const session of [...sessions, ...extraSessions]) {
+      await client?.query('UPDATE processing_sessions SET total_videos = $1, updated_at = $2 WHERE id = $3', [
+        sessionJobs.get(session.id) ?? 0,
+        ref,
         session.id,
       ]);
     }
-    await client.query('COMMIT');
+    await client?.query('COMMIT');
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client?.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
     fake.setDefaultRefDate();
-    await knex.client.releaseConnection(client);
+    if (client) await knex.client.releaseConnection(client);
   }
   // Fresh statistics for the planner, and a visibility map so counts can read indexes alone.
-  await knex.raw('VACUUM ANALYZE');
+  if (!plan.dryRun) await knex.raw('VACUUM ANALYZE');
 
   const seconds = (performance.now() - started) / 1_000;
   const total = Object.values(rows).reduce((sum, n) => sum + n, 0);
   return { rows, seconds, rowsPerSecond: total / seconds };
+}
+
+type Stamp = (row: Record<string, unknown>, at: Date) => Row;
+
+/** The transcript job of a seeded video: its trait when not the one its video's status implies, and more. */
+interface JobSpec {
+  trait?: 'cancelled';
+  sessionId?: string;
+  overrides?: Partial<ProcessingJobAttrs>;
+}
+
+/** The queue scenario's paused and failed sessions, beside the running ones. */
+function queueSessions(stamp: Stamp, ref: Date): Row[] {
+  const at = new Date(ref.getTime() - 2 * hourMs);
+  return [
+    stamp(
+      processingSessionFactory.trait('paused').build({ sessionName: 'Paused backfill', startedAt: at }),
+      at,
+    ),
+    stamp(
+      processingSessionFactory.trait('failed').build({
+        sessionName: 'Failed nightly run',
+        startedAt: at,
+        completedAt: new Date(ref.getTime() - hourMs),
+      }),
+      at,
+    ),
+  ];
+}
+
+/** Titles a UI must render: emoji, accents, other scripts, combining marks, right to left. */
+const unicodeTitles = [
+  '🎬 Sourdough at 3 a.m. — ça marche ? (part 2/3) 🍞',
+  '東京の古いフィルムカメラで一日撮影してみた 📷',
+  'كيف تبدأ في التصوير الفوتوغرافي؟',
+  'Z̵̈a̷͠l̴̛g̶o̷ glitch intro ✨ — “smart quotes” & <tags>',
+  'Ünïcödé Ŧest: Ελληνικά, Русский, हिन्दी',
+];
+
+/**
+ * One job in every state a worker or an admin UI must handle, as of `ref`: due and waiting, scheduled for
+ * later, running with a live and with an expired lease (attempts left, and none), waiting for a retry,
+ * failed for good, cancelled; a paused session's held jobs and a failed session's; a three-hour stream's long
+ * transcript; titles in many scripts.
+ */
+function addQueueStates(
+  channel: ChannelProfile,
+  runningSession: string,
+  [paused, failed]: Row[],
+  addVideo: (
+    channel: ChannelProfile,
+    status: VideoStatus,
+    overrides: Partial<VideoAttrs>,
+    job?: JobSpec,
+    sentences?: number,
+  ) => void,
+  ref: Date,
+): number {
+  let added = 0;
+  const add: typeof addVideo = (...args) => {
+    added += 1;
+    addVideo(...args);
+  };
+  const discoveredAt = new Date(ref.getTime() - 3 * hourMs);
+  const video = { publishedAt: new Date(ref.getTime() - dayMs), discoveredAt };
+  const at = (offsetMs: number) => new Date(ref.getTime() + offsetMs);
+  const inRunning = (overrides: Partial<ProcessingJobAttrs>) => ({ sessionId: runningSession, overrides });
+
+  add(channel, 'queued', video, inRunning({ runAfter: at(-minuteMs), priority: 10 }));
+  add(channel, 'queued', video, inRunning({ runAfter: at(-minuteMs), priority: 0 }));
+  add(
+    channel,
+    'queued',
+    video,
+    inRunning({ runAfter: at(6 * hourMs), metadata: { note: 'scheduled for later' } }),
+  );
+  add(channel, 'processing', video, inRunning({ runAfter: at(-2 * minuteMs) }));
+  // Leases last 15 minutes from the start: these started 30 minutes ago.
+  add(channel, 'processing', video, inRunning({ runAfter: at(-30 * minuteMs), attempts: 1 }));
+  add(channel, 'processing', video, inRunning({ runAfter: at(-30 * minuteMs), attempts: 3, maxAttempts: 3 }));
+  addVideo(
+    channel,
+    'queued',
+    video,
+    inRunning({
+      runAfter: at(2 * minuteMs),
+      attempts: 1,
+      errorMessage: 'Request timed out after 30000 ms',
+      startedAt: at(-minuteMs),
+    }),
+  );
+  add(channel, 'failed', video, inRunning({ runAfter: at(-hourMs) }));
+  add(channel, 'discovered', video, { trait: 'cancelled', ...inRunning({ runAfter: at(-20 * minuteMs) }) });
+  add(channel, 'discovered', video);
+
+  for (let index = 0; index < 3; index += 1) {
+    add(channel, 'queued', video, { sessionId: paused!.id, overrides: { runAfter: at(-hourMs) } });
+  }
+  add(channel, 'processing', video, { sessionId: paused!.id, overrides: { runAfter: at(-2 * minuteMs) } });
+  add(channel, 'failed', video, { sessionId: failed!.id, overrides: { runAfter: at(-90 * minuteMs) } });
+  for (let index = 0; index < 2; index += 1) {
+    add(channel, 'discovered', video, {
+      trait: 'cancelled',
+      sessionId: failed!.id,
+      overrides: { runAfter: at(-90 * minuteMs) },
+    });
+  }
+
+  add(
+    channel,
+    'completed',
+    { ...video, durationSeconds: 10_800, title: 'Full 3-hour workshop stream (VOD)' },
+    {},
+    2_500,
+  );
+  for (const title of unicodeTitles) add(channel, 'discovered', { ...video, title });
+  return added;
 }

@@ -14,16 +14,19 @@ import {
 
 export type ChannelAttrs = z.output<typeof channelWrite>;
 
-/** Transient: `videos` creates that many videos of the channel after it is saved. */
+/**
+ * Transient: `videos` creates that many videos of the channel after it is saved; `topic` is what it is about
+ * (random when null).
+ */
 export const channelFactory = new Factory<
   ChannelAttrs,
   ChannelModel,
   'paused' | 'inactive' | 'checked',
-  { videos: number }
+  { videos: number; topic: string | null }
 >({
-  defaults: ({ sequence, faker }) => {
+  defaults: ({ sequence, faker, transient }) => {
     const youtubeChannelId = youtubeChannelIdFor(sequence, faker);
-    const about = topic(faker);
+    const about = transient.topic ?? topic(faker);
     const name = channelName(faker, about);
     const handle = handleFor(name, sequence);
     return {
@@ -44,7 +47,7 @@ export const channelFactory = new Factory<
     inactive: () => ({ status: 'inactive', processingConfig: { transcriptLanguages: ['en'] } }),
     checked: (_attrs, { faker }) => ({ lastCheckedAt: faker.date.recent({ days: 2 }) }),
   },
-  transient: { videos: 0 },
+  transient: { videos: 0, topic: null },
   persist: (rows) => ChannelModel.query().insert(rows).returning('*'),
   afterCreate: async (channel, { transient }) => {
     if (transient.videos > 0)

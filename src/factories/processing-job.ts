@@ -19,6 +19,8 @@ const between = (faker: Faker, from: Date, to: Date) =>
     ? from
     : new Date(faker.number.int({ min: from.getTime(), max: to.getTime() }));
 
+const time = (at: Date | null | undefined) => (at ? at.getTime() : undefined);
+
 const ranBefore = (status: JobStatus | undefined, attempts: number | undefined) =>
   status === 'running' || status === 'completed' || status === 'failed' || (attempts ?? 0) > 0;
 
@@ -73,7 +75,9 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
       const due = attrs.runAfter ?? faker.defaultRefDate();
       // A retry's runAfter is when it runs again: it first started before that, by its backoff.
       if (attrs.status === 'queued') return new Date(due.getTime() - minutes(2) - faker.number.int(30_000));
-      return between(faker, due, new Date(due.getTime() + faker.number.int({ min: 0, max: 30_000 })));
+      const soon = due.getTime() + faker.number.int({ min: 0, max: 30_000 });
+      // A completion the caller gives bounds the start from above.
+      return between(faker, due, new Date(Math.min(soon, time(attrs.completedAt) ?? soon)));
     },
     completedAt: (attrs, { faker }) => {
       if (attrs.status === 'completed' || attrs.status === 'failed') {

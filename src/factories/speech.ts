@@ -53,7 +53,7 @@ const banks: Record<SpokenLanguage, WordBank> = {
       'test',
       'explain',
     ],
-    determiners: ['the', 'this', 'a', 'my', 'your', 'that', 'our', 'every'],
+    determiners: ['the', 'this', 'one', 'my', 'your', 'that', 'our', 'every'],
     adjectives: [
       'new',
       'old',
@@ -154,10 +154,13 @@ export const languageTags: Record<SpokenLanguage, readonly string[]> = {
   es: ['es', 'es', 'es-MX'],
 };
 
-/** Words only one of the languages uses, for telling them apart (the data rules check transcripts with them). */
+/**
+ * Words only one of the languages uses, for telling them apart (the data rules check transcripts with them):
+ * its determiners, so every sentence has one.
+ */
 export const languageMarkers: Record<SpokenLanguage, readonly string[]> = {
-  en: ['the', 'you', 'this', 'going'],
-  es: ['el', 'que', 'esto', 'vamos', 'hay'],
+  en: banks.en.determiners,
+  es: banks.es.determiners,
 };
 
 const pick = (faker: Faker, words: readonly string[]) => words[faker.number.int(words.length - 1)]!;
@@ -182,36 +185,46 @@ export interface TimedSegment {
   start: number;
   /** Seconds the segment is on screen; a transcript's segments add up to its video's duration. */
   duration: number;
-  text: string;
+  /** How many of the content's words it shows, in order: the segments' words add up to the content's. */
+  words: number;
 }
 
-export interface SpokenTranscript {
-  content: string;
-  segments: TimedSegment[];
-}
+/** `sentences` spoken sentences in one text. */
+export const spokenText = (faker: Faker, language: SpokenLanguage, sentences: number) =>
+  Array.from({ length: Math.max(1, sentences) }, () => spokenSentence(faker, language)).join(' ');
 
 const hundredths = (seconds: number) => Math.round(seconds * 100) / 100;
 
+/** At most this many segments, so a three-hour stream's timings stay a few kilobytes of metadata. */
+export const maxSegments = 400;
+
 /**
- * A transcript of `sentences` spoken sentences over a video of `durationSeconds`: one timed segment per
- * sentence, each on screen in proportion to its words, the last ending exactly at the video's end.
+ * The timings of a transcript's content over a video of `durationSeconds`: whole sentences per segment (several
+ * when there are more than `maxSegments`), each on screen in proportion to its words, the last ending exactly at
+ * the video's end.
  */
-export function spokenTranscript(
-  faker: Faker,
-  language: SpokenLanguage,
-  sentences: number,
-  durationSeconds: number,
-): SpokenTranscript {
-  const texts = Array.from({ length: Math.max(1, sentences) }, () => spokenSentence(faker, language));
-  const words = texts.map((text) => text.split(' ').length);
+export function timedSegments(content: string, durationSeconds: number): TimedSegment[] {
+  const sentences = content.split(/(?<=[.?!])\s+/).filter(Boolean);
+  const perSegment = Math.ceil(sentences.length / maxSegments);
+  const words: number[] = [];
+  for (let index = 0; index < sentences.length; index += perSegment) {
+    words.push(
+      sentences
+        .slice(index, index + perSegment)
+        .reduce((sum, sentence) => sum + sentence.split(/\s+/).filter(Boolean).length, 0),
+    );
+  }
   const total = words.reduce((sum, n) => sum + n, 0);
   let spoken = 0;
-  const segments = texts.map((text, index) => {
+  return words.map((count) => {
     const start = hundredths((durationSeconds * spoken) / total);
-    spoken += words[index]!;
-    return { start, duration: hundredths((durationSeconds * spoken) / total) - start, text };
+    spoken += count;
+    return {
+      start,
+      duration: hundredths(hundredths((durationSeconds * spoken) / total) - start),
+      words: count,
+    };
   });
-  return { content: texts.join(' '), segments };
 }
 
 /** A written sentence for descriptions: what the video does, in a creator's words. */

@@ -3,7 +3,7 @@ import { TranscriptModel } from '../models/transcript';
 import { countWords, type transcriptWrite } from '../schemas/transcript';
 import { Factory } from './factory';
 import { uuidFrom } from './fake';
-import { type SpokenLanguage, spokenTranscript, type TimedSegment } from './speech';
+import { type SpokenLanguage, spokenText, timedSegments } from './speech';
 import { videoFactory } from './video';
 import { languageTag, spokenLanguageOf } from './youtube-data';
 
@@ -12,8 +12,9 @@ type JsonValue = z.core.util.JSONType;
 
 /**
  * A transcript creates its video (and that video's channel) unless `videoId` is given. Transient: `sentences`
- * spoken, over a video of `durationSeconds` (its segments add up to it), in `spoken` language. The content is
- * the segments' text in the language its `language` tag names, and `wordCount` counts it, whatever is overridden.
+ * spoken, over a video of `durationSeconds`, in the `spoken` language. The content is in the language its
+ * `language` tag names; its timed segments (in `metadata`) add up to the video's duration and hold every word;
+ * `wordCount` counts it; all three follow an overridden content.
  */
 export const transcriptFactory = new Factory<
   TranscriptAttrs,
@@ -37,19 +38,12 @@ export const transcriptFactory = new Factory<
     }),
   },
   dependent: {
-    metadata: (attrs, { faker, transient }) => {
-      const { segments } = spokenTranscript(
-        faker,
-        spokenLanguageOf(attrs.language ?? 'en'),
-        transient.sentences,
-        transient.durationSeconds,
-      );
-      return { ...attrs.metadata, segments: segments as unknown as JsonValue[] };
-    },
-    content: (attrs) =>
-      ((attrs.metadata?.segments ?? []) as unknown as TimedSegment[])
-        .map((segment) => segment.text)
-        .join(' '),
+    content: (attrs, { faker, transient }) =>
+      spokenText(faker, spokenLanguageOf(attrs.language ?? 'en'), transient.sentences),
+    metadata: (attrs, { transient }) => ({
+      ...attrs.metadata,
+      segments: timedSegments(attrs.content, transient.durationSeconds) as unknown as JsonValue[],
+    }),
     wordCount: (attrs) => countWords(attrs.content),
   },
   transient: { sentences: 40, durationSeconds: 600, spoken: 'en' },

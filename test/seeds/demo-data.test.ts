@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seedDemoData } from '../../src/factories/bulk-seed';
+import { seedDatabase } from '../../src/factories/bulk-seed';
 import { seedPlanFrom } from '../../src/factories/seed-plan';
 import { channelSchema } from '../../src/schemas/channel';
 import { ChannelModel, ProcessingSessionModel, TranscriptModel, VideoModel } from '../../src/models';
@@ -24,15 +24,15 @@ async function checksums(): Promise<Record<string, string>> {
 describe('knex seed:run', () => {
   it('replaces the data instead of piling it up, identically for the same seed number', async () => {
     const plan = seedPlanFrom({ SEED: '7', SEED_VIDEOS: '300', SEED_CHANNELS: '6' });
-    const first = await seedDemoData(testDatabase().db, plan);
+    const first = await seedDatabase(testDatabase().db, plan);
     const firstSums = await checksums();
-    const second = await seedDemoData(testDatabase().db, plan);
+    const second = await seedDatabase(testDatabase().db, plan);
     expect(second.rows).toEqual(first.rows);
     expect(await checksums()).toEqual(firstSums);
     expect(first.rows.videos).toBe(300);
     expect(first.rows.channels).toBe(6);
 
-    const other = await seedDemoData(testDatabase().db, { ...plan, seed: 8 });
+    const other = await seedDatabase(testDatabase().db, { ...plan, seed: 8 });
     expect(other.rows.videos).toBe(300);
     expect((await checksums()).videos).not.toBe(firstSums.videos);
   });
@@ -40,16 +40,16 @@ describe('knex seed:run', () => {
   it('gives the same rows whether they are stored in one batch or in many overlapping ones', async () => {
     const plan = seedPlanFrom({ SEED: '11', SEED_VIDEOS: '1300', SEED_CHANNELS: '7' });
     expect(plan.batchVideos).toBeGreaterThan(plan.videos);
-    await seedDemoData(testDatabase().db, plan);
+    await seedDatabase(testDatabase().db, plan);
     const oneBatch = await checksums();
     // 1,300 videos in batches of 97: thirteen full batches stored while the next is built, and a partial one.
-    const batched = await seedDemoData(testDatabase().db, { ...plan, batchVideos: 97 });
+    const batched = await seedDatabase(testDatabase().db, { ...plan, batchVideos: 97 });
     expect(batched.rows.videos).toBe(1_300);
     expect(await checksums()).toEqual(oneBatch);
   });
 
   it('makes coherent rows: schema-valid, words counted, publish dates rising within a channel, counters agreeing', async () => {
-    await seedDemoData(testDatabase().db, seedPlanFrom({ SEED_VIDEOS: '200', SEED_CHANNELS: '4' }));
+    await seedDatabase(testDatabase().db, seedPlanFrom({ SEED_VIDEOS: '200', SEED_CHANNELS: '4' }));
     for (const channel of await ChannelModel.query())
       expect(channelSchema.safeParse(channel.$toJson()).success).toBe(true);
     const videos = await VideoModel.query().orderBy(['channel_id', 'created_at']);
