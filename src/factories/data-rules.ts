@@ -37,6 +37,9 @@ const rowRule = <Table extends keyof Rows>(
 ): DataRule => ({ rule, sql, row: { table, holds } as DataRule['row'] });
 
 const count = (from: string) => `SELECT count(*)::integer AS violations FROM ${from}`;
+/** `countWords` in SQL: the words of a transcript's content. */
+const contentWords = `CASE WHEN btrim(content) = '' THEN 0
+                           ELSE array_length(regexp_split_to_array(btrim(content), '\\s+'), 1) END`;
 const time = (value: Date | null | undefined) => value?.getTime();
 /** `later` is not before `earlier`, or one of them is unset. */
 const inOrder = (earlier: Date | null | undefined, later: Date | null | undefined) =>
@@ -93,8 +96,7 @@ export const dataRules: DataRule[] = [
   },
   rowRule(
     "a transcript's word count counts its content",
-    count(`transcripts WHERE word_count IS DISTINCT FROM
-             CASE WHEN btrim(content) = '' THEN 0 ELSE array_length(regexp_split_to_array(btrim(content), '\\s+'), 1) END`),
+    count(`transcripts WHERE word_count IS DISTINCT FROM ${contentWords}`),
     'transcript',
     (t) => t.wordCount === countWords(t.content),
   ),
@@ -108,8 +110,8 @@ export const dataRules: DataRule[] = [
   ),
   rowRule(
     "a transcript's timed segments run one after another from the start, and show every word once",
-    count(`transcripts t WHERE t.metadata ? 'segments' AND (
-             t.word_count IS DISTINCT FROM (SELECT sum((s ->> 'words')::integer)
+    count(`transcripts t WHERE t.metadata -> 'segments' IS NOT NULL AND (
+             ${contentWords} IS DISTINCT FROM (SELECT sum((s ->> 'words')::integer)
                                               FROM jsonb_array_elements(t.metadata -> 'segments') s)
              OR EXISTS (SELECT 1 FROM (
                           SELECT (s ->> 'start')::numeric AS start,
@@ -132,7 +134,7 @@ export const dataRules: DataRule[] = [
   {
     rule: "a transcript's timed segments add up to its video's duration",
     sql: count(`transcripts t JOIN videos v ON v.id = t.video_id
-                WHERE t.metadata ? 'segments' AND abs(v.duration_seconds - (
+                WHERE t.metadata -> 'segments' IS NOT NULL AND abs(v.duration_seconds - (
                         SELECT sum((s ->> 'duration')::numeric) FROM jsonb_array_elements(t.metadata -> 'segments') s)) > 0.05`),
   },
   {

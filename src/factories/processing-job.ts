@@ -70,6 +70,11 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
     cancelled: () => ({ status: 'cancelled' }),
   },
   dependent: {
+    // A job the caller says completed was due before that.
+    runAfter: (attrs, { faker }) =>
+      attrs.completedAt && attrs.runAfter && attrs.completedAt < attrs.runAfter
+        ? new Date(attrs.completedAt.getTime() - faker.number.int({ min: 1_000, max: minutes(3) }))
+        : attrs.runAfter,
     startedAt: (attrs, { faker }) => {
       if (!ranBefore(attrs.status, attrs.attempts)) return null;
       const due = attrs.runAfter ?? faker.defaultRefDate();
@@ -84,7 +89,13 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
         const started = attrs.startedAt ?? attrs.runAfter ?? faker.defaultRefDate();
         return new Date(started.getTime() + faker.number.int({ min: 1_000, max: minutes(3) }));
       }
-      if (attrs.status === 'cancelled') return attrs.runAfter ?? faker.defaultRefDate();
+      if (attrs.status === 'cancelled') {
+        const last = Math.max(
+          time(attrs.startedAt) ?? 0,
+          time(attrs.runAfter) ?? faker.defaultRefDate().getTime(),
+        );
+        return new Date(last + faker.number.int(60_000));
+      }
       return null;
     },
     lockedAt: (attrs) => (attrs.status === 'running' ? (attrs.startedAt ?? null) : null),

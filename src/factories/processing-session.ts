@@ -22,23 +22,25 @@ export const processingSessionFactory = new Factory<
     status: 'pending',
     totalVideos: null,
     processedVideos: 0,
-    startedAt: null,
-    completedAt: null,
     configuration: { jobTypes: ['transcript_extraction'], concurrency: 8 },
     metrics: {},
   }),
   traits: {
-    running: (_attrs, { faker }) => ({ status: 'running', startedAt: faker.defaultRefDate() }),
-    paused: (_attrs, { faker }) => ({ status: 'paused', startedAt: faker.defaultRefDate() }),
-    completed: (_attrs, { faker }) => {
-      const completedAt = faker.date.recent({ days: 3 });
-      return { status: 'completed', startedAt: new Date(completedAt.getTime() - 3_600_000), completedAt };
-    },
-    failed: (_attrs, { faker }) => ({
-      status: 'failed',
-      startedAt: faker.date.recent({ days: 1 }),
-      completedAt: faker.defaultRefDate(),
-    }),
+    running: () => ({ status: 'running' }),
+    paused: () => ({ status: 'paused' }),
+    completed: () => ({ status: 'completed' }),
+    failed: () => ({ status: 'failed' }),
+  },
+  dependent: {
+    startedAt: (attrs, { faker }) =>
+      attrs.status === 'pending' || attrs.status === undefined ? null : faker.date.recent({ days: 3 }),
+    completedAt: (attrs, { faker }) =>
+      attrs.status === 'completed' || attrs.status === 'failed'
+        ? new Date(
+            (attrs.startedAt ?? faker.defaultRefDate()).getTime() +
+              faker.number.int({ min: 60_000, max: 3 * 3_600_000 }),
+          )
+        : null,
   },
   transient: { jobs: 0 },
   persist: (rows) => ProcessingSessionModel.query().insert(rows).returning('*'),

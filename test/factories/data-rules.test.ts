@@ -1,0 +1,182 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  processingJobFactory,
+  processingSessionFactory,
+  seedFactories,
+  transcriptFactory,
+  videoFactory,
+} from '../../src/factories';
+import { seedDatabase } from '../../src/factories/bulk-seed';
+import { checkDataRules, dataRules } from '../../src/factories/data-rules';
+import type { Factory } from '../../src/factories/factory';
+import { seedPlanFrom } from '../../src/factories/seed-plan';
+import { jobStatuses, jobTypeEntity, jobTypes } from '../../src/schemas/processing-job';
+import { videoStatuses } from '../../src/schemas/video';
+import { testDatabase } from '../support/database';
+
+const date = fc.date({ min: new Date('2019-01-01'), max: new Date('2026-12-01'), noInvalidDate: true });
+
+type AnyFactory = Factory<object, unknown, string, object>;
+
+/** Each factory with the overrides a caller might give it: the fields other fields depend on. */
+const cases: [
+  string,
+  'video' | 'transcript' | 'job' | 'session',
+  AnyFactory,
+  fc.Arbitrary<object>,
+  fc.Arbitrary<object>,
+][] = [
+  [
+    'video',
+    'video',
+    videoFactory as unknown as AnyFactory,
+    fc.record(
+      {
+        publishedAt: fc.option(date, { nil: null }),
+        status: fc.constantFrom(...videoStatuses),
+        durationSeconds: fc.integer({ min: 1, max: 40_000 }),
+      },
+      { requiredKeys: [] },
+    ),
+    fc.record({
+      shortsShare: fc.double({ min: 0, max: 1, noNaN: true }),
+      reach: fc.double({ min: -3, max: 3, noNaN: true }),
+    }),
+  ],
+  [
+    'transcript',
+    'transcript',
+    transcriptFactory as unknown as AnyFactory,
+    fc.oneof(
+      fc.record(
+        { language: fc.constantFrom('en', 'en-US', 'en-GB', 'es', 'es-MX', 'de', 'ja') },
+        { requiredKeys: [] },
+      ),
+      // A caller's own content, in the language it is tagged with.
+      fc.record({
+        language: fc.constant('en'),
+        content: fc.constantFrom('So this is the plan. Can you fix that one?', 'The end'),
+      }),
+    ),
+    fc.record({
+      sentences: fc.integer({ min: 1, max: 900 }),
+      durationSeconds: fc.integer({ min: 1, max: 20_000 }),
+      spoken: fc.constantFrom('en', 'es'),
+    }),
+  ],
+  [
+    'job',
+    'job',
+    processingJobFactory as unknown as AnyFactory,
+    fc
+      .record(
+        {
+          jobType: fc.constantFrom(...jobTypes),
+          status: fc.constantFrom(...jobStatuses),
+          runAfter: date,
+          attempts: fc.integer({ min: 0, max: 3 }),
+          completedAt: date,
+        },
+        { requiredKeys: ['jobType'] },
+      )
+      .map(({ completedAt, ...job }) => ({
+        ...job,
+        entityType: jobTypeEntity[job.jobType],
+        maxAttempts: 3,
+        // A caller gives a completion only to a finished job, and after it was due.
+        ...(completedAt && (job.status === 'completed' || job.status === 'failed')
+          ? { completedAt: new Date(Math.max(completedAt.getTime(), (job.runAfter?.getTime() ?? 0) + 1_000)) }
+          : {}),
+      })),
+    fc.constant({}),
+  ],
+  [
+    'session',
+    'session',
+    processingSessionFactory as unknown as AnyFactory,
+    fc.record({ startedAt: fc.option(date, { nil: null }) }, { requiredKeys: [] }),
+    fc.constant({}),
+  ],
+];
+
+describe('the data rules', () => {
+  for (const [name, table, factory, overrides, transient] of cases) {
+    const rules = dataRules.filter((rule) => rule.row?.table === table);
+    it(`hold for every ${name} the factory builds, with any traits and overrides (${rules.length} rules)`, () => {
+      fc.assert(
+        fc.property(
+          fc.subarray(factory.traitNames),
+          overrides,
+          transient,
+          fc.integer({ min: 0, max: 1_000_000 }),
+          (traits, given, extra, seed) => {
+            seedFactories(seed);
+            const built = factory
+              .trait(...traits)
+              .transient(extra)
+              .build(given);
+            for (const rule of rules) {
+              expect(rule.row!.holds(built as never), `${rule.rule}: ${JSON.stringify(built)}`).toBe(true);
+            }
+          },
+        ),
+        { numRuns: 150 },
+      );
+    });
+  }
+
+  it('are broken by a factory that ignores them, so they can fail', () => {
+    const video = {
+      ...videoFactory.build({ publishedAt: new Date('2026-01-02') }),
+      discoveredAt: new Date('2026-01-01'),
+    };
+    const transcript = { ...transcriptFactory.build(), wordCount: 3 };
+    const job = {
+      ...processingJobFactory.trait('discovery', 'completed').build(),
+      result: { wordCount: 3, language: 'en' },
+    };
+    const broken = (table: string, row: object) =>
+      dataRules
+        .filter((rule) => rule.row?.table === table && !rule.row.holds(row as never))
+        .map((rule) => rule.rule);
+    expect(broken('video', video)).toEqual(['a video is discovered no earlier than it was published']);
+    expect(broken('transcript', transcript)).toEqual(["a transcript's word count counts its content"]);
+    expect(broken('job', job)).toEqual([
+      "a completed job's result has its type's shape, and an unfinished job has none",
+    ]);
+  });
+
+  for (const scenario of ['demo', 'queue'] as const) {
+    it(`hold in every row of a seeded ${scenario} database`, async () => {
+      const { db } = testDatabase();
+      await seedDatabase(db, seedPlanFrom({ SEED_SCENARIO: scenario, SEED_VIDEOS: '2000', SEED: '5' }));
+      expect(await checkDataRules((sql) => db.raw(sql))).toEqual([]);
+    });
+  }
+
+  it('count the rows that break them in a database', async () => {
+    const { db } = testDatabase();
+    await seedDatabase(db, seedPlanFrom({ SEED_VIDEOS: '300', SEED: '6' }));
+    await db.raw(`UPDATE videos SET discovered_at = published_at - interval '1 day'
+                   WHERE id IN (SELECT id FROM videos WHERE published_at IS NOT NULL ORDER BY id LIMIT 3)`);
+    await db.raw(`UPDATE transcripts SET word_count = word_count + 1
+                   WHERE id IN (SELECT id FROM transcripts ORDER BY id LIMIT 2)`);
+    await db.raw(`UPDATE processing_jobs SET result = '{"wordCount": 1}'
+                   WHERE id IN (SELECT id FROM processing_jobs WHERE job_type = 'channel_discovery' ORDER BY id LIMIT 1)`);
+    // Each planted fault breaks its own rule, and the rules that look at the same fact from another row.
+    expect(await checkDataRules((sql) => db.raw(sql))).toEqual([
+      { rule: 'a video is discovered no earlier than it was published', violations: 3 },
+      { rule: 'a video is discovered no earlier than its channel was first followed', violations: 1 },
+      { rule: "a transcript's word count counts its content", violations: 2 },
+      {
+        rule: "a completed job's result has its type's shape, and an unfinished job has none",
+        violations: 1,
+      },
+      {
+        rule: "a completed transcript job's result counts the words of a transcript of its video",
+        violations: 2,
+      },
+    ]);
+  });
+});
