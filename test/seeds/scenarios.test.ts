@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { seedDatabase } from '../../src/factories/bulk-seed';
+import { checkDataRules } from '../../src/factories/data-rules';
+import { seedPlanFrom } from '../../src/factories/seed-plan';
+import { testDatabase } from '../support/database';
+
+const db = () => testDatabase().db;
+const tables = ['channels', 'videos', 'transcripts', 'processing_jobs', 'processing_sessions'];
+
+async function checksum(): Promise<string> {
+  const sums = [];
+  for (const table of tables) {
+    const { rows } = await db().raw(
+      `SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY id), '')) AS sum FROM ${table} t`,
+    );
+    sums.push(rows[0].sum as string);
+  }
+  return sums.join(',');
+}
+
+const one = async <T>(sql: string): Promise<T> => (await db().raw(sql)).rows[0] as T;
+
+describe('seed scenarios', () => {
+  it('spread demo videos over channels with a heavy tail, and give channels their own shape', async () => {
+    await seedDatabase(db(), seedPlanFrom({ SEED_VIDEOS: '3000', SEED_CHANNELS: '30', SEED: '3' }));
+    const { rows } = await db().raw<{ rows: { videos: number; shorts: number; median_views: number }[] }>(
+      `SELECT count(*)::integer AS videos, avg((duration_seconds <= 60)::integer)::float AS shorts,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY view_count)::float AS median_views
+         FROM videos GROUP BY channel_id ORDER BY videos DESC`,
+    );
+    const counts = rows.map((row) => row.videos);
+    const median = counts[Math.floor(counts.length / 2)]!;
+    expect(counts.reduce((sum, n) => sum + n, 0)).toBe(3_000);
+    expect(counts[0]).toBeGreaterThan(5 * median);
+    expect(counts.filter((n) => n < 100).length).toBeGreaterThan(counts.length / 2);
+    const busy = rows.filter((row) => row.videos >= 20);
+    const spread = (values: number[]) => Math.max(...values) - Math.min(...values);
+    expect(spread(busy.map((row) => row.shorts))).toBeGreaterThan(0.2);
+    expect(Math.max(...busy.map((row) => row.median_views))).toBeGreaterThan(
+      10 * Math.min(...busy.map((row) => row.median_views)),
+    );
+    const languages = await db()('transcripts').distinct('language').pluck('language');
+    expect(languages.some((tag: string) => tag.startsWith('en'))).toBe(true);
+    expect(languages.some((tag: string) => tag.startsWith('es'))).toBe(true);
+  });
+
+  it('give the queue scenario one job in every state a worker or an admin UI must handle, as of now', async () => {
+    await seedDatabase(db(), seedPlanFrom({ SEED_SCENARIO: 'queue' }));
+    const states = await one<Record<string, number>>(`
+      SELECT count(*) FILTER (WHERE status = 'queued' AND attempts = 0 AND run_after <= now() AND NOT held) AS due,
+             count(*) FILTER (WHERE status = 'queued' AND attempts = 0 AND run_after > now()) AS scheduled,
+             count(*) FILTER (WHERE status = 'running' AND lease_expires_at > now()) AS live_lease,
+             count(*) FILTER (WHERE status = 'running' AND lease_expires_at < now() AND attempts < max_attempts)
+               AS expired_lease,
+             count(*) FILTER (WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts)
+               AS expired_last_attempt,
+             count(*) FILTER (WHERE status = 'queued' AND attempts > 0 AND run_after > now()) AS retry_scheduled,
+             count(*) FILTER (WHERE status = 'failed') AS exhausted,
+             count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
+             count(*) FILTER (WHERE held) AS held
+        FROM processing_jobs`);
+    for (const [state, jobs] of Object.entries(states)) expect(Number(jobs), state).toBeGreaterThan(0);
+    const sessions = await db()('processing_sessions').distinct('status').pluck('status');
+    expect(sessions.sort()).toEqual(['failed', 'paused', 'running']);
+    expect(
+      Number((await one<{ n: number }>('SELECT max(length(content)) AS n FROM transcripts')).n),
+    ).toBeGreaterThan(100_000);
+    expect(await db()('videos').whereRaw(`title ~ '[^\\x01-\\x7e]'`).pluck('title')).toContain(
+      'كيف تبدأ في التصوير الفوتوغرافي؟',
+    );
+    expect(await checkDataRules((sql) => db().raw(sql))).toEqual([]);
+  });
+
+  it('add to the data in the additive mode, deterministically for the same seed and the same data', async () => {
+    const twice = async () => {
+      await seedDatabase(db(), seedPlanFrom({ SEED_VIDEOS: '300', SEED: '4' }));
+      await seedDatabase(db(), seedPlanFrom({ SEED_VIDEOS: '200', SEED: '4', SEED_MODE: 'add' }));
+      return checksum();
+    };
+    const first = await twice();
+    expect(Number((await one<{ n: number }>('SELECT count(*) AS n FROM videos')).n)).toBe(500);
+    expect(await checkDataRules((sql) => db().raw(sql))).toEqual([]);
+    expect(await twice()).toBe(first);
+  });
+
+  it('write nothing in a dry run, and count exactly what a real run writes', async () => {
+    await seedDatabase(db(), seedPlanFrom({ SEED_VIDEOS: '100', SEED: '9' }));
+    const before = await checksum();
+    const plan = seedPlanFrom({ SEED_VIDEOS: '400', SEED: '8', SEED_SCENARIO: 'queue' });
+    const dry = await seedDatabase(db(), { ...plan, dryRun: true });
+    expect(await checksum()).toBe(before);
+    const real = await seedDatabase(db(), plan);
+    expect(dry.rows).toEqual(real.rows);
+  });
+
+  it('read the scenario, mode and reference date from the environment, and name a bad one', () => {
+    const now = new Date('2026-12-02T10:11:12.345Z');
+    expect(seedPlanFrom({}, now)).toMatchObject({
+      scenario: 'demo',
+      videos: 1_000,
+      mode: 'replace',
+      dryRun: false,
+    });
+    expect(seedPlanFrom({ SEED_SCENARIO: 'queue' }, now)).toMatchObject({
+      videos: 200,
+      channels: 6,
+      referenceDate: new Date('2026-12-02T10:11:00.000Z'),
+    });
+    expect(seedPlanFrom({ SEED_SCENARIO: 'load' }, now).videos).toBe(1_000_000);
+    expect(seedPlanFrom({ SEED_DRY_RUN: 'true', SEED_MODE: 'add' }, now)).toMatchObject({
+      dryRun: true,
+      mode: 'add',
+    });
+    expect(() => seedPlanFrom({ SEED_SCENARIO: 'huge' })).toThrow(/SEED_SCENARIO/);
+    expect(() => seedPlanFrom({ SEED_REFERENCE_DATE: 'yesterday' })).toThrow(/SEED_REFERENCE_DATE/);
+    expect(seedPlanFrom({ NODE_ENV: 'production', SEED_MODE: 'add' }, now).mode).toBe('add');
+  });
+});
