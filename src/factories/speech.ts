@@ -8,10 +8,15 @@ import type { Faker } from '@faker-js/faker';
 
 export type SpokenLanguage = 'en' | 'es';
 
-interface WordBank {
-  openers: readonly string[];
+/** Subjects with the verb forms that agree with them. */
+interface Voice {
   subjects: readonly string[];
   modals: readonly string[];
+}
+
+interface WordBank {
+  openers: readonly string[];
+  voices: readonly Voice[];
   actions: readonly string[];
   determiners: readonly string[];
   adjectives: readonly string[];
@@ -34,8 +39,20 @@ const banks: Record<SpokenLanguage, WordBank> = {
       'and honestly',
       'first of all',
     ],
-    subjects: ['I', 'we', 'you', 'this', 'it', 'that', 'everybody', 'my friend', 'the community'],
-    modals: ['want to', 'need to', 'are going to', 'can', 'should', 'will', 'have to', 'might', 'like to'],
+    voices: [
+      {
+        subjects: ['I'],
+        modals: ['want to', 'need to', 'am going to', 'can', 'should', 'will', 'have to', 'like to'],
+      },
+      {
+        subjects: ['we', 'you', 'they'],
+        modals: ['want to', 'need to', 'are going to', 'can', 'should', 'will', 'have to', 'might'],
+      },
+      {
+        subjects: ['this', 'it', 'my friend', 'everybody', 'the community'],
+        modals: ['wants to', 'needs to', 'is going to', 'can', 'should', 'will', 'has to', 'might'],
+      },
+    ],
     actions: [
       'check',
       'try',
@@ -101,8 +118,16 @@ const banks: Record<SpokenLanguage, WordBank> = {
   },
   es: {
     openers: ['bueno', 'entonces', 'vale', 'pues', 'mira', 'a ver', 'y luego', 'pero', 'primero'],
-    subjects: ['yo', 'nosotros', 'tú', 'esto', 'eso', 'todo el mundo', 'mi amigo', 'la comunidad'],
-    modals: ['quiero', 'vamos a', 'tienes que', 'podemos', 'hay que', 'voy a', 'necesito', 'sueles'],
+    voices: [
+      { subjects: ['yo'], modals: ['quiero', 'voy a', 'necesito', 'tengo que', 'puedo', 'suelo'] },
+      { subjects: ['nosotros'], modals: ['queremos', 'vamos a', 'necesitamos', 'tenemos que', 'podemos'] },
+      { subjects: ['tú'], modals: ['quieres', 'vas a', 'tienes que', 'puedes', 'sueles'] },
+      {
+        subjects: ['esto', 'mi amigo', 'todo el mundo'],
+        modals: ['quiere', 'va a', 'tiene que', 'puede', 'suele'],
+      },
+      { subjects: [''], modals: ['hay que'] },
+    ],
     actions: [
       'revisar',
       'probar',
@@ -170,14 +195,17 @@ const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(
 export function spokenSentence(faker: Faker, language: SpokenLanguage): string {
   const bank = banks[language];
   const roll = faker.number.int(99);
-  let sentence = `${pick(faker, bank.subjects)} ${pick(faker, bank.modals)} ${pick(faker, bank.actions)}`;
-  if (roll < 45) sentence = `${pick(faker, bank.openers)} ${sentence}`;
+  const voice = bank.voices[faker.number.int(bank.voices.length - 1)]!;
+  const subject = pick(faker, voice.subjects);
+  let sentence = `${subject ? `${subject} ` : ''}${pick(faker, voice.modals)} ${pick(faker, bank.actions)}`;
+  if (roll < 45) sentence = `${pick(faker, bank.openers)}, ${sentence}`;
   if (roll % 3 === 0) sentence += ` ${pick(faker, bank.fillers)}`;
   sentence += ` ${pick(faker, bank.determiners)}`;
   if (roll % 2 === 0) sentence += ` ${pick(faker, bank.adjectives)}`;
   sentence += ` ${pick(faker, bank.nouns)}`;
   if (roll > 60) sentence += ` ${pick(faker, bank.tails)}`;
-  return `${capitalized(sentence)}${roll % 11 === 0 ? '?' : '.'}`;
+  if (roll % 11 !== 0) return `${capitalized(sentence)}.`;
+  return language === 'es' ? `¿${capitalized(sentence)}?` : `${capitalized(sentence)}?`;
 }
 
 export interface TimedSegment {
