@@ -41,7 +41,7 @@ function banner(address: string, database: ProvisionedDatabase, config: Config):
     `  REST            ${address}${restPrefix}/channels, ...`,
     `  tRPC            ${address}/trpc  (typed client: createClient() from src/client.ts)`,
     `  database        ${source}`,
-    `  seed it         npm run seed  (SEED_VIDEOS=100000 npm run seed for more)`,
+    `  seed it         npm run seed  (SEED_SCENARIO=queue npm run seed for every queue state)`,
   ].join('\n');
 }
 
