@@ -15,6 +15,8 @@ import type { Knex } from 'knex';
  *   wait for), then counts the type's running jobs with live leases in a statement of its own, whose snapshot
  *   sees every claim that held the lock before. So concurrent claims of a type never exceed its limit. Claims
  *   of unlimited types lock nothing more than before.
+ * - The claim looks for each type's jobs on its own (an index led by the type): a worker that takes one type
+ *   no longer reads past every queued job of the others.
  */
 
 export async function up(knex: Knex): Promise<void> {
@@ -44,7 +46,7 @@ export async function up(knex: Knex): Promise<void> {
 
     DROP INDEX processing_jobs_runnable_idx;
     CREATE INDEX processing_jobs_runnable_idx
-      ON processing_jobs (priority DESC, created_at, id) INCLUDE (job_type, run_after)
+      ON processing_jobs (job_type, priority DESC, created_at, id) INCLUDE (run_after)
       WHERE status = 'queued' AND NOT held;
     DROP INDEX processing_jobs_scheduled_idx;
     CREATE INDEX processing_jobs_scheduled_idx ON processing_jobs (run_after) WHERE status = 'queued' AND NOT held;
@@ -111,9 +113,8 @@ export async function up(knex: Knex): Promise<void> {
     RETURNS SETOF processing_jobs LANGUAGE plpgsql
     SET plan_cache_mode = force_generic_plan AS $$
     DECLARE
-      open_types text[];
-      limited_types text[];
-      limited_caps integer[];
+      type_names text[];
+      type_caps integer[];
     BEGIN
       -- Leases that expired on their last attempt fail, and their videos with them.
       WITH exhausted AS (
@@ -130,49 +131,46 @@ export async function up(knex: Knex): Promise<void> {
        WHERE exhausted.entity_type = 'video' AND videos.id = exhausted.entity_id
          AND videos.status = ANY(video_fails_from);
 
-      -- Limited types in name order, each locked until this claim commits; then, in a new snapshot, the places
-      -- left under each limit.
+      -- Limited types in name order, each locked until this claim commits; then, in a new snapshot, the room
+      -- each type has: the claim's limit, or less under a running limit (live leases counted up to the limit).
       PERFORM 1 FROM job_types
         WHERE max_running IS NOT NULL AND (claim_types IS NULL OR name = ANY(claim_types))
         ORDER BY name FOR NO KEY UPDATE;
-      SELECT coalesce(array_agg(t.name ORDER BY t.name) FILTER (WHERE t.max_running IS NULL), '{}'),
-             coalesce(array_agg(t.name ORDER BY t.name) FILTER (WHERE t.max_running IS NOT NULL), '{}'),
-             coalesce(array_agg(greatest(0, t.max_running - (
-                        SELECT count(*) FROM processing_jobs j
-                         WHERE j.status = 'running' AND j.job_type = t.name AND j.lease_expires_at >= now()))::integer
-                      ORDER BY t.name) FILTER (WHERE t.max_running IS NOT NULL), '{}')
-        INTO open_types, limited_types, limited_caps
+      SELECT coalesce(array_agg(t.name ORDER BY t.name), '{}'),
+             coalesce(array_agg(CASE WHEN t.max_running IS NULL THEN claim_limit
+                                     ELSE least(claim_limit, greatest(0, t.max_running - (
+                                       SELECT count(*) FROM (
+                                         SELECT 1 FROM processing_jobs j
+                                          WHERE j.status = 'running' AND j.job_type = t.name AND j.lease_expires_at >= now()
+                                          LIMIT t.max_running) live))::integer) END
+                                ORDER BY t.name), '{}')
+        INTO type_names, type_caps
         FROM job_types t
        WHERE claim_types IS NULL OR t.name = ANY(claim_types);
 
       RETURN QUERY
-      WITH groups AS (
-        -- The unlimited types share one group and one scan; each limited type is a group of its own.
-        SELECT open_types AS types, claim_limit AS cap, '' AS name WHERE cardinality(open_types) > 0
-        UNION ALL
-        SELECT ARRAY[l.name], least(l.cap, claim_limit), l.name
-          FROM unnest(limited_types, limited_caps) AS l (name, cap) WHERE l.cap > 0
-      ), candidates AS (
-        SELECT g.name AS grp, g.cap, c.id, c.priority, c.created_at
-          FROM groups g
+      WITH candidates AS (
+        -- Each type's best queued and expired-lease jobs, up to its room, each scan on an index of its own type.
+        SELECT g.name, g.cap, c.id, c.priority, c.created_at
+          FROM (SELECT * FROM unnest(type_names, type_caps) AS t (name, cap) WHERE t.cap > 0) g
          CROSS JOIN LATERAL (
            SELECT * FROM (
              SELECT id, priority, created_at FROM processing_jobs
-              WHERE status = 'queued' AND NOT held AND run_after <= now() AND job_type = ANY(g.types)
+              WHERE status = 'queued' AND NOT held AND run_after <= now() AND job_type = g.name
               ORDER BY priority DESC, created_at, id
               LIMIT g.cap FOR UPDATE SKIP LOCKED) queued
            UNION ALL
            SELECT * FROM (
              SELECT id, priority, created_at FROM processing_jobs
               WHERE status = 'running' AND NOT held AND lease_expires_at < now() AND attempts < max_attempts
-                AND job_type = ANY(g.types)
+                AND job_type = g.name
               ORDER BY lease_expires_at
               LIMIT g.cap FOR UPDATE SKIP LOCKED) expired
          ) c
       ), chosen AS (
         SELECT id FROM (
           SELECT id, priority, created_at, cap,
-                 row_number() OVER (PARTITION BY grp ORDER BY priority DESC, created_at, id) AS nth
+                 row_number() OVER (PARTITION BY name ORDER BY priority DESC, created_at, id) AS nth
             FROM candidates) ranked
          WHERE nth <= cap
          ORDER BY priority DESC, created_at, id

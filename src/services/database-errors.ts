@@ -29,6 +29,9 @@ const constraintMessages: Record<string, string> = {
   processing_jobs_session_is_open: 'the session is finished and takes no new jobs',
 };
 
+/** Constraints that refuse a write for the state of other rows, not for its input: a conflict, not a 400. */
+const stateConstraints = new Set(['processing_jobs_session_is_open']);
+
 const parentNames: Record<string, string> = {
   channelId: 'channel',
   videoId: 'video',
@@ -103,11 +106,9 @@ export function translateDatabaseError(thrown: unknown): unknown {
   }
   if (error instanceof CheckViolationError) {
     const field = constraintFields[error.constraint] ?? checkedColumn(error.table, error.constraint);
-    if (error.constraint === 'processing_jobs_session_is_open')
-      return new ConflictError(constraintMessages[error.constraint]!, field, { cause: error });
-    return new InvalidInputError(`${field ?? 'the input'} breaks a rule of the data`, field, {
-      cause: error,
-    });
+    const message = constraintMessages[error.constraint] ?? `${field ?? 'the input'} breaks a rule of the data`;
+    const Refusal = stateConstraints.has(error.constraint) ? ConflictError : InvalidInputError;
+    return new Refusal(message, field, { cause: error });
   }
   if (error instanceof NotNullViolationError) {
     return new InvalidInputError(`${camel(error.column)} is required`, camel(error.column), { cause: error });

@@ -126,8 +126,8 @@ export const sqlMutants: SqlMutant[] = [
   {
     name: "a limited type's room is ignored",
     file: claim,
-    find: `SELECT ARRAY[l.name], least(l.cap, claim_limit), l.name`,
-    replace: `SELECT ARRAY[l.name], claim_limit, l.name`,
+    find: `ELSE least(claim_limit, greatest(0, t.max_running - (`,
+    replace: `ELSE least(claim_limit, greatest(claim_limit, t.max_running - (`,
     tests: ['test/queue/type-limits.test.ts'],
   },
   {
