@@ -156,7 +156,7 @@ export async function up(knex: Knex): Promise<void> {
          CROSS JOIN LATERAL (
            SELECT * FROM (
              SELECT id, priority, created_at FROM processing_jobs
-              WHERE status = 'queued' AND NOT held AND run_after <= now() AND job_type = g.name
+              WHERE status = 'queued' AND NOT held AND job_type = g.name
               ORDER BY priority DESC, created_at, id
               LIMIT g.cap FOR UPDATE SKIP LOCKED) queued
            UNION ALL
