@@ -156,13 +156,13 @@ export async function up(knex: Knex): Promise<void> {
          CROSS JOIN LATERAL (
            SELECT * FROM (
              SELECT id, priority, created_at FROM processing_jobs
-              WHERE status = 'queued' AND NOT held AND job_type = g.name
+              WHERE status = 'queued' AND NOT held AND run_after <= now() AND job_type = g.name
               ORDER BY priority DESC, created_at, id
               LIMIT g.cap FOR UPDATE SKIP LOCKED) queued
            UNION ALL
            SELECT * FROM (
              SELECT id, priority, created_at FROM processing_jobs
-              WHERE status = 'running' AND NOT held AND lease_expires_at < now() AND attempts < max_attempts
+              WHERE status = 'running' AND NOT held AND lease_expires_at < now() AND attempts <= max_attempts
                 AND job_type = g.name
               ORDER BY lease_expires_at
               LIMIT g.cap FOR UPDATE SKIP LOCKED) expired
