@@ -135,7 +135,7 @@ export async function up(knex: Knex): Promise<void> {
       -- each type has: the claim's limit, or less under a running limit (live leases counted up to the limit).
       PERFORM 1 FROM job_types
         WHERE max_running IS NOT NULL AND (claim_types IS NULL OR name = ANY(claim_types))
-        ORDER BY name FOR NO KEY UPDATE;
+        ORDER BY name;
       SELECT coalesce(array_agg(t.name ORDER BY t.name), '{}'),
              coalesce(array_agg(CASE WHEN t.max_running IS NULL THEN claim_limit
                                      ELSE least(claim_limit, greatest(0, t.max_running - (
@@ -162,7 +162,7 @@ export async function up(knex: Knex): Promise<void> {
            UNION ALL
            SELECT * FROM (
              SELECT id, priority, created_at FROM processing_jobs
-              WHERE status = 'running' AND NOT held AND lease_expires_at < now() AND attempts <= max_attempts
+              WHERE status = 'running' AND NOT held AND lease_expires_at < now() AND attempts < max_attempts
                 AND job_type = g.name
               ORDER BY lease_expires_at
               LIMIT g.cap FOR UPDATE SKIP LOCKED) expired

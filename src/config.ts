@@ -84,16 +84,26 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Validates an environment once; empty strings count as unset, as they do in most `.env` files. */
-export function parseConfig(env: NodeJS.ProcessEnv): Config {
+/**
+ * Validates environment variables against a schema, the one way every entry point does: empty strings count as
+ * unset, as they do in most `.env` files, and a bad value throws one ConfigError naming each variable at fault.
+ */
+export function parseEnvironment<Schema extends z.ZodType>(
+  schema: Schema,
+  env: NodeJS.ProcessEnv,
+  what = 'configuration',
+): z.output<Schema> {
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const result = envSchema.safeParse(present);
+  const result = schema.safeParse(present);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
-    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+    throw new ConfigError(`Invalid ${what}: ${problems.join('; ')}`);
   }
   return result.data;
 }
+
+/** The API's settings, validated once. */
+export const parseConfig = (env: NodeJS.ProcessEnv): Config => parseEnvironment(envSchema, env);
 
 /** Reads `.env` when present (real environment variables win), then validates. */
 export function loadConfig(): Config {

@@ -1,6 +1,7 @@
 import { config as loadDotenv } from 'dotenv';
 import pino from 'pino';
 import { z } from 'zod';
+import { parseEnvironment } from './config';
 import { standInTasks } from './stand-in-tasks';
 import { createWorker } from './worker';
 
@@ -23,14 +24,13 @@ const envSchema = z.object({
 /** `npm run worker`: a worker with the stand-in handlers, one log line per job; SIGTERM or SIGINT stop it. */
 function main(): void {
   loadDotenv({ quiet: true });
-  const parsed = envSchema.safeParse(
-    Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== '')),
-  );
-  if (!parsed.success) {
-    console.error(`Invalid configuration:\n${z.prettifyError(parsed.error)}`);
+  let env: z.output<typeof envSchema>;
+  try {
+    env = parseEnvironment(envSchema, process.env);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   }
-  const env = parsed.data;
   const log = pino({ level: env.LOG_LEVEL });
   const worker = createWorker({
     url: env.API_URL,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseEnvironment } from '../config';
 import { defaultSeed } from './fake';
 
 /**
@@ -54,14 +55,7 @@ export interface SeedPlan {
 }
 
 export function seedPlanFrom(env: NodeJS.ProcessEnv, now: Date = new Date()): SeedPlan {
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const parsed = planSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new Error(
-      `Invalid seed settings: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join('; ')}`,
-    );
-  }
-  const options = parsed.data;
+  const options = parseEnvironment(planSchema, env, 'seed settings');
   if (options.NODE_ENV === 'production' && options.SEED_MODE === 'replace' && !options.SEED_FORCE) {
     throw new Error(
       'Refusing to replace data with seed data when NODE_ENV=production; set SEED_FORCE=true to insist',

@@ -106,7 +106,8 @@ export function translateDatabaseError(thrown: unknown): unknown {
   }
   if (error instanceof CheckViolationError) {
     const field = constraintFields[error.constraint] ?? checkedColumn(error.table, error.constraint);
-    const message = constraintMessages[error.constraint] ?? `${field ?? 'the input'} breaks a rule of the data`;
+    const message =
+      constraintMessages[error.constraint] ?? `${field ?? 'the input'} breaks a rule of the data`;
     const Refusal = stateConstraints.has(error.constraint) ? ConflictError : InvalidInputError;
     return new Refusal(message, field, { cause: error });
   }
