@@ -135,7 +135,7 @@ export async function up(knex: Knex): Promise<void> {
       -- each type has: the claim's limit, or less under a running limit (live leases counted up to the limit).
       PERFORM 1 FROM job_types
         WHERE max_running IS NOT NULL AND (claim_types IS NULL OR name = ANY(claim_types))
-        ORDER BY name;
+        ORDER BY name FOR NO KEY UPDATE;
       SELECT coalesce(array_agg(t.name ORDER BY t.name), '{}'),
              coalesce(array_agg(CASE WHEN t.max_running IS NULL THEN claim_limit
                                      ELSE least(claim_limit, greatest(0, t.max_running - (

@@ -66,7 +66,10 @@ describe('roles', () => {
       expect(denied.status).toBe(403);
       expect(denied.body).toMatchObject({ code: 'FORBIDDEN' });
     }
-    expect(await testDatabase().db('channels').where({ id: channel.id }).first()).toBeDefined();
+    expect(await testDatabase().db('channels').where({ id: channel.id }).first()).toMatchObject({
+      id: channel.id,
+      name: channel.name,
+    });
     const rest = procedures.filter((procedure) => procedure.route);
     expect(rest.length).toBe(procedures.length);
     const deleted = await request(api.app.server).delete(`/api/channels/${channel.id}`).set(bearer('admin'));

@@ -87,7 +87,9 @@ describe('model relations', () => {
   it('eager-loads transcripts to videos to channels, and sessions to jobs', async () => {
     const transcript = await transcriptFactory.create();
     const loaded = await TranscriptModel.query().findById(transcript.id).withGraphFetched('video.channel');
-    expect(loaded?.video?.channel?.id).toBeDefined();
+    const video = await VideoModel.query().findById(transcript.videoId);
+    expect(loaded?.video?.id).toBe(transcript.videoId);
+    expect(loaded?.video?.channel?.id).toBe(video!.channelId);
     const session = await processingSessionFactory.transient({ jobs: 3 }).create();
     const withJobs = await ProcessingSessionModel.query().findById(session.id).withGraphFetched('jobs');
     expect(withJobs?.jobs).toHaveLength(3);

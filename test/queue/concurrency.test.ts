@@ -172,7 +172,11 @@ describe('the job queue under real concurrency', () => {
     expect(await claimJobs({ workerId: 'next', limit: 1 })).toEqual([]);
     const progress = await sessionProgress(session.id);
     expect(progress).toMatchObject({ failed: 1, running: 0 });
-    expect(job).toBeDefined();
+    expect(await testDatabase().db('processing_jobs').where({ id: job!.id }).first()).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      lease_token: null,
+    });
   });
 
   it('leaves one consistent outcome when a cancel races a complete', async () => {

@@ -34,7 +34,8 @@ async function jobsAged(sessionId: string, list: [Kind, number][]) {
 
 const remaining = async () => (await db()('processing_jobs').pluck('id')).sort();
 /** A session's progress without the figures that move with the clock (rate, finish time). */
-const counts = ({ ratePerSecond: _rate, estimatedFinishAt: _finish, ...progress }: SessionProgress) => progress;
+const counts = ({ ratePerSecond: _rate, estimatedFinishAt: _finish, ...progress }: SessionProgress) =>
+  progress;
 
 describe('pruning finished jobs', () => {
   it('removes finished jobs past the retention, keeps newer and unfinished ones, and leaves the session’s progress as it was', async () => {
