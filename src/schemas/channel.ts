@@ -41,7 +41,7 @@ export const channelSchema = channelWrite.required().extend({
 });
 export type Channel = z.infer<typeof channelSchema>;
 
-export const channelPatch = channelWrite.partial();
+const channelPatch = channelWrite.partial();
 
 export const channelByYoutubeId = z.strictObject({ youtubeChannelId });
 export type ChannelRef = z.infer<typeof byId> | z.infer<typeof channelByYoutubeId>;

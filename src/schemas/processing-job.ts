@@ -76,8 +76,6 @@ export const processingJobSchema = processingJobWrite.required().extend({
 });
 export type ProcessingJob = z.infer<typeof processingJobSchema>;
 
-export const processingJobPatch = processingJobWrite.partial();
-
 export const jobInclude = z
   .array(z.enum(['session', 'channel', 'video']))
   .max(3)

@@ -29,8 +29,6 @@ export const processingSessionSchema = processingSessionWrite
   .extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
 export type ProcessingSession = z.infer<typeof processingSessionSchema>;
 
-export const processingSessionPatch = processingSessionWrite.partial();
-
 export const createSessionInput = processingSessionWrite.pick({
   sessionName: true,
   sessionType: true,

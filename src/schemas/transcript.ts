@@ -30,7 +30,7 @@ export const transcriptSchema = transcriptWrite
   .extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
 export type Transcript = z.infer<typeof transcriptSchema>;
 
-export const transcriptPatch = transcriptWrite.partial();
+const transcriptPatch = transcriptWrite.partial();
 
 /** Words as a reader counts them: runs of non-space characters. */
 export function countWords(content: string): number {

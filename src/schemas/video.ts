@@ -50,7 +50,7 @@ export const videoSchema = videoWrite
   .extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
 export type Video = z.infer<typeof videoSchema>;
 
-export const videoPatch = videoWrite.partial();
+const videoPatch = videoWrite.partial();
 
 /** Relations a video can be read with. */
 export const videoInclude = z
