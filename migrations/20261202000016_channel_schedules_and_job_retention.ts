@@ -76,7 +76,7 @@ export async function up(knex: Knex): Promise<void> {
          FOR NO KEY UPDATE SKIP LOCKED
       ), moved AS (
         UPDATE channels c
-           SET next_discovery_at = c.next_discovery_at
+           SET next_discovery_at = now()
                  + make_interval(secs => (c.processing_config -> 'discoverEveryHours')::double precision * 3600)
           FROM due WHERE c.id = due.id
         RETURNING c.id
