@@ -7,7 +7,7 @@ import type { Tasks } from './worker';
  * Stand-ins for the YouTube calls of TubeSensei's next phases, so that `npm start`, `npm run seed` and `npm run
  * worker` show jobs and sessions moving end to end. Discovery "finds" a few new videos made by the factories and
  * queues their transcripts in the same session; transcript extraction stores a factory transcript. Each takes
- * `workMs` and fails (retryably) at `failureRate`.
+ * `workMs` and fails (retryably) at `failureRate`. Their results have their job type's shape (`jobResults`).
  */
 export function standInTasks({ workMs, failureRate }: { workMs: number; failureRate: number }): Tasks {
   const work = async (signal: AbortSignal) => {
@@ -30,21 +30,23 @@ export function standInTasks({ workMs, failureRate }: { workMs: number; failureR
           ...(job.sessionId ? { sessionId: job.sessionId } : {}),
         })),
       });
-      return { discovered: videos.length, inserted: upserted.inserted };
+      return { videosFound: videos.length, newVideos: upserted.inserted };
     },
     transcript_extraction: async (job, { api, signal }) => {
       await work(signal);
       const transcript = transcriptFactory.build({ videoId: job.entityId });
-      try {
-        const stored = await api.transcripts.create.mutate(transcript);
-        return { transcriptId: stored.id, wordCount: stored.wordCount, language: stored.language };
-      } catch (error) {
+      const stored = await api.transcripts.create.mutate(transcript).catch(async (error: unknown) => {
         // A transcript in that language and source is there already: the job's work is done.
-        if (error instanceof TRPCClientError && error.data?.code === 'CONFLICT') {
-          return { transcriptId: null, wordCount: null, language: transcript.language ?? null };
-        }
-        throw error;
-      }
+        if (!(error instanceof TRPCClientError && error.data?.code === 'CONFLICT')) throw error;
+        const { items } = await api.transcripts.list.query({
+          videoId: job.entityId,
+          language: transcript.language ?? 'en',
+          source: transcript.source,
+          limit: 1,
+        });
+        return items[0]!;
+      });
+      return { wordCount: stored.wordCount ?? 0, language: stored.language ?? 'en' };
     },
   };
 }

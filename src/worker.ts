@@ -72,7 +72,7 @@ export interface WorkerOptions {
   leaseSeconds?: number;
   /** How long an idle claim waits for work before asking again. Default 30,000 (the most the API allows). */
   waitMs?: number;
-  /** How long `stop()` lets running handlers finish before handing their jobs back. Default 10,000. */
+  /** How long `stop()` lets running handlers finish before it aborts them. Default 10,000. */
   graceMs?: number;
   hooks?: WorkerHooks;
 }
@@ -83,8 +83,10 @@ export interface Worker {
   readonly running: number;
   start(): void;
   /**
-   * Stops claiming, lets running handlers finish within the grace period, completes what finished, and hands
-   * the rest back (`jobs.release`) so another worker takes them at once without spending an attempt.
+   * Stops claiming, lets running handlers finish within the grace period, then aborts the rest: what finishes
+   * anyway is completed, what gives up (rejects) is handed back (`jobs.release`) so another worker takes it at
+   * once without spending an attempt, and a handler that ignores its signal keeps its job until the lease runs
+   * out, so no job runs twice.
    */
   stop(): Promise<void>;
 }
@@ -94,9 +96,18 @@ interface Active {
   controller: AbortController;
   heartbeat: NodeJS.Timeout;
   started: number;
-  /** Lost its lease or handed back: its outcome is not recorded. */
+  /** Lost its lease, or kept past the stop: its outcome is not recorded. */
   done: boolean;
+  /** Asked to stop by `stop()`: if it gives up (rejects), its job is handed back rather than failed. */
+  stopping?: boolean;
 }
+
+/**
+ * How long handlers aborted by `stop()` get to settle: one that finished its work anyway is completed, one that
+ * gave up is handed back. One still running after this keeps its job until its lease runs out, since handing it
+ * back while it may still write would let the job run twice.
+ */
+const stopSettleMs = 2_000;
 
 /** The API's answer for a lease that is no longer the caller's. */
 const leaseRefusal = (error: unknown): string | undefined =>
@@ -129,6 +140,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const jobTypes = Object.keys(options.tasks) as JobType[];
   const active = new Map<string, Active>();
   const finished: { entry: Active; result: JobResult }[] = [];
+  /** Jobs whose handlers gave up when `stop()` aborted them: to go back to the queue. */
+  const handedBack: Active[] = [];
   const inFlight = new Set<Promise<unknown>>();
   let flushQueued = false;
   let stopping = false;
@@ -248,7 +261,9 @@ export function createWorker(options: WorkerOptions): Worker {
         },
         (error: unknown) => {
           release(entry);
-          if (!entry.done) fail(entry, error);
+          if (entry.done) return;
+          if (entry.stopping) handedBack.push(entry);
+          else fail(entry, error);
         },
       );
   };
@@ -314,15 +329,26 @@ export function createWorker(options: WorkerOptions): Worker {
         new Promise<void>((r) => (wakeLoop = r)),
       ]);
     }
-    flush();
-    const unfinished = [...active.values()];
-    for (const entry of unfinished) {
-      entry.done = true;
+    // Past the grace: the rest are asked to stop, and get a moment to settle.
+    for (const entry of active.values()) {
+      entry.stopping = true;
       entry.controller.abort(new Error('the worker is stopping'));
+    }
+    const settleBy = Date.now() + stopSettleMs;
+    while (active.size > 0 && Date.now() < settleBy) {
+      await Promise.race([
+        sleep(Math.min(50, settleBy - Date.now())),
+        new Promise<void>((r) => (wakeLoop = r)),
+      ]);
+    }
+    // Handlers that ignore their signal keep their jobs, unrecorded, until the leases run out.
+    for (const entry of [...active.values()]) {
+      entry.done = true;
       release(entry);
     }
-    const handedBack = await Promise.all(
-      unfinished.map((entry) =>
+    flush();
+    const returned = await Promise.all(
+      handedBack.splice(0).map((entry) =>
         api.jobs.release.mutate({ id: entry.job.id, leaseToken: entry.job.leaseToken! }).then(
           () => entry.job,
           (error: unknown) => {
@@ -332,7 +358,7 @@ export function createWorker(options: WorkerOptions): Worker {
         ),
       ),
     );
-    const released = handedBack.filter((job) => job !== undefined);
+    const released = returned.filter((job) => job !== undefined);
     if (released.length > 0) hooks.released?.(released);
     while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
   };

@@ -143,31 +143,60 @@ describe('createWorker', () => {
     expect(await jobRow(job!.id)).toMatchObject({ status: 'completed', result: { by: 'the other worker' } });
   });
 
-  it('on stop, lets running handlers finish within the grace period and hands the rest back unspent', async () => {
-    const [quick, slow] = await discoveryJobs(2);
+  it('on stop, lets running handlers finish within the grace period and hands back those that give up, unspent', async () => {
+    const [quick, slow, stubborn] = await discoveryJobs(3);
     const released: string[] = [];
     let running = 0;
     const worker = createWorker({
       url,
-      concurrency: 2,
+      concurrency: 3,
       waitMs: 200,
       graceMs: 300,
       tasks: {
         channel_discovery: async (job, { signal }) => {
           running += 1;
           if (job.id === quick!.id) await new Promise((resolve) => setTimeout(resolve, 100));
-          else await new Promise((resolve) => signal.addEventListener('abort', resolve));
+          // Gives up when aborted, as a fetch does.
+          else if (job.id === slow!.id)
+            await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+          // Ignores the abort and finishes its work a little later: done, so completed, not run again.
+          else await new Promise((resolve) => setTimeout(resolve, 600));
           return { done: job.id };
         },
       },
       hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
     });
     worker.start();
-    await until(() => running === 2);
+    await until(() => running === 3);
     await worker.stop();
     expect(released).toEqual([slow!.id]);
     expect(await jobRow(quick!.id)).toMatchObject({ status: 'completed' });
+    expect(await jobRow(stubborn!.id)).toMatchObject({ status: 'completed', result: { done: stubborn!.id } });
     expect(await jobRow(slow!.id)).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
+  });
+
+  it('on stop, leaves a job whose handler never settles to its lease instead of handing it back to run twice', async () => {
+    const [stuck] = await discoveryJobs(1);
+    const released: string[] = [];
+    let running = 0;
+    const worker = createWorker({
+      url,
+      concurrency: 1,
+      waitMs: 200,
+      graceMs: 100,
+      tasks: {
+        channel_discovery: async () => {
+          running += 1;
+          await new Promise(() => undefined);
+        },
+      },
+      hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
+    });
+    worker.start();
+    await until(() => running === 1);
+    await worker.stop();
+    expect(released).toEqual([]);
+    expect(await jobRow(stuck!.id)).toMatchObject({ status: 'running', attempts: 1 });
   });
 
   it('reports a lease lost at completion or failure once, and records neither the result nor the failure', async () => {
