@@ -255,8 +255,11 @@ export function timedSegments(content: string, durationSeconds: number): TimedSe
   });
 }
 
-/** A written sentence for descriptions: what the video does, in a creator's words. */
-export function writtenSentence(faker: Faker, topic: string): string {
+/**
+ * `count` written sentences for descriptions (at most four, each a different one): what the video does, in a
+ * creator's words.
+ */
+export function writtenSentences(faker: Faker, topic: string, count: number): string {
   const bank = banks.en;
   const templates = [
     () =>
@@ -266,7 +269,10 @@ export function writtenSentence(faker: Faker, topic: string): string {
     () => `If you are new to ${topic}, start with the ${pick(faker, bank.nouns)} at the end.`,
     () => `Thanks for watching, and tell me in the comments what I should ${pick(faker, bank.actions)} next.`,
   ];
-  return templates[faker.number.int(templates.length - 1)]!();
+  return faker.helpers
+    .arrayElements(templates, Math.min(count, templates.length))
+    .map((sentence) => sentence())
+    .join(' ');
 }
 
 const clock = (seconds: number) => {

@@ -1,5 +1,5 @@
 import type { Faker } from '@faker-js/faker';
-import { chapterList, languageTags, type SpokenLanguage, writtenSentence } from './speech';
+import { chapterList, languageTags, type SpokenLanguage, writtenSentences } from './speech';
 
 /** Generators for values that read like YouTube's, with the distributions real channels show. */
 
@@ -100,15 +100,12 @@ export function videoDescription(
   durationSeconds: number,
   handle: string,
 ): string {
-  const sentences = Array.from({ length: faker.number.int({ min: 1, max: 3 }) }, () =>
-    writtenSentence(faker, about),
-  );
   const chapters = chapterList(faker, durationSeconds);
-  const hashtags = [about, faker.helpers.arrayElement(['tutorial', 'howto', 'review', 'shorts', 'diy'])]
-    .map((tag) => `#${tag.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}`)
-    .join(' ');
+  const kind =
+    durationSeconds <= 60 ? 'shorts' : faker.helpers.arrayElement(['tutorial', 'howto', 'review', 'diy']);
+  const hashtags = [about, kind].map((tag) => `#${tag.replace(/[^A-Za-z0-9]/g, '').toLowerCase()}`).join(' ');
   return [
-    sentences.join(' '),
+    writtenSentences(faker, about, faker.number.int({ min: 1, max: 3 })),
     ...(chapters.length > 0 ? [`Chapters:\n${chapters.join('\n')}`] : []),
     `Subscribe for more: https://www.youtube.com/@${handle}\nSupport the channel: https://www.patreon.com/${handle}`,
     hashtags,
@@ -117,7 +114,7 @@ export function videoDescription(
 
 /** A channel's "about" text, in the same voice. */
 export function channelDescription(faker: Faker, about: string, handle: string): string {
-  return `${writtenSentence(faker, about)} New ${about} videos every week.\n\nBusiness: hello@${handle.toLowerCase()}.com`;
+  return `${writtenSentences(faker, about, 1)} New ${about} videos every week.\n\nBusiness: hello@${handle.toLowerCase()}.com`;
 }
 
 export function videoTags(faker: Faker): string[] {
