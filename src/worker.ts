@@ -109,6 +109,9 @@ interface Active {
  */
 const stopSettleMs = 2_000;
 
+/** How long `stop()` lets claims in flight answer before cutting them off. */
+const claimSettleMs = 250;
+
 /** The API's answer for a lease that is no longer the caller's. */
 const leaseRefusal = (error: unknown): string | undefined =>
   error instanceof TRPCClientError && (error.data?.code === 'CONFLICT' || error.data?.code === 'NOT_FOUND')
@@ -141,7 +144,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const active = new Map<string, Active>();
   const finished: { entry: Active; result: JobResult }[] = [];
   /** Jobs whose handlers gave up when `stop()` aborted them: to go back to the queue. */
-  const handedBack: Active[] = [];
+  const handedBack: ClaimedJob[] = [];
   const inFlight = new Set<Promise<unknown>>();
   let flushQueued = false;
   let stopping = false;
@@ -262,7 +265,7 @@ export function createWorker(options: WorkerOptions): Worker {
         (error: unknown) => {
           release(entry);
           if (entry.done) return;
-          if (entry.stopping) handedBack.push(entry);
+          if (entry.stopping) handedBack.push(entry.job);
           else fail(entry, error);
         },
       );
@@ -281,6 +284,11 @@ export function createWorker(options: WorkerOptions): Worker {
         { signal: claimAbort.signal },
       );
       pause = 0;
+      if (stopping) {
+        // Claimed as the stop began: handed back unstarted, for another worker to take at once.
+        handedBack.push(...jobs);
+        return;
+      }
       if (jobs.length === 0) hooks.idle?.();
       else hooks.claimed?.(jobs);
       for (const job of jobs) run(job);
@@ -319,8 +327,12 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const stop = async () => {
     stopping = true;
-    claimAbort?.abort();
     wakeLoop?.();
+    // A claim that found work answers within moments; only one still waiting for work is cut off. (The API
+    // hands back what it leases to a claim cut off mid-way.)
+    const claimsBy = Date.now() + claimSettleMs;
+    while (claimsInFlight > 0 && Date.now() < claimsBy) await sleep(10);
+    claimAbort?.abort();
     await loop;
     const deadline = Date.now() + graceMs;
     while (active.size > 0 && Date.now() < deadline) {
@@ -348,9 +360,9 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     flush();
     const returned = await Promise.all(
-      handedBack.splice(0).map((entry) =>
-        api.jobs.release.mutate({ id: entry.job.id, leaseToken: entry.job.leaseToken! }).then(
-          () => entry.job,
+      handedBack.splice(0).map((job) =>
+        api.jobs.release.mutate({ id: job.id, leaseToken: job.leaseToken! }).then(
+          () => job,
           (error: unknown) => {
             if (!leaseRefusal(error)) hooks.error?.(asError(error));
             return undefined;

@@ -193,6 +193,8 @@ export async function claimJobs(
   for (;;) {
     const seen = wakeups?.seen() ?? 0;
     const claimed = await claimOnce(input);
+    // A caller that went away while its claim ran would never run these: back to the queue, no attempt spent.
+    if (claimed.length > 0 && signal?.aborted) return handBack(claimed);
     if (claimed.length > 0 || !wakeups || Date.now() >= deadline) return claimed;
     const next = await nextClaimableAt(input.jobTypes);
     const until = Math.min(deadline, Math.max(next ?? Number.POSITIVE_INFINITY, Date.now() + recheckMs));
@@ -200,6 +202,12 @@ export async function claimJobs(
     // A caller that went away gets nothing leased to it; a server that is stopping ends its waits.
     if (signal?.aborted || wakeups.closed) return [];
   }
+}
+
+async function handBack(jobs: ProcessingJob[]): Promise<[]> {
+  for (const job of [...jobs].sort((a, b) => (a.id < b.id ? -1 : 1)))
+    await releaseJob({ id: job.id, leaseToken: job.leaseToken! });
+  return [];
 }
 
 /** Why a lease-guarded update matched nothing, from the job's status now. */

@@ -82,6 +82,19 @@ describe('a claim that waits for work', () => {
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await db()('processing_jobs').where({ id: job.id }).first()).toMatchObject({ status: 'queued' });
   });
+
+  it('hands back, unspent, what it leased for a caller that went away while the claim ran', async () => {
+    const job = await processingJobFactory.create();
+    const controller = new AbortController();
+    controller.abort();
+    expect(await claimJobs({ workerId: 'gone' }, wakeups, controller.signal)).toEqual([]);
+    expect(await db()('processing_jobs').where({ id: job.id }).first()).toMatchObject({
+      status: 'queued',
+      attempts: 0,
+      locked_by: null,
+      lease_token: null,
+    });
+  });
 });
 
 describe('the listening connection', () => {

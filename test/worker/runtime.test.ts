@@ -199,6 +199,39 @@ describe('createWorker', () => {
     expect(await jobRow(stuck!.id)).toMatchObject({ status: 'running', attempts: 1 });
   });
 
+  it('on stop, leaves no job leased to it when work arrives as the stop begins: each is done or back in the queue', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      await db()('processing_jobs').delete();
+      const ran: string[] = [];
+      const worker = createWorker({
+        url,
+        concurrency: 2,
+        waitMs: 10_000,
+        graceMs: 0,
+        tasks: {
+          channel_discovery: (job) => {
+            ran.push(job.id);
+            return null;
+          },
+        },
+      });
+      worker.start();
+      // The worker's claim is waiting for work by now.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const jobs = await discoveryJobs(2);
+      await new Promise((resolve) => setTimeout(resolve, round * 2));
+      await worker.stop();
+      const rows = await db()('processing_jobs').whereIn(
+        'id',
+        jobs.map((job) => job.id),
+      );
+      for (const row of rows) {
+        if (ran.includes(row.id)) expect(row).toMatchObject({ status: 'completed', attempts: 1 });
+        else expect(row).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
+      }
+    }
+  });
+
   it('reports a lease lost at completion or failure once, and records neither the result nor the failure', async () => {
     const [completing, failing] = await discoveryJobs(2);
     const lost: string[] = [];
