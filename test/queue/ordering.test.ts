@@ -60,6 +60,12 @@ describe('which job a claim hands out', () => {
     expect((await claimOne())?.id).toBe(newest!.id);
   });
 
+  it('lists a claim of several by priority, then age, the order a worker starts them in', async () => {
+    const [oldLow, high, newLow, middle] = await queuedJobs([0, 10, 0, 5]);
+    const claimed = await claimJobs({ workerId: 'w', limit: 4 });
+    expect(claimed.map((job) => job.id)).toEqual([high!.id, middle!.id, oldLow!.id, newLow!.id]);
+  });
+
   it('weighs an expired lease and a queued job by priority alike', async () => {
     const [stale, fresh] = await queuedJobs([1, 9]);
     await leaseExpired(stale!.id);

@@ -3,7 +3,12 @@ import { processingJobFactory, processingSessionFactory, videoFactory } from '..
 import { claimJobs, completeJob, cancelJob, enqueueJobs, failJob } from '../../src/services/job-queue';
 import { deleteJob, updateJob } from '../../src/services/processing-jobs';
 import { deleteChannel } from '../../src/services/channels';
-import { deleteSession, getSession, sessionProgress } from '../../src/services/processing-sessions';
+import {
+  deleteSession,
+  foldCountsAbove,
+  getSession,
+  sessionProgress,
+} from '../../src/services/processing-sessions';
 import { testDatabase } from '../support/database';
 
 const db = () => testDatabase().db;
@@ -22,6 +27,78 @@ async function keptCounts(sessionId: string): Promise<Record<string, number>> {
   const statuses = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
   return Object.fromEntries(statuses.filter((s) => progress[s] > 0).map((s) => [s, progress[s]]));
 }
+
+describe('session progress figures', () => {
+  it('gives percent done, rate and finish time from the counts and the time since the start', async () => {
+    const session = await processingSessionFactory
+      .trait('running')
+      .create({ startedAt: new Date(Date.now() - 100_000) });
+    await processingJobFactory.trait('completed').createList(10, { sessionId: session.id });
+    await processingJobFactory.trait('exhausted').createList(2, { sessionId: session.id });
+    await processingJobFactory.trait('cancelled').create({ sessionId: session.id });
+    await processingJobFactory.createList(7, { sessionId: session.id });
+    const asked = Date.now();
+    const progress = await sessionProgress(session.id);
+    expect(progress).toMatchObject({
+      total: 20,
+      completed: 10,
+      failed: 2,
+      cancelled: 1,
+      queued: 7,
+      running: 0,
+      percentDone: 65,
+    });
+    // 10 completed in 100 s: 0.1 a second, so the 7 left take 70 s more.
+    expect(progress.ratePerSecond).toBeCloseTo(0.1, 2);
+    expect(progress.estimatedFinishAt!.getTime() - asked).toBeGreaterThan(69_000);
+    expect(progress.estimatedFinishAt!.getTime() - asked).toBeLessThan(71_500);
+  });
+
+  it('has no rate or finish time before its start or before its first completed job, and 0% of nothing', async () => {
+    const pending = await processingSessionFactory.create({ status: 'pending', startedAt: null });
+    await processingJobFactory.create({ sessionId: pending.id });
+    expect(await sessionProgress(pending.id)).toMatchObject({
+      total: 1,
+      percentDone: 0,
+      ratePerSecond: null,
+      estimatedFinishAt: null,
+    });
+    const started = await processingSessionFactory
+      .trait('running')
+      .create({ startedAt: new Date(Date.now() - 10_000) });
+    await processingJobFactory.create({ sessionId: started.id });
+    expect(await sessionProgress(started.id)).toMatchObject({ ratePerSecond: 0, estimatedFinishAt: null });
+    const empty = await processingSessionFactory.trait('running').create();
+    expect(await sessionProgress(empty.id)).toMatchObject({ total: 0, percentDone: 0 });
+  });
+
+  it(`folds a session's count rows when it reads more than ${foldCountsAbove}, not at ${foldCountsAbove}`, async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const countRows = async () =>
+      Number((await db()('processing_session_job_counts').where('session_id', session.id).count())[0]!.count);
+    // Deltas as writers leave them: +1 and -1 in turn, ending at one queued job.
+    const deltas = (n: number, from: number) =>
+      Array.from({ length: n }, (_, index) => ({
+        session_id: session.id,
+        status: 'queued',
+        jobs: (from + index) % 2 === 0 ? 1 : -1,
+      }));
+    await db()('processing_session_job_counts').insert(deltas(foldCountsAbove - 1, 0));
+    await db()('processing_session_job_counts').insert({
+      session_id: session.id,
+      status: 'running',
+      jobs: 1,
+    });
+    expect(await countRows()).toBe(foldCountsAbove);
+    expect(await sessionProgress(session.id)).toMatchObject({ queued: 1, running: 1 });
+    expect(await countRows()).toBe(foldCountsAbove);
+
+    await db()('processing_session_job_counts').insert(deltas(2, 1));
+    expect(await sessionProgress(session.id)).toMatchObject({ queued: 1, running: 1 });
+    expect(await countRows()).toBe(2);
+    expect(await sessionProgress(session.id)).toMatchObject({ queued: 1, running: 1 });
+  });
+});
 
 describe('session progress', () => {
   it('follows every change of its jobs: enqueue, claim, complete, fail, cancel, move and delete', async () => {
