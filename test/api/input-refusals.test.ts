@@ -85,8 +85,19 @@ describe('refused input', () => {
   });
 
   it('refuses a cursor PostgreSQL would not read, without SQL, whatever JavaScript makes of it', async () => {
-    for (const sort of ['1 ', '2024-01-01', '2024-02-30T00:00:00.000Z', 'Tue, 01 Oct 2024 00:00:00 GMT']) {
-      const answer = await production.query('videos.list', { cursor: cursorOf(sort) }, auth);
+    const encoded = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    for (const cursor of [
+      ...['1 ', '2024-01-01', '2024-02-30T00:00:00.000Z', '2024-13-01T00:00:00.000Z', 'infinity'].map(
+        (sort) => cursorOf(sort),
+      ),
+      'Tue, 01 Oct 2024 00:00:00 GMT',
+      cursorOf('2024-01-01T00:00:00.000Z', 'not-a-uuid'),
+      encoded([1_704_067_200_000, '00000000-0000-4000-8000-000000000000']),
+      encoded(['2024-01-01T00:00:00.000Z', 7]),
+      encoded({ sort: '2024-01-01T00:00:00.000Z' }),
+      'not base64 JSON at all',
+    ]) {
+      const answer = await production.query('videos.list', { cursor }, auth);
       expect(answer.status).toBe(400);
       expect(answer.error).toMatchObject({
         message: 'cursor is not one this API issued',
@@ -99,6 +110,7 @@ describe('refused input', () => {
       auth,
     );
     expect(issued.status).toBe(200);
+    expect((await production.query('videos.list', { cursor: cursorOf('-infinity') }, auth)).status).toBe(200);
   });
 
   it('answers a value the database cannot read in words of its own, in production and development', async () => {

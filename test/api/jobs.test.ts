@@ -346,11 +346,22 @@ describe('sessions API', () => {
 
   it('lists sessions by status and type, and keeps jobs when a session is deleted', async () => {
     const session = await processingSessionFactory.trait('paused').transient({ jobs: 1 }).create();
+    const otherType = await processingSessionFactory.trait('paused').create({ sessionType: 'manual' });
+    const otherStatus = await processingSessionFactory
+      .trait('running')
+      .create({ sessionType: 'bulk_processing' });
     const page = await api.query<Page<ProcessingSession>>('sessions.list', {
       status: 'paused',
       sessionType: 'bulk_processing',
+      limit: 100,
     });
-    expect(page.data.items.map((s) => s.id)).toContain(session.id);
+    const listed = page.data.items.map((s) => s.id);
+    expect(listed).toContain(session.id);
+    expect(listed).not.toContain(otherType.id);
+    expect(listed).not.toContain(otherStatus.id);
+    expect(page.data.items.every((s) => s.status === 'paused' && s.sessionType === 'bulk_processing')).toBe(
+      true,
+    );
     await api.mutate('sessions.delete', { id: session.id });
     const job = await api.query<ProcessingJob>('jobs.get', { id: session.jobs![0]!.id });
     expect(job.data.sessionId).toBeNull();
