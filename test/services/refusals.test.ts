@@ -1,0 +1,179 @@
+import { TRPCError } from '@trpc/server';
+import { z } from 'zod';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { roleOf } from '../../src/api/access';
+import { describeError } from '../../src/api/error-shape';
+import { processingJobFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import {
+  cancelJob,
+  claimJobs,
+  completeJob,
+  completeJobs,
+  enqueueJobs,
+  retryJob,
+} from '../../src/services/job-queue';
+import { getSession, transitionSession } from '../../src/services/processing-sessions';
+import { testDatabase } from '../support/database';
+
+const db = () => testDatabase().db;
+const missingId = '00000000-0000-4000-8000-00000000dead';
+
+/** The error a call rejects with, for its class, words and field at once. */
+const refusal = (call: Promise<unknown>) =>
+  call.then(
+    () => expect.unreachable('the call was accepted'),
+    (error: Error & { field?: string }) => ({ name: error.name, message: error.message, field: error.field }),
+  );
+
+beforeEach(async () => {
+  await db()('processing_jobs').delete();
+});
+
+describe('what a refused queue call says', () => {
+  it('names the missing entity of an enqueue', async () => {
+    expect(
+      await refusal(
+        enqueueJobs([{ jobType: 'transcript_extraction', entityType: 'video', entityId: missingId }]),
+      ),
+    ).toEqual({ name: 'InvalidInputError', message: `video ${missingId} does not exist`, field: 'entityId' });
+  });
+
+  it('returns the active job for a key already queued, next to the new ones of the same batch', async () => {
+    const [first, second] = await videoFactory.createList(2);
+    const job = (videoId: string) => ({
+      jobType: 'transcript_extraction' as const,
+      entityType: 'video' as const,
+      entityId: videoId,
+    });
+    const [existing] = await enqueueJobs([job(first!.id)]);
+    const batch = await enqueueJobs([job(first!.id), job(second!.id)]);
+    expect(batch[0]!.id).toBe(existing!.id);
+    expect(batch[1]!.id).not.toBe(existing!.id);
+    expect(batch[1]).toMatchObject({ entityId: second!.id, status: 'queued' });
+  });
+
+  it('says why a job cannot be cancelled or retried, naming its status', async () => {
+    const done = await processingJobFactory.trait('completed').create();
+    expect(await refusal(cancelJob(done.id))).toEqual({
+      name: 'ConflictError',
+      message: 'only queued or running jobs can be cancelled; this one is completed',
+      field: 'status',
+    });
+    const queued = await processingJobFactory.create();
+    expect(await refusal(retryJob(queued.id))).toEqual({
+      name: 'ConflictError',
+      message: 'only failed jobs can be retried; this one is queued',
+      field: 'status',
+    });
+  });
+
+  it('says why each of a batch of completions was refused: finished, claimed again, or unknown', async () => {
+    const [finished, taken] = await processingJobFactory.createList(2);
+    const [claimedFinished, claimedTaken] = await claimJobs({ workerId: 'w', limit: 2 });
+    const byId = new Map([claimedFinished, claimedTaken].map((job) => [job!.id, job!]));
+    await completeJob({ id: finished!.id, leaseToken: byId.get(finished!.id)!.leaseToken! });
+    await db()('processing_jobs')
+      .where({ id: taken!.id })
+      .update({ lease_token: '00000000-0000-4000-8000-000000000003' });
+    const { completed, refused } = await completeJobs({
+      jobs: [
+        { id: finished!.id, leaseToken: byId.get(finished!.id)!.leaseToken! },
+        { id: taken!.id, leaseToken: byId.get(taken!.id)!.leaseToken! },
+        { id: missingId, leaseToken: '00000000-0000-4000-8000-000000000004' },
+      ],
+    });
+    expect(completed).toEqual([]);
+    expect(refused).toEqual([
+      { id: finished!.id, reason: 'the job is completed' },
+      { id: taken!.id, reason: 'the lease is no longer yours: the job was claimed again' },
+      { id: missingId, reason: `job ${missingId} not found` },
+    ]);
+  });
+});
+
+describe('what a refused session call says', () => {
+  it('names the status a session cannot leave by that transition', async () => {
+    const session = await processingSessionFactory.trait('completed').create();
+    expect(await refusal(transitionSession(session.id, 'pause'))).toEqual({
+      name: 'ConflictError',
+      message: 'a completed session cannot pause',
+      field: 'status',
+    });
+  });
+
+  it('names a session that does not exist', async () => {
+    expect(await refusal(getSession(missingId))).toEqual({
+      name: 'NotFoundError',
+      message: `processing session ${missingId} not found`,
+      field: 'id',
+    });
+  });
+});
+
+describe('the role of a bearer token', () => {
+  const tokens = [
+    { token: 'reader-token', role: 'reader' as const },
+    { token: 'admin-token', role: 'admin' as const },
+    { token: 'admin-token', role: 'worker' as const },
+  ];
+
+  it('reads the scheme in any case and any number of spaces before the token', () => {
+    expect(roleOf('Bearer reader-token', tokens)).toBe('reader');
+    expect(roleOf('bearer   reader-token', tokens)).toBe('reader');
+    expect(roleOf('BEARER admin-token', tokens)).toBe('admin');
+  });
+
+  it('is none for anything around the token, another scheme, or no token', () => {
+    for (const header of [
+      'Bearer reader-token extra',
+      'xBearer reader-token',
+      'Bearerreader-token',
+      'Basic reader-token',
+      'Bearer ',
+      'reader-token',
+      undefined,
+    ])
+      expect(roleOf(header, tokens)).toBeUndefined();
+  });
+
+  it('is the first configured role for a token given twice', () => {
+    expect(roleOf('Bearer admin-token', tokens)).toBe('admin');
+  });
+});
+
+describe('what an error tells the caller', () => {
+  const refused = (schema: z.ZodType, input: unknown) =>
+    describeError(new TRPCError({ code: 'BAD_REQUEST', cause: schema.safeParse(input).error! }), false);
+
+  it('sums up refused input field by field, the first field named, the root called input', () => {
+    expect(refused(z.object({ a: z.string(), b: z.number() }), { a: 1, b: 'x' })).toMatchObject({
+      message:
+        'a: Invalid input: expected string, received number; b: Invalid input: expected number, received string',
+      field: 'a',
+    });
+    expect(refused(z.object({ a: z.string() }), 'text')).toMatchObject({
+      message: 'input: Invalid input: expected object, received string',
+      field: null,
+    });
+  });
+
+  it('names an unknown key of a strict object down to the key', () => {
+    expect(
+      refused(z.strictObject({ items: z.array(z.strictObject({})) }), { items: [{ stray: 1 }] }),
+    ).toMatchObject({
+      field: 'items.0.stray',
+      issues: [{ path: ['items', 0, 'stray'], code: 'unrecognized_keys' }],
+    });
+  });
+
+  it('gives a domain error’s field only when it is a name', () => {
+    const withField = (field: unknown) =>
+      describeError(
+        new TRPCError({ code: 'CONFLICT', message: 'no', cause: Object.assign(new Error('no'), { field }) }),
+        false,
+      ).field;
+    expect(withField('status')).toBe('status');
+    expect(withField(7)).toBeNull();
+    expect(withField(undefined)).toBeNull();
+  });
+});
