@@ -1,0 +1,95 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app';
+import { channelFactory } from '../../src/factories';
+import { testDatabase } from '../support/database';
+
+describe('logs', () => {
+  it('never contain the API token or the database password', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const token = 'secret-token-that-must-not-leak';
+    const app = await buildApp({
+      db: testDatabase().db,
+      logger: { level: 'trace', stream: sink },
+      tokens: [{ token, role: 'admin' }],
+      production: true,
+    });
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    await app.inject({
+      method: 'POST',
+      url: '/trpc/channels.create',
+      headers,
+      payload: { json: channelFactory.build() },
+    });
+    await app.inject({
+      method: 'GET',
+      url: '/trpc/channels.get?input=%7B%22json%22%3A%7B%22id%22%3A%22nope%22%7D%7D',
+      headers,
+    });
+    await app.inject({
+      method: 'GET',
+      url: '/trpc/channels.list',
+      headers: { authorization: 'Bearer wrong-guess' },
+    });
+    await app.close();
+    const log = lines.join('');
+    expect(lines.length).toBeGreaterThan(3);
+    expect(log).not.toContain(token);
+    expect(log).not.toContain('wrong-guess');
+    const password = new URL(testDatabase().url).password;
+    if (password) expect(log).not.toContain(password);
+  });
+
+  it('write one line per procedure call and one per request, each with the request id', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const app = await buildApp({
+      db: testDatabase().db,
+      logger: { level: 'info', stream: sink },
+      tokens: [],
+      production: false,
+    });
+    await app.inject({
+      method: 'GET',
+      url: '/api/channels?limit=1',
+      headers: { 'x-request-id': 'trace-me' },
+    });
+    await app.inject({ method: 'GET', url: '/api/videos/not-a-uuid', headers: { 'x-request-id': 'and-me' } });
+    await app.close();
+
+    const of = (id: string) => lines.filter((line) => line.reqId === id);
+    expect(of('trace-me')).toEqual([
+      expect.objectContaining({
+        msg: 'procedure',
+        procedure: 'channels.list',
+        outcome: 'ok',
+        durationMs: expect.any(Number),
+      }),
+      expect.objectContaining({
+        msg: 'request',
+        method: 'GET',
+        url: '/api/channels?limit=1',
+        statusCode: 200,
+      }),
+    ]);
+    expect(of('trace-me')[1]!.durationMs).toBe(
+      Math.round((of('trace-me')[1]!.durationMs as number) * 100) / 100,
+    );
+    expect(lines.some((line) => line.msg === 'incoming request')).toBe(false);
+    expect(of('and-me')).toEqual([
+      expect.objectContaining({ procedure: 'videos.get', outcome: 'BAD_REQUEST' }),
+      expect.objectContaining({ msg: 'request', statusCode: 400 }),
+    ]);
+  });
+});
