@@ -53,6 +53,7 @@ export async function drainQueue(
     .pluck<string[]>('id');
   for (let start = 0; start < videoIds.length; start += 500) {
     await enqueueJobs(
+      db,
       videoIds.slice(start, start + 500).map((entityId) => ({
         jobType: 'transcript_extraction' as const,
         entityType: 'video' as const,
@@ -66,7 +67,7 @@ export async function drainQueue(
   // rather than go on to take the seed's own backlog.
   const worker = async (workerId: string) => {
     for (;;) {
-      const claimed = await claimJobs({
+      const claimed = await claimJobs(db, {
         workerId,
         jobTypes: ['transcript_extraction'],
         limit: claimLimit,
@@ -76,9 +77,9 @@ export async function drainQueue(
       if (ours.length === 0) return;
       for (const job of ours) runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
       if (completion === 'together') {
-        await completeJobs({ jobs: ours.map((job) => ({ id: job.id, leaseToken: job.leaseToken! })) });
+        await completeJobs(db, { jobs: ours.map((job) => ({ id: job.id, leaseToken: job.leaseToken! })) });
       } else {
-        for (const job of ours) await completeJob({ id: job.id, leaseToken: job.leaseToken! });
+        for (const job of ours) await completeJob(db, { id: job.id, leaseToken: job.leaseToken! });
       }
     }
   };

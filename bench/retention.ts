@@ -33,7 +33,7 @@ export async function pruneAll(db: Knex, batchSize: number): Promise<{ pruned: n
   const started = performance.now();
   let pruned = 0;
   for (;;) {
-    const done = await pruneFinishedJobs(cutoff, batchSize);
+    const done = await pruneFinishedJobs(db, cutoff, batchSize);
     pruned += done;
     if (done < batchSize) break;
   }

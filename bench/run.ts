@@ -100,35 +100,38 @@ async function main(): Promise<void> {
     const paths: [string, () => Promise<unknown>, (() => Promise<unknown>)?][] = [
       [
         'videos.get by id, with channel and transcripts',
-        () => getVideo({ id: sample.id, include: ['channel', 'transcripts'] }),
+        () => getVideo(db, { id: sample.id, include: ['channel', 'transcripts'] }),
       ],
-      ['videos.get by YouTube id', () => getVideo({ youtubeVideoId: sample.youtube_video_id })],
+      ['videos.get by YouTube id', () => getVideo(db, { youtubeVideoId: sample.youtube_video_id })],
       [
         'videos.list: one channel, one status, newest first, 50',
-        () => listVideos({ channelId, status: 'completed', limit: 50 }),
+        () => listVideos(db, { channelId, status: 'completed', limit: 50 }),
       ],
-      ['videos.list: one status, 50', () => listVideos({ status: 'failed', limit: 50 })],
-      ['videos.list: newest first, 50', () => listVideos({ limit: 50 })],
-      ['videos.list: tag', () => listVideos({ tags: [sample.tags[0]], limit: 50 })],
-      ['videos.list: title search', () => listVideos({ search: 'Sourdough', limit: 50 })],
-      ['channels.list: status', () => listChannels({ status: 'paused', limit: 50 })],
-      ['channels.videoCounts', () => countChannelVideos(channelId)],
-      ['transcripts.list: one video', () => listTranscripts({ videoId: sample.id, limit: 20 })],
-      ['jobs.list: one session, 50', () => listJobs({ sessionId: session.id, limit: 50 })],
-      ['jobs.list: status running, 50', () => listJobs({ status: 'running', limit: 50 })],
-      ['jobs.list: job type, 50', () => listJobs({ jobType: 'channel_discovery', limit: 50 })],
-      ['jobs.list: one entity', () => listJobs({ entityType: 'video', entityId: aJob.entity_id, limit: 20 })],
-      ['jobs.get with session and video', () => getJob(aJob.id, ['session', 'video'])],
-      ['sessions.progress', () => sessionProgress(session.id)],
-      ['jobs.claim (10)', () => claimJobs({ workerId: 'explain', limit: 10 })],
-      ['scheduler: due channels enqueued (500)', () => enqueueDueDiscoveries(500)],
+      ['videos.list: one status, 50', () => listVideos(db, { status: 'failed', limit: 50 })],
+      ['videos.list: newest first, 50', () => listVideos(db, { limit: 50 })],
+      ['videos.list: tag', () => listVideos(db, { tags: [sample.tags[0]], limit: 50 })],
+      ['videos.list: title search', () => listVideos(db, { search: 'Sourdough', limit: 50 })],
+      ['channels.list: status', () => listChannels(db, { status: 'paused', limit: 50 })],
+      ['channels.videoCounts', () => countChannelVideos(db, channelId)],
+      ['transcripts.list: one video', () => listTranscripts(db, { videoId: sample.id, limit: 20 })],
+      ['jobs.list: one session, 50', () => listJobs(db, { sessionId: session.id, limit: 50 })],
+      ['jobs.list: status running, 50', () => listJobs(db, { status: 'running', limit: 50 })],
+      ['jobs.list: job type, 50', () => listJobs(db, { jobType: 'channel_discovery', limit: 50 })],
+      [
+        'jobs.list: one entity',
+        () => listJobs(db, { entityType: 'video', entityId: aJob.entity_id, limit: 20 }),
+      ],
+      ['jobs.get with session and video', () => getJob(db, aJob.id, ['session', 'video'])],
+      ['sessions.progress', () => sessionProgress(db, session.id)],
+      ['jobs.claim (10)', () => claimJobs(db, { workerId: 'explain', limit: 10 })],
+      ['scheduler: due channels enqueued (500)', () => enqueueDueDiscoveries(db, 500)],
       [
         'scheduler: finished jobs pruned (500)',
-        () => pruneFinishedJobs(new Date(Date.now() - 14 * 86_400_000), 500),
+        () => pruneFinishedJobs(db, new Date(Date.now() - 14 * 86_400_000), 500),
       ],
       [
         'jobs.claim (10), transcripts limited to 1,000 running',
-        () => claimJobs({ workerId: 'explain', limit: 10 }),
+        () => claimJobs(db, { workerId: 'explain', limit: 10 }),
         () => limitTranscripts(1_000),
       ],
     ];
@@ -312,16 +315,16 @@ async function main(): Promise<void> {
 
     log(`Measuring the queue with ${finishedJobs.toLocaleString('en')} finished jobs, then pruned ...`);
     const claimMs = async () => {
-      const [claim] = await captureQueries(db, () => claimJobs({ workerId: 'explain', limit: 10 }));
+      const [claim] = await captureQueries(db, () => claimJobs(db, { workerId: 'explain', limit: 10 }));
       await db.raw(
         `UPDATE processing_jobs SET status = 'queued', attempts = 0, lease_token = NULL, lease_expires_at = NULL, locked_by = NULL WHERE locked_by = 'explain'`,
       );
       return (await explain(db, 'claim', claim!.sql, claim!.bindings)).ms;
     };
     const completeMs = async () => {
-      const claimed = await claimJobs({ workerId: 'explain', limit: 10 });
+      const claimed = await claimJobs(db, { workerId: 'explain', limit: 10 });
       const [complete] = await captureQueries(db, () =>
-        completeJobs({ jobs: claimed.map((job) => ({ id: job.id, leaseToken: job.leaseToken! })) }),
+        completeJobs(db, { jobs: claimed.map((job) => ({ id: job.id, leaseToken: job.leaseToken! })) }),
       );
       return (await explain(db, 'complete', complete!.sql, complete!.bindings)).ms;
     };

@@ -36,7 +36,7 @@ export async function drainWithWorker(
 ): Promise<QueueResult> {
   const videoIds = await videosWithoutJobs(db, count);
   for (let start = 0; start < videoIds.length; start += 500) {
-    await enqueueJobs(videoIds.slice(start, start + 500).map(transcriptJob));
+    await enqueueJobs(db, videoIds.slice(start, start + 500).map(transcriptJob));
   }
   const runs = new Map<string, number>();
   let allRan: () => void = () => undefined;
@@ -112,7 +112,7 @@ export async function workerLatency(db: Knex, apiUrl: string, samples: number): 
     await new Promise((resolve) => setTimeout(resolve, 50));
     const begun = new Promise<void>((resolve) => (started = resolve));
     const at = performance.now();
-    await enqueueJobs([{ jobType: 'channel_discovery', entityType: 'channel', entityId: channelId }]);
+    await enqueueJobs(db, [{ jobType: 'channel_discovery', entityType: 'channel', entityId: channelId }]);
     await begun;
     measured.push(performance.now() - at);
   }

@@ -4,7 +4,6 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Knex } from 'knex';
-import { Model } from 'objection';
 import type { ContextSettings } from './api/context';
 import { registerDocs } from './api/docs';
 import { registerTRPC } from './api/fastify-handler';
@@ -13,8 +12,18 @@ import { RequestLog } from './api/request-log';
 import { registerRest } from './api/rest-handler';
 import { JobWakeups } from './db/job-wakeups';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The app's database; each request's context carries it to the services. */
+    db: Knex;
+  }
+}
+
 export interface AppOptions extends Omit<ContextSettings, 'wakeups'> {
+  /** The database the app serves; two apps in one process may serve two databases. */
   db: Knex;
+  /** Close `db` when the app closes: its owner is the app. Off by default, for a pool the caller shares. */
+  closeDatabase?: boolean;
   /** Where waiting claims LISTEN for new work; the pool's own URL unless it goes through PgBouncer. */
   listenUrl?: string;
   logger: FastifyServerOptions['logger'];
@@ -30,8 +39,6 @@ export const bodyLimitBytes = 5 * 1024 * 1024;
  * at /api, their OpenAPI document at /openapi.json and reference page at /docs, health checks beside them.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  // The models, and so every procedure, use the connection the app is given.
-  Model.knex(options.db);
   const app = Fastify({
     logger: options.logger,
     bodyLimit: bodyLimitBytes,
@@ -60,6 +67,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     for (const socket of unused) socket.destroy();
     await wakeups.close();
   });
+  app.decorate('db', options.db);
+  if (options.closeDatabase) app.addHook('onClose', () => options.db.destroy());
   const settings = { ...options, wakeups };
   await app.register(helmet, { contentSecurityPolicy: false });
   if (options.corsOrigins?.length) await app.register(cors, { origin: options.corsOrigins });

@@ -54,6 +54,7 @@ async function main(): Promise<void> {
 
   const app = await buildApp({
     db,
+    closeDatabase: true,
     logger: loggerOptions(config),
     tokens: apiTokens(config),
     listenUrl: config.DATABASE_LISTEN_URL ?? database.url,
@@ -64,7 +65,7 @@ async function main(): Promise<void> {
   app.log.info(banner(address, database, config));
   const scheduler =
     config.SCHEDULER_INTERVAL_SECONDS > 0
-      ? startScheduler({ ...schedulerSettings(config), log: app.log.child({ component: 'scheduler' }) })
+      ? startScheduler({ ...schedulerSettings(config), db, log: app.log.child({ component: 'scheduler' }) })
       : undefined;
 
   let stopping = false;
@@ -76,7 +77,6 @@ async function main(): Promise<void> {
     force.unref();
     await scheduler?.stop();
     await app.close();
-    await db.destroy();
     await database.stop();
     process.exit(0);
   };

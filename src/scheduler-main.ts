@@ -17,6 +17,7 @@ async function main(): Promise<void> {
   const log = pino({ level: config.LOG_LEVEL });
   const scheduler = startScheduler({
     ...schedulerSettings(config),
+    db,
     intervalMs: interval * 1_000,
     log,
   });

@@ -1,6 +1,9 @@
+import type { Knex } from 'knex';
 import { enqueueDueDiscoveries, pruneFinishedJobs } from './services/schedules';
 
 export interface SchedulerOptions {
+  /** The database whose channels and jobs it tends. */
+  db: Knex;
   /** Time between ticks; each tick first runs at start. */
   intervalMs: number;
   /** Rows per statement: channels enqueued, or jobs pruned. */
@@ -50,11 +53,11 @@ export function startScheduler(options: SchedulerOptions): Scheduler {
 
   const runTick = async (): Promise<TickResult> => {
     const enqueued = await inBatches(options.batchSize, budget, async () => {
-      return (await enqueueDueDiscoveries(options.batchSize)).length;
+      return (await enqueueDueDiscoveries(options.db, options.batchSize)).length;
     });
     const cutoff = new Date(Date.now() - options.retentionDays * dayMs);
     const pruned = await inBatches(options.batchSize, budget, () =>
-      pruneFinishedJobs(cutoff, options.batchSize),
+      pruneFinishedJobs(options.db, cutoff, options.batchSize),
     );
     if (enqueued > 0 || pruned > 0) options.log.info({ enqueued, pruned }, 'scheduler tick');
     return { enqueued, pruned };

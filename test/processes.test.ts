@@ -23,7 +23,7 @@ describe('a worker process killed in the middle of a job', () => {
   it('loses the job only until its lease expires; another worker finishes it, once', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const channel = await channelFactory.create();
-    const [job] = await enqueueJobs([
+    const [job] = await enqueueJobs(testDatabase().db, [
       { jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id, sessionId: session.id },
     ]);
     const worker = start('test/support/stalled-worker.ts', { DATABASE_URL: testDatabase().url });
@@ -32,11 +32,11 @@ describe('a worker process killed in the middle of a job', () => {
     worker.kill('SIGKILL');
     await once(worker, 'exit');
 
-    expect(await claimJobs({ workerId: 'survivor', limit: 1 })).toEqual([]);
+    expect(await claimJobs(testDatabase().db, { workerId: 'survivor', limit: 1 })).toEqual([]);
     await sleep(1_100);
-    const [taken] = await claimJobs({ workerId: 'survivor', limit: 1 });
+    const [taken] = await claimJobs(testDatabase().db, { workerId: 'survivor', limit: 1 });
     expect(taken).toMatchObject({ id: job!.id, attempts: 2, lockedBy: 'survivor' });
-    const done = await completeJob({
+    const done = await completeJob(testDatabase().db, {
       id: taken!.id,
       leaseToken: taken!.leaseToken!,
       result: { by: 'survivor' },

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
+import type { Knex } from 'knex';
 import type { JobWakeups } from '../db/job-wakeups';
 import type { ApiToken } from './access';
 
@@ -13,9 +14,12 @@ export interface Context {
   log: FastifyBaseLogger;
   /** Wakes claims that wait for work. */
   wakeups: JobWakeups;
+  /** The app's database: every service call of the request goes to it. */
+  db: Knex;
 }
 
 export interface ContextSettings {
+  db: Knex;
   tokens: readonly ApiToken[];
   production: boolean;
   wakeups: JobWakeups;
@@ -41,5 +45,6 @@ export function contextFor(request: FastifyRequest, settings: ContextSettings): 
     production: settings.production,
     log: request.log,
     wakeups: settings.wakeups,
+    db: settings.db,
   };
 }

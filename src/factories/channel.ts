@@ -11,6 +11,7 @@ import {
   topic,
   youtubeChannelIdFor,
 } from './youtube-data';
+import { factoryDatabase } from './database';
 
 export type ChannelAttrs = z.output<typeof channelWrite>;
 
@@ -48,7 +49,7 @@ export const channelFactory = new Factory<
     checked: (_attrs, { faker }) => ({ lastCheckedAt: faker.date.recent({ days: 2 }) }),
   },
   transient: { videos: 0, topic: null },
-  persist: (rows) => ChannelModel.query().insert(rows).returning('*'),
+  persist: (rows) => ChannelModel.query(factoryDatabase()).insert(rows).returning('*'),
   afterCreate: async (channel, { transient }) => {
     if (transient.videos > 0)
       channel.videos = await videoFactory.createList(transient.videos, { channelId: channel.id });

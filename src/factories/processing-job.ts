@@ -6,6 +6,7 @@ import { channelFactory } from './channel';
 import { Factory } from './factory';
 import { uuidFrom } from './fake';
 import { videoFactory } from './video';
+import { factoryDatabase } from './database';
 
 export type ProcessingJobAttrs = z.output<typeof processingJobWrite>;
 
@@ -119,5 +120,5 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
       attrs.entityType === 'channel' ? await channelFactory.create() : await videoFactory.create();
     return { entityId: entity.id };
   },
-  persist: (rows) => ProcessingJobModel.query().insert(rows).returning('*'),
+  persist: (rows) => ProcessingJobModel.query(factoryDatabase()).insert(rows).returning('*'),
 });

@@ -3,6 +3,7 @@ import { ProcessingSessionModel } from '../models/processing-session';
 import type { processingSessionWrite } from '../schemas/processing-session';
 import { Factory } from './factory';
 import { processingJobFactory } from './processing-job';
+import { factoryDatabase } from './database';
 
 export type ProcessingSessionAttrs = z.output<typeof processingSessionWrite>;
 
@@ -43,7 +44,7 @@ export const processingSessionFactory = new Factory<
         : null,
   },
   transient: { jobs: 0 },
-  persist: (rows) => ProcessingSessionModel.query().insert(rows).returning('*'),
+  persist: (rows) => ProcessingSessionModel.query(factoryDatabase()).insert(rows).returning('*'),
   afterCreate: async (session, { transient }) => {
     if (transient.jobs === 0) return session;
     // A finished session takes no queued job (the database refuses one), so its jobs are finished too.
@@ -53,7 +54,7 @@ export const processingSessionFactory = new Factory<
         failed: processingJobFactory.trait('exhausted'),
       }[session.status as string] ?? processingJobFactory;
     const jobs = await jobFactory.createList(transient.jobs, { sessionId: session.id });
-    const saved = await session.$query().patchAndFetch({ totalVideos: jobs.length });
+    const saved = await session.$query(factoryDatabase()).patchAndFetch({ totalVideos: jobs.length });
     saved.jobs = jobs;
     return saved;
   },

@@ -6,6 +6,7 @@ import { uuidFrom } from './fake';
 import { type SpokenLanguage, spokenText, timedSegments } from './speech';
 import { videoFactory } from './video';
 import { languageTag, spokenLanguageOf } from './youtube-data';
+import { factoryDatabase } from './database';
 
 export type TranscriptAttrs = z.output<typeof transcriptWrite>;
 type JsonValue = z.core.util.JSONType;
@@ -48,5 +49,5 @@ export const transcriptFactory = new Factory<
   },
   transient: { sentences: 40, durationSeconds: 600, spoken: 'en' },
   associate: async (_attrs, given) => (given.videoId ? {} : { videoId: (await videoFactory.create()).id }),
-  persist: (rows) => TranscriptModel.query().insert(rows).returning('*'),
+  persist: (rows) => TranscriptModel.query(factoryDatabase()).insert(rows).returning('*'),
 });

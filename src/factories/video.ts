@@ -18,6 +18,7 @@ import {
   videoUrlFor,
   youtubeVideoIdFor,
 } from './youtube-data';
+import { factoryDatabase } from './database';
 
 export type VideoAttrs = z.output<typeof videoWrite>;
 
@@ -109,7 +110,7 @@ export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, Vide
   transient: { transcript: false, topic: null, handle: null, shortsShare: 0.2, reach: 0 },
   associate: async (_attrs, given) =>
     given.channelId ? {} : { channelId: (await channelFactory.create()).id },
-  persist: (rows) => VideoModel.query().insert(rows).returning('*'),
+  persist: (rows) => VideoModel.query(factoryDatabase()).insert(rows).returning('*'),
   afterCreate: async (video, { transient }) => {
     if (transient.transcript) {
       const transcript = transcriptFactory.transient({ durationSeconds: video.durationSeconds ?? 600 });

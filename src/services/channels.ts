@@ -1,6 +1,6 @@
+import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { ChannelModel } from '../models/channel';
-import { VideoModel } from '../models/video';
 import {
   type Channel,
   type ChannelRef,
@@ -17,36 +17,39 @@ import { lockJobsAbout, lockVideosOfChannel } from './lock-order';
 import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
 
-const rows = rowsOf(() => ChannelModel.query(), 'channel');
+const rows = rowsOf((db) => ChannelModel.query(db), 'channel');
 
-export async function createChannel(input: z.output<typeof createChannelInput>): Promise<Channel> {
-  return (await rows.insert(input)).$toJson();
+export async function createChannel(db: Knex, input: z.output<typeof createChannelInput>): Promise<Channel> {
+  return (await rows.insert(db, input)).$toJson();
 }
 
-export async function getChannel(ref: ChannelRef): Promise<Channel> {
-  if ('id' in ref) return (await rows.find(ref.id)).$toJson();
+export async function getChannel(db: Knex, ref: ChannelRef): Promise<Channel> {
+  if ('id' in ref) return (await rows.find(db, ref.id)).$toJson();
   const row = await withDatabaseErrors(() =>
-    ChannelModel.query().findOne({ youtube_channel_id: ref.youtubeChannelId }),
+    ChannelModel.query(db).findOne({ youtube_channel_id: ref.youtubeChannelId }),
   );
   if (!row) throw new NotFoundError('channel', ref.youtubeChannelId, 'youtubeChannelId');
   return row.$toJson();
 }
 
-export async function listChannels(input: ListChannelsInput): Promise<Page<Channel>> {
-  const query = ChannelModel.query();
+export async function listChannels(db: Knex, input: ListChannelsInput): Promise<Page<Channel>> {
+  const query = ChannelModel.query(db);
   if (input.status) query.where('status', input.status);
   if (input.search) query.where('name', 'ilike', likePattern(input.search));
   return newestFirst(query, input);
 }
 
-export async function updateChannel({ id, ...patch }: z.output<typeof updateChannelInput>): Promise<Channel> {
-  return (await rows.patch(id, patch)).$toJson();
+export async function updateChannel(
+  db: Knex,
+  { id, ...patch }: z.output<typeof updateChannelInput>,
+): Promise<Channel> {
+  return (await rows.patch(db, id, patch)).$toJson();
 }
 
 /** Deletes the channel with its videos, their transcripts and every job about them. */
-export async function deleteChannel(id: string): Promise<Channel> {
+export async function deleteChannel(db: Knex, id: string): Promise<Channel> {
   const row = await withDatabaseErrors(() =>
-    ChannelModel.knex().transaction(async (trx) => {
+    db.transaction(async (trx) => {
       await lockJobsAbout(trx, { channelIds: [id], videosOfChannel: id });
       await lockVideosOfChannel(trx, id);
       const [deleted] = await trx('channels').where({ id }).delete().returning('*');
@@ -58,16 +61,13 @@ export async function deleteChannel(id: string): Promise<Channel> {
 }
 
 /** How many of a channel's videos are in each status, from one grouped query over the channel's index. */
-export async function countChannelVideos(channelId: string): Promise<VideoCounts> {
-  await rows.find(channelId);
+export async function countChannelVideos(db: Knex, channelId: string): Promise<VideoCounts> {
+  await rows.find(db, channelId);
   const grouped = await withDatabaseErrors(() =>
-    VideoModel.knex()('videos')
+    db('videos')
       .where('channel_id', channelId)
       .groupBy('status')
-      .select<{ status: VideoStatus; count: number }[]>(
-        'status',
-        VideoModel.knex().raw('count(*)::int AS count'),
-      ),
+      .select<{ status: VideoStatus; count: number }[]>('status', db.raw('count(*)::int AS count')),
   );
   const counts = Object.fromEntries(videoStatuses.map((status) => [status, 0])) as Record<
     VideoStatus,

@@ -41,8 +41,6 @@ export function retryDelaySeconds(attempt: number, random: () => number = Math.r
 const toJob = (row: Record<string, unknown>): ProcessingJob =>
   ProcessingJobModel.fromDatabaseJson(row).$toJson();
 
-const knex = () => ProcessingJobModel.knex();
-
 const activeKey = (job: { jobType: string; entityType: string; entityId: string }) =>
   `${job.jobType}/${job.entityType}/${job.entityId}`;
 
@@ -72,12 +70,12 @@ async function assertEntitiesExist(trx: Knex.Transaction, jobs: EnqueueJob[]): P
  * before it is read back. Keys go in sorted order, so concurrent batches over the same entities wait on each
  * other in one order instead of deadlocking.
  */
-export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> {
+export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<ProcessingJob[]> {
   const distinct = [...new Map(jobs.map((job) => [activeKey(job), job])).entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([, job]) => job);
   return withDatabaseErrors(() =>
-    knex().transaction(async (trx) => {
+    db.transaction(async (trx) => {
       const inserted = await trx('processing_jobs')
         .insert(
           distinct.map((job) => ({
@@ -133,14 +131,14 @@ export async function enqueueJobs(jobs: EnqueueJob[]): Promise<ProcessingJob[]> 
  * gets one more attempt, the worker's id, a lease and a new lease token. A job whose lease expired on its last
  * attempt is failed instead.
  */
-async function claimOnce(input: ClaimJobsInput): Promise<ProcessingJob[]> {
+async function claimOnce(db: Knex, input: ClaimJobsInput): Promise<ProcessingJob[]> {
   // One call, so one round trip and atomic without a transaction (migration 20261202000015). In order: fail
   // leases that expired on their last attempt (and their videos); lock the limited types' rows and count what
   // runs of each; lock the best queued and expired-lease candidates per limited type and for the other types
   // together (SKIP LOCKED); keep the best `limit` within each type's room; lease them, and move their videos to
   // `processing`.
   const claimed = await withDatabaseErrors(() =>
-    knex().raw('SELECT * FROM claim_jobs(?, ?::text[], ?, ?, ?::video_status[], ?::video_status[])', [
+    db.raw('SELECT * FROM claim_jobs(?, ?::text[], ?, ?, ?::video_status[], ?::video_status[])', [
       input.workerId,
       input.jobTypes ?? null,
       input.limit,
@@ -161,10 +159,10 @@ const recheckMs = 1_000;
  * When the next job becomes claimable by time alone (a retry's `run_after`, a lease's end), from one index probe
  * per partial index; null when nothing is scheduled.
  */
-async function nextClaimableAt(jobTypes: ClaimJobsInput['jobTypes']): Promise<number | null> {
+async function nextClaimableAt(db: Knex, jobTypes: ClaimJobsInput['jobTypes']): Promise<number | null> {
   const types = jobTypes ?? null;
   const { rows } = await withDatabaseErrors(() =>
-    knex().raw<{ rows: { next: Date | null }[] }>(
+    db.raw<{ rows: { next: Date | null }[] }>(
       `SELECT least(
          (SELECT min(run_after) FROM processing_jobs
            WHERE status = 'queued' AND NOT held AND (?::text[] IS NULL OR job_type = ANY(?::text[]))),
@@ -184,6 +182,7 @@ async function nextClaimableAt(jobTypes: ClaimJobsInput['jobTypes']): Promise<nu
  * lease runs out, and answers empty at the end of the wait or when the caller goes away (`signal`).
  */
 export async function claimJobs(
+  db: Knex,
   request: z.input<typeof claimJobsInput>,
   wakeups?: JobWakeups,
   signal?: AbortSignal,
@@ -192,11 +191,11 @@ export async function claimJobs(
   const deadline = Date.now() + input.waitMs;
   for (;;) {
     const seen = wakeups?.seen() ?? 0;
-    const claimed = await claimOnce(input);
+    const claimed = await claimOnce(db, input);
     // A caller that went away while its claim ran would never run these: back to the queue, no attempt spent.
-    if (claimed.length > 0 && signal?.aborted) return handBack(claimed);
+    if (claimed.length > 0 && signal?.aborted) return handBack(db, claimed);
     if (claimed.length > 0 || !wakeups || Date.now() >= deadline) return claimed;
-    const next = await nextClaimableAt(input.jobTypes);
+    const next = await nextClaimableAt(db, input.jobTypes);
     const until = Math.min(deadline, Math.max(next ?? Number.POSITIVE_INFINITY, Date.now() + recheckMs));
     await withDatabaseErrors(() => wakeups.waitAfter(seen, until, signal));
     // A caller that went away gets nothing leased to it; a server that is stopping ends its waits.
@@ -204,9 +203,9 @@ export async function claimJobs(
   }
 }
 
-async function handBack(jobs: ProcessingJob[]): Promise<[]> {
+async function handBack(db: Knex, jobs: ProcessingJob[]): Promise<[]> {
   for (const job of [...jobs].sort((a, b) => (a.id < b.id ? -1 : 1)))
-    await releaseJob({ id: job.id, leaseToken: job.leaseToken! });
+    await releaseJob(db, { id: job.id, leaseToken: job.leaseToken! });
   return [];
 }
 
@@ -214,30 +213,31 @@ async function handBack(jobs: ProcessingJob[]): Promise<[]> {
 const refusal = (status: string) =>
   status === 'running' ? 'the lease is no longer yours: the job was claimed again' : `the job is ${status}`;
 
-async function leaseRefused(id: string): Promise<never> {
-  const job = await jobRows.find(id);
+async function leaseRefused(db: Knex, id: string): Promise<never> {
+  const job = await jobRows.find(db, id);
   throw new ConflictError(refusal(job.status), 'leaseToken');
 }
 
-export async function heartbeat(input: z.output<typeof heartbeatInput>): Promise<ProcessingJob> {
+export async function heartbeat(db: Knex, input: z.output<typeof heartbeatInput>): Promise<ProcessingJob> {
   const [row] = await withDatabaseErrors(() =>
-    knex()('processing_jobs')
+    db('processing_jobs')
       .where({ id: input.id, status: 'running', lease_token: input.leaseToken })
-      .update({ lease_expires_at: knex().raw('now() + make_interval(secs => ?)', [input.leaseSeconds]) })
+      .update({ lease_expires_at: db.raw('now() + make_interval(secs => ?)', [input.leaseSeconds]) })
       .returning('*'),
   );
-  return row ? toJob(row) : leaseRefused(input.id);
+  return row ? toJob(row) : leaseRefused(db, input.id);
 }
 
 /** Completes the jobs whose lease the caller holds, in one statement; returns them by id. */
 async function completeLeased(
+  db: Knex,
   given: z.output<typeof completeJobsInput>['jobs'],
 ): Promise<Map<string, ProcessingJob>> {
   const jobs = [...given].sort((a, b) => (a.id < b.id ? -1 : 1));
   // One statement (migration 20261125000011): complete each job whose lease is the caller's, then move their
   // videos to `completed`, stamp their channels' last check, and count them on their sessions.
   const completed = await withDatabaseErrors(() =>
-    knex().raw('SELECT * FROM complete_jobs(?::uuid[], ?::uuid[], ?::jsonb[], ?::video_status[])', [
+    db.raw('SELECT * FROM complete_jobs(?::uuid[], ?::uuid[], ?::jsonb[], ?::video_status[])', [
       jobs.map((job) => job.id),
       jobs.map((job) => job.leaseToken),
       // knex's binding types leave out null array items, which pg sends as NULL: no result.
@@ -252,23 +252,29 @@ async function completeLeased(
  * Records the result once; the video or channel the job was about, and the session's count, follow in the same
  * statement.
  */
-export async function completeJob(input: z.output<typeof completeJobInput>): Promise<ProcessingJob> {
-  const completed = await completeLeased([input]);
-  return completed.get(input.id) ?? leaseRefused(input.id);
+export async function completeJob(
+  db: Knex,
+  input: z.output<typeof completeJobInput>,
+): Promise<ProcessingJob> {
+  const completed = await completeLeased(db, [input]);
+  return completed.get(input.id) ?? leaseRefused(db, input.id);
 }
 
 /**
  * Completes a worker's claimed jobs in one round trip. A job whose lease is no longer the caller's is left as it
  * is and listed under `refused`, with the reason `completeJob` would give; the others complete regardless.
  */
-export async function completeJobs(input: z.output<typeof completeJobsInput>): Promise<CompleteJobsResult> {
-  const completed = await completeLeased(input.jobs);
+export async function completeJobs(
+  db: Knex,
+  input: z.output<typeof completeJobsInput>,
+): Promise<CompleteJobsResult> {
+  const completed = await completeLeased(db, input.jobs);
   const missed = input.jobs.filter((job) => !completed.has(job.id)).map((job) => job.id);
   const current =
     missed.length === 0
       ? []
       : await withDatabaseErrors(() =>
-          knex()('processing_jobs')
+          db('processing_jobs')
             .whereIn('id', missed)
             .select<{ id: string; status: string }[]>('id', 'status'),
         );
@@ -283,9 +289,9 @@ export async function completeJobs(input: z.output<typeof completeJobsInput>): P
 }
 
 /** Records a failure: retried later with exponential backoff while attempts remain, failed for good after. */
-export async function failJob(input: z.output<typeof failJobInput>): Promise<ProcessingJob> {
+export async function failJob(db: Knex, input: z.output<typeof failJobInput>): Promise<ProcessingJob> {
   const row = await withDatabaseErrors(() =>
-    knex().transaction(async (trx) => {
+    db.transaction(async (trx) => {
       const [job] = await trx('processing_jobs')
         .where({ id: input.id, status: 'running', lease_token: input.leaseToken })
         .forUpdate()
@@ -315,16 +321,16 @@ export async function failJob(input: z.output<typeof failJobInput>): Promise<Pro
       return failed as Record<string, unknown>;
     }),
   );
-  return row ? toJob(row) : leaseRefused(input.id);
+  return row ? toJob(row) : leaseRefused(db, input.id);
 }
 
 /**
  * Hands a claimed job back untouched, as a stopping worker does: queued again at once for any worker, without
  * spending the attempt its claim took; its video goes back to queued.
  */
-export async function releaseJob(input: z.output<typeof releaseJobInput>): Promise<ProcessingJob> {
+export async function releaseJob(db: Knex, input: z.output<typeof releaseJobInput>): Promise<ProcessingJob> {
   const row = await withDatabaseErrors(() =>
-    knex().transaction(async (trx) => {
+    db.transaction(async (trx) => {
       const [released] = await trx('processing_jobs')
         .where({ id: input.id, status: 'running', lease_token: input.leaseToken })
         .update({
@@ -342,13 +348,13 @@ export async function releaseJob(input: z.output<typeof releaseJobInput>): Promi
       return released as Record<string, unknown> | undefined;
     }),
   );
-  return row ? toJob(row) : leaseRefused(input.id);
+  return row ? toJob(row) : leaseRefused(db, input.id);
 }
 
 /** Stops a queued or running job; a running worker's later complete or fail is refused. */
-export async function cancelJob(id: string): Promise<ProcessingJob> {
+export async function cancelJob(db: Knex, id: string): Promise<ProcessingJob> {
   const row = await withDatabaseErrors(() =>
-    knex().transaction(async (trx) => {
+    db.transaction(async (trx) => {
       const [cancelled] = await trx('processing_jobs')
         .where({ id })
         .whereIn('status', ['queued', 'running'])
@@ -365,7 +371,7 @@ export async function cancelJob(id: string): Promise<ProcessingJob> {
     }),
   );
   if (row) return toJob(row);
-  const job = await jobRows.find(id);
+  const job = await jobRows.find(db, id);
   throw new ConflictError(
     `only queued or running jobs can be cancelled; this one is ${job.status}`,
     'status',
@@ -373,9 +379,9 @@ export async function cancelJob(id: string): Promise<ProcessingJob> {
 }
 
 /** Re-queues a failed job by hand with a fresh set of attempts; its video goes back to queued. */
-export async function retryJob(id: string): Promise<ProcessingJob> {
+export async function retryJob(db: Knex, id: string): Promise<ProcessingJob> {
   const row = await withDatabaseErrors(() =>
-    knex().transaction(async (trx) => {
+    db.transaction(async (trx) => {
       const [queued] = await trx('processing_jobs')
         .where({ id, status: 'failed' })
         .update({ status: 'queued', attempts: 0, run_after: trx.fn.now(), completed_at: null })
@@ -385,6 +391,6 @@ export async function retryJob(id: string): Promise<ProcessingJob> {
     }),
   );
   if (row) return toJob(row);
-  const job = await jobRows.find(id);
+  const job = await jobRows.find(db, id);
   throw new ConflictError(`only failed jobs can be retried; this one is ${job.status}`, 'status');
 }

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { BaseModel } from '../models/base-model';
 import {
@@ -13,8 +14,8 @@ import { withDatabaseErrors } from './rows';
  * The job types the queue knows (rows of `job_types`, migration 20261202000015), each with its running limit and
  * how many of its jobs run now (live leases, as the claim counts them).
  */
-async function jobTypeRows(jobType?: JobType): Promise<JobTypeSettings[]> {
-  const knex = BaseModel.knex();
+async function jobTypeRows(db: Knex, jobType?: JobType): Promise<JobTypeSettings[]> {
+  const knex = db;
   const rows = await withDatabaseErrors(() =>
     knex('job_types AS t')
       .modify((query) => {
@@ -37,16 +38,17 @@ async function jobTypeRows(jobType?: JobType): Promise<JobTypeSettings[]> {
   );
 }
 
-export const listJobTypes = (): Promise<JobTypeSettings[]> => jobTypeRows();
+export const listJobTypes = (db: Knex): Promise<JobTypeSettings[]> => jobTypeRows(db);
 
 /** Sets how many jobs of a type may run at once; claims that start after it commits obey it. */
 export async function setJobTypeLimit(
+  db: Knex,
   input: z.output<typeof setJobTypeLimitInput>,
 ): Promise<JobTypeSettings> {
   const updated = await withDatabaseErrors(() =>
-    BaseModel.knex()('job_types').where('name', input.jobType).update({ max_running: input.maxRunning }),
+    db('job_types').where('name', input.jobType).update({ max_running: input.maxRunning }),
   );
   if (updated === 0) throw new NotFoundError('job type', input.jobType);
-  const [settings] = await jobTypeRows(input.jobType);
+  const [settings] = await jobTypeRows(db, input.jobType);
   return settings!;
 }

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { ChannelModel } from '../models/channel';
 import { ProcessingJobModel } from '../models/processing-job';
@@ -11,17 +12,18 @@ import { rowsOf, withDatabaseErrors } from './rows';
 import { sessionRows } from './processing-sessions';
 import { moveVideosWithJobs } from './video-follows-job';
 
-export const jobRows = rowsOf(() => ProcessingJobModel.query(), 'job');
+export const jobRows = rowsOf((db) => ProcessingJobModel.query(db), 'job');
 
 export async function getJob(
+  db: Knex,
   id: string,
   include?: readonly ('session' | 'channel' | 'video')[],
 ): Promise<JobWithRelations> {
-  return (await jobRows.find(id, include)).$toJson();
+  return (await jobRows.find(db, id, include)).$toJson();
 }
 
-export async function listJobs(input: ListJobsInput): Promise<Page<JobWithRelations>> {
-  const query = ProcessingJobModel.query();
+export async function listJobs(db: Knex, input: ListJobsInput): Promise<Page<JobWithRelations>> {
+  const query = ProcessingJobModel.query(db);
   if (input.status) query.where('status', input.status);
   if (input.jobType) query.where('job_type', input.jobType);
   if (input.entityType) query.where('entity_type', input.entityType);
@@ -32,20 +34,24 @@ export async function listJobs(input: ListJobsInput): Promise<Page<JobWithRelati
 
 /** A session's jobs: 404 for a session that does not exist, rather than an empty page. */
 export async function listSessionJobs(
+  db: Knex,
   input: ListJobsInput & { sessionId: string },
 ): Promise<Page<JobWithRelations>> {
-  await sessionRows.find(input.sessionId);
-  return listJobs(input);
+  await sessionRows.find(db, input.sessionId);
+  return listJobs(db, input);
 }
 
-export async function updateJob({ id, ...patch }: z.output<typeof updateJobInput>): Promise<ProcessingJob> {
-  return (await jobRows.patch(id, patch)).$toJson();
+export async function updateJob(
+  db: Knex,
+  { id, ...patch }: z.output<typeof updateJobInput>,
+): Promise<ProcessingJob> {
+  return (await jobRows.patch(db, id, patch)).$toJson();
 }
 
 /** Deletes a job; the video of a queued or running transcript job goes back to `discovered`, as on cancel. */
-export async function deleteJob(id: string): Promise<ProcessingJob> {
+export async function deleteJob(db: Knex, id: string): Promise<ProcessingJob> {
   const row = await withDatabaseErrors(() =>
-    ProcessingJobModel.knex().transaction(async (trx) => {
+    db.transaction(async (trx) => {
       const [deleted] = await trx('processing_jobs').where({ id }).delete().returning('*');
       if (deleted?.entity_type === 'video' && ['queued', 'running'].includes(deleted.status as string))
         await moveVideosWithJobs(trx, [deleted.entity_id], 'cancelled');
@@ -57,14 +63,14 @@ export async function deleteJob(id: string): Promise<ProcessingJob> {
 }
 
 /** The channel or video a job is about; NotFound when the job, or its entity, is gone. */
-export async function getJobEntity(id: string): Promise<JobEntity> {
-  const job = await jobRows.find(id);
+export async function getJobEntity(db: Knex, id: string): Promise<JobEntity> {
+  const job = await jobRows.find(db, id);
   if (job.entityType === 'channel') {
-    const channel = await withDatabaseErrors(() => ChannelModel.query().findById(job.entityId));
+    const channel = await withDatabaseErrors(() => ChannelModel.query(db).findById(job.entityId));
     if (!channel) throw new NotFoundError('channel', job.entityId, 'entityId');
     return { entityType: 'channel', channel: channel.$toJson() };
   }
-  const video = await withDatabaseErrors(() => VideoModel.query().findById(job.entityId));
+  const video = await withDatabaseErrors(() => VideoModel.query(db).findById(job.entityId));
   if (!video) throw new NotFoundError('video', job.entityId, 'entityId');
   return { entityType: 'video', video: video.$toJson() };
 }

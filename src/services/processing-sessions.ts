@@ -17,34 +17,37 @@ import { moveVideosWithJobs } from './video-follows-job';
 import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
 
-export const sessionRows = rowsOf(() => ProcessingSessionModel.query(), 'processing session');
+export const sessionRows = rowsOf((db) => ProcessingSessionModel.query(db), 'processing session');
 
-export async function createSession(input: z.output<typeof createSessionInput>): Promise<ProcessingSession> {
-  return (await sessionRows.insert(input)).$toJson();
+export async function createSession(
+  db: Knex,
+  input: z.output<typeof createSessionInput>,
+): Promise<ProcessingSession> {
+  return (await sessionRows.insert(db, input)).$toJson();
 }
 
-export async function getSession(id: string): Promise<ProcessingSession> {
-  return (await sessionRows.find(id)).$toJson();
+export async function getSession(db: Knex, id: string): Promise<ProcessingSession> {
+  return (await sessionRows.find(db, id)).$toJson();
 }
 
-export async function listSessions(input: ListSessionsInput): Promise<Page<ProcessingSession>> {
-  const query = ProcessingSessionModel.query();
+export async function listSessions(db: Knex, input: ListSessionsInput): Promise<Page<ProcessingSession>> {
+  const query = ProcessingSessionModel.query(db);
   if (input.status) query.where('status', input.status);
   if (input.sessionType) query.where('session_type', input.sessionType);
   return newestFirst(query, input);
 }
 
-export async function updateSession({
-  id,
-  ...patch
-}: z.output<typeof updateSessionInput>): Promise<ProcessingSession> {
-  return (await sessionRows.patch(id, patch)).$toJson();
+export async function updateSession(
+  db: Knex,
+  { id, ...patch }: z.output<typeof updateSessionInput>,
+): Promise<ProcessingSession> {
+  return (await sessionRows.patch(db, id, patch)).$toJson();
 }
 
 /** Deletes the session; its jobs stay, as history, with no session. */
-export async function deleteSession(id: string): Promise<ProcessingSession> {
+export async function deleteSession(db: Knex, id: string): Promise<ProcessingSession> {
   const row = await withDatabaseErrors(() =>
-    ProcessingSessionModel.knex().transaction(async (trx) => {
+    db.transaction(async (trx) => {
       // Its jobs lose their session (ON DELETE SET NULL), and with it any hold a pause put on them.
       await lockJobsOfSession(trx, id);
       const [deleted] = await trx('processing_sessions').where({ id }).delete().returning('*');
@@ -112,10 +115,14 @@ async function moveJobsOfSession(
  * keeps a job from entering the queue of a session that is changing (the jobs' trigger reads it under a share
  * lock), so no job is left claimable in a paused session or queued in a finished one.
  */
-export async function transitionSession(id: string, transition: Transition): Promise<ProcessingSession> {
+export async function transitionSession(
+  db: Knex,
+  id: string,
+  transition: Transition,
+): Promise<ProcessingSession> {
   const { from, to, stamp, jobs } = transitions[transition];
   const row = await withDatabaseErrors(() =>
-    ProcessingSessionModel.knex().transaction(async (trx) => {
+    db.transaction(async (trx) => {
       if (jobs) await lockJobsOfSession(trx, id, { active: true });
       if (jobs === 'cancel') await lockVideosOfQueuedJobs(trx, id);
       const [moved] = await trx('processing_sessions')
@@ -128,7 +135,7 @@ export async function transitionSession(id: string, transition: Transition): Pro
     }),
   );
   if (row) return ProcessingSessionModel.fromDatabaseJson(row).$toJson();
-  const session = await sessionRows.find(id);
+  const session = await sessionRows.find(db, id);
   throw new ConflictError(`a ${session.status} session cannot ${transition}`, 'status');
 }
 
@@ -139,9 +146,9 @@ export const foldCountsAbove = 64;
  * Folds a session's count rows into one per status. Each row is deleted, and so summed, by one folder only;
  * rows that writers add meanwhile stay for the next fold.
  */
-async function foldCounts(id: string): Promise<void> {
+async function foldCounts(db: Knex, id: string): Promise<void> {
   await withDatabaseErrors(() =>
-    ProcessingSessionModel.knex().raw(
+    db.raw(
       `WITH folded AS (DELETE FROM processing_session_job_counts WHERE session_id = ? RETURNING status, jobs)
        INSERT INTO processing_session_job_counts (session_id, status, jobs)
        SELECT ?, status, sum(jobs) FROM folded GROUP BY status HAVING sum(jobs) <> 0`,
@@ -151,18 +158,18 @@ async function foldCounts(id: string): Promise<void> {
 }
 
 /** Progress from the session's job counts, which triggers keep as jobs change (rows of deltas per session). */
-export async function sessionProgress(id: string): Promise<SessionProgress> {
-  const session = await sessionRows.find(id);
+export async function sessionProgress(db: Knex, id: string): Promise<SessionProgress> {
+  const session = await sessionRows.find(db, id);
   const rows = await withDatabaseErrors(() =>
-    ProcessingSessionModel.knex()('processing_session_job_counts')
+    db('processing_session_job_counts')
       .where('session_id', id)
       .groupBy('status')
       .select<{ status: JobStatus; jobs: string; rows: string }[]>(
         'status',
-        ProcessingSessionModel.knex().raw('sum(jobs) AS jobs, count(*) AS rows'),
+        db.raw('sum(jobs) AS jobs, count(*) AS rows'),
       ),
   );
-  if (rows.reduce((sum, row) => sum + Number(row.rows), 0) > foldCountsAbove) await foldCounts(id);
+  if (rows.reduce((sum, row) => sum + Number(row.rows), 0) > foldCountsAbove) await foldCounts(db, id);
   const counts = Object.fromEntries(jobStatuses.map((status) => [status, 0])) as Record<JobStatus, number>;
   for (const row of rows) counts[row.status] = Number(row.jobs);
   const total = Object.values(counts).reduce((sum, n) => sum + n, 0);

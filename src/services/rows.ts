@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { Model, PartialModelObject, QueryBuilder } from 'objection';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -31,37 +32,40 @@ export async function withDatabaseErrors<T>(work: () => PromiseLike<T>): Promise
 export const graphOf = (include: readonly string[] | undefined) =>
   include && include.length > 0 ? `[${[...new Set(include)].join(', ')}]` : undefined;
 
-/** The one-row operations every entity shares: found or NotFoundError, and database errors translated. */
-export function rowsOf<M extends Model>(query: () => QueryBuilder<M, M[]>, entity: string) {
+/**
+ * The one-row operations every entity shares, on the database each call is given: found or NotFoundError, and
+ * database errors translated.
+ */
+export function rowsOf<M extends Model>(query: (db: Knex) => QueryBuilder<M, M[]>, entity: string) {
   return {
-    async find(id: string, include?: readonly string[]): Promise<M> {
-      const byId = query().findById(id);
+    async find(db: Knex, id: string, include?: readonly string[]): Promise<M> {
+      const byId = query(db).findById(id);
       const graph = graphOf(include);
       const row = await withDatabaseErrors(() => (graph ? byId.withGraphFetched(graph) : byId));
       if (!row) throw new NotFoundError(entity, id);
       return row;
     },
 
-    insert(attrs: PartialModelObject<M>): Promise<M> {
+    insert(db: Knex, attrs: PartialModelObject<M>): Promise<M> {
       // Objection validates while building the query, so the builder is made inside the error translation;
       // the cast keeps TypeScript from expanding objection's generic overloads without end.
       return withDatabaseErrors(
         () =>
-          query()
+          query(db)
             .insert(attrs as never)
             .returning('*') as unknown as PromiseLike<M>,
       );
     },
 
-    async patch(id: string, patch: PartialModelObject<M>): Promise<M> {
-      if (Object.keys(patch).length === 0) return this.find(id);
-      const row = await withDatabaseErrors(() => query().patchAndFetchById(id, patch));
+    async patch(db: Knex, id: string, patch: PartialModelObject<M>): Promise<M> {
+      if (Object.keys(patch).length === 0) return this.find(db, id);
+      const row = await withDatabaseErrors(() => query(db).patchAndFetchById(id, patch));
       if (!row) throw new NotFoundError(entity, id);
       return row;
     },
 
-    async remove(id: string): Promise<M> {
-      const [row] = await withDatabaseErrors(() => query().where('id', id).delete().returning('*'));
+    async remove(db: Knex, id: string): Promise<M> {
+      const [row] = await withDatabaseErrors(() => query(db).where('id', id).delete().returning('*'));
       if (!row) throw new NotFoundError(entity, id);
       return row;
     },

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import { ProcessingJobModel } from '../models/processing-job';
 import type { ProcessingJob } from '../schemas/processing-job';
 import { withDatabaseErrors } from './rows';
@@ -7,12 +8,9 @@ import { withDatabaseErrors } from './rows';
  * channel is due `processingConfig.discoverEveryHours` after its last check), oldest due first. Safe to run from
  * several processes at once: each due channel is enqueued by one of them.
  */
-export async function enqueueDueDiscoveries(batchSize: number): Promise<ProcessingJob[]> {
+export async function enqueueDueDiscoveries(db: Knex, batchSize: number): Promise<ProcessingJob[]> {
   const { rows } = await withDatabaseErrors(() =>
-    ProcessingJobModel.knex().raw<{ rows: Record<string, unknown>[] }>(
-      'SELECT * FROM enqueue_due_discoveries(?)',
-      [batchSize],
-    ),
+    db.raw<{ rows: Record<string, unknown>[] }>('SELECT * FROM enqueue_due_discoveries(?)', [batchSize]),
   );
   return rows.map((row) => ProcessingJobModel.fromDatabaseJson(row).$toJson());
 }
@@ -21,12 +19,12 @@ export async function enqueueDueDiscoveries(batchSize: number): Promise<Processi
  * Deletes up to `batchSize` jobs that finished (completed, failed or cancelled) before `finishedBefore`, oldest
  * first; returns how many. A pruned job still counts in its session's progress.
  */
-export async function pruneFinishedJobs(finishedBefore: Date, batchSize: number): Promise<number> {
+export async function pruneFinishedJobs(db: Knex, finishedBefore: Date, batchSize: number): Promise<number> {
   const { rows } = await withDatabaseErrors(() =>
-    ProcessingJobModel.knex().raw<{ rows: { pruned: number }[] }>(
-      'SELECT prune_finished_jobs(?, ?) AS pruned',
-      [finishedBefore, batchSize],
-    ),
+    db.raw<{ rows: { pruned: number }[] }>('SELECT prune_finished_jobs(?, ?) AS pruned', [
+      finishedBefore,
+      batchSize,
+    ]),
   );
   return rows[0]!.pruned;
 }

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { TranscriptModel } from '../models/transcript';
 import { VideoModel } from '../models/video';
@@ -14,22 +15,31 @@ import { NotFoundError } from './errors';
 import { newestFirst } from './pagination';
 import { rowsOf, withDatabaseErrors } from './rows';
 
-const rows = rowsOf(() => TranscriptModel.query(), 'transcript');
+const rows = rowsOf((db) => TranscriptModel.query(db), 'transcript');
 
 /** The word count follows the content unless the caller states it. */
-export async function createTranscript(input: z.output<typeof createTranscriptInput>): Promise<Transcript> {
-  return (await rows.insert({ ...input, wordCount: input.wordCount ?? countWords(input.content) })).$toJson();
+export async function createTranscript(
+  db: Knex,
+  input: z.output<typeof createTranscriptInput>,
+): Promise<Transcript> {
+  return (
+    await rows.insert(db, { ...input, wordCount: input.wordCount ?? countWords(input.content) })
+  ).$toJson();
 }
 
 export async function getTranscript(
+  db: Knex,
   id: string,
   include?: readonly 'video'[],
 ): Promise<TranscriptWithRelations> {
-  return (await rows.find(id, include)).$toJson();
+  return (await rows.find(db, id, include)).$toJson();
 }
 
-export async function listTranscripts(input: ListTranscriptsInput): Promise<Page<TranscriptWithRelations>> {
-  const query = TranscriptModel.query();
+export async function listTranscripts(
+  db: Knex,
+  input: ListTranscriptsInput,
+): Promise<Page<TranscriptWithRelations>> {
+  const query = TranscriptModel.query(db);
   if (input.videoId) query.where('video_id', input.videoId);
   if (input.language) query.where('language', input.language);
   if (input.source) query.where('source', input.source);
@@ -38,24 +48,25 @@ export async function listTranscripts(input: ListTranscriptsInput): Promise<Page
 
 /** A video's transcripts: 404 for a video that does not exist, rather than an empty page. */
 export async function listVideoTranscripts(
+  db: Knex,
   input: ListTranscriptsInput & { videoId: string },
 ): Promise<Page<TranscriptWithRelations>> {
-  const video = await withDatabaseErrors(() => VideoModel.query().findById(input.videoId).select('id'));
+  const video = await withDatabaseErrors(() => VideoModel.query(db).findById(input.videoId).select('id'));
   if (!video) throw new NotFoundError('video', input.videoId, 'videoId');
-  return listTranscripts(input);
+  return listTranscripts(db, input);
 }
 
-export async function updateTranscript({
-  id,
-  ...patch
-}: z.output<typeof updateTranscriptInput>): Promise<Transcript> {
+export async function updateTranscript(
+  db: Knex,
+  { id, ...patch }: z.output<typeof updateTranscriptInput>,
+): Promise<Transcript> {
   const withCount =
     patch.content && patch.wordCount === undefined
       ? { ...patch, wordCount: countWords(patch.content) }
       : patch;
-  return (await rows.patch(id, withCount)).$toJson();
+  return (await rows.patch(db, id, withCount)).$toJson();
 }
 
-export async function deleteTranscript(id: string): Promise<Transcript> {
-  return (await rows.remove(id)).$toJson();
+export async function deleteTranscript(db: Knex, id: string): Promise<Transcript> {
+  return (await rows.remove(db, id)).$toJson();
 }

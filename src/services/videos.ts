@@ -20,26 +20,26 @@ import { lockJobsAbout } from './lock-order';
 import { keysetPage, keysetRange } from './pagination';
 import { graphOf, rowsOf, withDatabaseErrors } from './rows';
 
-const rows = rowsOf(() => VideoModel.query(), 'video');
+const rows = rowsOf((db) => VideoModel.query(db), 'video');
 
 /** Newest published first, unpublished last; the expression the video indexes are built on. */
 const publishedKey = `COALESCE(videos.published_at, '-infinity')`;
 const publishedValue = (video: Video) => video.publishedAt?.toISOString() ?? '-infinity';
 
-export async function createVideo(input: z.output<typeof createVideoInput>): Promise<Video> {
-  return (await rows.insert(input)).$toJson();
+export async function createVideo(db: Knex, input: z.output<typeof createVideoInput>): Promise<Video> {
+  return (await rows.insert(db, input)).$toJson();
 }
 
-export async function getVideo(input: VideoRef): Promise<VideoWithRelations> {
-  if ('id' in input) return (await rows.find(input.id, input.include)).$toJson();
-  const query = VideoModel.query().findOne({ youtube_video_id: input.youtubeVideoId });
+export async function getVideo(db: Knex, input: VideoRef): Promise<VideoWithRelations> {
+  if ('id' in input) return (await rows.find(db, input.id, input.include)).$toJson();
+  const query = VideoModel.query(db).findOne({ youtube_video_id: input.youtubeVideoId });
   const graph = graphOf(input.include);
   const row = await withDatabaseErrors(() => (graph ? query.withGraphFetched(graph) : query));
   if (!row) throw new NotFoundError('video', input.youtubeVideoId, 'youtubeVideoId');
   return row.$toJson();
 }
 
-export async function listVideos(input: ListVideosInput): Promise<Page<VideoWithRelations>> {
+export async function listVideos(db: Knex, input: ListVideosInput): Promise<Page<VideoWithRelations>> {
   const matching = (query: QueryBuilder<VideoModel, VideoModel[]>) => {
     if (input.channelId) query.where('videos.channel_id', input.channelId);
     if (input.status) query.where('videos.status', input.status);
@@ -53,11 +53,11 @@ export async function listVideos(input: ListVideosInput): Promise<Page<VideoWith
   // A tag is checked in the published-order index, which carries the tags: the page's ids come from an
   // index-only walk, and only those rows are read from the table.
   const query = input.tags
-    ? VideoModel.query().whereIn(
+    ? VideoModel.query(db).whereIn(
         'videos.id',
-        keysetRange(matching(VideoModel.query().select('videos.id')), options),
+        keysetRange(matching(VideoModel.query(db).select('videos.id')), options),
       )
-    : matching(VideoModel.query());
+    : matching(VideoModel.query(db));
   const graph = graphOf(input.include);
   if (graph) query.withGraphFetched(graph);
   const page = await withDatabaseErrors(() => keysetPage(query, options));
@@ -66,38 +66,44 @@ export async function listVideos(input: ListVideosInput): Promise<Page<VideoWith
 
 /** A channel's videos: 404 for a channel that does not exist, rather than an empty page. */
 export async function listChannelVideos(
+  db: Knex,
   input: ListVideosInput & { channelId: string },
 ): Promise<Page<VideoWithRelations>> {
-  const channel = await withDatabaseErrors(() => ChannelModel.query().findById(input.channelId).select('id'));
+  const channel = await withDatabaseErrors(() =>
+    ChannelModel.query(db).findById(input.channelId).select('id'),
+  );
   if (!channel) throw new NotFoundError('channel', input.channelId, 'channelId');
-  return listVideos(input);
+  return listVideos(db, input);
 }
 
 /**
  * A status change must be a legal move from the current status, checked in the same UPDATE (`WHERE status IN
  * (...)`), so a concurrent change cannot slip between check and write. Completing stamps `processedAt`.
  */
-export async function updateVideo({ id, ...patch }: z.output<typeof updateVideoInput>): Promise<Video> {
-  if (patch.status === undefined) return (await rows.patch(id, patch)).$toJson();
+export async function updateVideo(
+  db: Knex,
+  { id, ...patch }: z.output<typeof updateVideoInput>,
+): Promise<Video> {
+  if (patch.status === undefined) return (await rows.patch(db, id, patch)).$toJson();
   const status = patch.status;
   const stamped =
     status === 'completed' && patch.processedAt === undefined ? { ...patch, processedAt: new Date() } : patch;
   const [row] = await withDatabaseErrors(() =>
-    VideoModel.query()
+    VideoModel.query(db)
       .where('id', id)
       .where((query) => query.whereIn('status', [...videoStatusFrom[status]]).orWhere('status', status))
       .patch(stamped)
       .returning('*'),
   );
   if (row) return row.$toJson();
-  const current = await rows.find(id);
+  const current = await rows.find(db, id);
   throw new ConflictError(`a ${current.status} video cannot become ${status}`, 'status');
 }
 
 /** Deletes the video with its transcripts and the jobs about it. */
-export async function deleteVideo(id: string): Promise<Video> {
+export async function deleteVideo(db: Knex, id: string): Promise<Video> {
   const row = await withDatabaseErrors(() =>
-    VideoModel.knex().transaction(async (trx) => {
+    db.transaction(async (trx) => {
       await lockJobsAbout(trx, { videoIds: [id] });
       const [deleted] = await trx('videos').where({ id }).delete().returning('*');
       return deleted as Record<string, unknown> | undefined;
@@ -157,11 +163,11 @@ function refreshedValues(knex: Knex, videos: UpsertedVideo[]): Record<string, Kn
  * so a repeated batch changes nothing but the refreshed fields. Rows go in YouTube id order, so concurrent
  * batches over the same videos lock them in one order. `xmax = 0` marks a row this statement inserted.
  */
-export async function upsertVideos({
-  channelId,
-  videos,
-}: z.output<typeof upsertVideosInput>): Promise<UpsertResult> {
-  const knex = VideoModel.knex();
+export async function upsertVideos(
+  db: Knex,
+  { channelId, videos }: z.output<typeof upsertVideosInput>,
+): Promise<UpsertResult> {
+  const knex = db;
   const sorted = [...videos].sort((a, b) => (a.youtubeVideoId < b.youtubeVideoId ? -1 : 1));
   const written = await withDatabaseErrors(() =>
     knex('videos')

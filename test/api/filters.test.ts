@@ -13,7 +13,7 @@ import { ChannelModel } from '../../src/models';
 import type { Page } from '../../src/schemas/pagination';
 import type { SessionProgress } from '../../src/schemas/responses';
 import { useApi } from '../support/api';
-import { createDatabaseFromTemplate, dropDatabase } from '../support/database';
+import { createDatabaseFromTemplate, dropDatabase, testDatabase } from '../support/database';
 
 const api = useApi();
 const later = () => new Date(Date.now() + 60_000);
@@ -73,10 +73,10 @@ describe('list filters', () => {
 describe('model validation', () => {
   it('checks a patch against the same field rules as an insert', async () => {
     const channel = await channelFactory.create();
-    await expect(ChannelModel.query().patchAndFetchById(channel.id, { subscriberCount: -5 })).rejects.toThrow(
-      /subscriberCount/,
-    );
-    await expect(ChannelModel.query().insert({} as never)).rejects.toThrow(/name/);
+    await expect(
+      ChannelModel.query(testDatabase().db).patchAndFetchById(channel.id, { subscriberCount: -5 }),
+    ).rejects.toThrow(/subscriberCount/);
+    await expect(ChannelModel.query(testDatabase().db).insert({} as never)).rejects.toThrow(/name/);
   });
 
   it('answers BAD_REQUEST for an empty update of a missing row as NOT_FOUND', async () => {

@@ -1,4 +1,3 @@
-import { Model } from 'objection';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { connect } from '../../src/db/connect';
@@ -28,7 +27,6 @@ describe('an exhausted pool', () => {
       await Promise.all(holders);
       await app.close();
       await db.destroy();
-      Model.knex(testDatabase().db);
     }
   });
 });

@@ -76,6 +76,7 @@ async function reference(call: Call) {
       production: true,
       log: api.app.log,
       wakeups,
+      db: api.app.db,
     }),
   });
   return {

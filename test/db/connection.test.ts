@@ -1,11 +1,9 @@
-import { Model } from 'objection';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { parseConfig } from '../../src/config';
 import { connect } from '../../src/db/connect';
 import { translateDatabaseError } from '../../src/services/database-errors';
 import { UnavailableError } from '../../src/services/errors';
-import { testDatabase } from '../support/database';
 
 describe('connecting', () => {
   it('fails fast with a clear error when the database cannot be reached', async () => {
@@ -70,7 +68,6 @@ describe('readiness', () => {
     const response = await app.inject({ method: 'GET', url: '/ready' });
     await app.close();
     await db.destroy();
-    Model.knex(testDatabase().db);
     expect(response.statusCode).toBe(503);
     expect(response.json()).toEqual({ status: 'database unavailable' });
   });
@@ -92,7 +89,6 @@ describe('readiness', () => {
     } finally {
       await app.close();
       await db.destroy();
-      Model.knex(testDatabase().db);
     }
   });
 });

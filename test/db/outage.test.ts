@@ -3,7 +3,6 @@ import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Model } from 'objection';
 import { register } from 'tsx/cjs/api';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { buildApp } from '../../src/app';
@@ -11,7 +10,6 @@ import { connect } from '../../src/db/connect';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres';
 import { ensureDatabase } from '../../src/db/provision';
 import { channelFactory } from '../../src/factories';
-import { testDatabase } from '../support/database';
 
 const listUrl = '/trpc/channels.list?input=%7B%22json%22%3A%7B%22limit%22%3A1%7D%7D';
 
@@ -30,7 +28,6 @@ describe('PostgreSQL going away under load', () => {
       // Runs however the attempt ends, so a failed one leaves no server behind for the retry or after the run.
       onTestFinished(async () => {
         await db.destroy();
-        Model.knex(testDatabase().db);
         await server.stop();
         await rm(path.dirname(dataDir), { recursive: true, force: true });
       });

@@ -74,7 +74,7 @@ describe('the live schema against the zod schemas', () => {
 describe('integrity kept by the database itself', () => {
   it('rejects an unknown enum value in the model and in raw SQL', async () => {
     await expect(
-      ChannelModel.query().insert({ ...channelFactory.build(), status: 'deleted' as 'active' }),
+      ChannelModel.query(db()).insert({ ...channelFactory.build(), status: 'deleted' as 'active' }),
     ).rejects.toThrow(/status/);
     await expect(
       db().raw(
@@ -97,7 +97,7 @@ describe('integrity kept by the database itself', () => {
   });
 
   it('rejects a video whose channel does not exist', async () => {
-    await expect(VideoModel.query().insert(videoFactory.build())).rejects.toThrow(/foreign key/);
+    await expect(VideoModel.query(db()).insert(videoFactory.build())).rejects.toThrow(/foreign key/);
   });
 
   it('rejects a duplicate YouTube channel or video id', async () => {
@@ -105,7 +105,7 @@ describe('integrity kept by the database itself', () => {
     await expect(
       videoFactory.create({ channelId: video.channelId, youtubeVideoId: video.youtubeVideoId }),
     ).rejects.toThrow(/videos_youtube_video_id_key/);
-    const channel = await ChannelModel.query().findById(video.channelId);
+    const channel = await ChannelModel.query(db()).findById(video.channelId);
     await expect(channelFactory.create({ youtubeChannelId: channel!.youtubeChannelId })).rejects.toThrow(
       /channels_youtube_channel_id_key/,
     );
@@ -116,7 +116,7 @@ describe('integrity kept by the database itself', () => {
     // Timestamps keep milliseconds: let one pass so the update cannot share the insert's.
     await new Promise((resolve) => setTimeout(resolve, 5));
     await db().raw(`UPDATE channels SET name = 'renamed' WHERE id = ?`, [channel.id]);
-    const after = await ChannelModel.query().findById(channel.id);
+    const after = await ChannelModel.query(db()).findById(channel.id);
     expect(after!.updatedAt.getTime()).toBeGreaterThan(channel.updatedAt.getTime());
     expect(after!.createdAt).toEqual(channel.createdAt);
   });
@@ -127,7 +127,7 @@ describe('integrity kept by the database itself', () => {
       metadata,
       tags: ['a b', 'ünïcode', '{braces}', 'comma,inside'],
     });
-    const read = await VideoModel.query().findById(video.id);
+    const read = await VideoModel.query(db()).findById(video.id);
     expect(read!.metadata).toMatchObject(metadata);
     expect(read!.metadata).toEqual(video.metadata);
     expect(read!.tags).toEqual(['a b', 'ünïcode', '{braces}', 'comma,inside']);
@@ -138,16 +138,16 @@ describe('integrity kept by the database itself', () => {
     const video = await videoFactory.transient({ transcript: true }).create({ channelId: channel.id });
     const videoJob = await processingJobFactory.create({ entityId: video.id });
     const channelJob = await processingJobFactory.trait('discovery').create({ entityId: channel.id });
-    await ChannelModel.query().deleteById(channel.id);
-    expect(await VideoModel.query().findById(video.id)).toBeUndefined();
-    expect(await TranscriptModel.query().where('video_id', video.id)).toEqual([]);
-    expect(await ProcessingJobModel.query().findByIds([videoJob.id, channelJob.id])).toEqual([]);
+    await ChannelModel.query(db()).deleteById(channel.id);
+    expect(await VideoModel.query(db()).findById(video.id)).toBeUndefined();
+    expect(await TranscriptModel.query(db()).where('video_id', video.id)).toEqual([]);
+    expect(await ProcessingJobModel.query(db()).findByIds([videoJob.id, channelJob.id])).toEqual([]);
   });
 
   it('keeps a deleted session’s jobs with no session', async () => {
     const session = await processingSessionFactory.transient({ jobs: 2 }).create();
     await db()('processing_sessions').where({ id: session.id }).delete();
-    const jobs = await ProcessingJobModel.query().findByIds(session.jobs!.map((j) => j.id));
+    const jobs = await ProcessingJobModel.query(db()).findByIds(session.jobs!.map((j) => j.id));
     expect(jobs.map((j) => j.sessionId)).toEqual([null, null]);
   });
 

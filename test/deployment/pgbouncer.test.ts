@@ -43,6 +43,7 @@ async function drain(urls: string[], count: number, workers = 8) {
   const session = await processingSessionFactory.trait('running').create();
   const channels = await channelFactory.createList(count);
   await enqueueJobs(
+    testDatabase().db,
     channels.map((channel) => ({
       jobType: 'channel_discovery',
       entityType: 'channel',

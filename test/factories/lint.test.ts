@@ -1,3 +1,4 @@
+import { testDatabase } from '../support/database';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -104,7 +105,7 @@ describe('factories', () => {
 
   it('create a job’s entity as a real row, and a session whose counters agree with its jobs', async () => {
     const job = await processingJobFactory.trait('discovery').create();
-    expect((await job.$relatedQuery('channel'))?.id).toBe(job.entityId);
+    expect((await job.$relatedQuery('channel', testDatabase().db))?.id).toBe(job.entityId);
     const session = await processingSessionFactory.trait('completed').transient({ jobs: 3 }).create();
     expect(session).toMatchObject({ totalVideos: 3, processedVideos: 3 });
   });

@@ -21,7 +21,8 @@ import { testDatabase, testPoolSettings } from '../support/database';
 const workers = 16;
 let db: Knex;
 
-// One connection per worker, so the workers really run side by side in PostgreSQL.
+// One connection per worker, so the workers really run side by side in PostgreSQL: every service call below
+// goes through this pool.
 beforeAll(() => {
   db = connect(testDatabase().url, { ...testPoolSettings, DATABASE_POOL_SIZE: workers + 4 });
 });
@@ -39,6 +40,7 @@ async function enqueueForChannels(
     const channels = await channelFactory.createList(Math.min(500, count - done));
     jobs.push(
       ...(await enqueueJobs(
+        db,
         channels.map((channel) => ({
           jobType: 'channel_discovery',
           entityType: 'channel',
@@ -65,7 +67,7 @@ describe('the job queue under real concurrency', () => {
 
       const worker = async (workerId: string) => {
         for (;;) {
-          const claimed = await claimJobs({ workerId, limit: 10, leaseSeconds: 60 });
+          const claimed = await claimJobs(db, { workerId, limit: 10, leaseSeconds: 60 });
           if (claimed.length === 0) return;
           for (const job of claimed) {
             if (held.has(job.id)) doubleHeld += 1;
@@ -73,7 +75,7 @@ describe('the job queue under real concurrency', () => {
           }
           const count = (id: string) => completions.set(id, (completions.get(id) ?? 0) + 1);
           if (together) {
-            const done = await completeJobs({
+            const done = await completeJobs(db, {
               jobs: claimed.map((job) => ({
                 id: job.id,
                 leaseToken: job.leaseToken!,
@@ -84,7 +86,11 @@ describe('the job queue under real concurrency', () => {
             refused += done.refused.length;
           } else {
             for (const job of claimed) {
-              await completeJob({ id: job.id, leaseToken: job.leaseToken!, result: { by: workerId } }).then(
+              await completeJob(db, {
+                id: job.id,
+                leaseToken: job.leaseToken!,
+                result: { by: workerId },
+              }).then(
                 () => count(job.id),
                 () => (refused += 1),
               );
@@ -105,7 +111,7 @@ describe('the job queue under real concurrency', () => {
       expect(completions.size).toBe(5_000);
       expect([...completions.values()].every((count) => count === 1)).toBe(true);
       expect(new Set(enqueued.map((job) => job.id))).toEqual(new Set(completions.keys()));
-      const progress = await sessionProgress(session.id);
+      const progress = await sessionProgress(db, session.id);
       expect(progress).toMatchObject({
         total: 5_000,
         completed: 5_000,
@@ -118,22 +124,31 @@ describe('the job queue under real concurrency', () => {
   it('hands an expired lease to another worker and refuses the stale worker’s completion', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const [job] = await enqueueForChannels(1, session.id);
-    const [first] = await claimJobs({ workerId: 'slow', limit: 1, leaseSeconds: 1 });
+    const [first] = await claimJobs(db, { workerId: 'slow', limit: 1, leaseSeconds: 1 });
     expect(first?.id).toBe(job!.id);
-    expect(await claimJobs({ workerId: 'eager', limit: 1, leaseSeconds: 60 })).toEqual([]);
+    expect(await claimJobs(db, { workerId: 'eager', limit: 1, leaseSeconds: 60 })).toEqual([]);
     await sleep(1_100);
-    const [second] = await claimJobs({ workerId: 'fast', limit: 1, leaseSeconds: 60 });
+    const [second] = await claimJobs(db, { workerId: 'fast', limit: 1, leaseSeconds: 60 });
     expect(second).toMatchObject({ id: job!.id, attempts: 2, lockedBy: 'fast' });
 
     await expect(
-      completeJob({ id: job!.id, leaseToken: first!.leaseToken!, result: 'stale' }),
+      completeJob(db, { id: job!.id, leaseToken: first!.leaseToken!, result: 'stale' }),
     ).rejects.toBeInstanceOf(ConflictError);
     await expect(
-      failJob({ id: job!.id, leaseToken: first!.leaseToken!, error: 'x', retryable: true }),
+      failJob(db, {
+        id: job!.id,
+        leaseToken: first!.leaseToken!,
+        error: 'x',
+        retryable: true,
+      }),
     ).rejects.toBeInstanceOf(ConflictError);
-    const done = await completeJob({ id: job!.id, leaseToken: second!.leaseToken!, result: 'fresh' });
+    const done = await completeJob(db, {
+      id: job!.id,
+      leaseToken: second!.leaseToken!,
+      result: 'fresh',
+    });
     expect(done.result).toBe('fresh');
-    expect((await sessionProgress(session.id)).processedVideos).toBe(1);
+    expect((await sessionProgress(db, session.id)).processedVideos).toBe(1);
   });
 
   it('retries at increasing delays and fails for good when attempts run out', async () => {
@@ -141,9 +156,9 @@ describe('the job queue under real concurrency', () => {
     const [job] = await enqueueForChannels(1, session.id, 4);
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 4; attempt += 1) {
-      const [claimed] = await claimJobs({ workerId: 'w', limit: 1, leaseSeconds: 60 });
+      const [claimed] = await claimJobs(db, { workerId: 'w', limit: 1, leaseSeconds: 60 });
       expect(claimed).toMatchObject({ id: job!.id, attempts: attempt });
-      const failed = await failJob({
+      const failed = await failJob(db, {
         id: job!.id,
         leaseToken: claimed!.leaseToken!,
         error: `attempt ${attempt}`,
@@ -152,7 +167,7 @@ describe('the job queue under real concurrency', () => {
       if (attempt < 4) {
         expect(failed.status).toBe('queued');
         delays.push((failed.runAfter.getTime() - failed.updatedAt.getTime()) / 1_000);
-        expect(await claimJobs({ workerId: 'w', limit: 1 })).toEqual([]);
+        expect(await claimJobs(db, { workerId: 'w', limit: 1 })).toEqual([]);
         // Time passes: the retry becomes due.
         await db('processing_jobs').where({ id: job!.id }).update({ run_after: db.fn.now() });
       } else {
@@ -167,10 +182,10 @@ describe('the job queue under real concurrency', () => {
   it('fails a job whose lease expired on its last attempt instead of running it again', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const [job] = await enqueueForChannels(1, session.id, 1);
-    await claimJobs({ workerId: 'doomed', limit: 1, leaseSeconds: 1 });
+    await claimJobs(db, { workerId: 'doomed', limit: 1, leaseSeconds: 1 });
     await sleep(1_100);
-    expect(await claimJobs({ workerId: 'next', limit: 1 })).toEqual([]);
-    const progress = await sessionProgress(session.id);
+    expect(await claimJobs(db, { workerId: 'next', limit: 1 })).toEqual([]);
+    const progress = await sessionProgress(db, session.id);
     expect(progress).toMatchObject({ failed: 1, running: 0 });
     expect(await testDatabase().db('processing_jobs').where({ id: job!.id }).first()).toMatchObject({
       status: 'failed',
@@ -184,6 +199,7 @@ describe('the job queue under real concurrency', () => {
     const channel = await channelFactory.create();
     const videos = await videoFactory.createList(40, { channelId: channel.id });
     await enqueueJobs(
+      db,
       videos.map((v) => ({
         jobType: 'transcript_extraction',
         entityType: 'video',
@@ -191,13 +207,13 @@ describe('the job queue under real concurrency', () => {
         sessionId: session.id,
       })),
     );
-    const claimed = await claimJobs({ workerId: 'racer', limit: 40, leaseSeconds: 60 });
+    const claimed = await claimJobs(db, { workerId: 'racer', limit: 40, leaseSeconds: 60 });
     expect(claimed).toHaveLength(40);
     const outcomes = await Promise.all(
       claimed.map(async (job) => {
         const [cancel, complete] = await Promise.allSettled([
-          cancelJob(job.id),
-          completeJob({ id: job.id, leaseToken: job.leaseToken! }),
+          cancelJob(db, job.id),
+          completeJob(db, { id: job.id, leaseToken: job.leaseToken! }),
         ]);
         return { job, cancelled: cancel.status === 'fulfilled', completed: complete.status === 'fulfilled' };
       }),
@@ -213,7 +229,7 @@ describe('the job queue under real concurrency', () => {
     for (const outcome of outcomes)
       expect(status.get(outcome.job.id)).toBe(outcome.completed ? 'completed' : 'cancelled');
     const completedCount = outcomes.filter((o) => o.completed).length;
-    expect((await sessionProgress(session.id)).processedVideos).toBe(completedCount);
+    expect((await sessionProgress(db, session.id)).processedVideos).toBe(completedCount);
   });
 
   it('drains jobs through HTTP with 8 concurrent workers, each job completed once', async () => {

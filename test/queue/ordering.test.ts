@@ -42,7 +42,7 @@ const leaseExpired = (id: string) =>
       lease_expires_at: new Date(Date.now() - 1_000),
     });
 
-const claimOne = async () => (await claimJobs({ workerId: 'w', limit: 1 }))[0];
+const claimOne = async () => (await claimJobs(db(), { workerId: 'w', limit: 1 }))[0];
 
 describe('which job a claim hands out', () => {
   it('hands out the highest priority first, one at a time, whatever the age', async () => {
@@ -62,7 +62,7 @@ describe('which job a claim hands out', () => {
 
   it('lists a claim of several by priority, then age, the order a worker starts them in', async () => {
     const [oldLow, high, newLow, middle] = await queuedJobs([0, 10, 0, 5]);
-    const claimed = await claimJobs({ workerId: 'w', limit: 4 });
+    const claimed = await claimJobs(db(), { workerId: 'w', limit: 4 });
     expect(claimed.map((job) => job.id)).toEqual([high!.id, middle!.id, oldLow!.id, newLow!.id]);
   });
 
@@ -104,7 +104,7 @@ describe('which job a claim hands out', () => {
       });
     await db()('processing_jobs').where({ id: retried!.id }).update({ attempts: 1 });
     await db()('processing_jobs').where({ id: exhausted!.id }).update({ attempts: 2 });
-    const claimed = await claimJobs({ workerId: 'w', limit: 10 });
+    const claimed = await claimJobs(db(), { workerId: 'w', limit: 10 });
     expect(claimed.map((job) => job.id)).toEqual([retried!.id]);
     expect(claimed[0]).toMatchObject({ attempts: 2, lockedBy: 'w' });
     const failed = await db()('processing_jobs').where({ id: exhausted!.id }).first();
@@ -121,9 +121,9 @@ describe('which job a claim hands out', () => {
       .update({ lease_expires_at: new Date(Date.now() - 1_000) });
     const still = () =>
       db()('processing_jobs').where({ status: 'running' }).count<{ n: string }[]>({ n: '*' });
-    expect(await claimJobs({ workerId: 'w', limit: 10 })).toEqual([]);
+    expect(await claimJobs(db(), { workerId: 'w', limit: 10 })).toEqual([]);
     expect(Number((await still())[0]!.n)).toBe(1);
-    expect(await claimJobs({ workerId: 'w', limit: 10 })).toEqual([]);
+    expect(await claimJobs(db(), { workerId: 'w', limit: 10 })).toEqual([]);
     expect(Number((await still())[0]!.n)).toBe(0);
   });
 
@@ -136,15 +136,19 @@ describe('which job a claim hands out', () => {
     const second = (await claimOne())!;
     expect(second.id).toBe(first.id);
     await expect(
-      heartbeat({ id: first.id, leaseToken: first.leaseToken!, leaseSeconds: 60 }),
+      heartbeat(db(), { id: first.id, leaseToken: first.leaseToken!, leaseSeconds: 60 }),
     ).rejects.toBeInstanceOf(ConflictError);
-    const extended = await heartbeat({ id: second.id, leaseToken: second.leaseToken!, leaseSeconds: 600 });
+    const extended = await heartbeat(db(), {
+      id: second.id,
+      leaseToken: second.leaseToken!,
+      leaseSeconds: 600,
+    });
     expect(extended.leaseExpiresAt!.getTime()).toBeGreaterThan(Date.now() + 590_000);
   });
 
   it('lets an entity whose job failed for good be queued again', async () => {
     const failed = await processingJobFactory.trait('exhausted').create();
-    const [again] = await enqueueJobs([
+    const [again] = await enqueueJobs(db(), [
       { jobType: failed.jobType, entityType: failed.entityType, entityId: failed.entityId },
     ]);
     expect(again).toMatchObject({ status: 'queued', attempts: 0 });
@@ -175,7 +179,7 @@ describe('the retry delay', () => {
     await db()('processing_jobs').where({ id: job!.id }).update({ max_attempts: 30, attempts: 19 });
     const claimed = (await claimOne())!;
     expect(claimed.attempts).toBe(20);
-    const failed = await failJob({
+    const failed = await failJob(db(), {
       id: claimed.id,
       leaseToken: claimed.leaseToken!,
       error: 'timeout',

@@ -48,12 +48,12 @@ describe('pruning finished jobs', () => {
       ['queued', 30],
       ['running', 30],
     ]);
-    const before = counts(await sessionProgress(session.id));
+    const before = counts(await sessionProgress(db(), session.id));
     expect(before).toMatchObject({ total: 6, completed: 2, failed: 1, cancelled: 1, queued: 1, running: 1 });
 
-    expect(await pruneFinishedJobs(daysAgo(14), 100)).toBe(3);
+    expect(await pruneFinishedJobs(db(), daysAgo(14), 100)).toBe(3);
     expect(await remaining()).toEqual([recent!.id, oldQueued!.id, oldRunning!.id].sort());
-    expect(counts(await sessionProgress(session.id))).toEqual(before);
+    expect(counts(await sessionProgress(db(), session.id))).toEqual(before);
   });
 
   it('keeps counting the jobs that are left, and the new ones, exactly', async () => {
@@ -62,12 +62,12 @@ describe('pruning finished jobs', () => {
       ['completed', 20],
       ['completed', 20],
     ]);
-    await pruneFinishedJobs(daysAgo(14), 100);
+    await pruneFinishedJobs(db(), daysAgo(14), 100);
     const [fresh] = await jobsAged(session.id, [['queued', 0]]);
-    const [claimed] = await claimJobs({ workerId: 'w', limit: 1 });
+    const [claimed] = await claimJobs(db(), { workerId: 'w', limit: 1 });
     expect(claimed!.id).toBe(fresh!.id);
-    await completeJob({ id: claimed!.id, leaseToken: claimed!.leaseToken!, result: null });
-    expect(await sessionProgress(session.id)).toMatchObject({
+    await completeJob(db(), { id: claimed!.id, leaseToken: claimed!.leaseToken!, result: null });
+    expect(await sessionProgress(db(), session.id)).toMatchObject({
       total: 3,
       completed: 3,
       queued: 0,
@@ -84,12 +84,12 @@ describe('pruning finished jobs', () => {
       ['completed', 50],
       ['completed', 40],
     ]);
-    expect(await pruneFinishedJobs(daysAgo(14), 1)).toBe(1);
+    expect(await pruneFinishedJobs(db(), daysAgo(14), 1)).toBe(1);
     expect(await remaining()).toEqual([thirty!.id, forty!.id].sort());
-    expect(await pruneFinishedJobs(daysAgo(14), 1)).toBe(1);
+    expect(await pruneFinishedJobs(db(), daysAgo(14), 1)).toBe(1);
     expect(await remaining()).toEqual([thirty!.id]);
-    expect(await pruneFinishedJobs(daysAgo(14), 2)).toBe(1);
-    expect(await pruneFinishedJobs(daysAgo(14), 2)).toBe(0);
+    expect(await pruneFinishedJobs(db(), daysAgo(14), 2)).toBe(1);
+    expect(await pruneFinishedJobs(db(), daysAgo(14), 2)).toBe(0);
   });
 
   it('runs on the scheduler’s tick with its retention, batch after batch until none is left', async () => {
@@ -101,6 +101,7 @@ describe('pruning finished jobs', () => {
     const [kept] = await jobsAged(session.id, [['completed', 1]]);
     const ticks: { pruned: number }[] = [];
     const scheduler = startScheduler({
+      db: db(),
       intervalMs: 60_000,
       batchSize: 2,
       retentionDays: 2,

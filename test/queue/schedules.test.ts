@@ -39,21 +39,23 @@ describe('channel schedules', () => {
     const unscheduled = await channelFactory.create({ lastCheckedAt: null });
     await db()('channels').where({ id: unscheduled.id }).update({ processing_config: {} });
     const alreadyQueued = await scheduled();
-    await enqueueJobs([{ jobType: 'channel_discovery', entityType: 'channel', entityId: alreadyQueued.id }]);
+    await enqueueJobs(db(), [
+      { jobType: 'channel_discovery', entityType: 'channel', entityId: alreadyQueued.id },
+    ]);
 
-    const jobs = await enqueueDueDiscoveries(100);
+    const jobs = await enqueueDueDiscoveries(db(), 100);
     expect(jobs.map((job) => job.entityId).sort()).toEqual(due.map((channel) => channel.id).sort());
     expect(jobs.every((job) => job.status === 'queued' && job.metadata.scheduled === true)).toBe(true);
-    expect(await enqueueDueDiscoveries(100)).toEqual([]);
+    expect(await enqueueDueDiscoveries(db(), 100)).toEqual([]);
   });
 
   it('take the channels that fell due first, a batch at a time (edge: a batch of one)', async () => {
     const channels = [];
     for (const hours of [30, 50, 40]) channels.push(await scheduled({ lastCheckedAt: hoursAgo(hours) }));
     const [thirty, fifty, forty] = channels;
-    expect((await enqueueDueDiscoveries(1)).map((job) => job.entityId)).toEqual([fifty!.id]);
-    expect((await enqueueDueDiscoveries(1)).map((job) => job.entityId)).toEqual([forty!.id]);
-    expect((await enqueueDueDiscoveries(2)).map((job) => job.entityId)).toEqual([thirty!.id]);
+    expect((await enqueueDueDiscoveries(db(), 1)).map((job) => job.entityId)).toEqual([fifty!.id]);
+    expect((await enqueueDueDiscoveries(db(), 1)).map((job) => job.entityId)).toEqual([forty!.id]);
+    expect((await enqueueDueDiscoveries(db(), 2)).map((job) => job.entityId)).toEqual([thirty!.id]);
   });
 
   it('move the next discovery a period on when it is enqueued, and set it from the real check on completion', async () => {
@@ -61,12 +63,12 @@ describe('channel schedules', () => {
     expect((await api.query<Channel>('channels.get', { id: channel.id })).data.nextDiscoveryAt).toEqual(
       new Date(channel.lastCheckedAt!.getTime() + 24 * hour),
     );
-    await enqueueDueDiscoveries(10);
+    await enqueueDueDiscoveries(db(), 10);
     const moved = (await api.query<Channel>('channels.get', { id: channel.id })).data;
     expect(Math.abs(moved.nextDiscoveryAt!.getTime() - (Date.now() + 24 * hour))).toBeLessThan(60_000);
 
-    const [claimed] = await claimJobs({ workerId: 'w', limit: 1 });
-    await completeJob({ id: claimed!.id, leaseToken: claimed!.leaseToken!, result: null });
+    const [claimed] = await claimJobs(db(), { workerId: 'w', limit: 1 });
+    await completeJob(db(), { id: claimed!.id, leaseToken: claimed!.leaseToken!, result: null });
     const checked = (await api.query<Channel>('channels.get', { id: channel.id })).data;
     expect(checked.nextDiscoveryAt).toEqual(new Date(checked.lastCheckedAt!.getTime() + 24 * hour));
   });
@@ -120,6 +122,7 @@ describe('the scheduler', () => {
   it('ticks at start and on its interval, logs what it did, and stops between ticks', async () => {
     const lines: object[] = [];
     const scheduler = startScheduler({
+      db: db(),
       intervalMs: 50,
       batchSize: 10,
       retentionDays: 14,
@@ -156,7 +159,7 @@ describe('schedulers racing', () => {
       const log = { ...quiet, info: (tick: { enqueued?: number }) => (enqueued += tick.enqueued ?? 0) };
       // Each ticks at start; a second tick each, queued behind the first, finds nothing left.
       const schedulers: Scheduler[] = Array.from({ length: 3 }, () =>
-        startScheduler({ intervalMs: 60_000, batchSize: 20, retentionDays: 14, log }),
+        startScheduler({ db: db(), intervalMs: 60_000, batchSize: 20, retentionDays: 14, log }),
       );
       const seconds = await Promise.all(schedulers.map((scheduler) => scheduler.tick()));
       await Promise.all(schedulers.map((scheduler) => scheduler.stop()));

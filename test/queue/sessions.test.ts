@@ -30,6 +30,7 @@ async function sessionWithJobs(count: number) {
   const session = await processingSessionFactory.trait('running').create();
   const videos = await videoFactory.createList(count);
   const jobs = await enqueueJobs(
+    db(),
     videos.map((video) => ({
       jobType: 'transcript_extraction',
       entityType: 'video',
@@ -40,7 +41,7 @@ async function sessionWithJobs(count: number) {
   return { session, jobs, videos };
 }
 
-const claimAll = (limit = 100) => claimJobs({ workerId: 'w', limit, leaseSeconds: 60 });
+const claimAll = (limit = 100) => claimJobs(db(), { workerId: 'w', limit, leaseSeconds: 60 });
 const ids = (jobs: readonly { id: string }[]) => jobs.map((job) => job.id).sort();
 const jobsOf = (sessionId: string) =>
   db()('processing_jobs').where('session_id', sessionId).orderBy('id').select('id', 'status', 'held');
@@ -50,23 +51,25 @@ const videoStatuses = async (videoIds: string[]) =>
 describe('a paused session', () => {
   it('keeps its queued jobs from every claim, and resuming makes them claimable at once', async () => {
     const { session, jobs } = await sessionWithJobs(3);
-    await transitionSession(session.id, 'pause');
+    await transitionSession(db(), session.id, 'pause');
     expect(await claimAll()).toEqual([]);
-    await transitionSession(session.id, 'resume');
+    await transitionSession(db(), session.id, 'resume');
     expect(ids(await claimAll())).toEqual(ids(jobs));
   });
 
   it('lets its running jobs heartbeat and complete normally', async () => {
     const { session } = await sessionWithJobs(2);
     const [first, second] = await claimAll(2);
-    await transitionSession(session.id, 'pause');
-    await heartbeat({ id: first!.id, leaseToken: first!.leaseToken!, leaseSeconds: 60 });
-    expect(await completeJob({ id: first!.id, leaseToken: first!.leaseToken!, result: null })).toMatchObject({
+    await transitionSession(db(), session.id, 'pause');
+    await heartbeat(db(), { id: first!.id, leaseToken: first!.leaseToken!, leaseSeconds: 60 });
+    expect(
+      await completeJob(db(), { id: first!.id, leaseToken: first!.leaseToken!, result: null }),
+    ).toMatchObject({
       status: 'completed',
       held: false,
     });
     // A retryable failure goes back to the queue, held until the session resumes.
-    const retried = await failJob({
+    const retried = await failJob(db(), {
       id: second!.id,
       leaseToken: second!.leaseToken!,
       error: 'x',
@@ -77,28 +80,28 @@ describe('a paused session', () => {
       .where({ id: second!.id })
       .update({ run_after: new Date(Date.now() - 1_000) });
     expect(await claimAll()).toEqual([]);
-    await transitionSession(session.id, 'resume');
+    await transitionSession(db(), session.id, 'resume');
     expect(ids(await claimAll())).toEqual([second!.id]);
   });
 
   it('does not hand its expired leases to another worker until it resumes', async () => {
     const { session, jobs } = await sessionWithJobs(1);
     await claimAll();
-    await transitionSession(session.id, 'pause');
+    await transitionSession(db(), session.id, 'pause');
     await db()('processing_jobs')
       .where({ id: jobs[0]!.id })
       .update({ lease_expires_at: new Date(Date.now() - 1) });
     expect(await claimAll()).toEqual([]);
-    await transitionSession(session.id, 'resume');
+    await transitionSession(db(), session.id, 'resume');
     expect(await claimAll()).toMatchObject([{ id: jobs[0]!.id, attempts: 2 }]);
   });
 
   it('holds a job enqueued, released or retried into it while it is paused', async () => {
     const { session, jobs } = await sessionWithJobs(2);
     const [claimed] = await claimAll(1);
-    await transitionSession(session.id, 'pause');
-    await releaseJob({ id: claimed!.id, leaseToken: claimed!.leaseToken! });
-    const [late] = await enqueueJobs([
+    await transitionSession(db(), session.id, 'pause');
+    await releaseJob(db(), { id: claimed!.id, leaseToken: claimed!.leaseToken! });
+    const [late] = await enqueueJobs(db(), [
       {
         jobType: 'transcript_extraction',
         entityType: 'video',
@@ -108,14 +111,14 @@ describe('a paused session', () => {
     ]);
     expect(late).toMatchObject({ status: 'queued', held: true });
     expect(await claimAll()).toEqual([]);
-    await transitionSession(session.id, 'resume');
+    await transitionSession(db(), session.id, 'resume');
     expect(ids(await claimAll())).toEqual(ids([...jobs, late!]));
     expect((await jobsOf(session.id)).every((job) => !job.held)).toBe(true);
   });
 
   it('gives a held job back to the queue when its session is deleted or it is moved out of it', async () => {
     const paused = await sessionWithJobs(2);
-    await transitionSession(paused.session.id, 'pause');
+    await transitionSession(db(), paused.session.id, 'pause');
     await api.mutate('jobs.update', { id: paused.jobs[0]!.id, sessionId: null });
     expect(ids(await claimAll())).toEqual([paused.jobs[0]!.id]);
     await api.mutate('sessions.delete', { id: paused.session.id });
@@ -128,14 +131,14 @@ describe('a finished session', () => {
     it(`cancels its queued jobs when it is made to ${move}, lets its running ones finish, and gives their videos back`, async () => {
       const { session, jobs, videos } = await sessionWithJobs(3);
       const [running] = await claimAll(1);
-      await transitionSession(session.id, move);
+      await transitionSession(db(), session.id, move);
       const after = await jobsOf(session.id);
       expect(after.filter((job) => job.status === 'cancelled').map((job) => job.id)).toEqual(
         ids(jobs.filter((job) => job.id !== running!.id)),
       );
       expect(await claimAll()).toEqual([]);
       expect(
-        await completeJob({ id: running!.id, leaseToken: running!.leaseToken!, result: null }),
+        await completeJob(db(), { id: running!.id, leaseToken: running!.leaseToken!, result: null }),
       ).toMatchObject({
         status: 'completed',
       });
@@ -144,7 +147,7 @@ describe('a finished session', () => {
         'discovered',
         'discovered',
       ]);
-      expect(await sessionProgress(session.id)).toMatchObject({
+      expect(await sessionProgress(db(), session.id)).toMatchObject({
         total: 3,
         completed: 1,
         cancelled: 2,
@@ -156,12 +159,12 @@ describe('a finished session', () => {
   it('cancels a retry of its running job instead of queueing it, and refuses a new job naming sessionId', async () => {
     const { session, videos } = await sessionWithJobs(1);
     const [running] = await claimAll(1);
-    await transitionSession(session.id, 'complete');
+    await transitionSession(db(), session.id, 'complete');
     expect(
-      await failJob({ id: running!.id, leaseToken: running!.leaseToken!, error: 'x', retryable: true }),
+      await failJob(db(), { id: running!.id, leaseToken: running!.leaseToken!, error: 'x', retryable: true }),
     ).toMatchObject({ status: 'cancelled' });
     expect(await videoStatuses([videos[0]!.id])).toEqual(['discovered']);
-    await expect(retryJob(running!.id)).rejects.toBeInstanceOf(ConflictError);
+    await expect(retryJob(db(), running!.id)).rejects.toBeInstanceOf(ConflictError);
 
     const refused = await api.mutate('jobs.enqueue', {
       jobType: 'transcript_extraction',
@@ -197,14 +200,14 @@ describe('a pause racing claims', () => {
       const claimer = async () => {
         while (!stop) {
           const startedAt = performance.now();
-          const claimed = await claimJobs({ workerId: 'racer', limit: 2, leaseSeconds: 60 });
+          const claimed = await claimJobs(db(), { workerId: 'racer', limit: 2, leaseSeconds: 60 });
           if (startedAt > pausedAt) late.push(...claimed.filter((job) => ofSession.has(job.id)));
           if (claimed.length === 0 && startedAt > pausedAt) return;
         }
       };
       const running = Array.from({ length: claimers }, claimer);
       await new Promise((resolve) => setTimeout(resolve, 5 + round * 5));
-      await transitionSession(session.id, 'pause');
+      await transitionSession(db(), session.id, 'pause');
       pausedAt = performance.now();
       const settled = Promise.all(running);
       setTimeout(() => (stop = true), 2_000).unref();

@@ -21,14 +21,14 @@ beforeEach(async () => {
 const queued = (count: number, trait?: 'discovery', priority = 0) =>
   (trait ? processingJobFactory.trait(trait) : processingJobFactory).createList(count, { priority });
 const claim = (limit: number, jobTypes?: JobType[]) =>
-  claimJobs({ workerId: 'w', limit, leaseSeconds: 60, ...(jobTypes ? { jobTypes } : {}) });
+  claimJobs(db(), { workerId: 'w', limit, leaseSeconds: 60, ...(jobTypes ? { jobTypes } : {}) });
 const typesOf = (jobs: readonly { jobType: string }[]) => jobs.map((job) => job.jobType).sort();
 
 describe('a running limit per job type', () => {
   it('hands out no more of a type than its limit, and the other types around it', async () => {
     await queued(4);
     await queued(3, 'discovery');
-    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: 1 });
+    await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: 1 });
     expect(typesOf(await claim(10))).toEqual([
       'channel_discovery',
       'channel_discovery',
@@ -42,7 +42,7 @@ describe('a running limit per job type', () => {
     const [low] = await queued(1, 'discovery', 0);
     const [high] = await queued(1, undefined, 10);
     const [middle] = await queued(1, 'discovery', 5);
-    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: 5 });
+    await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: 5 });
     expect((await claim(1)).map((job) => job.id)).toEqual([high!.id]);
     expect((await claim(1)).map((job) => job.id)).toEqual([middle!.id]);
     expect((await claim(1)).map((job) => job.id)).toEqual([low!.id]);
@@ -50,25 +50,25 @@ describe('a running limit per job type', () => {
 
   it('frees a place when a job of the type completes, and counts the limit itself as room (edge: limit 2)', async () => {
     await queued(3);
-    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: 2 });
+    await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: 2 });
     const first = await claim(1);
     expect(await claim(5)).toHaveLength(1);
     expect(await claim(5)).toEqual([]);
-    await completeJob({ id: first[0]!.id, leaseToken: first[0]!.leaseToken!, result: null });
+    await completeJob(db(), { id: first[0]!.id, leaseToken: first[0]!.leaseToken!, result: null });
     expect(await claim(5)).toHaveLength(1);
   });
 
   it('stops a type at 0 and lifts the limit with null', async () => {
     await queued(3);
-    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: 0 });
+    await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: 0 });
     expect(await claim(10, ['transcript_extraction'])).toEqual([]);
-    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: null });
+    await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: null });
     expect(await claim(10, ['transcript_extraction'])).toHaveLength(3);
   });
 
   it('does not count a job whose lease ran out, and hands that job over within the limit', async () => {
     await queued(2, undefined, 0);
-    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: 1 });
+    await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: 1 });
     const [held] = await claim(1);
     await db()('processing_jobs')
       .where({ id: held!.id })
@@ -125,7 +125,7 @@ describe('a running limit under 16 concurrent claimers', () => {
     const limit = 3;
     const jobs = await queued(80);
     await queued(20, 'discovery');
-    await setJobTypeLimit({ jobType: 'transcript_extraction', maxRunning: limit });
+    await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: limit });
 
     let done = false;
     const samples: number[] = [];
@@ -141,14 +141,14 @@ describe('a running limit under 16 concurrent claimers', () => {
     const completed = new Map<string, number>();
     const claimer = async (index: number) => {
       while (completed.size < 100) {
-        const claimed = await claimJobs({ workerId: `claimer-${index}`, limit: 2, leaseSeconds: 60 });
+        const claimed = await claimJobs(db(), { workerId: `claimer-${index}`, limit: 2, leaseSeconds: 60 });
         if (claimed.length === 0) {
           await sleep(2);
           continue;
         }
         await sleep(5 + (index % 4) * 3);
         for (const job of claimed) {
-          await completeJob({ id: job.id, leaseToken: job.leaseToken!, result: null });
+          await completeJob(db(), { id: job.id, leaseToken: job.leaseToken!, result: null });
           completed.set(job.id, (completed.get(job.id) ?? 0) + 1);
         }
       }

@@ -28,7 +28,7 @@ beforeEach(async () => {
 
 const waiting = (waitMs: number) => {
   const started = performance.now();
-  return claimJobs({ workerId: 'waiter', waitMs }, wakeups).then((jobs) => ({
+  return claimJobs(db(), { workerId: 'waiter', waitMs }, wakeups).then((jobs) => ({
     jobs,
     ms: performance.now() - started,
   }));
@@ -40,7 +40,7 @@ describe('a claim that waits for work', () => {
     const claim = waiting(10_000);
     await new Promise((resolve) => setTimeout(resolve, 300));
     const enqueuedAt = performance.now();
-    const [job] = await enqueueJobs([
+    const [job] = await enqueueJobs(db(), [
       { jobType: 'transcript_extraction', entityType: 'video', entityId: video.id },
     ]);
     const { jobs } = await claim;
@@ -87,7 +87,7 @@ describe('a claim that waits for work', () => {
     const job = await processingJobFactory.create();
     const controller = new AbortController();
     controller.abort();
-    expect(await claimJobs({ workerId: 'gone' }, wakeups, controller.signal)).toEqual([]);
+    expect(await claimJobs(db(), { workerId: 'gone' }, wakeups, controller.signal)).toEqual([]);
     expect(await db()('processing_jobs').where({ id: job.id }).first()).toMatchObject({
       status: 'queued',
       attempts: 0,
@@ -128,15 +128,17 @@ describe('the listening connection', () => {
 describe('releasing a claimed job', () => {
   it('queues it again at once, its attempt not spent and its video queued, for any worker', async () => {
     const video = await videoFactory.create();
-    await enqueueJobs([{ jobType: 'transcript_extraction', entityType: 'video', entityId: video.id }]);
-    const [claimed] = await claimJobs({ workerId: 'stopping' });
+    await enqueueJobs(db(), [{ jobType: 'transcript_extraction', entityType: 'video', entityId: video.id }]);
+    const [claimed] = await claimJobs(db(), { workerId: 'stopping' });
     expect(claimed).toMatchObject({ attempts: 1 });
-    const released = await releaseJob({ id: claimed!.id, leaseToken: claimed!.leaseToken! });
+    const released = await releaseJob(db(), { id: claimed!.id, leaseToken: claimed!.leaseToken! });
     expect(released).toMatchObject({ status: 'queued', attempts: 0, leaseToken: null, lockedBy: null });
     expect((await db()('videos').where({ id: video.id }).first()).status).toBe('queued');
-    const [again] = await claimJobs({ workerId: 'next' });
+    const [again] = await claimJobs(db(), { workerId: 'next' });
     expect(again).toMatchObject({ id: claimed!.id, attempts: 1, lockedBy: 'next' });
-    await expect(releaseJob({ id: claimed!.id, leaseToken: claimed!.leaseToken! })).rejects.toMatchObject({
+    await expect(
+      releaseJob(db(), { id: claimed!.id, leaseToken: claimed!.leaseToken! }),
+    ).rejects.toMatchObject({
       field: 'leaseToken',
     });
   });

@@ -50,9 +50,9 @@ describe('knex seed:run', () => {
 
   it('makes coherent rows: schema-valid, words counted, publish dates rising within a channel, counters agreeing', async () => {
     await seedDatabase(testDatabase().db, seedPlanFrom({ SEED_VIDEOS: '200', SEED_CHANNELS: '4' }));
-    for (const channel of await ChannelModel.query())
+    for (const channel of await ChannelModel.query(testDatabase().db))
       expect(channelSchema.safeParse(channel.$toJson()).success).toBe(true);
-    const videos = await VideoModel.query().orderBy(['channel_id', 'created_at']);
+    const videos = await VideoModel.query(testDatabase().db).orderBy(['channel_id', 'created_at']);
     for (const video of videos)
       expect(videoSchema.safeParse(video.$toJson()).error?.issues ?? []).toEqual([]);
     const byChannel = new Map<string, typeof videos>();
@@ -64,7 +64,7 @@ describe('knex seed:run', () => {
       expect(new Set(published).size).toBe(published.length);
       expect(sorted[0]).toBeLessThan(sorted.at(-1)!);
     }
-    for (const transcript of await TranscriptModel.query())
+    for (const transcript of await TranscriptModel.query(testDatabase().db))
       expect(transcript.wordCount).toBe(countWords(transcript.content));
     const { rows } = await testDatabase().db.raw(`
       SELECT s.id, s.total_videos, s.processed_videos,
@@ -75,7 +75,7 @@ describe('knex seed:run', () => {
       expect(row.total_videos).toBe(row.jobs);
       expect(row.processed_videos).toBe(row.done);
     }
-    expect(await ProcessingSessionModel.query().resultSize()).toBe(3);
+    expect(await ProcessingSessionModel.query(testDatabase().db).resultSize()).toBe(3);
   });
 
   it('refuses to run in production unless forced', () => {

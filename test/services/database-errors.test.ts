@@ -63,6 +63,9 @@ describe('database errors in the terms of the data', () => {
 describe('a job’s entity', () => {
   it('is its video for a transcript job', async () => {
     const job = await processingJobFactory.create();
-    expect(await getJobEntity(job.id)).toMatchObject({ entityType: 'video', video: { id: job.entityId } });
+    expect(await getJobEntity(testDatabase().db, job.id)).toMatchObject({
+      entityType: 'video',
+      video: { id: job.entityId },
+    });
   });
 });

@@ -159,15 +159,13 @@ describe('the locks a multi-row write takes first', () => {
         ]),
       ).toEqual(sorted(ids.videoA1));
     } finally {
-      await db()('processing_jobs')
-        .where({ id: jobs.b1 })
-        .update({
-          status: 'queued',
-          attempts: 0,
-          lease_token: null,
-          lease_expires_at: null,
-          locked_by: null,
-        });
+      await db()('processing_jobs').where({ id: jobs.b1 }).update({
+        status: 'queued',
+        attempts: 0,
+        lease_token: null,
+        lease_expires_at: null,
+        locked_by: null,
+      });
     }
   });
 });

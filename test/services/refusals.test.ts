@@ -33,7 +33,7 @@ describe('what a refused queue call says', () => {
   it('names the missing entity of an enqueue', async () => {
     expect(
       await refusal(
-        enqueueJobs([{ jobType: 'transcript_extraction', entityType: 'video', entityId: missingId }]),
+        enqueueJobs(db(), [{ jobType: 'transcript_extraction', entityType: 'video', entityId: missingId }]),
       ),
     ).toEqual({ name: 'InvalidInputError', message: `video ${missingId} does not exist`, field: 'entityId' });
   });
@@ -45,8 +45,8 @@ describe('what a refused queue call says', () => {
       entityType: 'video' as const,
       entityId: videoId,
     });
-    const [existing] = await enqueueJobs([job(first!.id)]);
-    const batch = await enqueueJobs([job(first!.id), job(second!.id)]);
+    const [existing] = await enqueueJobs(db(), [job(first!.id)]);
+    const batch = await enqueueJobs(db(), [job(first!.id), job(second!.id)]);
     expect(batch[0]!.id).toBe(existing!.id);
     expect(batch[1]!.id).not.toBe(existing!.id);
     expect(batch[1]).toMatchObject({ entityId: second!.id, status: 'queued' });
@@ -54,13 +54,13 @@ describe('what a refused queue call says', () => {
 
   it('says why a job cannot be cancelled or retried, naming its status', async () => {
     const done = await processingJobFactory.trait('completed').create();
-    expect(await refusal(cancelJob(done.id))).toEqual({
+    expect(await refusal(cancelJob(db(), done.id))).toEqual({
       name: 'ConflictError',
       message: 'only queued or running jobs can be cancelled; this one is completed',
       field: 'status',
     });
     const queued = await processingJobFactory.create();
-    expect(await refusal(retryJob(queued.id))).toEqual({
+    expect(await refusal(retryJob(db(), queued.id))).toEqual({
       name: 'ConflictError',
       message: 'only failed jobs can be retried; this one is queued',
       field: 'status',
@@ -69,13 +69,13 @@ describe('what a refused queue call says', () => {
 
   it('says why each of a batch of completions was refused: finished, claimed again, or unknown', async () => {
     const [finished, taken] = await processingJobFactory.createList(2);
-    const [claimedFinished, claimedTaken] = await claimJobs({ workerId: 'w', limit: 2 });
+    const [claimedFinished, claimedTaken] = await claimJobs(db(), { workerId: 'w', limit: 2 });
     const byId = new Map([claimedFinished, claimedTaken].map((job) => [job!.id, job!]));
-    await completeJob({ id: finished!.id, leaseToken: byId.get(finished!.id)!.leaseToken! });
+    await completeJob(db(), { id: finished!.id, leaseToken: byId.get(finished!.id)!.leaseToken! });
     await db()('processing_jobs')
       .where({ id: taken!.id })
       .update({ lease_token: '00000000-0000-4000-8000-000000000003' });
-    const { completed, refused } = await completeJobs({
+    const { completed, refused } = await completeJobs(db(), {
       jobs: [
         { id: finished!.id, leaseToken: byId.get(finished!.id)!.leaseToken! },
         { id: taken!.id, leaseToken: byId.get(taken!.id)!.leaseToken! },
@@ -94,7 +94,7 @@ describe('what a refused queue call says', () => {
 describe('what a refused session call says', () => {
   it('names the status a session cannot leave by that transition', async () => {
     const session = await processingSessionFactory.trait('completed').create();
-    expect(await refusal(transitionSession(session.id, 'pause'))).toEqual({
+    expect(await refusal(transitionSession(db(), session.id, 'pause'))).toEqual({
       name: 'ConflictError',
       message: 'a completed session cannot pause',
       field: 'status',
@@ -102,7 +102,7 @@ describe('what a refused session call says', () => {
   });
 
   it('names a session that does not exist', async () => {
-    expect(await refusal(getSession(missingId))).toEqual({
+    expect(await refusal(getSession(db(), missingId))).toEqual({
       name: 'NotFoundError',
       message: `processing session ${missingId} not found`,
       field: 'id',

@@ -23,7 +23,7 @@ async function countedNow(sessionId: string): Promise<Record<string, number>> {
 }
 
 async function keptCounts(sessionId: string): Promise<Record<string, number>> {
-  const progress = await sessionProgress(sessionId);
+  const progress = await sessionProgress(db(), sessionId);
   const statuses = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
   return Object.fromEntries(statuses.filter((s) => progress[s] > 0).map((s) => [s, progress[s]]));
 }
@@ -38,7 +38,7 @@ describe('session progress figures', () => {
     await processingJobFactory.trait('cancelled').create({ sessionId: session.id });
     await processingJobFactory.createList(7, { sessionId: session.id });
     const asked = Date.now();
-    const progress = await sessionProgress(session.id);
+    const progress = await sessionProgress(db(), session.id);
     expect(progress).toMatchObject({
       total: 20,
       completed: 10,
@@ -57,7 +57,7 @@ describe('session progress figures', () => {
   it('has no rate or finish time before its start or before its first completed job, and 0% of nothing', async () => {
     const pending = await processingSessionFactory.create({ status: 'pending', startedAt: null });
     await processingJobFactory.create({ sessionId: pending.id });
-    expect(await sessionProgress(pending.id)).toMatchObject({
+    expect(await sessionProgress(db(), pending.id)).toMatchObject({
       total: 1,
       percentDone: 0,
       ratePerSecond: null,
@@ -67,9 +67,12 @@ describe('session progress figures', () => {
       .trait('running')
       .create({ startedAt: new Date(Date.now() - 10_000) });
     await processingJobFactory.create({ sessionId: started.id });
-    expect(await sessionProgress(started.id)).toMatchObject({ ratePerSecond: 0, estimatedFinishAt: null });
+    expect(await sessionProgress(db(), started.id)).toMatchObject({
+      ratePerSecond: 0,
+      estimatedFinishAt: null,
+    });
     const empty = await processingSessionFactory.trait('running').create();
-    expect(await sessionProgress(empty.id)).toMatchObject({ total: 0, percentDone: 0 });
+    expect(await sessionProgress(db(), empty.id)).toMatchObject({ total: 0, percentDone: 0 });
   });
 
   it(`folds a session's count rows when it reads more than ${foldCountsAbove}, not at ${foldCountsAbove}`, async () => {
@@ -90,13 +93,13 @@ describe('session progress figures', () => {
       jobs: 1,
     });
     expect(await countRows()).toBe(foldCountsAbove);
-    expect(await sessionProgress(session.id)).toMatchObject({ queued: 1, running: 1 });
+    expect(await sessionProgress(db(), session.id)).toMatchObject({ queued: 1, running: 1 });
     expect(await countRows()).toBe(foldCountsAbove);
 
     await db()('processing_session_job_counts').insert(deltas(2, 1));
-    expect(await sessionProgress(session.id)).toMatchObject({ queued: 1, running: 1 });
+    expect(await sessionProgress(db(), session.id)).toMatchObject({ queued: 1, running: 1 });
     expect(await countRows()).toBe(2);
-    expect(await sessionProgress(session.id)).toMatchObject({ queued: 1, running: 1 });
+    expect(await sessionProgress(db(), session.id)).toMatchObject({ queued: 1, running: 1 });
   });
 });
 
@@ -106,6 +109,7 @@ describe('session progress', () => {
     const other = await processingSessionFactory.trait('running').create();
     const videos = await videoFactory.createList(6);
     const jobs = await enqueueJobs(
+      db(),
       videos.map((video) => ({
         jobType: 'transcript_extraction' as const,
         entityType: 'video' as const,
@@ -117,32 +121,32 @@ describe('session progress', () => {
     );
     expect(await keptCounts(session.id)).toEqual({ queued: 6 });
 
-    const claimed = await claimJobs({ workerId: 'progress', limit: 4 });
+    const claimed = await claimJobs(db(), { workerId: 'progress', limit: 4 });
     expect(claimed.every((job) => job.sessionId === session.id)).toBe(true);
-    await completeJob({ id: claimed[0]!.id, leaseToken: claimed[0]!.leaseToken! });
-    await failJob({
+    await completeJob(db(), { id: claimed[0]!.id, leaseToken: claimed[0]!.leaseToken! });
+    await failJob(db(), {
       id: claimed[1]!.id,
       leaseToken: claimed[1]!.leaseToken!,
       error: 'boom',
       retryable: true,
     });
-    await cancelJob(claimed[2]!.id);
+    await cancelJob(db(), claimed[2]!.id);
     const queued = jobs.filter((job) => !claimed.some((c) => c.id === job.id));
-    await updateJob({ id: queued[0]!.id, sessionId: other.id });
-    await deleteJob(queued[1]!.id);
+    await updateJob(db(), { id: queued[0]!.id, sessionId: other.id });
+    await deleteJob(db(), queued[1]!.id);
 
     expect(await keptCounts(session.id)).toEqual(await countedNow(session.id));
     expect(await keptCounts(session.id)).toEqual({ running: 1, completed: 1, failed: 1, cancelled: 1 });
     expect(await keptCounts(other.id)).toEqual({ queued: 1 });
-    expect((await sessionProgress(session.id)).total).toBe(4);
+    expect((await sessionProgress(db(), session.id)).total).toBe(4);
   });
 
   it('counts jobs created with the session, and forgets a deleted session while its jobs stay', async () => {
     const session = await processingSessionFactory.trait('running').transient({ jobs: 5 }).create();
     expect(await keptCounts(session.id)).toEqual(await countedNow(session.id));
-    expect((await sessionProgress(session.id)).total).toBe(5);
+    expect((await sessionProgress(db(), session.id)).total).toBe(5);
 
-    await deleteSession(session.id);
+    await deleteSession(db(), session.id);
     expect(await db()('processing_session_job_counts').where('session_id', session.id)).toEqual([]);
     expect(
       await db()('processing_jobs').whereIn(
@@ -156,6 +160,7 @@ describe('session progress', () => {
     const session = await processingSessionFactory.trait('running').create();
     const videos = await videoFactory.createList(200);
     await enqueueJobs(
+      db(),
       videos.map((video) => ({
         jobType: 'transcript_extraction' as const,
         entityType: 'video' as const,
@@ -166,11 +171,11 @@ describe('session progress', () => {
     );
     const worker = async (workerId: string) => {
       for (;;) {
-        const claimed = (await claimJobs({ workerId, limit: 5 })).filter(
+        const claimed = (await claimJobs(db(), { workerId, limit: 5 })).filter(
           (job) => job.sessionId === session.id,
         );
         if (claimed.length === 0) return;
-        for (const job of claimed) await completeJob({ id: job.id, leaseToken: job.leaseToken! });
+        for (const job of claimed) await completeJob(db(), { id: job.id, leaseToken: job.leaseToken! });
       }
     };
     await Promise.all(Array.from({ length: 8 }, (_, index) => worker(`w${index}`)));
@@ -188,25 +193,25 @@ describe('session progress', () => {
     const other = await processingSessionFactory.trait('running').create();
     const jobs = await processingJobFactory.trait('completed').createList(4, { sessionId: session.id });
     const processed = async (id: string) => {
-      const progress = await sessionProgress(id);
+      const progress = await sessionProgress(db(), id);
       expect(progress.processedVideos).toBe(progress.completed);
-      expect((await getSession(id)).processedVideos).toBe(progress.completed);
+      expect((await getSession(db(), id)).processedVideos).toBe(progress.completed);
       return progress.completed;
     };
     expect(await processed(session.id)).toBe(4);
 
-    await deleteJob(jobs[0]!.id);
+    await deleteJob(db(), jobs[0]!.id);
     expect(await processed(session.id)).toBe(3);
 
-    await updateJob({ id: jobs[1]!.id, sessionId: other.id });
+    await updateJob(db(), { id: jobs[1]!.id, sessionId: other.id });
     expect(await processed(session.id)).toBe(2);
     expect(await processed(other.id)).toBe(1);
 
-    await updateJob({ id: jobs[2]!.id, sessionId: null });
+    await updateJob(db(), { id: jobs[2]!.id, sessionId: null });
     expect(await processed(session.id)).toBe(1);
 
     const video = await db()('videos').where({ id: jobs[3]!.entityId }).first<{ channel_id: string }>();
-    await deleteChannel(video.channel_id);
+    await deleteChannel(db(), video.channel_id);
     expect(await processed(session.id)).toBe(0);
   });
 

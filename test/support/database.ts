@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { connect } from '../../src/db/connect';
+import { useFactoryDatabase } from '../../src/factories/database';
 import { ensureDatabase } from '../../src/db/provision';
 
 /** Settings the tests connect with: a small pool, and a short wait so a broken test fails instead of hanging. */
@@ -36,12 +37,14 @@ export async function dropDatabase(name: string): Promise<void> {
 beforeAll(async () => {
   const created = await createDatabaseFromTemplate();
   current = { db: connect(created.url, testPoolSettings), ...created };
+  useFactoryDatabase(current.db);
 });
 
 afterAll(async () => {
   if (!current) return;
   const { db, name } = current;
   current = undefined;
+  useFactoryDatabase(undefined);
   await db.destroy();
   await dropDatabase(name);
 });

@@ -3,12 +3,12 @@ import { claimJobs } from '../../src/services/job-queue';
 
 /** A worker that claims one job with a one-second lease, reports it, and then hangs until it is killed. */
 async function main(): Promise<void> {
-  connect(process.env.DATABASE_URL!, {
+  const db = connect(process.env.DATABASE_URL!, {
     DATABASE_POOL_SIZE: 1,
     DATABASE_CONNECT_TIMEOUT_MS: 5_000,
     DEBUG: false,
   });
-  const [job] = await claimJobs({ workerId: `stalled-${process.pid}`, limit: 1, leaseSeconds: 1 });
+  const [job] = await claimJobs(db, { workerId: `stalled-${process.pid}`, limit: 1, leaseSeconds: 1 });
   process.send?.({ jobId: job?.id ?? null });
   setInterval(() => undefined, 60_000);
 }

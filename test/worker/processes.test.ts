@@ -44,7 +44,7 @@ const statusCounts = async () =>
 describe('worker processes', () => {
   it('loses nothing when a worker is SIGKILLed mid-job: another takes it over after the lease, once', async () => {
     const channel = await channelFactory.create();
-    const [job] = await enqueueJobs([
+    const [job] = await enqueueJobs(db(), [
       { jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id },
     ]);
     const doomed = forkWorker('test/support/blocking-worker.ts', { LEASE_SECONDS: '3' });
@@ -82,6 +82,7 @@ describe('worker processes', () => {
   it('exits 0 on SIGTERM under load, handing back what it could not finish; nothing is lost or done twice', async () => {
     const videos = await videoFactory.createList(24);
     await enqueueJobs(
+      db(),
       videos.map((video) => ({ jobType: 'transcript_extraction', entityType: 'video', entityId: video.id })),
     );
     const worker = forkWorker('src/worker-main.ts', {

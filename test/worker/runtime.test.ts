@@ -28,6 +28,7 @@ beforeEach(async () => {
 async function discoveryJobs(count: number, maxAttempts = 3) {
   const channels = await channelFactory.createList(count);
   return enqueueJobs(
+    db(),
     channels.map((channel) => ({
       jobType: 'channel_discovery' as const,
       entityType: 'channel' as const,
@@ -130,10 +131,10 @@ describe('createWorker', () => {
     await db()('processing_jobs')
       .where({ id: job!.id })
       .update({ lease_expires_at: new Date(Date.now() - 1_000) });
-    const [takenOver] = await claimJobs({ workerId: 'other' });
+    const [takenOver] = await claimJobs(db(), { workerId: 'other' });
     expect(takenOver?.id).toBe(job!.id);
     await until(() => aborted, 5_000);
-    await completeJob({
+    await completeJob(db(), {
       id: takenOver!.id,
       leaseToken: takenOver!.leaseToken!,
       result: { by: 'the other worker' },

@@ -37,52 +37,52 @@ export const jobsRouter = router({
     )
     .input(enqueueJob)
     .output(processingJobSchema)
-    .mutation(async ({ input }) => (await queue.enqueueJobs([input]))[0]!),
+    .mutation(async ({ input, ctx }) => (await queue.enqueueJobs(ctx.db, [input]))[0]!),
   enqueueMany: procedure
     .meta(route('POST', '/jobs/batch', 'Queue a batch of jobs; results in input order', 'work'))
     .input(enqueueManyInput)
     .output(z.array(processingJobSchema))
-    .mutation(({ input }) => queue.enqueueJobs(input.jobs)),
+    .mutation(({ input, ctx }) => queue.enqueueJobs(ctx.db, input.jobs)),
   get: procedure
     .meta(route('GET', '/jobs/{id}', 'Read a job, with the relations named in `include`'))
     .input(z.strictObject({ id: uuid, include: jobInclude }))
     .output(jobWithRelations)
-    .query(({ input }) => jobs.getJob(input.id, input.include)),
+    .query(({ input, ctx }) => jobs.getJob(ctx.db, input.id, input.include)),
   list: procedure
     .meta(route('GET', '/jobs', 'List jobs, newest first'))
     .input(listJobsInput)
     .output(pageOf(jobWithRelations))
-    .query(({ input }) => jobs.listJobs(input)),
+    .query(({ input, ctx }) => jobs.listJobs(ctx.db, input)),
   update: procedure
     .meta(route('PATCH', '/jobs/{id}', "Change a job's priority, attempts, session or metadata"))
     .input(updateJobInput)
     .output(processingJobSchema)
-    .mutation(({ input }) => jobs.updateJob(input)),
+    .mutation(({ input, ctx }) => jobs.updateJob(ctx.db, input)),
   delete: procedure
     .meta(route('DELETE', '/jobs/{id}', 'Delete a job'))
     .input(byId)
     .output(processingJobSchema)
-    .mutation(({ input }) => jobs.deleteJob(input.id)),
+    .mutation(({ input, ctx }) => jobs.deleteJob(ctx.db, input.id)),
   entity: procedure
     .meta(route('GET', '/jobs/{id}/entity', 'Read the channel or video a job is about'))
     .input(byId)
     .output(jobEntity)
-    .query(({ input }) => jobs.getJobEntity(input.id)),
+    .query(({ input, ctx }) => jobs.getJobEntity(ctx.db, input.id)),
   claim: procedure
     .meta(route('POST', '/jobs/claim', 'Lease the next runnable jobs to a worker', 'work'))
     .input(claimJobsInput)
     .output(z.array(processingJobSchema))
-    .mutation(({ input, ctx, signal }) => queue.claimJobs(input, ctx.wakeups, signal)),
+    .mutation(({ input, ctx, signal }) => queue.claimJobs(ctx.db, input, ctx.wakeups, signal)),
   heartbeat: procedure
     .meta(route('POST', '/jobs/{id}/heartbeat', "Extend a claimed job's lease", 'work'))
     .input(heartbeatInput)
     .output(processingJobSchema)
-    .mutation(({ input }) => queue.heartbeat(input)),
+    .mutation(({ input, ctx }) => queue.heartbeat(ctx.db, input)),
   complete: procedure
     .meta(route('POST', '/jobs/{id}/complete', 'Finish a claimed job with its result', 'work'))
     .input(completeJobInput)
     .output(processingJobSchema)
-    .mutation(({ input }) => queue.completeJob(input)),
+    .mutation(({ input, ctx }) => queue.completeJob(ctx.db, input)),
   completeMany: procedure
     .meta(
       route(
@@ -94,7 +94,7 @@ export const jobsRouter = router({
     )
     .input(completeJobsInput)
     .output(completeJobsResult)
-    .mutation(({ input }) => queue.completeJobs(input)),
+    .mutation(({ input, ctx }) => queue.completeJobs(ctx.db, input)),
   release: procedure
     .meta(
       route(
@@ -106,7 +106,7 @@ export const jobsRouter = router({
     )
     .input(releaseJobInput)
     .output(processingJobSchema)
-    .mutation(({ input }) => queue.releaseJob(input)),
+    .mutation(({ input, ctx }) => queue.releaseJob(ctx.db, input)),
   fail: procedure
     .meta(
       route(
@@ -118,22 +118,22 @@ export const jobsRouter = router({
     )
     .input(failJobInput)
     .output(processingJobSchema)
-    .mutation(({ input }) => queue.failJob(input)),
+    .mutation(({ input, ctx }) => queue.failJob(ctx.db, input)),
   cancel: procedure
     .meta(route('POST', '/jobs/{id}/cancel', 'Cancel a queued or running job'))
     .input(byId)
     .output(processingJobSchema)
-    .mutation(({ input }) => queue.cancelJob(input.id)),
+    .mutation(({ input, ctx }) => queue.cancelJob(ctx.db, input.id)),
   retry: procedure
     .meta(route('POST', '/jobs/{id}/retry', 'Queue a failed job again with fresh attempts'))
     .input(byId)
     .output(processingJobSchema)
-    .mutation(({ input }) => queue.retryJob(input.id)),
+    .mutation(({ input, ctx }) => queue.retryJob(ctx.db, input.id)),
   types: procedure
     .meta(route('GET', '/job-types', 'List job types with their running limits and running counts'))
     .input(z.strictObject({}).optional())
     .output(z.array(jobTypeSettingsSchema))
-    .query(() => jobTypes.listJobTypes()),
+    .query(({ ctx }) => jobTypes.listJobTypes(ctx.db)),
   setTypeLimit: procedure
     .meta(
       route(
@@ -144,5 +144,5 @@ export const jobsRouter = router({
     )
     .input(setJobTypeLimitInput)
     .output(jobTypeSettingsSchema)
-    .mutation(({ input }) => jobTypes.setJobTypeLimit(input)),
+    .mutation(({ input, ctx }) => jobTypes.setJobTypeLimit(ctx.db, input)),
 });

@@ -21,32 +21,32 @@ export const videosRouter = router({
     .meta(route('POST', '/videos', 'Add a video'))
     .input(createVideoInput)
     .output(videoSchema)
-    .mutation(({ input }) => videos.createVideo(input)),
+    .mutation(({ input, ctx }) => videos.createVideo(ctx.db, input)),
   get: procedure
     .meta(route('GET', '/videos/{id}', 'Read a video, with the relations named in `include`'))
     .input(videoById)
     .output(videoWithRelations)
-    .query(({ input }) => videos.getVideo(input)),
+    .query(({ input, ctx }) => videos.getVideo(ctx.db, input)),
   getByYoutubeId: procedure
     .meta(route('GET', '/videos/youtube/{youtubeVideoId}', 'Read a video by its YouTube id'))
     .input(videoByYoutubeId)
     .output(videoWithRelations)
-    .query(({ input }) => videos.getVideo(input)),
+    .query(({ input, ctx }) => videos.getVideo(ctx.db, input)),
   list: procedure
     .meta(route('GET', '/videos', 'List videos, newest published first'))
     .input(listVideosInput)
     .output(pageOf(videoWithRelations))
-    .query(({ input }) => videos.listVideos(input)),
+    .query(({ input, ctx }) => videos.listVideos(ctx.db, input)),
   update: procedure
     .meta(route('PATCH', '/videos/{id}', "Change a video; status moves follow the video's lifecycle"))
     .input(updateVideoInput)
     .output(videoSchema)
-    .mutation(({ input }) => videos.updateVideo(input)),
+    .mutation(({ input, ctx }) => videos.updateVideo(ctx.db, input)),
   delete: procedure
     .meta(route('DELETE', '/videos/{id}', 'Delete a video with its transcripts and jobs'))
     .input(byId)
     .output(videoSchema)
-    .mutation(({ input }) => videos.deleteVideo(input.id)),
+    .mutation(({ input, ctx }) => videos.deleteVideo(ctx.db, input.id)),
   upsertMany: procedure
     .meta(
       route(
@@ -58,10 +58,10 @@ export const videosRouter = router({
     )
     .input(upsertVideosInput)
     .output(upsertResult)
-    .mutation(({ input }) => videos.upsertVideos(input)),
+    .mutation(({ input, ctx }) => videos.upsertVideos(ctx.db, input)),
   transcripts: procedure
     .meta(route('GET', '/videos/{videoId}/transcripts', "List a video's transcripts, newest first"))
     .input(listTranscriptsInput.omit({ videoId: true }).extend({ videoId: uuid }))
     .output(pageOf(transcriptWithRelations))
-    .query(({ input }) => listVideoTranscripts(input)),
+    .query(({ input, ctx }) => listVideoTranscripts(ctx.db, input)),
 });
