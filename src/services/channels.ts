@@ -15,7 +15,9 @@ import { NotFoundError } from './errors';
 import { likePattern } from './like-pattern';
 import { lockJobsAbout, lockVideosOfChannel } from './lock-order';
 import { newestFirst } from './pagination';
-import { rowsOf, withDatabaseErrors } from './rows';
+import { rowsOf } from './rows';
+import { retryLostRaces } from './lost-races';
+import { requireParent } from './parents';
 
 const rows = rowsOf((db) => ChannelModel.query(db), 'channel');
 
@@ -25,9 +27,7 @@ export async function createChannel(db: Knex, input: z.output<typeof createChann
 
 export async function getChannel(db: Knex, ref: ChannelRef): Promise<Channel> {
   if ('id' in ref) return (await rows.find(db, ref.id)).$toJson();
-  const row = await withDatabaseErrors(() =>
-    ChannelModel.query(db).findOne({ youtube_channel_id: ref.youtubeChannelId }),
-  );
+  const row = await ChannelModel.query(db).findOne({ youtube_channel_id: ref.youtubeChannelId });
   if (!row) throw new NotFoundError('channel', ref.youtubeChannelId, 'youtubeChannelId');
   return row.$toJson();
 }
@@ -48,7 +48,7 @@ export async function updateChannel(
 
 /** Deletes the channel with its videos, their transcripts and every job about them. */
 export async function deleteChannel(db: Knex, id: string): Promise<Channel> {
-  const row = await withDatabaseErrors(() =>
+  const row = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       await lockJobsAbout(trx, { channelIds: [id], videosOfChannel: id });
       await lockVideosOfChannel(trx, id);
@@ -62,13 +62,11 @@ export async function deleteChannel(db: Knex, id: string): Promise<Channel> {
 
 /** How many of a channel's videos are in each status, from one grouped query over the channel's index. */
 export async function countChannelVideos(db: Knex, channelId: string): Promise<VideoCounts> {
-  await rows.find(db, channelId);
-  const grouped = await withDatabaseErrors(() =>
-    db('videos')
-      .where('channel_id', channelId)
-      .groupBy('status')
-      .select<{ status: VideoStatus; count: number }[]>('status', db.raw('count(*)::int AS count')),
-  );
+  await requireParent(db, 'channel', channelId, 'channelId');
+  const grouped = await db('videos')
+    .where('channel_id', channelId)
+    .groupBy('status')
+    .select<{ status: VideoStatus; count: number }[]>('status', db.raw('count(*)::int AS count'));
   const counts = Object.fromEntries(videoStatuses.map((status) => [status, 0])) as Record<
     VideoStatus,
     number

@@ -18,8 +18,7 @@ import {
 import { videoStatusFrom } from '../schemas/video';
 import { moveVideosWithJobs } from './video-follows-job';
 import { ConflictError, InvalidInputError, NotFoundError } from './errors';
-import { jobRows } from './processing-jobs';
-import { withDatabaseErrors } from './rows';
+import { retryLostRaces } from './lost-races';
 
 /**
  * The PostgreSQL work queue. Every state change is one conditional UPDATE (`WHERE <expected state>`), so two
@@ -74,7 +73,7 @@ export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<Process
   const distinct = [...new Map(jobs.map((job) => [activeKey(job), job])).entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([, job]) => job);
-  return withDatabaseErrors(() =>
+  return retryLostRaces(() =>
     db.transaction(async (trx) => {
       const inserted = await trx('processing_jobs')
         .insert(
@@ -137,7 +136,7 @@ async function claimOnce(db: Knex, input: ClaimJobsInput): Promise<ProcessingJob
   // runs of each; lock the best queued and expired-lease candidates per limited type and for the other types
   // together (SKIP LOCKED); keep the best `limit` within each type's room; lease them, and move their videos to
   // `processing`.
-  const claimed = await withDatabaseErrors(() =>
+  const claimed = await retryLostRaces(() =>
     db.raw('SELECT * FROM claim_jobs(?, ?::text[], ?, ?, ?::video_status[], ?::video_status[])', [
       input.workerId,
       input.jobTypes ?? null,
@@ -161,17 +160,15 @@ const recheckMs = 1_000;
  */
 async function nextClaimableAt(db: Knex, jobTypes: ClaimJobsInput['jobTypes']): Promise<number | null> {
   const types = jobTypes ?? null;
-  const { rows } = await withDatabaseErrors(() =>
-    db.raw<{ rows: { next: Date | null }[] }>(
-      `SELECT least(
+  const { rows } = await db.raw<{ rows: { next: Date | null }[] }>(
+    `SELECT least(
          (SELECT min(run_after) FROM processing_jobs
            WHERE status = 'queued' AND NOT held AND (?::text[] IS NULL OR job_type = ANY(?::text[]))),
          (SELECT min(lease_expires_at) FROM processing_jobs
            WHERE status = 'running' AND attempts < max_attempts AND NOT held),
          (SELECT min(lease_expires_at) FROM processing_jobs WHERE status = 'running' AND attempts >= max_attempts)
        ) AS next`,
-      [types, types],
-    ),
+    [types, types],
   );
   return rows[0]?.next ? rows[0].next.getTime() : null;
 }
@@ -197,7 +194,7 @@ export async function claimJobs(
     if (claimed.length > 0 || !wakeups || Date.now() >= deadline) return claimed;
     const next = await nextClaimableAt(db, input.jobTypes);
     const until = Math.min(deadline, Math.max(next ?? Number.POSITIVE_INFINITY, Date.now() + recheckMs));
-    await withDatabaseErrors(() => wakeups.waitAfter(seen, until, signal));
+    await wakeups.waitAfter(seen, until, signal);
     // A caller that went away gets nothing leased to it; a server that is stopping ends its waits.
     if (signal?.aborted || wakeups.closed) return [];
   }
@@ -213,13 +210,19 @@ async function handBack(db: Knex, jobs: ProcessingJob[]): Promise<[]> {
 const refusal = (status: string) =>
   status === 'running' ? 'the lease is no longer yours: the job was claimed again' : `the job is ${status}`;
 
+/** A job's status now, for saying why a write that expected another one matched nothing. */
+async function currentStatus(db: Knex, id: string): Promise<string> {
+  const job = await db('processing_jobs').where({ id }).first<{ status: string } | undefined>('status');
+  if (!job) throw new NotFoundError('job', id);
+  return job.status;
+}
+
 async function leaseRefused(db: Knex, id: string): Promise<never> {
-  const job = await jobRows.find(db, id);
-  throw new ConflictError(refusal(job.status), 'leaseToken');
+  throw new ConflictError(refusal(await currentStatus(db, id)), 'leaseToken');
 }
 
 export async function heartbeat(db: Knex, input: z.output<typeof heartbeatInput>): Promise<ProcessingJob> {
-  const [row] = await withDatabaseErrors(() =>
+  const [row] = await retryLostRaces(() =>
     db('processing_jobs')
       .where({ id: input.id, status: 'running', lease_token: input.leaseToken })
       .update({ lease_expires_at: db.raw('now() + make_interval(secs => ?)', [input.leaseSeconds]) })
@@ -236,7 +239,7 @@ async function completeLeased(
   const jobs = [...given].sort((a, b) => (a.id < b.id ? -1 : 1));
   // One statement (migration 20261125000011): complete each job whose lease is the caller's, then move their
   // videos to `completed`, stamp their channels' last check, and count them on their sessions.
-  const completed = await withDatabaseErrors(() =>
+  const completed = await retryLostRaces(() =>
     db.raw('SELECT * FROM complete_jobs(?::uuid[], ?::uuid[], ?::jsonb[], ?::video_status[])', [
       jobs.map((job) => job.id),
       jobs.map((job) => job.leaseToken),
@@ -273,11 +276,9 @@ export async function completeJobs(
   const current =
     missed.length === 0
       ? []
-      : await withDatabaseErrors(() =>
-          db('processing_jobs')
-            .whereIn('id', missed)
-            .select<{ id: string; status: string }[]>('id', 'status'),
-        );
+      : await db('processing_jobs')
+          .whereIn('id', missed)
+          .select<{ id: string; status: string }[]>('id', 'status');
   const statusOf = new Map(current.map((row) => [row.id, row.status]));
   return {
     completed: input.jobs.flatMap((job) => completed.get(job.id) ?? []),
@@ -290,7 +291,7 @@ export async function completeJobs(
 
 /** Records a failure: retried later with exponential backoff while attempts remain, failed for good after. */
 export async function failJob(db: Knex, input: z.output<typeof failJobInput>): Promise<ProcessingJob> {
-  const row = await withDatabaseErrors(() =>
+  const row = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       const [job] = await trx('processing_jobs')
         .where({ id: input.id, status: 'running', lease_token: input.leaseToken })
@@ -329,7 +330,7 @@ export async function failJob(db: Knex, input: z.output<typeof failJobInput>): P
  * spending the attempt its claim took; its video goes back to queued.
  */
 export async function releaseJob(db: Knex, input: z.output<typeof releaseJobInput>): Promise<ProcessingJob> {
-  const row = await withDatabaseErrors(() =>
+  const row = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       const [released] = await trx('processing_jobs')
         .where({ id: input.id, status: 'running', lease_token: input.leaseToken })
@@ -353,7 +354,7 @@ export async function releaseJob(db: Knex, input: z.output<typeof releaseJobInpu
 
 /** Stops a queued or running job; a running worker's later complete or fail is refused. */
 export async function cancelJob(db: Knex, id: string): Promise<ProcessingJob> {
-  const row = await withDatabaseErrors(() =>
+  const row = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       const [cancelled] = await trx('processing_jobs')
         .where({ id })
@@ -371,16 +372,15 @@ export async function cancelJob(db: Knex, id: string): Promise<ProcessingJob> {
     }),
   );
   if (row) return toJob(row);
-  const job = await jobRows.find(db, id);
   throw new ConflictError(
-    `only queued or running jobs can be cancelled; this one is ${job.status}`,
+    `only queued or running jobs can be cancelled; this one is ${await currentStatus(db, id)}`,
     'status',
   );
 }
 
 /** Re-queues a failed job by hand with a fresh set of attempts; its video goes back to queued. */
 export async function retryJob(db: Knex, id: string): Promise<ProcessingJob> {
-  const row = await withDatabaseErrors(() =>
+  const row = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       const [queued] = await trx('processing_jobs')
         .where({ id, status: 'failed' })
@@ -391,6 +391,8 @@ export async function retryJob(db: Knex, id: string): Promise<ProcessingJob> {
     }),
   );
   if (row) return toJob(row);
-  const job = await jobRows.find(db, id);
-  throw new ConflictError(`only failed jobs can be retried; this one is ${job.status}`, 'status');
+  throw new ConflictError(
+    `only failed jobs can be retried; this one is ${await currentStatus(db, id)}`,
+    'status',
+  );
 }

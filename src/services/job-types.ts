@@ -8,7 +8,7 @@ import {
   type setJobTypeLimitInput,
 } from '../schemas/processing-job';
 import { NotFoundError } from './errors';
-import { withDatabaseErrors } from './rows';
+import { retryLostRaces } from './lost-races';
 
 /**
  * The job types the queue knows (rows of `job_types`, migration 20261202000015), each with its running limit and
@@ -16,23 +16,21 @@ import { withDatabaseErrors } from './rows';
  */
 async function jobTypeRows(db: Knex, jobType?: JobType): Promise<JobTypeSettings[]> {
   const knex = db;
-  const rows = await withDatabaseErrors(() =>
-    knex('job_types AS t')
-      .modify((query) => {
-        if (jobType) query.where('t.name', jobType);
-      })
-      .orderBy('t.name')
-      .select(
-        't.name AS job_type',
-        't.entity_type',
-        't.max_running',
-        't.updated_at',
-        knex.raw(
-          `(SELECT count(*)::integer FROM processing_jobs j
+  const rows = await knex('job_types AS t')
+    .modify((query) => {
+      if (jobType) query.where('t.name', jobType);
+    })
+    .orderBy('t.name')
+    .select(
+      't.name AS job_type',
+      't.entity_type',
+      't.max_running',
+      't.updated_at',
+      knex.raw(
+        `(SELECT count(*)::integer FROM processing_jobs j
              WHERE j.status = 'running' AND j.job_type = t.name AND j.lease_expires_at >= now()) AS running`,
-        ),
       ),
-  );
+    );
   return rows.map((row: Record<string, unknown>) =>
     jobTypeSettingsSchema.parse(BaseModel.columnNameMappers.parse(row)),
   );
@@ -45,7 +43,7 @@ export async function setJobTypeLimit(
   db: Knex,
   input: z.output<typeof setJobTypeLimitInput>,
 ): Promise<JobTypeSettings> {
-  const updated = await withDatabaseErrors(() =>
+  const updated = await retryLostRaces(() =>
     db('job_types').where('name', input.jobType).update({ max_running: input.maxRunning }),
   );
   if (updated === 0) throw new NotFoundError('job type', input.jobType);

@@ -1,7 +1,7 @@
 import type { Model, ModelObject, QueryBuilder } from 'objection';
 import type { Page } from '../schemas/pagination';
 import { InvalidInputError } from './errors';
-import { graphOf, withDatabaseErrors } from './rows';
+import { graphOf } from './rows';
 
 /**
  * Keyset pagination, newest first: rows are ordered by `(sortKey DESC, id DESC)` and a cursor holds the last
@@ -91,14 +91,12 @@ export async function newestFirst<M extends Model>(
   if (input.createdBefore) query.where('created_at', '<', input.createdBefore);
   const graph = graphOf(input.include);
   if (graph) query.withGraphFetched(graph);
-  const page = await withDatabaseErrors(() =>
-    keysetPage(query, {
-      sortKey: 'created_at',
-      sortValue: (row) => (row as M & { createdAt: Date }).createdAt.toISOString(),
-      idColumn: 'id',
-      limit: input.limit,
-      cursor: input.cursor,
-    }),
-  );
+  const page = await keysetPage(query, {
+    sortKey: 'created_at',
+    sortValue: (row) => (row as M & { createdAt: Date }).createdAt.toISOString(),
+    idColumn: 'id',
+    limit: input.limit,
+    cursor: input.cursor,
+  });
   return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
 }

@@ -8,11 +8,12 @@ import type { ListJobsInput, ProcessingJob, updateJobInput } from '../schemas/pr
 import type { JobEntity, JobWithRelations } from '../schemas/responses';
 import { NotFoundError } from './errors';
 import { newestFirst } from './pagination';
-import { rowsOf, withDatabaseErrors } from './rows';
-import { sessionRows } from './processing-sessions';
+import { rowsOf } from './rows';
 import { moveVideosWithJobs } from './video-follows-job';
+import { retryLostRaces } from './lost-races';
+import { requireParent } from './parents';
 
-export const jobRows = rowsOf((db) => ProcessingJobModel.query(db), 'job');
+const jobRows = rowsOf((db) => ProcessingJobModel.query(db), 'job');
 
 export async function getJob(
   db: Knex,
@@ -37,7 +38,7 @@ export async function listSessionJobs(
   db: Knex,
   input: ListJobsInput & { sessionId: string },
 ): Promise<Page<JobWithRelations>> {
-  await sessionRows.find(db, input.sessionId);
+  await requireParent(db, 'processing session', input.sessionId, 'sessionId');
   return listJobs(db, input);
 }
 
@@ -50,7 +51,7 @@ export async function updateJob(
 
 /** Deletes a job; the video of a queued or running transcript job goes back to `discovered`, as on cancel. */
 export async function deleteJob(db: Knex, id: string): Promise<ProcessingJob> {
-  const row = await withDatabaseErrors(() =>
+  const row = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       const [deleted] = await trx('processing_jobs').where({ id }).delete().returning('*');
       if (deleted?.entity_type === 'video' && ['queued', 'running'].includes(deleted.status as string))
@@ -66,11 +67,11 @@ export async function deleteJob(db: Knex, id: string): Promise<ProcessingJob> {
 export async function getJobEntity(db: Knex, id: string): Promise<JobEntity> {
   const job = await jobRows.find(db, id);
   if (job.entityType === 'channel') {
-    const channel = await withDatabaseErrors(() => ChannelModel.query(db).findById(job.entityId));
+    const channel = await ChannelModel.query(db).findById(job.entityId);
     if (!channel) throw new NotFoundError('channel', job.entityId, 'entityId');
     return { entityType: 'channel', channel: channel.$toJson() };
   }
-  const video = await withDatabaseErrors(() => VideoModel.query(db).findById(job.entityId));
+  const video = await VideoModel.query(db).findById(job.entityId);
   if (!video) throw new NotFoundError('video', job.entityId, 'entityId');
   return { entityType: 'video', video: video.$toJson() };
 }

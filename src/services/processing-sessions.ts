@@ -15,9 +15,10 @@ import { ConflictError, NotFoundError } from './errors';
 import { lockJobsOfSession, lockVideosOfQueuedJobs } from './lock-order';
 import { moveVideosWithJobs } from './video-follows-job';
 import { newestFirst } from './pagination';
-import { rowsOf, withDatabaseErrors } from './rows';
+import { rowsOf } from './rows';
+import { retryLostRaces } from './lost-races';
 
-export const sessionRows = rowsOf((db) => ProcessingSessionModel.query(db), 'processing session');
+const sessionRows = rowsOf((db) => ProcessingSessionModel.query(db), 'processing session');
 
 export async function createSession(
   db: Knex,
@@ -46,7 +47,7 @@ export async function updateSession(
 
 /** Deletes the session; its jobs stay, as history, with no session. */
 export async function deleteSession(db: Knex, id: string): Promise<ProcessingSession> {
-  const row = await withDatabaseErrors(() =>
+  const row = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       // Its jobs lose their session (ON DELETE SET NULL), and with it any hold a pause put on them.
       await lockJobsOfSession(trx, id);
@@ -121,7 +122,7 @@ export async function transitionSession(
   transition: Transition,
 ): Promise<ProcessingSession> {
   const { from, to, stamp, jobs } = transitions[transition];
-  const row = await withDatabaseErrors(() =>
+  const row = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       if (jobs) await lockJobsOfSession(trx, id, { active: true });
       if (jobs === 'cancel') await lockVideosOfQueuedJobs(trx, id);
@@ -147,7 +148,7 @@ export const foldCountsAbove = 64;
  * rows that writers add meanwhile stay for the next fold.
  */
 async function foldCounts(db: Knex, id: string): Promise<void> {
-  await withDatabaseErrors(() =>
+  await retryLostRaces(() =>
     db.raw(
       `WITH folded AS (DELETE FROM processing_session_job_counts WHERE session_id = ? RETURNING status, jobs)
        INSERT INTO processing_session_job_counts (session_id, status, jobs)
@@ -160,15 +161,13 @@ async function foldCounts(db: Knex, id: string): Promise<void> {
 /** Progress from the session's job counts, which triggers keep as jobs change (rows of deltas per session). */
 export async function sessionProgress(db: Knex, id: string): Promise<SessionProgress> {
   const session = await sessionRows.find(db, id);
-  const rows = await withDatabaseErrors(() =>
-    db('processing_session_job_counts')
-      .where('session_id', id)
-      .groupBy('status')
-      .select<{ status: JobStatus; jobs: string; rows: string }[]>(
-        'status',
-        db.raw('sum(jobs) AS jobs, count(*) AS rows'),
-      ),
-  );
+  const rows = await db('processing_session_job_counts')
+    .where('session_id', id)
+    .groupBy('status')
+    .select<{ status: JobStatus; jobs: string; rows: string }[]>(
+      'status',
+      db.raw('sum(jobs) AS jobs, count(*) AS rows'),
+    );
   if (rows.reduce((sum, row) => sum + Number(row.rows), 0) > foldCountsAbove) await foldCounts(db, id);
   const counts = Object.fromEntries(jobStatuses.map((status) => [status, 0])) as Record<JobStatus, number>;
   for (const row of rows) counts[row.status] = Number(row.jobs);

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { ProcessingJobModel } from '../models/processing-job';
 import type { ProcessingJob } from '../schemas/processing-job';
-import { withDatabaseErrors } from './rows';
+import { retryLostRaces } from './lost-races';
 
 /**
  * Enqueues one discovery job for each of up to `batchSize` due, active channels (migration 20261202000016: a
@@ -9,7 +9,7 @@ import { withDatabaseErrors } from './rows';
  * several processes at once: each due channel is enqueued by one of them.
  */
 export async function enqueueDueDiscoveries(db: Knex, batchSize: number): Promise<ProcessingJob[]> {
-  const { rows } = await withDatabaseErrors(() =>
+  const { rows } = await retryLostRaces(() =>
     db.raw<{ rows: Record<string, unknown>[] }>('SELECT * FROM enqueue_due_discoveries(?)', [batchSize]),
   );
   return rows.map((row) => ProcessingJobModel.fromDatabaseJson(row).$toJson());
@@ -20,7 +20,7 @@ export async function enqueueDueDiscoveries(db: Knex, batchSize: number): Promis
  * first; returns how many. A pruned job still counts in its session's progress.
  */
 export async function pruneFinishedJobs(db: Knex, finishedBefore: Date, batchSize: number): Promise<number> {
-  const { rows } = await withDatabaseErrors(() =>
+  const { rows } = await retryLostRaces(() =>
     db.raw<{ rows: { pruned: number }[] }>('SELECT prune_finished_jobs(?, ?) AS pruned', [
       finishedBefore,
       batchSize,

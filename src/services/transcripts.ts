@@ -1,7 +1,6 @@
 import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { TranscriptModel } from '../models/transcript';
-import { VideoModel } from '../models/video';
 import type { Page } from '../schemas/pagination';
 import {
   countWords,
@@ -11,9 +10,9 @@ import {
   type updateTranscriptInput,
 } from '../schemas/transcript';
 import type { TranscriptWithRelations } from '../schemas/responses';
-import { NotFoundError } from './errors';
 import { newestFirst } from './pagination';
-import { rowsOf, withDatabaseErrors } from './rows';
+import { rowsOf } from './rows';
+import { requireParent } from './parents';
 
 const rows = rowsOf((db) => TranscriptModel.query(db), 'transcript');
 
@@ -51,8 +50,7 @@ export async function listVideoTranscripts(
   db: Knex,
   input: ListTranscriptsInput & { videoId: string },
 ): Promise<Page<TranscriptWithRelations>> {
-  const video = await withDatabaseErrors(() => VideoModel.query(db).findById(input.videoId).select('id'));
-  if (!video) throw new NotFoundError('video', input.videoId, 'videoId');
+  await requireParent(db, 'video', input.videoId, 'videoId');
   return listTranscripts(db, input);
 }
 

@@ -1,7 +1,6 @@
 import { type QueryBuilder, snakeCaseMappers } from 'objection';
 import type { Knex } from 'knex';
 import type { z } from 'zod';
-import { ChannelModel } from '../models/channel';
 import { VideoModel } from '../models/video';
 import type { Page } from '../schemas/pagination';
 import {
@@ -18,7 +17,9 @@ import { ConflictError, NotFoundError } from './errors';
 import { likePattern } from './like-pattern';
 import { lockJobsAbout } from './lock-order';
 import { keysetPage, keysetRange } from './pagination';
-import { graphOf, rowsOf, withDatabaseErrors } from './rows';
+import { graphOf, rowsOf } from './rows';
+import { retryLostRaces } from './lost-races';
+import { requireParent } from './parents';
 
 const rows = rowsOf((db) => VideoModel.query(db), 'video');
 
@@ -34,7 +35,7 @@ export async function getVideo(db: Knex, input: VideoRef): Promise<VideoWithRela
   if ('id' in input) return (await rows.find(db, input.id, input.include)).$toJson();
   const query = VideoModel.query(db).findOne({ youtube_video_id: input.youtubeVideoId });
   const graph = graphOf(input.include);
-  const row = await withDatabaseErrors(() => (graph ? query.withGraphFetched(graph) : query));
+  const row = await (graph ? query.withGraphFetched(graph) : query);
   if (!row) throw new NotFoundError('video', input.youtubeVideoId, 'youtubeVideoId');
   return row.$toJson();
 }
@@ -60,7 +61,7 @@ export async function listVideos(db: Knex, input: ListVideosInput): Promise<Page
     : matching(VideoModel.query(db));
   const graph = graphOf(input.include);
   if (graph) query.withGraphFetched(graph);
-  const page = await withDatabaseErrors(() => keysetPage(query, options));
+  const page = await keysetPage(query, options);
   return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
 }
 
@@ -69,10 +70,7 @@ export async function listChannelVideos(
   db: Knex,
   input: ListVideosInput & { channelId: string },
 ): Promise<Page<VideoWithRelations>> {
-  const channel = await withDatabaseErrors(() =>
-    ChannelModel.query(db).findById(input.channelId).select('id'),
-  );
-  if (!channel) throw new NotFoundError('channel', input.channelId, 'channelId');
+  await requireParent(db, 'channel', input.channelId, 'channelId');
   return listVideos(db, input);
 }
 
@@ -88,7 +86,7 @@ export async function updateVideo(
   const status = patch.status;
   const stamped =
     status === 'completed' && patch.processedAt === undefined ? { ...patch, processedAt: new Date() } : patch;
-  const [row] = await withDatabaseErrors(() =>
+  const [row] = await retryLostRaces(() =>
     VideoModel.query(db)
       .where('id', id)
       .where((query) => query.whereIn('status', [...videoStatusFrom[status]]).orWhere('status', status))
@@ -102,7 +100,7 @@ export async function updateVideo(
 
 /** Deletes the video with its transcripts and the jobs about it. */
 export async function deleteVideo(db: Knex, id: string): Promise<Video> {
-  const row = await withDatabaseErrors(() =>
+  const row = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       await lockJobsAbout(trx, { videoIds: [id] });
       const [deleted] = await trx('videos').where({ id }).delete().returning('*');
@@ -169,7 +167,7 @@ export async function upsertVideos(
 ): Promise<UpsertResult> {
   const knex = db;
   const sorted = [...videos].sort((a, b) => (a.youtubeVideoId < b.youtubeVideoId ? -1 : 1));
-  const written = await withDatabaseErrors(() =>
+  const written = await retryLostRaces(() =>
     knex('videos')
       .insert(sorted.map((video) => toColumns({ ...video, channelId })))
       .onConflict('youtube_video_id')
