@@ -1,3 +1,4 @@
+import { claimJobsInput } from '../src/schemas/processing-job';
 import type { Knex } from 'knex';
 import { claimJobs, completeJob, completeJobs, enqueueJobs } from '../src/services/job-queue';
 
@@ -67,12 +68,15 @@ export async function drainQueue(
   // rather than go on to take the seed's own backlog.
   const worker = async (workerId: string) => {
     for (;;) {
-      const claimed = await claimJobs(db, {
-        workerId,
-        jobTypes: ['transcript_extraction'],
-        limit: claimLimit,
-        leaseSeconds: 300,
-      });
+      const claimed = await claimJobs(
+        db,
+        claimJobsInput.parse({
+          workerId,
+          jobTypes: ['transcript_extraction'],
+          limit: claimLimit,
+          leaseSeconds: 300,
+        }),
+      );
       const ours = claimed.filter((job) => job.priority === 1_000_000);
       if (ours.length === 0) return;
       for (const job of ours) runs.set(job.id, (runs.get(job.id) ?? 0) + 1);

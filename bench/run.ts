@@ -1,3 +1,4 @@
+import { claimJobsInput } from '../src/schemas/processing-job';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -123,7 +124,7 @@ async function main(): Promise<void> {
       ],
       ['jobs.get with session and video', () => getJob(db, aJob.id, ['session', 'video'])],
       ['sessions.progress', () => sessionProgress(db, session.id)],
-      ['jobs.claim (10)', () => claimJobs(db, { workerId: 'explain', limit: 10 })],
+      ['jobs.claim (10)', () => claimJobs(db, claimJobsInput.parse({ workerId: 'explain', limit: 10 }))],
       ['scheduler: due channels enqueued (500)', () => enqueueDueDiscoveries(db, 500)],
       [
         'scheduler: finished jobs pruned (500)',
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
       ],
       [
         'jobs.claim (10), transcripts limited to 1,000 running',
-        () => claimJobs(db, { workerId: 'explain', limit: 10 }),
+        () => claimJobs(db, claimJobsInput.parse({ workerId: 'explain', limit: 10 })),
         () => limitTranscripts(1_000),
       ],
     ];
@@ -315,14 +316,16 @@ async function main(): Promise<void> {
 
     log(`Measuring the queue with ${finishedJobs.toLocaleString('en')} finished jobs, then pruned ...`);
     const claimMs = async () => {
-      const [claim] = await captureQueries(db, () => claimJobs(db, { workerId: 'explain', limit: 10 }));
+      const [claim] = await captureQueries(db, () =>
+        claimJobs(db, claimJobsInput.parse({ workerId: 'explain', limit: 10 })),
+      );
       await db.raw(
         `UPDATE processing_jobs SET status = 'queued', attempts = 0, lease_token = NULL, lease_expires_at = NULL, locked_by = NULL WHERE locked_by = 'explain'`,
       );
       return (await explain(db, 'claim', claim!.sql, claim!.bindings)).ms;
     };
     const completeMs = async () => {
-      const claimed = await claimJobs(db, { workerId: 'explain', limit: 10 });
+      const claimed = await claimJobs(db, claimJobsInput.parse({ workerId: 'explain', limit: 10 }));
       const [complete] = await captureQueries(db, () =>
         completeJobs(db, { jobs: claimed.map((job) => ({ id: job.id, leaseToken: job.leaseToken! })) }),
       );

@@ -1,3 +1,4 @@
+import { claimJobsInput } from '../src/schemas/processing-job';
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
@@ -32,9 +33,14 @@ describe('a worker process killed in the middle of a job', () => {
     worker.kill('SIGKILL');
     await once(worker, 'exit');
 
-    expect(await claimJobs(testDatabase().db, { workerId: 'survivor', limit: 1 })).toEqual([]);
+    expect(
+      await claimJobs(testDatabase().db, claimJobsInput.parse({ workerId: 'survivor', limit: 1 })),
+    ).toEqual([]);
     await sleep(1_100);
-    const [taken] = await claimJobs(testDatabase().db, { workerId: 'survivor', limit: 1 });
+    const [taken] = await claimJobs(
+      testDatabase().db,
+      claimJobsInput.parse({ workerId: 'survivor', limit: 1 }),
+    );
     expect(taken).toMatchObject({ id: job!.id, attempts: 2, lockedBy: 'survivor' });
     const done = await completeJob(testDatabase().db, {
       id: taken!.id,

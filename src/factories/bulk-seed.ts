@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Knex } from 'knex';
-import { snakeCaseMappers } from 'objection';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { z } from 'zod';
+import { columnOf } from '../models/columns';
 import { channelWrite } from '../schemas/channel';
 import { processingJobWrite } from '../schemas/processing-job';
 import { processingSessionWrite } from '../schemas/processing-session';
@@ -29,11 +29,9 @@ import { spokenLanguage, topic } from './youtube-data';
  * All in one transaction: a failed seed leaves the previous data in place. The rows obey `data-rules.ts`.
  */
 
-const toColumn = (field: string) => Object.keys(snakeCaseMappers().format({ [field]: null }))[0]!;
-
 function columnsOf(schema: z.ZodObject): { fields: string[]; sql: string } {
   const fields = ['id', ...Object.keys(schema.shape), 'createdAt', 'updatedAt'];
-  return { fields, sql: fields.map(toColumn).join(', ') };
+  return { fields, sql: fields.map(columnOf).join(', ') };
 }
 
 const tables = {

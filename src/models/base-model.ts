@@ -1,4 +1,5 @@
-import { Model, snakeCaseMappers } from 'objection';
+import { Model } from 'objection';
+import { columnNameMappers } from './columns';
 import { ZodValidator } from './zod-validator';
 
 /** Shared by every model: UUID id and timestamps set by the database, camelCase properties over snake_case columns. */
@@ -10,7 +11,7 @@ export class BaseModel extends Model {
   /** Kept by a database trigger on every update. */
   declare updatedAt: Date;
 
-  static override columnNameMappers = snakeCaseMappers();
+  static override columnNameMappers = columnNameMappers;
   static override useLimitInFirst = true;
 
   static override createValidator() {

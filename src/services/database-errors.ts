@@ -7,6 +7,7 @@ import {
   wrapError,
 } from 'db-errors';
 import { ValidationError } from 'objection';
+import { propertyOf } from '../models/columns';
 import { ConflictError, InvalidInputError, UnavailableError } from './errors';
 
 /** Input fields behind the database's named constraints, for messages that point at what to fix. */
@@ -38,13 +39,11 @@ const parentNames: Record<string, string> = {
   sessionId: 'processing session',
 };
 
-const camel = (column: string) => column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
-
 /** The column of a CHECK that PostgreSQL named itself (`<table>_<column>_check`), as an input field. */
 function checkedColumn(table: string | undefined, constraint: string): string | undefined {
   const match = /^(.+)_check\d*$/.exec(constraint);
   if (!match || !table || !match[1]!.startsWith(`${table}_`)) return undefined;
-  return camel(match[1]!.slice(table.length + 1));
+  return propertyOf(match[1]!.slice(table.length + 1));
 }
 
 /** Connection failures, and PostgreSQL's admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections. */
@@ -94,7 +93,7 @@ export function translateDatabaseError(thrown: unknown): unknown {
     return new InvalidInputError(error.message, field, { cause: error });
   }
   if (error instanceof UniqueViolationError) {
-    const field = constraintFields[error.constraint] ?? camel(error.columns.at(-1) ?? 'id');
+    const field = constraintFields[error.constraint] ?? propertyOf(error.columns.at(-1) ?? 'id');
     return new ConflictError(`${field} already exists`, field, { cause: error });
   }
   if (error instanceof ForeignKeyViolationError) {
@@ -112,7 +111,9 @@ export function translateDatabaseError(thrown: unknown): unknown {
     return new Refusal(message, field, { cause: error });
   }
   if (error instanceof NotNullViolationError) {
-    return new InvalidInputError(`${camel(error.column)} is required`, camel(error.column), { cause: error });
+    return new InvalidInputError(`${propertyOf(error.column)} is required`, propertyOf(error.column), {
+      cause: error,
+    });
   }
   // The driver's text quotes the statement; the caller gets a message of ours, the log keeps the cause.
   if (error instanceof DataError) {

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { z } from 'zod';
+import { toColumns } from '../models/columns';
 import { ProcessingJobModel } from '../models/processing-job';
 import type { JobWakeups } from '../db/job-wakeups';
 import {
@@ -76,18 +77,7 @@ export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<Process
   return retryLostRaces(() =>
     db.transaction(async (trx) => {
       const inserted = await trx('processing_jobs')
-        .insert(
-          distinct.map((job) => ({
-            job_type: job.jobType,
-            entity_type: job.entityType,
-            entity_id: job.entityId,
-            priority: job.priority,
-            max_attempts: job.maxAttempts,
-            session_id: job.sessionId,
-            run_after: job.runAfter,
-            metadata: job.metadata,
-          })),
-        )
+        .insert(distinct.map((job) => toColumns(job)))
         .onConflict(trx.raw(`(job_type, entity_type, entity_id) WHERE status IN ('queued', 'running')`))
         .merge(['job_type'])
         .where(trx.raw('false'))
@@ -180,11 +170,10 @@ async function nextClaimableAt(db: Knex, jobTypes: ClaimJobsInput['jobTypes']): 
  */
 export async function claimJobs(
   db: Knex,
-  request: z.input<typeof claimJobsInput>,
+  input: z.output<typeof claimJobsInput>,
   wakeups?: JobWakeups,
   signal?: AbortSignal,
 ): Promise<ProcessingJob[]> {
-  const input = claimJobsInput.parse(request);
   const deadline = Date.now() + input.waitMs;
   for (;;) {
     const seen = wakeups?.seen() ?? 0;

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { z } from 'zod';
-import { BaseModel } from '../models/base-model';
+import { fromColumns } from '../models/columns';
 import {
   type JobType,
   type JobTypeSettings,
@@ -31,9 +31,7 @@ async function jobTypeRows(db: Knex, jobType?: JobType): Promise<JobTypeSettings
              WHERE j.status = 'running' AND j.job_type = t.name AND j.lease_expires_at >= now()) AS running`,
       ),
     );
-  return rows.map((row: Record<string, unknown>) =>
-    jobTypeSettingsSchema.parse(BaseModel.columnNameMappers.parse(row)),
-  );
+  return rows.map((row: Record<string, unknown>) => jobTypeSettingsSchema.parse(fromColumns(row)));
 }
 
 export const listJobTypes = (db: Knex): Promise<JobTypeSettings[]> => jobTypeRows(db);

@@ -1,4 +1,5 @@
-import { type QueryBuilder, snakeCaseMappers } from 'objection';
+import type { QueryBuilder } from 'objection';
+import { columnOf, toColumns } from '../models/columns';
 import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { VideoModel } from '../models/video';
@@ -111,8 +112,6 @@ export async function deleteVideo(db: Knex, id: string): Promise<Video> {
   return VideoModel.fromDatabaseJson(row).$toJson();
 }
 
-const toColumns = snakeCaseMappers().format;
-
 type UpsertedVideo = z.output<typeof upsertVideosInput>['videos'][number];
 
 /**
@@ -143,7 +142,7 @@ function refreshedValues(knex: Knex, videos: UpsertedVideo[]): Record<string, Kn
       .filter((video) => video[field] !== undefined)
       .map((video) => video.youtubeVideoId);
     if (carrying.length === 0) continue;
-    const name = Object.keys(toColumns({ [field]: null }))[0]!;
+    const name = columnOf(field);
     values[name] =
       carrying.length === videos.length
         ? knex.raw('??', [`excluded.${name}`])

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
 import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
-import type { ProcessingJob } from '../../src/schemas/processing-job';
+import { claimJobsInput, type ProcessingJob } from '../../src/schemas/processing-job';
 import { ConflictError } from '../../src/services/errors';
 import {
   cancelJob,
@@ -67,7 +67,10 @@ describe('the job queue under real concurrency', () => {
 
       const worker = async (workerId: string) => {
         for (;;) {
-          const claimed = await claimJobs(db, { workerId, limit: 10, leaseSeconds: 60 });
+          const claimed = await claimJobs(
+            db,
+            claimJobsInput.parse({ workerId, limit: 10, leaseSeconds: 60 }),
+          );
           if (claimed.length === 0) return;
           for (const job of claimed) {
             if (held.has(job.id)) doubleHeld += 1;
@@ -124,11 +127,19 @@ describe('the job queue under real concurrency', () => {
   it('hands an expired lease to another worker and refuses the stale worker’s completion', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const [job] = await enqueueForChannels(1, session.id);
-    const [first] = await claimJobs(db, { workerId: 'slow', limit: 1, leaseSeconds: 1 });
+    const [first] = await claimJobs(
+      db,
+      claimJobsInput.parse({ workerId: 'slow', limit: 1, leaseSeconds: 1 }),
+    );
     expect(first?.id).toBe(job!.id);
-    expect(await claimJobs(db, { workerId: 'eager', limit: 1, leaseSeconds: 60 })).toEqual([]);
+    expect(
+      await claimJobs(db, claimJobsInput.parse({ workerId: 'eager', limit: 1, leaseSeconds: 60 })),
+    ).toEqual([]);
     await sleep(1_100);
-    const [second] = await claimJobs(db, { workerId: 'fast', limit: 1, leaseSeconds: 60 });
+    const [second] = await claimJobs(
+      db,
+      claimJobsInput.parse({ workerId: 'fast', limit: 1, leaseSeconds: 60 }),
+    );
     expect(second).toMatchObject({ id: job!.id, attempts: 2, lockedBy: 'fast' });
 
     await expect(
@@ -156,7 +167,10 @@ describe('the job queue under real concurrency', () => {
     const [job] = await enqueueForChannels(1, session.id, 4);
     const delays: number[] = [];
     for (let attempt = 1; attempt <= 4; attempt += 1) {
-      const [claimed] = await claimJobs(db, { workerId: 'w', limit: 1, leaseSeconds: 60 });
+      const [claimed] = await claimJobs(
+        db,
+        claimJobsInput.parse({ workerId: 'w', limit: 1, leaseSeconds: 60 }),
+      );
       expect(claimed).toMatchObject({ id: job!.id, attempts: attempt });
       const failed = await failJob(db, {
         id: job!.id,
@@ -167,7 +181,7 @@ describe('the job queue under real concurrency', () => {
       if (attempt < 4) {
         expect(failed.status).toBe('queued');
         delays.push((failed.runAfter.getTime() - failed.updatedAt.getTime()) / 1_000);
-        expect(await claimJobs(db, { workerId: 'w', limit: 1 })).toEqual([]);
+        expect(await claimJobs(db, claimJobsInput.parse({ workerId: 'w', limit: 1 }))).toEqual([]);
         // Time passes: the retry becomes due.
         await db('processing_jobs').where({ id: job!.id }).update({ run_after: db.fn.now() });
       } else {
@@ -182,9 +196,9 @@ describe('the job queue under real concurrency', () => {
   it('fails a job whose lease expired on its last attempt instead of running it again', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const [job] = await enqueueForChannels(1, session.id, 1);
-    await claimJobs(db, { workerId: 'doomed', limit: 1, leaseSeconds: 1 });
+    await claimJobs(db, claimJobsInput.parse({ workerId: 'doomed', limit: 1, leaseSeconds: 1 }));
     await sleep(1_100);
-    expect(await claimJobs(db, { workerId: 'next', limit: 1 })).toEqual([]);
+    expect(await claimJobs(db, claimJobsInput.parse({ workerId: 'next', limit: 1 }))).toEqual([]);
     const progress = await sessionProgress(db, session.id);
     expect(progress).toMatchObject({ failed: 1, running: 0 });
     expect(await testDatabase().db('processing_jobs').where({ id: job!.id }).first()).toMatchObject({
@@ -207,7 +221,10 @@ describe('the job queue under real concurrency', () => {
         sessionId: session.id,
       })),
     );
-    const claimed = await claimJobs(db, { workerId: 'racer', limit: 40, leaseSeconds: 60 });
+    const claimed = await claimJobs(
+      db,
+      claimJobsInput.parse({ workerId: 'racer', limit: 40, leaseSeconds: 60 }),
+    );
     expect(claimed).toHaveLength(40);
     const outcomes = await Promise.all(
       claimed.map(async (job) => {

@@ -1,3 +1,4 @@
+import { claimJobsInput } from '../../src/schemas/processing-job';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { processingJobFactory } from '../../src/factories';
 import {
@@ -42,7 +43,7 @@ const leaseExpired = (id: string) =>
       lease_expires_at: new Date(Date.now() - 1_000),
     });
 
-const claimOne = async () => (await claimJobs(db(), { workerId: 'w', limit: 1 }))[0];
+const claimOne = async () => (await claimJobs(db(), claimJobsInput.parse({ workerId: 'w', limit: 1 })))[0];
 
 describe('which job a claim hands out', () => {
   it('hands out the highest priority first, one at a time, whatever the age', async () => {
@@ -62,7 +63,7 @@ describe('which job a claim hands out', () => {
 
   it('lists a claim of several by priority, then age, the order a worker starts them in', async () => {
     const [oldLow, high, newLow, middle] = await queuedJobs([0, 10, 0, 5]);
-    const claimed = await claimJobs(db(), { workerId: 'w', limit: 4 });
+    const claimed = await claimJobs(db(), claimJobsInput.parse({ workerId: 'w', limit: 4 }));
     expect(claimed.map((job) => job.id)).toEqual([high!.id, middle!.id, oldLow!.id, newLow!.id]);
   });
 
@@ -104,7 +105,7 @@ describe('which job a claim hands out', () => {
       });
     await db()('processing_jobs').where({ id: retried!.id }).update({ attempts: 1 });
     await db()('processing_jobs').where({ id: exhausted!.id }).update({ attempts: 2 });
-    const claimed = await claimJobs(db(), { workerId: 'w', limit: 10 });
+    const claimed = await claimJobs(db(), claimJobsInput.parse({ workerId: 'w', limit: 10 }));
     expect(claimed.map((job) => job.id)).toEqual([retried!.id]);
     expect(claimed[0]).toMatchObject({ attempts: 2, lockedBy: 'w' });
     const failed = await db()('processing_jobs').where({ id: exhausted!.id }).first();
@@ -121,9 +122,9 @@ describe('which job a claim hands out', () => {
       .update({ lease_expires_at: new Date(Date.now() - 1_000) });
     const still = () =>
       db()('processing_jobs').where({ status: 'running' }).count<{ n: string }[]>({ n: '*' });
-    expect(await claimJobs(db(), { workerId: 'w', limit: 10 })).toEqual([]);
+    expect(await claimJobs(db(), claimJobsInput.parse({ workerId: 'w', limit: 10 }))).toEqual([]);
     expect(Number((await still())[0]!.n)).toBe(1);
-    expect(await claimJobs(db(), { workerId: 'w', limit: 10 })).toEqual([]);
+    expect(await claimJobs(db(), claimJobsInput.parse({ workerId: 'w', limit: 10 }))).toEqual([]);
     expect(Number((await still())[0]!.n)).toBe(0);
   });
 

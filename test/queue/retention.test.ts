@@ -1,3 +1,4 @@
+import { claimJobsInput } from '../../src/schemas/processing-job';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { processingJobFactory, processingSessionFactory } from '../../src/factories';
 import type { SessionProgress } from '../../src/schemas/responses';
@@ -64,7 +65,7 @@ describe('pruning finished jobs', () => {
     ]);
     await pruneFinishedJobs(db(), daysAgo(14), 100);
     const [fresh] = await jobsAged(session.id, [['queued', 0]]);
-    const [claimed] = await claimJobs(db(), { workerId: 'w', limit: 1 });
+    const [claimed] = await claimJobs(db(), claimJobsInput.parse({ workerId: 'w', limit: 1 }));
     expect(claimed!.id).toBe(fresh!.id);
     await completeJob(db(), { id: claimed!.id, leaseToken: claimed!.leaseToken!, result: null });
     expect(await sessionProgress(db(), session.id)).toMatchObject({

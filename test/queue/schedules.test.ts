@@ -1,3 +1,4 @@
+import { claimJobsInput } from '../../src/schemas/processing-job';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseConfig, schedulerSettings } from '../../src/config';
@@ -67,7 +68,7 @@ describe('channel schedules', () => {
     const moved = (await api.query<Channel>('channels.get', { id: channel.id })).data;
     expect(Math.abs(moved.nextDiscoveryAt!.getTime() - (Date.now() + 24 * hour))).toBeLessThan(60_000);
 
-    const [claimed] = await claimJobs(db(), { workerId: 'w', limit: 1 });
+    const [claimed] = await claimJobs(db(), claimJobsInput.parse({ workerId: 'w', limit: 1 }));
     await completeJob(db(), { id: claimed!.id, leaseToken: claimed!.leaseToken!, result: null });
     const checked = (await api.query<Channel>('channels.get', { id: channel.id })).data;
     expect(checked.nextDiscoveryAt).toEqual(new Date(checked.lastCheckedAt!.getTime() + 24 * hour));

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
 import { processingSessionFactory, videoFactory } from '../../src/factories';
-import type { ProcessingJob } from '../../src/schemas/processing-job';
+import { claimJobsInput, type ProcessingJob } from '../../src/schemas/processing-job';
 import { ConflictError } from '../../src/services/errors';
 import {
   claimJobs,
@@ -41,7 +41,8 @@ async function sessionWithJobs(count: number) {
   return { session, jobs, videos };
 }
 
-const claimAll = (limit = 100) => claimJobs(db(), { workerId: 'w', limit, leaseSeconds: 60 });
+const claimAll = (limit = 100) =>
+  claimJobs(db(), claimJobsInput.parse({ workerId: 'w', limit, leaseSeconds: 60 }));
 const ids = (jobs: readonly { id: string }[]) => jobs.map((job) => job.id).sort();
 const jobsOf = (sessionId: string) =>
   db()('processing_jobs').where('session_id', sessionId).orderBy('id').select('id', 'status', 'held');
@@ -200,7 +201,10 @@ describe('a pause racing claims', () => {
       const claimer = async () => {
         while (!stop) {
           const startedAt = performance.now();
-          const claimed = await claimJobs(db(), { workerId: 'racer', limit: 2, leaseSeconds: 60 });
+          const claimed = await claimJobs(
+            db(),
+            claimJobsInput.parse({ workerId: 'racer', limit: 2, leaseSeconds: 60 }),
+          );
           if (startedAt > pausedAt) late.push(...claimed.filter((job) => ofSession.has(job.id)));
           if (claimed.length === 0 && startedAt > pausedAt) return;
         }

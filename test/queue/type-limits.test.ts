@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
 import { processingJobFactory } from '../../src/factories';
-import type { JobType, JobTypeSettings } from '../../src/schemas/processing-job';
+import { claimJobsInput, type JobType, type JobTypeSettings } from '../../src/schemas/processing-job';
 import { claimJobs, completeJob } from '../../src/services/job-queue';
 import { setJobTypeLimit } from '../../src/services/job-types';
 import { useApi } from '../support/api';
@@ -21,7 +21,10 @@ beforeEach(async () => {
 const queued = (count: number, trait?: 'discovery', priority = 0) =>
   (trait ? processingJobFactory.trait(trait) : processingJobFactory).createList(count, { priority });
 const claim = (limit: number, jobTypes?: JobType[]) =>
-  claimJobs(db(), { workerId: 'w', limit, leaseSeconds: 60, ...(jobTypes ? { jobTypes } : {}) });
+  claimJobs(
+    db(),
+    claimJobsInput.parse({ workerId: 'w', limit, leaseSeconds: 60, ...(jobTypes ? { jobTypes } : {}) }),
+  );
 const typesOf = (jobs: readonly { jobType: string }[]) => jobs.map((job) => job.jobType).sort();
 
 describe('a running limit per job type', () => {
@@ -141,7 +144,10 @@ describe('a running limit under 16 concurrent claimers', () => {
     const completed = new Map<string, number>();
     const claimer = async (index: number) => {
       while (completed.size < 100) {
-        const claimed = await claimJobs(db(), { workerId: `claimer-${index}`, limit: 2, leaseSeconds: 60 });
+        const claimed = await claimJobs(
+          db(),
+          claimJobsInput.parse({ workerId: `claimer-${index}`, limit: 2, leaseSeconds: 60 }),
+        );
         if (claimed.length === 0) {
           await sleep(2);
           continue;

@@ -1,3 +1,4 @@
+import { claimJobsInput } from '../../src/schemas/processing-job';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
@@ -28,7 +29,7 @@ beforeEach(async () => {
 
 const waiting = (waitMs: number) => {
   const started = performance.now();
-  return claimJobs(db(), { workerId: 'waiter', waitMs }, wakeups).then((jobs) => ({
+  return claimJobs(db(), claimJobsInput.parse({ workerId: 'waiter', waitMs }), wakeups).then((jobs) => ({
     jobs,
     ms: performance.now() - started,
   }));
@@ -87,7 +88,9 @@ describe('a claim that waits for work', () => {
     const job = await processingJobFactory.create();
     const controller = new AbortController();
     controller.abort();
-    expect(await claimJobs(db(), { workerId: 'gone' }, wakeups, controller.signal)).toEqual([]);
+    expect(
+      await claimJobs(db(), claimJobsInput.parse({ workerId: 'gone' }), wakeups, controller.signal),
+    ).toEqual([]);
     expect(await db()('processing_jobs').where({ id: job.id }).first()).toMatchObject({
       status: 'queued',
       attempts: 0,
@@ -129,12 +132,12 @@ describe('releasing a claimed job', () => {
   it('queues it again at once, its attempt not spent and its video queued, for any worker', async () => {
     const video = await videoFactory.create();
     await enqueueJobs(db(), [{ jobType: 'transcript_extraction', entityType: 'video', entityId: video.id }]);
-    const [claimed] = await claimJobs(db(), { workerId: 'stopping' });
+    const [claimed] = await claimJobs(db(), claimJobsInput.parse({ workerId: 'stopping' }));
     expect(claimed).toMatchObject({ attempts: 1 });
     const released = await releaseJob(db(), { id: claimed!.id, leaseToken: claimed!.leaseToken! });
     expect(released).toMatchObject({ status: 'queued', attempts: 0, leaseToken: null, lockedBy: null });
     expect((await db()('videos').where({ id: video.id }).first()).status).toBe('queued');
-    const [again] = await claimJobs(db(), { workerId: 'next' });
+    const [again] = await claimJobs(db(), claimJobsInput.parse({ workerId: 'next' }));
     expect(again).toMatchObject({ id: claimed!.id, attempts: 1, lockedBy: 'next' });
     await expect(
       releaseJob(db(), { id: claimed!.id, leaseToken: claimed!.leaseToken! }),

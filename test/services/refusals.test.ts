@@ -1,3 +1,4 @@
+import { claimJobsInput } from '../../src/schemas/processing-job';
 import { TRPCError } from '@trpc/server';
 import { z } from 'zod';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -69,7 +70,10 @@ describe('what a refused queue call says', () => {
 
   it('says why each of a batch of completions was refused: finished, claimed again, or unknown', async () => {
     const [finished, taken] = await processingJobFactory.createList(2);
-    const [claimedFinished, claimedTaken] = await claimJobs(db(), { workerId: 'w', limit: 2 });
+    const [claimedFinished, claimedTaken] = await claimJobs(
+      db(),
+      claimJobsInput.parse({ workerId: 'w', limit: 2 }),
+    );
     const byId = new Map([claimedFinished, claimedTaken].map((job) => [job!.id, job!]));
     await completeJob(db(), { id: finished!.id, leaseToken: byId.get(finished!.id)!.leaseToken! });
     await db()('processing_jobs')

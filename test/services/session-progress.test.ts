@@ -1,3 +1,4 @@
+import { claimJobsInput } from '../../src/schemas/processing-job';
 import { describe, expect, it } from 'vitest';
 import { processingJobFactory, processingSessionFactory, videoFactory } from '../../src/factories';
 import { claimJobs, completeJob, cancelJob, enqueueJobs, failJob } from '../../src/services/job-queue';
@@ -121,7 +122,7 @@ describe('session progress', () => {
     );
     expect(await keptCounts(session.id)).toEqual({ queued: 6 });
 
-    const claimed = await claimJobs(db(), { workerId: 'progress', limit: 4 });
+    const claimed = await claimJobs(db(), claimJobsInput.parse({ workerId: 'progress', limit: 4 }));
     expect(claimed.every((job) => job.sessionId === session.id)).toBe(true);
     await completeJob(db(), { id: claimed[0]!.id, leaseToken: claimed[0]!.leaseToken! });
     await failJob(db(), {
@@ -171,7 +172,7 @@ describe('session progress', () => {
     );
     const worker = async (workerId: string) => {
       for (;;) {
-        const claimed = (await claimJobs(db(), { workerId, limit: 5 })).filter(
+        const claimed = (await claimJobs(db(), claimJobsInput.parse({ workerId, limit: 5 }))).filter(
           (job) => job.sessionId === session.id,
         );
         if (claimed.length === 0) return;

@@ -1,3 +1,4 @@
+import { claimJobsInput } from '../../src/schemas/processing-job';
 import { connect } from '../../src/db/connect';
 import { claimJobs } from '../../src/services/job-queue';
 
@@ -8,7 +9,10 @@ async function main(): Promise<void> {
     DATABASE_CONNECT_TIMEOUT_MS: 5_000,
     DEBUG: false,
   });
-  const [job] = await claimJobs(db, { workerId: `stalled-${process.pid}`, limit: 1, leaseSeconds: 1 });
+  const [job] = await claimJobs(
+    db,
+    claimJobsInput.parse({ workerId: `stalled-${process.pid}`, limit: 1, leaseSeconds: 1 }),
+  );
   process.send?.({ jobId: job?.id ?? null });
   setInterval(() => undefined, 60_000);
 }

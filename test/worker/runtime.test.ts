@@ -1,3 +1,4 @@
+import { claimJobsInput } from '../../src/schemas/processing-job';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
@@ -131,7 +132,7 @@ describe('createWorker', () => {
     await db()('processing_jobs')
       .where({ id: job!.id })
       .update({ lease_expires_at: new Date(Date.now() - 1_000) });
-    const [takenOver] = await claimJobs(db(), { workerId: 'other' });
+    const [takenOver] = await claimJobs(db(), claimJobsInput.parse({ workerId: 'other' }));
     expect(takenOver?.id).toBe(job!.id);
     await until(() => aborted, 5_000);
     await completeJob(db(), {
