@@ -1,5 +1,4 @@
 import {
-  type AnyProcedure,
   callTRPCProcedure,
   getTRPCErrorFromUnknown,
   getTRPCErrorShape,
@@ -11,6 +10,7 @@ import { incomingMessageToRequest } from '@trpc/server/adapters/node-http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { type Context, type ContextSettings, contextFor, disconnectSignal } from './context';
 import { retryAfterSeconds } from './error-shape';
+import { procedureTable, routerConfig } from './library-internals';
 import { jsonTooDeep, tooDeepMessage } from './raw-input';
 import { appRouter } from './router';
 
@@ -25,8 +25,7 @@ interface PlainCall {
   input: unknown;
 }
 
-const config = appRouter._def._config;
-const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure | undefined>;
+const config = routerConfig;
 const typeOfMethod: Record<string, PlainCall['type'] | undefined> = { GET: 'query', POST: 'mutation' };
 
 /** Reads a call's input (JSON, then the transformer); undefined, not a throw, for input that does not read. */
@@ -52,8 +51,7 @@ function plainCalls(request: TRPCRoute): { calls: PlainCall[]; batch: boolean } 
   if (!type || accept.includes('application/jsonl')) return undefined;
   const batch = request.query.batch === '1';
   const paths = batch ? request.params.path.split(',') : [request.params.path];
-  if (!paths.every((path) => Object.hasOwn(procedures, path) && procedures[path]?._def.type === type))
-    return undefined;
+  if (!paths.every((path) => procedureTable.get(path)?.type === type)) return undefined;
   const text = type === 'query' ? request.query.input : (request.body as string | undefined);
   const raw = readInput((): unknown => (text ? JSON.parse(text) : undefined));
   if (!raw) return undefined;

@@ -1,21 +1,12 @@
-import { type AnyProcedure, callTRPCProcedure, TRPCError } from '@trpc/server';
+import { callTRPCProcedure, TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { FastifyInstance } from 'fastify';
-import type { OpenApiMeta } from 'trpc-to-openapi';
 import { z } from 'zod';
 import { type ContextSettings, contextFor, disconnectSignal } from './context';
 import { describeError, retryAfterSeconds } from './error-shape';
+import { kindOf, procedureTable } from './library-internals';
 import { jsonTooDeep, tooDeepMessage } from './raw-input';
 import { appRouter } from './router';
-/** The zod kind under optional, default and nullable wrappers: what a query string has to become. */
-function kindOf(schema: z.core.$ZodType): string {
-  let def = schema._zod.def;
-  while (def.type === 'optional' || def.type === 'default' || def.type === 'nullable') {
-    def = (def as z.core.$ZodOptionalDef).innerType._zod.def;
-  }
-  return def.type;
-}
-
 /**
  * Query strings carry text; the input schema decides what each parameter is. Repeated or single values of an
  * array field become an array, and numbers their values; anything else is left for zod to judge.
@@ -88,12 +79,9 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
     else parseJson(request, body as string, done);
   });
 
-  const procedures = appRouter._def.procedures as unknown as Record<string, AnyProcedure>;
-  for (const [name, procedure] of Object.entries(procedures)) {
-    const route = (procedure._def.meta as OpenApiMeta | undefined)?.openapi;
+  for (const [name, { type, route, input: inputSchema }] of procedureTable) {
     if (!route) continue;
     // A procedure without arguments takes an optional empty object.
-    const inputSchema = procedure._def.inputs[0] as z.ZodObject | z.ZodOptional<z.ZodObject>;
     const { shape } = inputSchema instanceof z.ZodOptional ? inputSchema.unwrap() : inputSchema;
     const kinds = new Map(Object.entries(shape).map(([key, field]) => [key, kindOf(field)]));
     const readsQuery = route.method === 'GET' || route.method === 'DELETE';
@@ -110,7 +98,7 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
           return (await callTRPCProcedure({
             router: appRouter,
             path: name,
-            type: procedure._def.type,
+            type,
             ctx: contextFor(request, settings),
             getRawInput: async () => input,
             signal: disconnectSignal(reply),
