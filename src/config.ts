@@ -96,8 +96,7 @@ export function parseEnvironment<Schema extends z.ZodType>(
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
   const result = schema.safeParse(present);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.')} ${issue.message}`);
-    throw new ConfigError(`Invalid ${what}: ${problems.join('; ')}`);
+    throw new ConfigError(`Invalid ${what}:\n${z.prettifyError(result.error)}`);
   }
   return result.data;
 }

@@ -1,7 +1,7 @@
 import pg from 'pg';
 
 /** The channel `notify_claimable_jobs` (migration 20261201000014) notifies when jobs become claimable. */
-export const claimableChannel = 'processing_jobs_claimable';
+const claimableChannel = 'processing_jobs_claimable';
 
 /**
  * Wakes claims that wait for work. One connection per API process LISTENs (opened on the first wait, so a

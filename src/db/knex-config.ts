@@ -14,7 +14,7 @@ export const migrationsConfig: Knex.MigratorConfig = {
   loadExtensions: ['.ts'],
 };
 
-export const seedsConfig: Knex.SeederConfig = {
+const seedsConfig: Knex.SeederConfig = {
   directory: path.join(projectRoot, 'seeds'),
   extension: 'ts',
   loadExtensions: ['.ts'],

@@ -12,7 +12,7 @@ export interface ProvisionedDatabase {
   stop(): Promise<void>;
 }
 
-export const embeddedDatabaseName = 'tubesensei';
+const embeddedDatabaseName = 'tubesensei';
 
 /** Creates a database on a server unless it exists; CREATE DATABASE cannot run inside IF NOT EXISTS. */
 export async function ensureDatabase(serverUrl: string, name: string, template?: string): Promise<string> {

@@ -6,13 +6,13 @@ import { defaultSeed } from './fake';
  * The data sets `knex seed:run` makes. `demo`: a coherent, browsable database (1,000 videos); `queue`: every
  * state a worker or an admin UI must handle, as of now, on a small demo base; `load`: the bench's large set.
  */
-export const seedScenarios = ['demo', 'queue', 'load'] as const;
+const seedScenarios = ['demo', 'queue', 'load'] as const;
 export type SeedScenario = (typeof seedScenarios)[number];
 
 const defaultVideos: Record<SeedScenario, number> = { demo: 1_000, queue: 200, load: 1_000_000 };
 
 /** Demo and load data are "as of" this moment, so the same seed number gives the same rows. */
-export const fixedReferenceDate = new Date('2026-11-01T00:00:00.000Z');
+const fixedReferenceDate = new Date('2026-11-01T00:00:00.000Z');
 
 /** How much data `knex seed:run` makes, and how, from the environment. */
 const planSchema = z.object({

@@ -193,7 +193,7 @@ const capitalized = (text: string) => text.charAt(0).toUpperCase() + text.slice(
 
 // Stryker disable StringLiteral,ConditionalExpression,EqualityOperator,ArithmeticOperator,LogicalOperator: which words a sentence draws and how it is punctuated; any draw is a valid sentence of its language (the language marker each one carries is the determiner, held by the data rules).
 /** One spoken sentence: 5 to 18 words, with an opener, a filler or a tail now and then. */
-export function spokenSentence(faker: Faker, language: SpokenLanguage): string {
+function spokenSentence(faker: Faker, language: SpokenLanguage): string {
   const bank = banks[language];
   const roll = faker.number.int(99);
   const voice = bank.voices[faker.number.int(bank.voices.length - 1)]!;

@@ -1,10 +1,19 @@
 import { z } from 'zod';
-import { byId, count, httpUrl, jsonObject, jsonObjectWith, longText, timestamp, uuid } from './fields';
+import {
+  byId,
+  count,
+  httpUrl,
+  jsonObject,
+  jsonObjectWith,
+  longText,
+  rowSchema,
+  timestamp,
+  uuid,
+} from './fields';
 import { createdRange, pageInput } from './pagination';
 
 export const channelStatuses = ['active', 'paused', 'inactive'] as const;
-export const channelStatus = z.enum(channelStatuses);
-export type ChannelStatus = z.infer<typeof channelStatus>;
+const channelStatus = z.enum(channelStatuses);
 
 export const youtubeChannelId = z
   .string()
@@ -32,12 +41,9 @@ export const channelWrite = z.strictObject({
   processingConfig: processingConfig.optional(),
 });
 
-export const channelSchema = channelWrite.required().extend({
-  id: uuid,
+export const channelSchema = rowSchema(channelWrite, {
   /** When the channel is next due for discovery, from its schedule; null without one. */
   nextDiscoveryAt: z.date().nullable(),
-  createdAt: z.date(),
-  updatedAt: z.date(),
 });
 export type Channel = z.infer<typeof channelSchema>;
 

@@ -5,6 +5,15 @@ import type { ZodOpenApiOverrideMeta } from 'zod-openapi';
 
 export const uuid = z.uuid();
 
+/**
+ * A stored row's schema from its entity's write schema: every written field present (null where empty), the id,
+ * any columns the database computes (`computed`), and the timestamps it keeps.
+ */
+export const rowSchema = <Shape extends z.ZodRawShape, Computed extends z.ZodRawShape = Record<never, never>>(
+  write: z.ZodObject<Shape>,
+  computed: Computed = {} as Computed,
+) => write.required().extend({ id: uuid, ...computed, createdAt: z.date(), updatedAt: z.date() });
+
 /** The input of every procedure that names one row by its id. */
 export const byId = z.strictObject({ id: uuid });
 

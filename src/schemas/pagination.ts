@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { timestamp } from './fields';
 
-export const maxPageSize = 100;
+const maxPageSize = 100;
 
 /** Keyset pagination: `limit` rows after `cursor` (the `nextCursor` of the previous page). */
 export const pageInput = {

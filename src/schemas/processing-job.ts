@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, errorMessage, jsonObject, priority, timestamp, uuid } from './fields';
+import { count, errorMessage, jsonObject, priority, rowSchema, timestamp, uuid } from './fields';
 import { createdRange, pageInput } from './pagination';
 import type { VideoStatus } from './video';
 
@@ -13,7 +13,7 @@ export type JobStatus = z.infer<typeof jobStatus>;
 
 /** The kinds of row a job can be about (`entity_type` + `entity_id`). */
 export const jobEntityTypes = ['channel', 'video'] as const;
-export const jobEntityType = z.enum(jobEntityTypes);
+const jobEntityType = z.enum(jobEntityTypes);
 export type JobEntityType = z.infer<typeof jobEntityType>;
 
 /** What each job type is about: the only (type, entity) pairs the API and the database accept. */
@@ -67,12 +67,9 @@ export const processingJobWrite = z.strictObject({
   leaseExpiresAt: timestamp.nullable().optional(),
 });
 
-export const processingJobSchema = processingJobWrite.required().extend({
-  id: uuid,
+export const processingJobSchema = rowSchema(processingJobWrite, {
   /** Its session is paused: the job stays where it is and no claim takes it until the session resumes. */
   held: z.boolean(),
-  createdAt: z.date(),
-  updatedAt: z.date(),
 });
 export type ProcessingJob = z.infer<typeof processingJobSchema>;
 
@@ -81,7 +78,7 @@ export const jobInclude = z
   .max(3)
   .optional();
 
-export const maxEnqueueBatch = 500;
+const maxEnqueueBatch = 500;
 
 /** One job to enqueue; lifecycle fields (status, attempts, lease) belong to the queue, not the caller. */
 export const enqueueJob = processingJobWrite
@@ -127,7 +124,7 @@ export type ListJobsInput = z.infer<typeof listJobsInput>;
 export const leaseSeconds = z.number().int().min(1).max(3_600);
 
 /** The longest a claim may wait for work. */
-export const maxClaimWaitMs = 30_000;
+const maxClaimWaitMs = 30_000;
 
 /** The most jobs one claim hands out, and so one `completeMany` takes. */
 const maxClaim = 100;
@@ -147,7 +144,7 @@ export const claimJobsInput = z.strictObject({
 export type ClaimJobsInput = z.infer<typeof claimJobsInput>;
 
 /** Proof that the caller holds the job's current lease. */
-export const leaseInput = z.strictObject({ id: uuid, leaseToken: uuid });
+const leaseInput = z.strictObject({ id: uuid, leaseToken: uuid });
 
 export const heartbeatInput = leaseInput.extend({ leaseSeconds: leaseSeconds.default(300) });
 

@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { count, jsonObject, timestamp, uuid } from './fields';
+import { count, jsonObject, rowSchema, timestamp, uuid } from './fields';
 import { createdRange, pageInput } from './pagination';
 
 export const sessionTypes = ['bulk_processing', 'manual'] as const;
 export const sessionType = z.enum(sessionTypes);
-export type SessionType = z.infer<typeof sessionType>;
 
 /** `pending` is ours: a session exists before it starts. The specification's four follow it. */
 export const sessionStatuses = ['pending', 'running', 'paused', 'completed', 'failed'] as const;
@@ -24,9 +23,7 @@ export const processingSessionWrite = z.strictObject({
   metrics: jsonObject.optional(),
 });
 
-export const processingSessionSchema = processingSessionWrite
-  .required()
-  .extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
+export const processingSessionSchema = rowSchema(processingSessionWrite);
 export type ProcessingSession = z.infer<typeof processingSessionSchema>;
 
 export const createSessionInput = processingSessionWrite.pick({

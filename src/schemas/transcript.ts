@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { count, jsonObject, uuid } from './fields';
+import { count, jsonObject, rowSchema, uuid } from './fields';
 import { createdRange, pageInput } from './pagination';
 
 export const transcriptSources = ['youtube_auto', 'youtube_manual'] as const;
-export const transcriptSource = z.enum(transcriptSources);
-export type TranscriptSource = z.infer<typeof transcriptSource>;
+const transcriptSource = z.enum(transcriptSources);
 
 /** A BCP-47 tag such as `en`, `pt-BR` or `zh-Hant-TW`. */
 export const languageTag = z
@@ -12,7 +11,7 @@ export const languageTag = z
   .max(35)
   .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'must be a BCP-47 language tag such as "en" or "pt-BR"');
 
-export const maxTranscriptChars = 1_000_000;
+const maxTranscriptChars = 1_000_000;
 
 /** Every column a writer may set. Optional here means the database supplies a default. */
 export const transcriptWrite = z.strictObject({
@@ -25,9 +24,7 @@ export const transcriptWrite = z.strictObject({
   metadata: jsonObject.optional(),
 });
 
-export const transcriptSchema = transcriptWrite
-  .required()
-  .extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
+export const transcriptSchema = rowSchema(transcriptWrite);
 export type Transcript = z.infer<typeof transcriptSchema>;
 
 const transcriptPatch = transcriptWrite.partial();

@@ -7,13 +7,14 @@ import {
   jsonObject,
   longText,
   priority,
+  rowSchema,
   timestamp,
   uuid,
 } from './fields';
 import { pageInput } from './pagination';
 
 export const videoStatuses = ['discovered', 'queued', 'processing', 'completed', 'failed'] as const;
-export const videoStatus = z.enum(videoStatuses);
+const videoStatus = z.enum(videoStatuses);
 export type VideoStatus = z.infer<typeof videoStatus>;
 
 export const youtubeVideoId = z
@@ -45,15 +46,13 @@ export const videoWrite = z.strictObject({
   retryCount: count.optional(),
 });
 
-export const videoSchema = videoWrite
-  .required()
-  .extend({ id: uuid, createdAt: z.date(), updatedAt: z.date() });
+export const videoSchema = rowSchema(videoWrite);
 export type Video = z.infer<typeof videoSchema>;
 
 const videoPatch = videoWrite.partial();
 
 /** Relations a video can be read with. */
-export const videoInclude = z
+const videoInclude = z
   .array(z.enum(['channel', 'transcripts', 'jobs']))
   .max(3)
   .optional();
@@ -79,7 +78,7 @@ export const listVideosInput = z.strictObject({
 });
 export type ListVideosInput = z.infer<typeof listVideosInput>;
 
-export const maxUpsertBatch = 500;
+const maxUpsertBatch = 500;
 
 /** Discovery's batch: videos of one channel, inserted or updated by `youtubeVideoId`. */
 export const upsertVideosInput = z.strictObject({
