@@ -9,7 +9,8 @@ const projectRoot = path.resolve(__dirname, '..', '..');
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number.parseInt(value, 10));
 
 export const migrationsConfig: Knex.MigratorConfig = {
-  directory: path.join(projectRoot, 'migrations'),
+  // MIGRATIONS_DIR points a test run at another copy of the migrations: the SQL mutants patch a copy, never these.
+  directory: process.env.MIGRATIONS_DIR ?? path.join(projectRoot, 'migrations'),
   extension: 'ts',
   loadExtensions: ['.ts'],
 };

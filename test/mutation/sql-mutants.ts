@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 /**
@@ -300,23 +301,31 @@ const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf
 
 function run(): boolean {
   const chosen = sqlMutants.filter((mutant) => !only || mutant.name.includes(only));
+  // Each mutant patches a copy of the migrations, which the tests migrate from (MIGRATIONS_DIR): the project's
+  // own files are never touched, so an interrupted run leaves nothing behind.
+  const copy = mkdtempSync(path.join(os.tmpdir(), 'tubesensei-sql-mutants-'));
+  const passes = (tests: string[]) =>
+    spawnSync('npx', ['vitest', 'run', '--config', 'vitest.mutation.config.ts', ...tests], {
+      cwd: root,
+      stdio: 'ignore',
+      env: { ...process.env, MIGRATIONS_DIR: copy },
+    }).status === 0;
+  // A failure counts as a kill only if the same tests pass on the unpatched copy.
+  cpSync(path.join(root, 'migrations'), copy, { recursive: true });
+  if (!passes([...new Set(chosen.flatMap((mutant) => mutant.tests))])) {
+    rmSync(copy, { recursive: true, force: true });
+    console.error('The tests fail without any mutant: fix them first.');
+    return false;
+  }
   const results = chosen.map((mutant) => {
-    const file = path.join(root, mutant.file);
-    const original = readFileSync(file, 'utf8');
-    writeFileSync(file, mutated(original, mutant));
-    try {
-      const tests = spawnSync(
-        'npx',
-        ['vitest', 'run', '--config', 'vitest.mutation.config.ts', ...mutant.tests],
-        { cwd: root, stdio: 'ignore' },
-      );
-      const killed = tests.status !== 0;
-      console.log(`${killed ? 'killed  ' : 'SURVIVED'}  ${mutant.name}`);
-      return killed;
-    } finally {
-      writeFileSync(file, original);
-    }
+    cpSync(path.join(root, 'migrations'), copy, { recursive: true });
+    const file = path.join(copy, path.relative('migrations', mutant.file));
+    writeFileSync(file, mutated(readFileSync(file, 'utf8'), mutant));
+    const killed = !passes(mutant.tests);
+    console.log(`${killed ? 'killed  ' : 'SURVIVED'}  ${mutant.name}`);
+    return killed;
   });
+  rmSync(copy, { recursive: true, force: true });
   const killed = results.filter(Boolean).length;
   console.log(
     `\n${killed} of ${results.length} SQL mutants killed (${((100 * killed) / results.length).toFixed(1)}%)`,
