@@ -19,6 +19,8 @@ interface Call {
   /** The raw `input` query parameter (GET) or body (POST), as a client sends it. */
   payload?: string;
   authorized?: boolean;
+  /** The `trpc-accept` header, as the streaming link sends it. */
+  accept?: string;
 }
 
 const encode = (input: unknown) => JSON.stringify(superjson.serialize(input));
@@ -37,6 +39,7 @@ function headersOf(call: Call): Record<string, string> {
   return {
     ...(call.method === 'POST' ? { 'content-type': 'application/json' } : {}),
     ...(call.authorized === false ? {} : { authorization: `Bearer ${token}` }),
+    ...(call.accept ? { 'trpc-accept': call.accept } : {}),
   };
 }
 
@@ -138,6 +141,14 @@ describe('the tRPC endpoint', () => {
       { method: 'GET', path: 'constructor', payload: encode({}) },
       { method: 'GET', path: 'videos.get', payload: '{"json":' },
       { method: 'GET', path: 'videos.get', batch: true, payload: '7' },
+      // Streaming, as httpBatchStreamLink asks for it: JSON lines, not one JSON answer.
+      {
+        method: 'GET',
+        path: 'videos.get',
+        batch: true,
+        payload: batchOf({ id: video.id }),
+        accept: 'application/jsonl',
+      },
     ];
     for (const call of calls) {
       const [ours, theirs] = [await served(call), await reference(call)];
