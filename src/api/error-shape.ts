@@ -40,7 +40,7 @@ export function describeError(error: TRPCError, production: boolean): ErrorDetai
     }));
     return {
       message: issues.map((issue) => `${dotted(issue.path) || 'input'}: ${issue.message}`).join('; '),
-      // Stryker disable next-line OptionalChaining: zod refuses input with one issue at least.
+      // Stryker disable next-line OptionalChaining,ArrayDeclaration: zod refuses input with one issue at least.
       field: dotted(issues[0]?.path ?? []) || null,
       issues,
     };

@@ -84,6 +84,15 @@ describe('refused input', () => {
     expect(rest.body).toMatchObject({ field: 'description' });
   });
 
+  it('names the input itself when it is a string with a NUL character', async () => {
+    const answer = await api.query('videos.get', 'a\u0000b');
+    expect(answer.status).toBe(400);
+    expect(answer.error).toMatchObject({
+      message: 'input: must not contain a NUL character',
+      data: { field: 'input' },
+    });
+  });
+
   it('refuses a cursor PostgreSQL would not read, without SQL, whatever JavaScript makes of it', async () => {
     const encoded = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     for (const cursor of [

@@ -48,6 +48,12 @@ describe('the answer serializer', () => {
     );
   });
 
+  it('leaves arrays with holes to superjson', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    const holed = [1, , 3];
+    expect(serializeAnswer(holed)).toEqual(superjson.serialize(holed));
+  });
+
   it('writes a page of rows with dates, nulls and JSON metadata as superjson does', () => {
     const row = (n: number) => ({
       id: `id-${n}`,

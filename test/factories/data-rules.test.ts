@@ -147,6 +147,42 @@ describe('the data rules', () => {
     ]);
   });
 
+  it('hold a transcript to its language and its timings, and hold a transcript without timings to neither', () => {
+    const broken = (row: object) =>
+      dataRules
+        .filter((rule) => rule.row?.table === 'transcript' && !rule.row.holds(row as never))
+        .map((rule) => rule.rule);
+    const english = transcriptFactory.build({ language: 'en' });
+    const spanish = transcriptFactory.build({ language: 'es-MX' });
+    expect(broken(english)).toEqual([]);
+    expect(broken({ ...english, language: 'es' })).toEqual([
+      'a transcript tagged English or Spanish is spoken in that language',
+    ]);
+    expect(broken({ ...spanish, language: 'en-GB' })).toEqual([
+      'a transcript tagged English or Spanish is spoken in that language',
+    ]);
+    // A language the rules do not know, or none, is not checked.
+    expect(broken({ ...spanish, language: 'de' })).toEqual([]);
+    expect(broken({ ...spanish, language: null })).toEqual([]);
+    const segments = english.metadata!.segments as { start: number; duration: number; words: number }[];
+    const shifted = segments.map((segment, index) =>
+      index === 1 ? { ...segment, start: segment.start + 0.02 } : segment,
+    );
+    expect(broken({ ...english, metadata: { ...english.metadata, segments: shifted } })).toEqual([
+      "a transcript's timed segments run one after another from the start, and show every word once",
+    ]);
+    expect(broken({ ...english, metadata: {} })).toEqual([]);
+  });
+
+  it('hold a job to its state: a running job carries no result, a cancelled one may', () => {
+    const rule = dataRules.find((r) => r.rule.startsWith("a completed job's result"))!.row!;
+    const job = processingJobFactory.trait('running').build();
+    expect(rule.holds({ ...job, result: null } as never)).toBe(true);
+    expect(rule.holds({ ...job, result: { wordCount: 1, language: 'en' } } as never)).toBe(false);
+    expect(rule.holds({ ...job, status: undefined, result: { wordCount: 1 } } as never)).toBe(false);
+    expect(rule.holds({ ...job, status: 'cancelled', result: { partial: true } } as never)).toBe(true);
+  });
+
   for (const scenario of ['demo', 'queue'] as const) {
     it(`hold in every row of a seeded ${scenario} database`, async () => {
       const { db } = testDatabase();

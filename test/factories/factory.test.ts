@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { channelFactory, transcriptFactory, useFactoryDatabase } from '../../src/factories';
 import { Factory } from '../../src/factories/factory';
+import { languageMarkers } from '../../src/factories/speech';
+import { testDatabase } from '../support/database';
 
 interface Trip {
   leaves: Date;
@@ -39,5 +42,24 @@ describe('a factory’s dependent attributes', () => {
     expect(tripFactory.build().label).toBe('2026-01-01T08:00Z -> 2026-01-01T10:00Z');
     const [created] = await tripFactory.createList(1, { hours: 1 });
     expect(created!.label).toBe('2026-01-01T08:00Z -> 2026-01-01T09:00Z');
+  });
+});
+
+describe('the factories’ database', () => {
+  it('must be named before a factory saves anything', async () => {
+    useFactoryDatabase(undefined);
+    try {
+      await expect(channelFactory.create()).rejects.toThrow(
+        'the factories have no database: call useFactoryDatabase(db) first',
+      );
+    } finally {
+      useFactoryDatabase(testDatabase().db);
+    }
+  });
+
+  it('speaks English in a transcript whose language is unknown', () => {
+    const transcript = transcriptFactory.build({ language: null });
+    const words = new Set(transcript.content.toLowerCase().match(/[a-z]+/g));
+    expect(languageMarkers.en.some((word) => words.has(word))).toBe(true);
   });
 });

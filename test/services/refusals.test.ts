@@ -11,9 +11,13 @@ import {
   completeJob,
   completeJobs,
   enqueueJobs,
+  heartbeat,
   retryJob,
 } from '../../src/services/job-queue';
-import { getSession, transitionSession } from '../../src/services/processing-sessions';
+import { setJobTypeLimit } from '../../src/services/job-types';
+import { deleteJob } from '../../src/services/processing-jobs';
+import { deleteVideo } from '../../src/services/videos';
+import { deleteSession, getSession, transitionSession } from '../../src/services/processing-sessions';
 import { testDatabase } from '../support/database';
 
 const db = () => testDatabase().db;
@@ -92,6 +96,28 @@ describe('what a refused queue call says', () => {
       { id: taken!.id, reason: 'the lease is no longer yours: the job was claimed again' },
       { id: missingId, reason: `job ${missingId} not found` },
     ]);
+  });
+});
+
+describe('what a call about a row that does not exist says', () => {
+  it('names the row, on deletes, lease calls and limits alike', async () => {
+    const notFound = (entity: string) => ({
+      name: 'NotFoundError',
+      message: `${entity} ${missingId} not found`,
+      field: 'id',
+    });
+    expect(await refusal(deleteJob(db(), missingId))).toEqual(notFound('job'));
+    expect(await refusal(deleteSession(db(), missingId))).toEqual(notFound('processing session'));
+    expect(await refusal(deleteVideo(db(), missingId))).toEqual(notFound('video'));
+    const lease = { id: missingId, leaseToken: '00000000-0000-4000-8000-000000000005' };
+    expect(await refusal(heartbeat(db(), { ...lease, leaseSeconds: 60 }))).toEqual(notFound('job'));
+    expect(await refusal(completeJob(db(), lease))).toEqual(notFound('job'));
+    expect(await refusal(cancelJob(db(), missingId))).toEqual(notFound('job'));
+    expect(
+      await refusal(
+        setJobTypeLimit(db(), { jobType: 'idea_extraction' as 'channel_discovery', maxRunning: 1 }),
+      ),
+    ).toEqual({ name: 'NotFoundError', message: 'job type idea_extraction not found', field: 'id' });
   });
 });
 
