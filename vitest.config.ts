@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['test/support/global-setup.ts'],
-    setupFiles: ['test/support/database.ts'],
+    setupFiles: ['test/support/database-hooks.ts'],
     include: ['test/**/*.test.ts'],
     // Run by `npm run test:browser` (they need Chromium) and `npm run test:deployment` (PgBouncer).
     exclude: ['test/browser/**', 'test/deployment/**', 'node_modules/**'],

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import pg from 'pg';
-import { afterAll, beforeAll, inject } from 'vitest';
+import { inject } from 'vitest';
 import { connect } from '../../src/db/connect';
 import { useFactoryDatabase } from '../../src/factories/database';
 import { ensureDatabase } from '../../src/db/provision';
@@ -33,18 +33,18 @@ export async function dropDatabase(name: string): Promise<void> {
   await client.end();
 }
 
-// Registered before any test file's own hooks, so those can already use the database.
-beforeAll(async () => {
+/** Gives the running test file its database: registered for every file by `database-hooks.ts`. */
+export async function openTestDatabase(): Promise<void> {
   const created = await createDatabaseFromTemplate();
   current = { db: connect(created.url, testPoolSettings), ...created };
   useFactoryDatabase(current.db);
-});
+}
 
-afterAll(async () => {
+export async function closeTestDatabase(): Promise<void> {
   if (!current) return;
   const { db, name } = current;
   current = undefined;
   useFactoryDatabase(undefined);
   await db.destroy();
   await dropDatabase(name);
-});
+}
