@@ -14,6 +14,7 @@ describe('access', () => {
     const wrong = await secured.query('channels.list', {}, { authorization: 'Bearer nope' });
     expect(wrong.status).toBe(401);
     expect(wrong.error?.data.code).toBe('UNAUTHORIZED');
+    expect(wrong.error?.message).toBe('a valid bearer token is required');
   });
 
   it('accepts the right token', async () => {

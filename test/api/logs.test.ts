@@ -92,4 +92,64 @@ describe('logs', () => {
       expect.objectContaining({ msg: 'request', statusCode: 400 }),
     ]);
   });
+
+  it('log a failed procedure once, at error level with its cause, on every path; a refusal is not an error', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const app = await buildApp({
+      db: testDatabase().db,
+      logger: { level: 'trace', stream: sink },
+      tokens: [],
+      production: true,
+    });
+    const channel = await channelFactory.create();
+    // A row that breaks the answer schema: the procedure fails, which only a bug or a bad migration causes.
+    await testDatabase()
+      .db('channels')
+      .where({ id: channel.id })
+      .update({ channel_url: 'ftp://example.com' });
+    const input = encodeURIComponent(JSON.stringify({ json: { id: channel.id } }));
+    const calls = [
+      { url: `/trpc/channels.get?input=${input}`, id: 'plain' },
+      {
+        url: `/trpc/channels.get?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { json: { id: channel.id } } }))}`,
+        id: 'streamed',
+        headers: { 'trpc-accept': 'application/jsonl' },
+      },
+      { url: `/api/channels/${channel.id}`, id: 'rest' },
+      { url: '/api/channels/00000000-0000-4000-8000-000000000000', id: 'missing' },
+    ];
+    for (const call of calls)
+      await app.inject({
+        method: 'GET',
+        url: call.url,
+        headers: { 'x-request-id': call.id, ...call.headers },
+      });
+    await app.close();
+    await testDatabase().db('channels').where({ id: channel.id }).delete();
+
+    const failures = (id: string) => lines.filter((line) => line.reqId === id && line.level === 50);
+    for (const id of ['plain', 'streamed', 'rest']) {
+      expect(failures(id), id).toHaveLength(1);
+      expect(failures(id)[0]).toMatchObject({
+        msg: 'procedure failed',
+        err: { message: expect.any(String) },
+      });
+    }
+    expect(failures('plain')[0]).toMatchObject({ path: 'channels.get' });
+    expect(failures('missing')).toEqual([]);
+
+    const incoming = lines.filter((line) => line.msg === 'incoming request');
+    expect(incoming).toHaveLength(calls.length);
+    expect(incoming[0]).toMatchObject({ level: 20, method: 'GET', url: calls[0]!.url });
+    for (const line of lines.filter((l) => l.msg === 'request')) {
+      const centis = (line.durationMs as number) * 100;
+      expect(Math.abs(centis - Math.round(centis))).toBeLessThan(1e-6);
+    }
+  });
 });

@@ -80,6 +80,10 @@ describe('REST routes', () => {
     for (const query of [
       { limit: 'ten' },
       { limit: '0' },
+      { limit: '1.5' },
+      { limit: '2x' },
+      { limit: 'x2' },
+      { limit: '1e1' },
       { status: 'nope' },
       { unknown: '1' },
       { createdAfter: 'May' },
@@ -100,6 +104,20 @@ describe('REST routes', () => {
     expect(conflicting.body.message).toMatch(/^id: /);
     const list = await http().post('/api/channels').send([channelFactory.build()]);
     expect(list.status).toBe(400);
+    expect(list.body).toMatchObject({
+      code: 'BAD_REQUEST',
+      message: 'the request body must be a JSON object',
+    });
+    const text = await http()
+      .post('/api/channels')
+      .set('content-type', 'application/json')
+      .send('"a channel"');
+    expect(text.body).toMatchObject({
+      code: 'BAD_REQUEST',
+      message: 'the request body must be a JSON object',
+    });
+    const same = await http().patch(`/api/channels/${channel.id}`).send({ id: channel.id, name: 'Same id' });
+    expect(same.status).toBe(200);
     expect((await testDatabase().db('channels').where({ id: other.id }).first()).name).toBe(other.name);
   });
 

@@ -54,6 +54,9 @@ describe('roles', () => {
         else {
           expect(answer.status, name).toBe(403);
           expect(answer.error?.data.code).toBe('FORBIDDEN');
+          expect(answer.error?.message).toMatch(
+            new RegExp(`^a ${role} token may not make this call; it needs (admin|worker or admin)$`),
+          );
         }
       }
     },
