@@ -4,6 +4,24 @@ import { buildApp } from '../../src/app';
 import { channelFactory } from '../../src/factories';
 import { testDatabase } from '../support/database';
 
+/** An app whose log lines (JSON, one object each) are collected. */
+async function loggedApp(level: string, production: boolean) {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  const app = await buildApp({
+    db: testDatabase().db,
+    logger: { level, stream: sink },
+    tokens: [],
+    production,
+  });
+  return { app, lines };
+}
+
 describe('logs', () => {
   it('never contain the API token or the database password', async () => {
     const lines: string[] = [];
@@ -47,19 +65,7 @@ describe('logs', () => {
   });
 
   it('write one line per procedure call and one per request, each with the request id', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    });
-    const app = await buildApp({
-      db: testDatabase().db,
-      logger: { level: 'info', stream: sink },
-      tokens: [],
-      production: false,
-    });
+    const { app, lines } = await loggedApp('info', false);
     await app.inject({
       method: 'GET',
       url: '/api/channels?limit=1',
@@ -94,19 +100,7 @@ describe('logs', () => {
   });
 
   it('log a failed procedure once, at error level with its cause, on every path; a refusal is not an error', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    });
-    const app = await buildApp({
-      db: testDatabase().db,
-      logger: { level: 'trace', stream: sink },
-      tokens: [],
-      production: true,
-    });
+    const { app, lines } = await loggedApp('trace', true);
     const channel = await channelFactory.create();
     // A row that breaks the answer schema: the procedure fails, which only a bug or a bad migration causes.
     await testDatabase()
