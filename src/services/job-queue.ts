@@ -55,7 +55,7 @@ async function assertEntitiesExist(trx: Knex.Transaction, jobs: EnqueueJob[]): P
     if (ids.length === 0) continue;
     const found = await trx(`${entityType}s`)
       .whereIn('id', ids)
-      .orderBy('id')
+      .orderBy(entityType === 'video' ? 'youtube_video_id' : 'id')
       .forKeyShare()
       .pluck<string[]>('id');
     const missing = ids.find((id) => !found.includes(id));

@@ -42,11 +42,30 @@ export async function listSessionJobs(
   return listJobs(db, input);
 }
 
+/**
+ * Changes a job's priority or session. A queued job moved into a completed or failed session is cancelled on
+ * the way (the jobs' trigger), and its video follows, as on cancel.
+ */
 export async function updateJob(
   db: Knex,
   { id, ...patch }: z.output<typeof updateJobInput>,
 ): Promise<ProcessingJob> {
-  return (await jobRows.patch(db, id, patch)).$toJson();
+  if (patch.sessionId === undefined) return (await jobRows.patch(db, id, patch)).$toJson();
+  const job = await retryLostRaces(() =>
+    db.transaction(async (trx) => {
+      const before = await trx('processing_jobs')
+        .where({ id })
+        .forUpdate()
+        .first<{ status: string }>('status');
+      if (!before) return undefined;
+      const moved = await ProcessingJobModel.query(trx).patchAndFetchById(id, patch);
+      if (before.status === 'queued' && moved.status === 'cancelled' && moved.entityType === 'video')
+        await moveVideosWithJobs(trx, [moved.entityId], 'cancelled');
+      return moved;
+    }),
+  );
+  if (!job) throw new NotFoundError('job', id);
+  return job.$toJson();
 }
 
 /** Deletes a job; the video of a queued or running transcript job goes back to `discovered`, as on cancel. */

@@ -112,9 +112,10 @@ async function moveJobsOfSession(
 
 /**
  * Moves a session along one legal transition with a conditional UPDATE, and its jobs with it, in one transaction;
- * anything else changes nothing. Locks go jobs, videos, session (see `lock-order.ts`); the session's row lock
- * keeps a job from entering the queue of a session that is changing (the jobs' trigger reads it under a share
- * lock), so no job is left claimable in a paused session or queued in a finished one.
+ * anything else changes nothing. Locks go jobs, videos, session (see `lock-order.ts`). A transition that moves
+ * jobs locks the session FOR UPDATE, which a job entering its queue waits for (the jobs' trigger reads the
+ * session under KEY SHARE) and which waits for such jobs to commit, so no job is left claimable in a paused
+ * session or queued in a finished one.
  */
 export async function transitionSession(
   db: Knex,
@@ -126,6 +127,7 @@ export async function transitionSession(
     db.transaction(async (trx) => {
       if (jobs) await lockJobsOfSession(trx, id, { active: true });
       if (jobs === 'cancel') await lockVideosOfQueuedJobs(trx, id);
+      if (jobs) await trx('processing_sessions').where({ id }).forUpdate().select('id');
       const [moved] = await trx('processing_sessions')
         .where({ id })
         .whereIn('status', from)

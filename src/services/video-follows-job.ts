@@ -5,7 +5,8 @@ import { videoStatusFrom } from '../schemas/video';
 /**
  * Moves the videos of transcript jobs that just reached `jobStatus` to the video status that goes with it
  * (`videoStatusForJob`), from the statuses that move is legal from; a video elsewhere (completed by an earlier
- * job, say) keeps its status. Ids are sorted so concurrent moves lock videos in one order.
+ * job, say) keeps its status. The videos are locked first, in YouTube id order (see `lock-order.ts`): an UPDATE
+ * alone locks rows in whatever order its plan reaches them.
  */
 export async function moveVideosWithJobs(
   trx: Knex.Transaction,
@@ -16,7 +17,14 @@ export async function moveVideosWithJobs(
   if (videoIds.length === 0) return;
   const status = videoStatusForJob[jobStatus];
   await trx('videos')
-    .whereIn('id', [...new Set(videoIds)].sort())
-    .whereIn('status', videoStatusFrom[status])
+    .whereIn(
+      'id',
+      trx('videos')
+        .select('id')
+        .whereIn('id', [...new Set(videoIds)])
+        .whereIn('status', videoStatusFrom[status])
+        .orderBy('youtube_video_id')
+        .forNoKeyUpdate(),
+    )
     .update({ status, ...extra });
 }

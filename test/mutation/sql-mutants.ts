@@ -20,16 +20,16 @@ interface SqlMutant {
   tests: string[];
 }
 
-const complete = 'migrations/20261201000012_jobs_agree_with_their_rows.ts';
 const counts = 'migrations/20261201000013_session_counts_append_only.ts';
 const claim = 'migrations/20261202000015_sessions_and_limits_govern_claims.ts';
+const lockOrder = 'migrations/20261202000017_lock_rows_in_one_order.ts';
 const schedules = 'migrations/20261202000016_channel_schedules_and_job_retention.ts';
 const queueTests = ['test/api/jobs.test.ts', 'test/queue/concurrency.test.ts', 'test/queue/ordering.test.ts'];
 
 export const sqlMutants: SqlMutant[] = [
   {
     name: 'claim hands out low priority first',
-    file: claim,
+    file: lockOrder,
     find: `WHERE nth <= cap
          ORDER BY priority DESC, created_at, id`,
     replace: `WHERE nth <= cap
@@ -38,7 +38,7 @@ export const sqlMutants: SqlMutant[] = [
   },
   {
     name: 'claim hands out the newest job first among equal priorities',
-    file: claim,
+    file: lockOrder,
     find: `ORDER BY priority DESC, created_at, id
               LIMIT g.cap FOR UPDATE SKIP LOCKED) queued`,
     replace: `ORDER BY priority DESC, created_at DESC, id
@@ -47,14 +47,14 @@ export const sqlMutants: SqlMutant[] = [
   },
   {
     name: 'claim ignores run_after (a retry runs at once)',
-    file: claim,
+    file: lockOrder,
     find: `WHERE status = 'queued' AND NOT held AND run_after <= now() AND job_type`,
     replace: `WHERE status = 'queued' AND NOT held AND job_type`,
     tests: queueTests,
   },
   {
     name: 'claim takes over an expired lease that has no attempt left',
-    file: claim,
+    file: lockOrder,
     find: `lease_expires_at < now() AND attempts < max_attempts
                 AND job_type`,
     replace: `lease_expires_at < now() AND attempts <= max_attempts
@@ -63,49 +63,56 @@ export const sqlMutants: SqlMutant[] = [
   },
   {
     name: 'an expired last attempt is not failed',
-    file: claim,
+    file: lockOrder,
     find: `WHERE status = 'running' AND lease_expires_at < now() AND attempts >= max_attempts`,
     replace: `WHERE status = 'running' AND lease_expires_at < now() AND attempts > max_attempts`,
     tests: queueTests,
   },
   {
     name: 'an exhausted job leaves its video processing',
-    file: claim,
-    find: `WHERE exhausted.entity_type = 'video' AND videos.id = exhausted.entity_id`,
-    replace: `WHERE false AND videos.id = exhausted.entity_id`,
+    file: lockOrder,
+    find: `JOIN exhausted e ON e.entity_type = 'video' AND v.id = e.entity_id`,
+    replace: `JOIN exhausted e ON false AND v.id = e.entity_id`,
     tests: ['test/api/video-follows-job.test.ts'],
   },
   {
     name: 'claim leaves the video queued',
-    file: claim,
-    find: `WHERE claimed.entity_type = 'video' AND videos.id = claimed.entity_id`,
-    replace: `WHERE false AND videos.id = claimed.entity_id`,
+    file: lockOrder,
+    find: `JOIN claimed ON claimed.entity_type = 'video' AND v.id = claimed.entity_id`,
+    replace: `JOIN claimed ON false AND v.id = claimed.entity_id`,
     tests: ['test/api/video-follows-job.test.ts', 'test/api/jobs.test.ts'],
   },
   {
     name: "claim hands out a paused session's queued jobs",
-    file: claim,
+    file: lockOrder,
     find: `WHERE status = 'queued' AND NOT held AND run_after`,
     replace: `WHERE status = 'queued' AND run_after`,
     tests: ['test/queue/sessions.test.ts'],
   },
   {
     name: "claim takes over a paused session's expired leases",
-    file: claim,
+    file: lockOrder,
     find: `WHERE status = 'running' AND NOT held AND lease_expires_at < now()`,
     replace: `WHERE status = 'running' AND lease_expires_at < now()`,
     tests: ['test/queue/sessions.test.ts'],
   },
   {
     name: 'a job enqueued into a paused session is not held',
-    file: claim,
+    file: lockOrder,
     find: `NEW.held := session_status IS NOT DISTINCT FROM 'paused';`,
     replace: `NEW.held := false;`,
     tests: ['test/queue/sessions.test.ts'],
   },
   {
+    name: 'a job entering a session reads its status without a lock (and slips past a pause)',
+    file: lockOrder,
+    find: `WHERE id = NEW.session_id FOR KEY SHARE;`,
+    replace: `WHERE id = NEW.session_id;`,
+    tests: ['test/queue/sessions.test.ts'],
+  },
+  {
     name: 'a finished session still queues jobs',
-    file: claim,
+    file: lockOrder,
     find: `IF session_status IN ('completed', 'failed') AND NEW.status = 'queued' THEN`,
     replace: `IF false THEN`,
     tests: ['test/queue/sessions.test.ts'],
@@ -119,21 +126,21 @@ export const sqlMutants: SqlMutant[] = [
   },
   {
     name: 'concurrent claims of a limited type do not take turns',
-    file: claim,
+    file: lockOrder,
     find: `ORDER BY name FOR NO KEY UPDATE;`,
     replace: `ORDER BY name;`,
     tests: ['test/queue/type-limits.test.ts'],
   },
   {
     name: "a limited type's room is ignored",
-    file: claim,
+    file: lockOrder,
     find: `ELSE least(claim_limit, greatest(0, t.max_running - (`,
     replace: `ELSE least(claim_limit, greatest(claim_limit, t.max_running - (`,
     tests: ['test/queue/type-limits.test.ts'],
   },
   {
     name: 'an expired lease still counts against its limit',
-    file: claim,
+    file: lockOrder,
     find: `WHERE j.status = 'running' AND j.job_type = t.name AND j.lease_expires_at >= now()`,
     replace: `WHERE j.status = 'running' AND j.job_type = t.name`,
     tests: ['test/queue/type-limits.test.ts'],
@@ -189,56 +196,16 @@ export const sqlMutants: SqlMutant[] = [
   },
   {
     name: 'completion ignores the lease token',
-    file: complete,
-    find: `WHERE job.id = given.id AND job.status = 'running' AND job.lease_token = given.lease_token
-        RETURNING job.*
-      ), video AS (
-        UPDATE videos SET status = 'completed', processed_at = now(), error_message = NULL
-          FROM done
-         WHERE done.entity_type = 'video' AND videos.id = done.entity_id
-           AND videos.status = ANY(video_completes_from)
-      ), channel AS (
-        UPDATE channels SET last_checked_at = now()
-          FROM done
-         WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
-      )
-      SELECT * FROM done;`,
-    replace: `WHERE job.id = given.id AND job.status = 'running'
-        RETURNING job.*
-      ), video AS (
-        UPDATE videos SET status = 'completed', processed_at = now(), error_message = NULL
-          FROM done
-         WHERE done.entity_type = 'video' AND videos.id = done.entity_id
-           AND videos.status = ANY(video_completes_from)
-      ), channel AS (
-        UPDATE channels SET last_checked_at = now()
-          FROM done
-         WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
-      )
-      SELECT * FROM done;`,
+    file: lockOrder,
+    find: `WHERE job.id = given.id AND job.status = 'running' AND job.lease_token = given.lease_token`,
+    replace: `WHERE job.id = given.id AND job.status = 'running'`,
     tests: queueTests,
   },
   {
     name: "a completed discovery job does not stamp its channel's last check",
-    file: complete,
-    find: `UPDATE channels SET last_checked_at = now()
-          FROM done
-         WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
-      )
-      SELECT * FROM done;
-    END
-    $$;
-
-    DROP FUNCTION claim_jobs(text, job_type[], integer, double precision, video_status[]);`,
-    replace: `UPDATE channels SET last_checked_at = now()
-          FROM done
-         WHERE false AND channels.id = done.entity_id
-      )
-      SELECT * FROM done;
-    END
-    $$;
-
-    DROP FUNCTION claim_jobs(text, job_type[], integer, double precision, video_status[]);`,
+    file: lockOrder,
+    find: `WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id`,
+    replace: `WHERE false AND channels.id = done.entity_id`,
     tests: ['test/api/jobs.test.ts'],
   },
   {

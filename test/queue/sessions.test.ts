@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
+import { toColumns } from '../../src/models/columns';
 import { processingSessionFactory, videoFactory } from '../../src/factories';
 import { claimJobsInput, type ProcessingJob } from '../../src/schemas/processing-job';
 import { ConflictError } from '../../src/services/errors';
@@ -178,6 +179,17 @@ describe('a finished session', () => {
     expect(refused.error?.message).toBe('the session is finished and takes no new jobs');
     expect(await jobsOf(session.id)).toHaveLength(1);
   });
+
+  it('cancels a queued job moved into it, and gives the job’s video back', async () => {
+    const finished = await processingSessionFactory.trait('running').create();
+    await transitionSession(db(), finished.id, 'complete');
+    const { jobs, videos } = await sessionWithJobs(1);
+
+    const moved = await api.mutate('jobs.update', { id: jobs[0]!.id, sessionId: finished.id });
+    expect(moved.status).toBe(200);
+    expect(moved.data).toMatchObject({ status: 'cancelled', sessionId: finished.id });
+    expect(await videoStatuses([videos[0]!.id])).toEqual(['discovered']);
+  });
 });
 
 describe('a pause racing claims', () => {
@@ -225,5 +237,66 @@ describe('a pause racing claims', () => {
         left.filter((job) => job.status === 'queued' || job.status === 'running').every((job) => job.held),
       ).toBe(true);
     }
+  });
+});
+
+describe('a pause meeting a job that enters its queue', () => {
+  let pool: Knex;
+
+  // Connections of its own, so one transaction can stay open while another one runs.
+  beforeAll(() => {
+    pool = connect(testDatabase().url, { ...testPoolSettings, DATABASE_POOL_SIZE: 4 });
+  });
+  afterAll(() => pool.destroy());
+
+  /** Whether, within two seconds, a statement of this database on `table` waits for a row lock. */
+  const someoneWaitsOn = async (table: string) => {
+    for (let tries = 0; tries < 100; tries += 1) {
+      const waiting = await db()('pg_stat_activity')
+        .where({ datname: db().raw('current_database()'), wait_event_type: 'Lock' })
+        .whereILike('query', `%${table}%`)
+        .count<{ count: string }[]>('* as count');
+      if (Number(waiting[0]!.count) > 0) return true;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return false;
+  };
+
+  const transcriptJob = (videoId: string, sessionId: string) => ({
+    jobType: 'transcript_extraction' as const,
+    entityType: 'video' as const,
+    entityId: videoId,
+    sessionId,
+  });
+
+  it('waits for a job being enqueued into the session to commit, and then holds it too', async () => {
+    const { session } = await sessionWithJobs(1);
+    const video = await videoFactory.create();
+    const enqueuing = await pool.transaction();
+    await enqueuing('processing_jobs').insert(toColumns(transcriptJob(video.id, session.id)));
+    const pausing = transitionSession(pool, session.id, 'pause');
+    expect(await someoneWaitsOn('processing_sessions')).toBe(true);
+    await enqueuing.commit();
+    await pausing;
+
+    const jobs = await jobsOf(session.id);
+    expect(jobs.map((job) => [job.status, job.held])).toEqual([
+      ['queued', true],
+      ['queued', true],
+    ]);
+  });
+
+  it('holds a job enqueued while the pause is committing', async () => {
+    const { session } = await sessionWithJobs(1);
+    const video = await videoFactory.create();
+    const pausing = await pool.transaction();
+    await pausing('processing_sessions').where('id', session.id).forUpdate().select('id');
+    await pausing('processing_sessions').where('id', session.id).update({ status: 'paused' });
+    const enqueued = enqueueJobs(pool, [transcriptJob(video.id, session.id)]);
+    expect(await someoneWaitsOn('processing_jobs')).toBe(true);
+    await pausing.commit();
+    const [job] = await enqueued;
+
+    expect((await db()('processing_jobs').where('id', job!.id).first('held')).held).toBe(true);
   });
 });
