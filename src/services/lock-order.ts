@@ -3,10 +3,17 @@ import type { Knex } from 'knex';
 /**
  * Every write that touches several tables takes its row locks in one order: jobs (by type and entity, the
  * order of the one-active-job index an enqueue locks them in), then videos (by YouTube id, the order an upsert
- * writes them in), then channels, then sessions; session counts are append-only and lock nothing. The queue's functions (claim, complete) follow it by
- * construction, as they start from jobs; a delete, which PostgreSQL would otherwise run from the parent down
- * (channel, its videos, then the jobs its triggers remove), locks what it will remove in this order first, so
- * a delete and a worker completing the same rows' jobs queue behind each other instead of deadlocking.
+ * writes them in), then channels, then sessions. An UPDATE locks rows in whatever order its plan reaches them,
+ * so a write over several rows locks them first with a sorted `FOR UPDATE` (the claim and the batch completion
+ * do so inside their SQL functions, migration 20261202000017). A delete, which PostgreSQL would otherwise run
+ * from the parent down (channel, its videos, then the jobs its triggers remove), locks what it will remove in
+ * this order first, so a delete and a worker completing the same rows' jobs queue behind each other.
+ *
+ * One exception is left to the retries of `lost-races.ts`: a job entering a session's queue reads the session
+ * under KEY SHARE as each row is inserted, between that enqueue's job locks, and a transition that moves the
+ * session's jobs (pause, resume, complete, fail) locks its jobs and then the session FOR UPDATE. The two can meet
+ * in opposite orders; taking the session first in both would instead make every transition wait on, and
+ * deadlock with, workers completing the session's jobs, which is the hotter path.
  */
 
 /** Locks, in key order, the jobs about these channels and videos, and about the videos of a channel. */
