@@ -4,11 +4,13 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Knex } from 'knex';
+import { answerCheck } from './api/answer-writer';
 import type { ContextSettings } from './api/context';
 import { registerDocs } from './api/docs';
 import { registerTRPC } from './api/fastify-handler';
 import { restPrefix } from './api/openapi';
 import { RequestLog } from './api/request-log';
+import { replaceOutputChecks } from './api/library-internals';
 import { registerRest } from './api/rest-handler';
 import { JobWakeups } from './db/job-wakeups';
 
@@ -39,6 +41,7 @@ export const bodyLimitBytes = 5 * 1024 * 1024;
  * at /api, their OpenAPI document at /openapi.json and reference page at /docs, health checks beside them.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  replaceOutputChecks(answerCheck);
   const app = Fastify({
     logger: options.logger,
     bodyLimit: bodyLimitBytes,

@@ -1,3 +1,4 @@
+import type { TRPCResponse } from '@trpc/server/rpc';
 import {
   callTRPCProcedure,
   getTRPCErrorFromUnknown,
@@ -8,11 +9,13 @@ import {
 import { getHTTPStatusCode, getHTTPStatusCodeFromError, resolveResponse } from '@trpc/server/http';
 import { incomingMessageToRequest } from '@trpc/server/adapters/node-http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+
 import { type Context, type ContextSettings, contextFor, disconnectSignal } from './context';
 import { retryAfterSeconds } from './error-shape';
 import { procedureTable, routerConfig } from './library-internals';
 import { jsonTooDeep, tooDeepMessage } from './raw-input';
 import { appRouter } from './router';
+import { Answer } from './transformer';
 
 type TRPCRoute = FastifyRequest<{
   Params: { path: string };
@@ -105,11 +108,18 @@ async function answerPlainCalls(
       }
     }),
   );
-  const json = batch ? answers : answers[0]!;
   return {
-    status: getHTTPStatusCode(json, errors),
-    body: JSON.stringify(transformTRPCResponse(config, json)),
+    status: getHTTPStatusCode(batch ? answers : answers[0]!, errors),
+    body: batch ? `[${answers.map(answerText).join(',')}]` : answerText(answers[0]!),
   };
+}
+
+/** One call's answer as tRPC writes it; the text of an answer the answer check wrote goes in as it is. */
+function answerText(answer: TRPCResponse): string {
+  const data = 'result' in answer ? answer.result.data : undefined;
+  if (!(data instanceof Answer)) return JSON.stringify(transformTRPCResponse(config, answer));
+  const { meta } = data;
+  return `{"result":{"data":{"json":${data.text}${meta ? `,"meta":${JSON.stringify(meta)}` : ''}}}}`;
 }
 
 /** An error answer for a request refused before any procedure reads it. */

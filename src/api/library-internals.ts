@@ -38,9 +38,91 @@ export const procedureTable: ReadonlyMap<string, ProcedureEntry> = new Map(
   ]),
 );
 
+type Middleware = ((...args: never[]) => unknown) & { _type?: string };
+const replaced = Symbol('answer check');
+
+/**
+ * Puts `check(schema)` where tRPC's `.output(schema)` put its own check, on every procedure; a second call changes
+ * nothing. `_def.middlewares` is the array tRPC calls a procedure's middlewares from, in place, and marks the
+ * output check `_type: 'output'`; `_def.output` keeps the schema, where trpc-to-openapi and the types read it.
+ */
+export function replaceOutputChecks(check: (schema: z.ZodType) => Middleware): void {
+  for (const { procedure } of procedureTable.values()) {
+    const def = procedure._def as unknown as { output: z.ZodType; middlewares: Middleware[] };
+    const index = def.middlewares.findIndex((middleware) => middleware._type === 'output');
+    if (index < 0 || replaced in def.middlewares[index]!) continue;
+    def.middlewares[index] = Object.assign(check(def.output), { _type: 'output', [replaced]: true });
+  }
+}
+
 // `_def._config`: the transformer and error formatter `initTRPC.create()` was given, which tRPC's exported helpers
 // (`getTRPCErrorShape`, `transformTRPCResponse`) take as an argument.
 export const routerConfig = appRouter._def._config;
+
+/** What the answer writer needs to know of a zod schema: its kind and the schemas inside it. */
+export type SchemaNode =
+  | { kind: 'string' | 'number'; checked: boolean }
+  | { kind: 'boolean' | 'null' | 'date' | 'unknown' | 'other' }
+  | { kind: 'values'; values: readonly unknown[] }
+  | { kind: 'nullable' | 'optional' | 'nonoptional' | 'same'; inner: () => z.core.$ZodType }
+  | { kind: 'array'; element: z.core.$ZodType }
+  | { kind: 'object'; shape: Record<string, z.core.$ZodType>; catchall: z.core.$ZodType | undefined }
+  | { kind: 'record'; value: z.core.$ZodType }
+  | { kind: 'union'; options: readonly z.core.$ZodType[] };
+
+/**
+ * A zod schema as a `SchemaNode`, read from `_zod.def` (zod 4's description of a schema: `type` names the kind,
+ * wrappers keep `innerType`, `lazy` a `getter`, `pipe` its ends `in` and `out`, strings and numbers their
+ * `checks`, a string format its `format`).
+ */
+export function schemaNode(schema: z.core.$ZodType): SchemaNode {
+  const def = schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
+  switch (def.type) {
+    case 'string':
+    case 'number':
+      return {
+        kind: def.type,
+        checked: Boolean((def.checks as unknown[] | undefined)?.length) || def.format !== undefined,
+      };
+    case 'boolean':
+    case 'null':
+    case 'date':
+      return { kind: def.type };
+    case 'unknown':
+    case 'any':
+      return { kind: 'unknown' };
+    case 'literal':
+      return { kind: 'values', values: def.values as unknown[] };
+    case 'enum':
+      return { kind: 'values', values: Object.values(def.entries as Record<string, unknown>) };
+    case 'nullable':
+    case 'optional':
+    case 'nonoptional':
+      return { kind: def.type, inner: () => def.innerType as z.core.$ZodType };
+    case 'default':
+    case 'prefault':
+    case 'catch':
+    case 'readonly':
+      return { kind: 'same', inner: () => def.innerType as z.core.$ZodType };
+    case 'lazy':
+      return { kind: 'same', inner: def.getter as () => z.core.$ZodType };
+    // What a pipe answers is what it ends in: a timestamp field reads text or a date, and is a date.
+    case 'pipe':
+      return { kind: 'same', inner: () => def.out as z.core.$ZodType };
+    case 'array':
+      return { kind: 'array', element: def.element as z.core.$ZodType };
+    case 'object': {
+      const { shape, catchall } = def as unknown as z.core.$ZodObjectDef;
+      return { kind: 'object', shape, catchall: catchall?._zod.def.type === 'never' ? undefined : catchall };
+    }
+    case 'record':
+      return { kind: 'record', value: def.valueType as z.core.$ZodType };
+    case 'union':
+      return { kind: 'union', options: def.options as z.core.$ZodType[] };
+    default:
+      return { kind: 'other' };
+  }
+}
 
 /** The zod kind under optional, default and nullable wrappers: what a query string has to become. */
 export function kindOf(schema: z.core.$ZodType): string {

@@ -2,11 +2,13 @@ import { callTRPCProcedure, TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+
 import { type ContextSettings, contextFor, disconnectSignal } from './context';
 import { describeError, retryAfterSeconds } from './error-shape';
 import { kindOf, procedureTable } from './library-internals';
 import { jsonTooDeep, tooDeepMessage } from './raw-input';
 import { appRouter } from './router';
+import { Answer } from './transformer';
 /**
  * Query strings carry text; the input schema decides what each parameter is. Repeated or single values of an
  * array field become an array, and numbers their values; anything else is left for zod to judge.
@@ -95,7 +97,7 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
             ...(readsQuery ? queryInput(request.query, kinds) : bodyInput(request.body, request.params)),
             ...request.params,
           };
-          return (await callTRPCProcedure({
+          const data: unknown = await callTRPCProcedure({
             router: appRouter,
             path: name,
             type,
@@ -103,7 +105,11 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
             getRawInput: async () => input,
             signal: disconnectSignal(reply),
             batchIndex: 0,
-          })) as unknown;
+          });
+          // Written by the answer check; its text is plain JSON too (dates as ISO strings).
+          if (data instanceof Answer)
+            return reply.header('content-type', 'application/json; charset=utf-8').send(data.text);
+          return data;
         } catch (thrown) {
           const error = asTRPCError(thrown);
           if (error.code === 'INTERNAL_SERVER_ERROR')

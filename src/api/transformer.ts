@@ -1,10 +1,24 @@
 import superjson, { type SuperJSONResult } from 'superjson';
 
-type Annotation = ['Date'] | ['undefined'];
-
 /** superjson's escaping of a key inside an annotation path. */
-const escapeKey = (key: string) =>
+export const escapeKey = (key: string) =>
   key.includes('.') || key.includes('\\') ? key.replace(/\\/g, '\\\\').replace(/\./g, '\\.') : key;
+
+/** An answer already written: the transports send its text as it is. */
+export class Answer {
+  constructor(
+    readonly text: string,
+    readonly dates: readonly string[],
+  ) {}
+
+  /** superjson's `meta` for the text: where its dates are. */
+  get meta(): { values: Record<string, ['Date']>; v: 1 } | undefined {
+    if (this.dates.length === 0) return undefined;
+    return { values: Object.fromEntries(this.dates.map((path) => [path, ['Date']])), v: 1 };
+  }
+}
+
+type Annotation = ['Date'] | ['undefined'];
 
 const reservedKeys = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -72,6 +86,13 @@ class Annotations {
  * repeated object, a Map, a non-finite number, an undefined property) goes to superjson.
  */
 export function serializeAnswer(value: unknown): SuperJSONResult {
+  // Written by the answer check already; only tRPC's own handler (streaming, subscriptions) comes here with one.
+  if (value instanceof Answer) {
+    const { meta } = value;
+    return (
+      meta ? { json: JSON.parse(value.text), meta } : { json: JSON.parse(value.text) }
+    ) as SuperJSONResult;
+  }
   const annotations = new Annotations();
   if (value === undefined || !annotations.collect(value)) return superjson.serialize(value);
   const annotated = Object.keys(annotations.values).length > 0;
