@@ -12,9 +12,9 @@ export class ChannelModel extends BaseModel {
   static writeSchema = channelWrite;
 
   /** The channel's videos (Video.channel is the inverse). */
-  videos?: VideoModel[];
+  declare videos?: VideoModel[];
   /** Jobs about this channel (ProcessingJob.channel is the inverse). */
-  jobs?: ProcessingJobModel[];
+  declare jobs?: ProcessingJobModel[];
 
   static override relationMappings = (): RelationMappings => ({
     videos: {

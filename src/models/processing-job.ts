@@ -16,11 +16,11 @@ export class ProcessingJobModel extends BaseModel {
   static writeSchema = processingJobWrite;
 
   /** The session that groups it, if any (ProcessingSession.jobs is the inverse). */
-  session?: ProcessingSessionModel | null;
+  declare session?: ProcessingSessionModel | null;
   /** The channel it is about, when `entityType` is `channel` (Channel.jobs is the inverse). */
-  channel?: ChannelModel | null;
+  declare channel?: ChannelModel | null;
   /** The video it is about, when `entityType` is `video` (Video.jobs is the inverse). */
-  video?: VideoModel | null;
+  declare video?: VideoModel | null;
 
   /*
    * The polymorphic side joins on entity_id alone: ids are random UUIDs, so a video's id never matches a

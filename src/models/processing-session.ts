@@ -11,7 +11,7 @@ export class ProcessingSessionModel extends BaseModel {
   static writeSchema = processingSessionWrite;
 
   /** The session's jobs (ProcessingJob.session is the inverse). */
-  jobs?: ProcessingJobModel[];
+  declare jobs?: ProcessingJobModel[];
 
   static override relationMappings = (): RelationMappings => ({
     jobs: {

@@ -11,7 +11,7 @@ export class TranscriptModel extends BaseModel {
   static writeSchema = transcriptWrite;
 
   /** The video it transcribes (Video.transcripts is the inverse). */
-  video?: VideoModel;
+  declare video?: VideoModel;
 
   static override relationMappings = (): RelationMappings => ({
     video: {

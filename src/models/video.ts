@@ -13,11 +13,11 @@ export class VideoModel extends BaseModel {
   static writeSchema = videoWrite;
 
   /** The channel that published it (Channel.videos is the inverse). */
-  channel?: ChannelModel;
+  declare channel?: ChannelModel;
   /** Its transcripts (Transcript.video is the inverse). */
-  transcripts?: TranscriptModel[];
+  declare transcripts?: TranscriptModel[];
   /** Jobs about this video (ProcessingJob.video is the inverse). */
-  jobs?: ProcessingJobModel[];
+  declare jobs?: ProcessingJobModel[];
 
   static override relationMappings = (): RelationMappings => ({
     channel: {

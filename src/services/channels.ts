@@ -26,10 +26,10 @@ export async function createChannel(db: Knex, input: z.output<typeof createChann
 }
 
 export async function getChannel(db: Knex, ref: ChannelRef): Promise<Channel> {
-  if ('id' in ref) return (await rows.find(db, ref.id)).$toJson();
+  if ('id' in ref) return rows.find(db, ref.id);
   const row = await ChannelModel.query(db).findOne({ youtube_channel_id: ref.youtubeChannelId });
   if (!row) throw new NotFoundError('channel', ref.youtubeChannelId, 'youtubeChannelId');
-  return row.$toJson();
+  return row;
 }
 
 export async function listChannels(db: Knex, input: ListChannelsInput): Promise<Page<Channel>> {

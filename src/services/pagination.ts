@@ -81,7 +81,8 @@ export interface NewestFirstInput {
 
 /**
  * A page of a list ordered by creation, newest first, over a `(…, created_at DESC, id DESC)` index: applies the
- * creation-time range and the allow-listed includes, and returns plain objects.
+ * creation-time range and the allow-listed includes. The rows are answered as the models read them: the answer
+ * writer reads their columns and relations, so no copy into plain objects is made.
  */
 export async function newestFirst<M extends Model>(
   query: QueryBuilder<M, M[]>,
@@ -91,12 +92,11 @@ export async function newestFirst<M extends Model>(
   if (input.createdBefore) query.where('created_at', '<', input.createdBefore);
   const graph = graphOf(input.include);
   if (graph) query.withGraphFetched(graph);
-  const page = await keysetPage(query, {
+  return keysetPage(query, {
     sortKey: 'created_at',
     sortValue: (row) => (row as M & { createdAt: Date }).createdAt.toISOString(),
     idColumn: 'id',
     limit: input.limit,
     cursor: input.cursor,
   });
-  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
 }

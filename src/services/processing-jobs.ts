@@ -20,7 +20,7 @@ export async function getJob(
   id: string,
   include?: readonly ('session' | 'channel' | 'video')[],
 ): Promise<JobWithRelations> {
-  return (await jobRows.find(db, id, include)).$toJson();
+  return jobRows.find(db, id, include);
 }
 
 export async function listJobs(db: Knex, input: ListJobsInput): Promise<Page<JobWithRelations>> {

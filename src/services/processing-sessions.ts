@@ -28,7 +28,7 @@ export async function createSession(
 }
 
 export async function getSession(db: Knex, id: string): Promise<ProcessingSession> {
-  return (await sessionRows.find(db, id)).$toJson();
+  return sessionRows.find(db, id);
 }
 
 export async function listSessions(db: Knex, input: ListSessionsInput): Promise<Page<ProcessingSession>> {

@@ -31,7 +31,7 @@ export async function getTranscript(
   id: string,
   include?: readonly 'video'[],
 ): Promise<TranscriptWithRelations> {
-  return (await rows.find(db, id, include)).$toJson();
+  return rows.find(db, id, include);
 }
 
 export async function listTranscripts(

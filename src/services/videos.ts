@@ -33,12 +33,12 @@ export async function createVideo(db: Knex, input: z.output<typeof createVideoIn
 }
 
 export async function getVideo(db: Knex, input: VideoRef): Promise<VideoWithRelations> {
-  if ('id' in input) return (await rows.find(db, input.id, input.include)).$toJson();
+  if ('id' in input) return rows.find(db, input.id, input.include);
   const query = VideoModel.query(db).findOne({ youtube_video_id: input.youtubeVideoId });
   const graph = graphOf(input.include);
   const row = await (graph ? query.withGraphFetched(graph) : query);
   if (!row) throw new NotFoundError('video', input.youtubeVideoId, 'youtubeVideoId');
-  return row.$toJson();
+  return row;
 }
 
 export async function listVideos(db: Knex, input: ListVideosInput): Promise<Page<VideoWithRelations>> {
@@ -62,8 +62,7 @@ export async function listVideos(db: Knex, input: ListVideosInput): Promise<Page
     : matching(VideoModel.query(db));
   const graph = graphOf(input.include);
   if (graph) query.withGraphFetched(graph);
-  const page = await keysetPage(query, options);
-  return { items: page.items.map((row) => row.$toJson()), nextCursor: page.nextCursor };
+  return keysetPage(query, options);
 }
 
 /** A channel's videos: 404 for a channel that does not exist, rather than an empty page. */
