@@ -41,6 +41,8 @@ const finishedJobs = Number(process.env.BENCH_FINISHED_JOBS ?? (tiny ? 5_000 : 1
 const latencySamples = tiny ? 20 : 200;
 /** Each queue drains this many times, taking turns, and its figure is over all its rounds. */
 const queueRounds = tiny ? 1 : 2;
+/** `BENCH_ONLY=api`: seed, explain and load the servers, then stop. */
+const apiOnly = process.env.BENCH_ONLY === 'api';
 const connections = 20;
 const poolSize = 20;
 
@@ -258,6 +260,8 @@ async function main(): Promise<void> {
       '',
     );
     log(lines.slice(-14).join('\n'));
+    // Another round of the API figures alone, to see their spread; nothing is written.
+    if (apiOnly) return;
 
     log('Draining the queues ...');
     const rounds: Record<'one' | 'ten' | 'tenTogether' | 'runtime' | 'peer', QueueResult[]> = {

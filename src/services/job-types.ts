@@ -15,8 +15,7 @@ import { retryLostRaces } from './lost-races';
  * how many of its jobs run now (live leases, as the claim counts them).
  */
 async function jobTypeRows(db: Knex, jobType?: JobType): Promise<JobTypeSettings[]> {
-  const knex = db;
-  const rows = await knex('job_types AS t')
+  const rows = await db('job_types AS t')
     .modify((query) => {
       if (jobType) query.where('t.name', jobType);
     })
@@ -26,7 +25,7 @@ async function jobTypeRows(db: Knex, jobType?: JobType): Promise<JobTypeSettings
       't.entity_type',
       't.max_running',
       't.updated_at',
-      knex.raw(
+      db.raw(
         `(SELECT count(*)::integer FROM processing_jobs j
              WHERE j.status = 'running' AND j.job_type = t.name AND j.lease_expires_at >= now()) AS running`,
       ),
