@@ -263,11 +263,13 @@ function check(): string[] {
   });
 }
 
-/** `-- --only TEXT` runs the mutants whose name contains TEXT. */
+/** `-- --only TEXT` runs the mutants whose name, or the migration they patch, contains TEXT. */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 function run(): boolean {
-  const chosen = sqlMutants.filter((mutant) => !only || mutant.name.includes(only));
+  const chosen = sqlMutants.filter(
+    (mutant) => !only || mutant.name.includes(only) || mutant.file.includes(only),
+  );
   // Each mutant patches a copy of the migrations, which the tests migrate from (MIGRATIONS_DIR): the project's
   // own files are never touched, so an interrupted run leaves nothing behind.
   const copy = mkdtempSync(path.join(os.tmpdir(), 'tubesensei-sql-mutants-'));
