@@ -25,8 +25,6 @@ type Write = (value: unknown, path: string | undefined, dates: string[]) => stri
 
 interface Writer {
   write: Write;
-  /** Whether a union would pick this member for `value` (a cheap test of its kind). */
-  accepts: (value: unknown) => boolean;
   /** Whether a missing property is left out rather than refused. */
   optional: boolean;
 }
@@ -35,17 +33,20 @@ const refuse = (): never => {
   throw new NotWritten();
 };
 
+/** What an object schema reads properties of: any object but an array, as zod's (so a model instance too). */
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** What a record or a JSON object is: a plain object, as zod's record and JSON schemas take. */
 const isPlainObject = (value: unknown): value is Record<string, unknown> => {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  if (!isObject(value)) return false;
   const prototype: unknown = Object.getPrototypeOf(value);
-  // Objection's models are written like plain objects: their own enumerable properties are their columns.
-  return prototype !== Date.prototype && prototype !== Map.prototype && prototype !== Set.prototype;
+  return prototype === Object.prototype || prototype === null;
 };
 
 const childPath = (path: string | undefined, key: string) => (path === undefined ? key : `${path}.${key}`);
 
 const leaf = (accepts: (value: unknown) => boolean, text: (value: never) => string): Writer => ({
-  accepts,
   optional: false,
   write: (value) => (accepts(value) ? text(value as never) : refuse()),
 });
@@ -68,7 +69,7 @@ function isPlainJson(value: unknown): boolean {
     }
     return true;
   }
-  if (!isPlainObject(value) || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  if (!isPlainObject(value)) return false;
   for (const key in value) {
     if (!Object.hasOwn(value, key) || !isPlainJson(value[key])) return false;
   }
@@ -76,19 +77,13 @@ function isPlainJson(value: unknown): boolean {
 }
 
 const jsonKinds: ReadonlySet<string> = new Set(['string', 'number', 'boolean', 'null', 'array', 'record']);
-const isJsonKind = (value: unknown) =>
-  value === null ||
-  ['string', 'number', 'boolean'].includes(typeof value) ||
-  Array.isArray(value) ||
-  isPlainObject(value);
-
 const compiled = new WeakMap<z.core.$ZodType, Writer>();
 
 function writerOf(schema: z.core.$ZodType): Writer {
   const known = compiled.get(schema);
   if (known) return known;
   // Filled in place once built, so a schema that refers to itself (through `lazy`) finds its own writer.
-  const writer: Writer = { accepts: () => false, optional: false, write: refuse };
+  const writer: Writer = { optional: false, write: refuse };
   compiled.set(schema, writer);
   Object.assign(writer, build(schema));
   return writer;
@@ -121,7 +116,6 @@ function build(schema: z.core.$ZodType): Writer {
         Object.getPrototypeOf(value) === Date.prototype &&
         !Number.isNaN(value.getTime());
       return {
-        accepts,
         optional: false,
         write: (value, path, dates) => {
           if (!accepts(value) || path === undefined) return refuse();
@@ -133,33 +127,23 @@ function build(schema: z.core.$ZodType): Writer {
     case 'nullable': {
       const of = writerOf(node.inner());
       return {
-        accepts: (value) => value === null || of.accepts(value),
         optional: of.optional,
         write: (value, path, dates) => (value === null ? 'null' : of.write(value, path, dates)),
       };
     }
     case 'optional': {
       const of = writerOf(node.inner());
-      return {
-        accepts: (value) => value === undefined || of.accepts(value),
-        optional: true,
-        write: of.write,
-      };
+      return { optional: true, write: (...args) => of.write(...args) };
     }
     case 'nonoptional': {
       const of = writerOf(node.inner());
-      return {
-        accepts: (value) => of.accepts(value),
-        optional: false,
-        write: (...args) => of.write(...args),
-      };
+      return { optional: false, write: (...args) => of.write(...args) };
     }
     case 'same':
       return writerOf(node.inner());
     case 'array': {
       const item = writerOf(node.element);
       return {
-        accepts: Array.isArray,
         optional: false,
         write: (value, path, dates) => {
           if (!Array.isArray(value)) return refuse();
@@ -178,7 +162,6 @@ function build(schema: z.core.$ZodType): Writer {
     case 'record': {
       const item = writerOf(node.value);
       return {
-        accepts: isPlainObject,
         optional: false,
         write: (value, path, dates) => {
           if (!isPlainObject(value)) return refuse();
@@ -197,13 +180,13 @@ function build(schema: z.core.$ZodType): Writer {
       // `z.json()`: any JSON value, written as JSON writes it once it holds nothing else.
       const kinds = new Set<string>(node.options.map((option) => schemaNode(option).kind));
       if (kinds.size === jsonKinds.size && [...jsonKinds].every((kind) => kinds.has(kind)))
-        return { accepts: isJsonKind, optional: false, write: writeJson };
+        return { optional: false, write: writeJson };
       return unionWriter(node.options);
     }
     case 'unknown':
-      return { accepts: () => true, optional: true, write: writeJson };
+      return { optional: true, write: writeJson };
     default:
-      return { accepts: () => false, optional: false, write: refuse };
+      return { optional: false, write: refuse };
   }
 }
 
@@ -222,10 +205,9 @@ function objectWriter(shape: Record<string, z.core.$ZodType>, catchall: z.core.$
   // Keys the shape does not name are left out, as zod's parse leaves them out, unless the object takes any key.
   const rest = catchall ? writerOf(catchall) : undefined;
   return {
-    accepts: isPlainObject,
     optional: false,
     write: (value, path, dates) => {
-      if (!isPlainObject(value)) return refuse();
+      if (!isObject(value)) return refuse();
       let text = '';
       for (const field of fields) {
         const item = value[field.key];
@@ -246,17 +228,14 @@ function objectWriter(shape: Record<string, z.core.$ZodType>, catchall: z.core.$
   };
 }
 
-/** The first member whose kind fits; where several fit (objects of a discriminated union), the first that writes. */
+/** The first member that writes the value, as zod takes the first member that parses it. */
 function unionWriter(options: readonly z.core.$ZodType[]): Writer {
   const members = options.map(writerOf);
   return {
-    accepts: (value) => members.some((member) => member.accepts(value)),
     optional: members.some((member) => member.optional),
     write: (value, path, dates) => {
-      const fitting = members.filter((member) => member.accepts(value));
-      for (const [index, member] of fitting.entries()) {
-        if (index === fitting.length - 1) return member.write(value, path, dates);
-        const mark = dates.length;
+      const mark = dates.length;
+      for (const member of members.slice(0, -1)) {
         try {
           return member.write(value, path, dates);
         } catch (error) {
@@ -264,7 +243,7 @@ function unionWriter(options: readonly z.core.$ZodType[]): Writer {
           dates.length = mark;
         }
       }
-      return refuse();
+      return members.at(-1)!.write(value, path, dates);
     },
   };
 }
