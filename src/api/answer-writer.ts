@@ -6,10 +6,11 @@ import { Answer, escapeKey } from './transformer';
 /*
  * Writes an answer's JSON text straight from what a service returned, checking it against the procedure's answer
  * schema as it goes: one walk where there were four (a copy into plain objects, zod's check, which copies again,
- * the walk that finds the dates superjson marks, and `JSON.stringify`). What it checks is each value's kind (string,
- * number, integer, boolean, date, null, an enum's or literal's values) and which properties must be there; input
- * rules such as lengths and formats are the input schemas' and the database's to hold. It writes only the
- * properties the schema names, in the schema's order, as zod's parse would leave them.
+ * the walk that finds the dates superjson marks, and `JSON.stringify`). It checks each value's kind (string,
+ * number, boolean, date, null, an enum's or literal's values), which properties must be there, and, where a string
+ * or number has rules of its own (a format, a length, a range), those rules through zod. It writes only the
+ * properties the schema names, in the schema's order, as zod's parse would leave them; a property the schema does
+ * not name is left out, where zod's strict objects refuse the whole answer.
  */
 
 /** A value the writer will not write: zod decides instead (and answers 500 if zod refuses it too). */
@@ -202,7 +203,7 @@ function objectWriter(shape: Record<string, z.core.$ZodType>, catchall: z.core.$
     writer: writerOf(field),
   }));
   const known = new Set(fields.map((field) => field.key));
-  // Keys the shape does not name are left out, as zod's parse leaves them out, unless the object takes any key.
+  // Keys the shape does not name are left out, unless the object takes any key (a JSON column with known keys).
   const rest = catchall ? writerOf(catchall) : undefined;
   return {
     optional: false,
