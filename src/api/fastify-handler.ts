@@ -9,7 +9,6 @@ import {
 import { getHTTPStatusCode, getHTTPStatusCodeFromError, resolveResponse } from '@trpc/server/http';
 import { incomingMessageToRequest } from '@trpc/server/adapters/node-http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-
 import { type Context, type ContextSettings, contextFor, disconnectSignal } from './context';
 import { retryAfterSeconds } from './error-shape';
 import { procedureTable, routerConfig } from './library-internals';
@@ -118,8 +117,7 @@ async function answerPlainCalls(
 function answerText(answer: TRPCResponse): string {
   const data = 'result' in answer ? answer.result.data : undefined;
   if (!(data instanceof Answer)) return JSON.stringify(transformTRPCResponse(config, answer));
-  const { meta } = data;
-  return `{"result":{"data":{"json":${data.text}${meta ? `,"meta":${JSON.stringify(meta)}` : ''}}}}`;
+  return `{"result":{"data":${data.superjsonText()}}}`;
 }
 
 /** An error answer for a request refused before any procedure reads it. */

@@ -2,7 +2,6 @@ import { callTRPCProcedure, TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-
 import { type ContextSettings, contextFor, disconnectSignal } from './context';
 import { describeError, retryAfterSeconds } from './error-shape';
 import { kindOf, procedureTable } from './library-internals';

@@ -16,6 +16,12 @@ export class Answer {
     if (this.dates.length === 0) return undefined;
     return { values: Object.fromEntries(this.dates.map((path) => [path, ['Date']])), v: 1 };
   }
+
+  /** The text of what superjson's `serialize` would give for it: `{"json": ..., "meta": ...}`. */
+  superjsonText(): string {
+    const { meta } = this;
+    return `{"json":${this.text}${meta ? `,"meta":${JSON.stringify(meta)}` : ''}}`;
+  }
 }
 
 type Annotation = ['Date'] | ['undefined'];
