@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import base from './vitest.config';
+import QuickKillSequencer from './test/support/quick-kill-sequencer';
 
 /**
  * The suite as Stryker runs it for each mutant (`npm run test:mutation`): the behaviour tests. Left out are the
@@ -14,6 +15,7 @@ export default defineConfig({
       ...(base.test?.exclude ?? []),
       'test/package.test.ts',
       'test/processes.test.ts',
+      'test/worker/processes.test.ts',
       'test/db/embedded-postgres.test.ts',
       'test/db/migrations.test.ts',
       'test/db/outage.test.ts',
@@ -24,6 +26,7 @@ export default defineConfig({
     // Modules stay loaded from one test file to the next (each still gets its own database): a third of the CPU
     // of a run, which every mutant repeats. The files share no module state that this would leak (tried shuffled).
     isolate: false,
+    sequence: { sequencer: QuickKillSequencer },
     typecheck: { enabled: false },
     coverage: { enabled: false },
   },
