@@ -8,6 +8,7 @@ import {
   processingJobFactory,
   processingSessionFactory,
   transcriptFactory,
+  videoFactory,
 } from '../../src/factories';
 import { ChannelModel } from '../../src/models';
 import type { Page } from '../../src/schemas/pagination';
@@ -18,6 +19,23 @@ import { createDatabaseFromTemplate, dropDatabase, testDatabase } from '../suppo
 const api = useApi();
 const later = () => new Date(Date.now() + 60_000);
 const earlier = () => new Date(Date.now() - 60_000);
+
+/**
+ * Lists with one filter at a time: each decoy differs from the wanted row only where its filter looks, so a list
+ * that ignored that filter would hold it (rows of earlier tests can be in the answer too; they are not checked).
+ */
+async function expectEachFilterAlone(
+  path: string,
+  wanted: { id: string },
+  decoys: Record<string, [value: unknown, decoy: { id: string }]>,
+): Promise<void> {
+  for (const [field, [value, decoy]] of Object.entries(decoys)) {
+    const page = await api.query<Page<{ id: string }>>(path, { [field]: value, limit: 100 });
+    const ids = page.data.items.map((item) => item.id);
+    expect(ids, field).toContain(wanted.id);
+    expect(ids, field).not.toContain(decoy.id);
+  }
+}
 
 describe('list filters', () => {
   it('bound every list by creation time, both ends', async () => {
@@ -45,6 +63,69 @@ describe('list filters', () => {
     });
     expect(page.data.items.map((j) => j.id)).toEqual([job.id]);
     expect(page.data.items[0]!.channel?.id).toBe(job.entityId);
+  });
+
+  it('find jobs by each filter alone, leaving out a job that differs only where that filter looks', async () => {
+    const [session, otherSession] = await processingSessionFactory.createList(2);
+    const job = await processingJobFactory.trait('completed').create({ sessionId: session!.id });
+    const same = { sessionId: session!.id, entityId: job.entityId };
+    const ofAnotherType = await processingJobFactory.trait('discovery', 'completed').create(same);
+    await expectEachFilterAlone('jobs.list', job, {
+      status: ['completed', await processingJobFactory.trait('exhausted').create(same)],
+      jobType: ['transcript_extraction', ofAnotherType],
+      entityType: ['video', ofAnotherType],
+      entityId: [
+        job.entityId,
+        await processingJobFactory.trait('completed').create({ sessionId: session!.id }),
+      ],
+      sessionId: [
+        session!.id,
+        await processingJobFactory.trait('completed').create({ ...same, sessionId: otherSession!.id }),
+      ],
+    });
+  });
+
+  it('find transcripts by each filter alone, leaving out one that differs only where that filter looks', async () => {
+    const [video, otherVideo] = await videoFactory.createList(2);
+    const transcript = await transcriptFactory.create({ videoId: video!.id, language: 'en' });
+    await expectEachFilterAlone('transcripts.list', transcript, {
+      videoId: [video!.id, await transcriptFactory.create({ videoId: otherVideo!.id, language: 'en' })],
+      language: ['en', await transcriptFactory.create({ videoId: video!.id, language: 'es' })],
+      source: [
+        'youtube_auto',
+        await transcriptFactory.trait('manual').create({ videoId: video!.id, language: 'en' }),
+      ],
+    });
+  });
+
+  it('find videos by each filter alone, leaving out one that differs only where that filter looks', async () => {
+    const [channel, otherChannel] = await channelFactory.createList(2);
+    const marker = `Filtered ${Date.now()}`;
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
+    const like = {
+      channelId: channel!.id,
+      title: `${marker} bread`,
+      tags: ['bread'],
+      publishedAt: hoursAgo(10),
+    };
+    const video = await videoFactory.create(like);
+    await expectEachFilterAlone('videos.list', video, {
+      channelId: [channel!.id, await videoFactory.create({ ...like, channelId: otherChannel!.id })],
+      status: ['discovered', await videoFactory.trait('failed').create(like)],
+      tags: [['bread'], await videoFactory.create({ ...like, tags: ['rye'] })],
+      search: [marker, await videoFactory.create({ ...like, title: 'Another title' })],
+      publishedAfter: [hoursAgo(20), await videoFactory.create({ ...like, publishedAt: hoursAgo(30) })],
+      publishedBefore: [hoursAgo(5), await videoFactory.create({ ...like, publishedAt: hoursAgo(1) })],
+    });
+  });
+
+  it('find channels by each filter alone, leaving out one that differs only where that filter looks', async () => {
+    const marker = `Filtered ${Date.now()}`;
+    const channel = await channelFactory.create({ name: `${marker} kitchen` });
+    await expectEachFilterAlone('channels.list', channel, {
+      status: ['active', await channelFactory.trait('paused').create({ name: `${marker} garden` })],
+      search: [marker, await channelFactory.create({ name: 'Another name' })],
+    });
   });
 
   it('report no rate or finish time for a session that has not started', async () => {
