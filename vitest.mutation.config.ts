@@ -23,9 +23,10 @@ export default defineConfig({
       'test/api/fuzz.test.ts',
       'test/system/**',
     ],
-    // Modules stay loaded from one test file to the next (each still gets its own database): a third of the CPU
-    // of a run, which every mutant repeats. The files share no module state that this would leak (tried shuffled).
-    isolate: false,
+    // Each test file loads the modules afresh, as in `npm test`: what is built once and kept (the answer writers,
+    // the OpenAPI document) is then built again under the mutant being tested, instead of surviving from the
+    // run before it.
+    isolate: true,
     sequence: { sequencer: QuickKillSequencer },
     typecheck: { enabled: false },
     coverage: { enabled: false },
