@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
+import { channelFactory } from '../../src/factories';
 import { type Api, useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 
@@ -41,6 +42,27 @@ describe('access', () => {
     );
     expect(response.status).toBe(400);
     expect(response.error?.data.stack).toBeUndefined();
+  });
+
+  it('answers a failed call with its message and stack in development, and with neither in production', async () => {
+    const channel = await channelFactory.create();
+    await testDatabase()
+      .db('channels')
+      .where({ id: channel.id })
+      .update({ channel_url: 'ftp://example.com/feed' });
+    const development = await open.query('channels.get', { id: channel.id });
+    expect(development.status).toBe(500);
+    expect(development.error?.message).toBe('Output validation failed');
+    expect(development.error?.data.stack).toMatch(/Output validation failed/);
+    const production = await secured.query(
+      'channels.get',
+      { id: channel.id },
+      { authorization: `Bearer ${token}` },
+    );
+    expect(production.status).toBe(500);
+    expect(production.error?.message).toBe('Internal server error');
+    expect(production.error?.data.stack).toBeUndefined();
+    await testDatabase().db('channels').where({ id: channel.id }).delete();
   });
 
   it('sets common security headers', async () => {
