@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import superjson from 'superjson';
 import request from 'supertest';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
 import type { ApiToken } from '../../src/api/access';
 import { buildApp } from '../../src/app';
 import { testDatabase } from './database';
@@ -37,10 +37,23 @@ export interface Api {
   ): Promise<ApiResponse<T>>;
 }
 
-/** The HTTP app over the test file's database, built before the file's tests and closed after them. */
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Build the app before each test rather than once per file (`vitest.mutation.config.ts`). */
+    appPerTest?: boolean;
+  }
+}
+
+/**
+ * The HTTP app over the test file's database, built before the file's tests and closed after them. Mutation runs
+ * build it before each test instead: Stryker counts code run in `beforeAll` as reached by no test, so a mutant of
+ * how the app is put together (its routes, parsers, error handler, docs) would be tried only against the few tests
+ * that build an app of their own.
+ */
 export function useApi(options: { apiToken?: string; tokens?: ApiToken[]; production?: boolean } = {}): Api {
+  const perTest = inject('appPerTest') === true;
   let built: FastifyInstance | undefined;
-  beforeAll(async () => {
+  (perTest ? beforeEach : beforeAll)(async () => {
     built = await buildApp({
       db: testDatabase().db,
       logger: false,
@@ -52,7 +65,7 @@ export function useApi(options: { apiToken?: string; tokens?: ApiToken[]; produc
     });
     await built.ready();
   });
-  afterAll(() => built?.close());
+  (perTest ? afterEach : afterAll)(() => built?.close());
   const app = () => {
     if (!built) throw new Error('The app is built in beforeAll: use it inside a test');
     return built;
