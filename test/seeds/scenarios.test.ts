@@ -71,6 +71,45 @@ describe('seed scenarios', () => {
     expect(await checkDataRules((sql) => db().raw(sql))).toEqual([]);
   });
 
+  it('give the queue scenario’s paused and failed sessions their jobs, and its timed jobs their times', async () => {
+    await seedDatabase(db(), seedPlanFrom({ SEED_SCENARIO: 'queue' }));
+    const { rows: sessions } = await db().raw(`
+      SELECT s.session_name AS session, j.status, bool_and(j.held) AS held, count(*)::integer AS jobs
+        FROM processing_jobs j JOIN processing_sessions s ON s.id = j.session_id
+       WHERE s.status IN ('paused', 'failed')
+       GROUP BY 1, 2 ORDER BY 1, j.status::text`);
+    expect(sessions).toEqual([
+      { session: 'Failed nightly run', status: 'cancelled', held: false, jobs: 2 },
+      { session: 'Failed nightly run', status: 'failed', held: false, jobs: 1 },
+      { session: 'Paused backfill', status: 'queued', held: true, jobs: 3 },
+      { session: 'Paused backfill', status: 'running', held: true, jobs: 1 },
+    ]);
+    // Minutes from now, rounded: when each job is due, or when its lease ran out.
+    const minutesFromNow = async (column: string, where: string) =>
+      (
+        await db().raw(
+          `SELECT round(extract(epoch FROM ${column} - now()) / 60)::integer AS m FROM processing_jobs
+            WHERE ${where} ORDER BY m`,
+        )
+      ).rows.map((row: { m: number }) => row.m);
+    // The seed's reference time is when it started, a few seconds to a minute ago.
+    const within = (minutes: number[], from: number, to: number) =>
+      minutes.length === 1 && minutes[0]! >= from && minutes[0]! <= to;
+    const scheduled = await minutesFromNow('run_after', `metadata->>'note' = 'scheduled for later'`);
+    expect(within(scheduled, 358, 360), String(scheduled)).toBe(true);
+    const retry = await minutesFromNow(
+      'run_after',
+      `error_message = 'Request timed out after 30000 ms' AND status = 'queued'`,
+    );
+    expect(within(retry, 0, 2), String(retry)).toBe(true);
+    const expired = await minutesFromNow(
+      'lease_expires_at',
+      `status = 'running' AND lease_expires_at < now()`,
+    );
+    expect(expired).toHaveLength(2);
+    for (const minutes of expired) expect(minutes).toBeGreaterThanOrEqual(-15);
+  });
+
   it('add to the data in the additive mode, deterministically for the same seed and the same data', async () => {
     const twice = async () => {
       await seedDatabase(db(), seedPlanFrom({ SEED_VIDEOS: '300', SEED: '4' }));
