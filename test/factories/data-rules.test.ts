@@ -147,6 +147,78 @@ describe('the data rules', () => {
     ]);
   });
 
+  it('are each broken by a row that breaks that rule alone, and hold at their edges', () => {
+    const hour = 3_600_000;
+    const shift = (date: Date | null | undefined, ms: number) => new Date(date!.getTime() + ms);
+    const completedVideo = videoFactory.trait('completed').build();
+    const runningJob = processingJobFactory.trait('running').build();
+    const completedJob = processingJobFactory.trait('completed').build();
+    const session = processingSessionFactory.trait('completed').build();
+    const cases: [table: string, row: object, broken: string[]][] = [
+      ['video', { ...completedVideo, discoveredAt: completedVideo.publishedAt }, []],
+      [
+        'video',
+        { ...completedVideo, processedAt: shift(completedVideo.discoveredAt, -hour) },
+        ['a video is processed no earlier than it was discovered'],
+      ],
+      [
+        'video',
+        { ...completedVideo, processedAt: null },
+        ['a completed video has been processed, and only a completed one'],
+      ],
+      [
+        'video',
+        { ...videoFactory.build(), processedAt: new Date() },
+        ['a completed video has been processed, and only a completed one'],
+      ],
+      ['video', { ...completedVideo, likeCount: 10, commentCount: 10, viewCount: 10 }, []],
+      [
+        'video',
+        { ...completedVideo, likeCount: 11, commentCount: 0, viewCount: 10 },
+        ['a video has no more likes or comments than views'],
+      ],
+      [
+        'video',
+        { ...completedVideo, likeCount: 0, commentCount: 11, viewCount: 10 },
+        ['a video has no more likes or comments than views'],
+      ],
+      ['job', { ...runningJob, startedAt: runningJob.runAfter }, []],
+      [
+        'job',
+        { ...runningJob, attempts: 1, startedAt: shift(runningJob.runAfter, -hour) },
+        ['a job on its first attempt starts no earlier than it was due'],
+      ],
+      ['job', { ...runningJob, attempts: 2, startedAt: shift(runningJob.runAfter, -hour) }, []],
+      [
+        'job',
+        { ...completedJob, completedAt: shift(completedJob.startedAt, -1) },
+        ['a job completes no earlier than it started'],
+      ],
+      [
+        'job',
+        { ...runningJob, leaseExpiresAt: null },
+        ['a running job holds a lease, and no other job does'],
+      ],
+      [
+        'job',
+        { ...completedJob, leaseToken: runningJob.leaseToken, leaseExpiresAt: runningJob.leaseExpiresAt },
+        ['a running job holds a lease, and no other job does'],
+      ],
+      ['session', { ...session, completedAt: session.startedAt }, []],
+      [
+        'session',
+        { ...session, completedAt: shift(session.startedAt, -1) },
+        ['a session completes no earlier than it started'],
+      ],
+    ];
+    for (const [table, row, expected] of cases) {
+      const broken = dataRules
+        .filter((rule) => rule.row?.table === table && !rule.row.holds(row as never))
+        .map((rule) => rule.rule);
+      expect(broken, JSON.stringify(row)).toEqual(expected);
+    }
+  });
+
   it('hold a transcript to its language and its timings, and hold a transcript without timings to neither', () => {
     const broken = (row: object) =>
       dataRules
