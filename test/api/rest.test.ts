@@ -94,6 +94,17 @@ describe('REST routes', () => {
     }
   });
 
+  it('reads digits as a number only where the schema wants one: a decimal limit is refused as a decimal', async () => {
+    const digits = String(Date.now());
+    const channel = await channelFactory.create({ name: `Channel ${digits}` });
+    const found = await http().get('/api/channels').query({ search: digits });
+    expect(found.status).toBe(200);
+    expect(found.body.items.map((item: { id: string }) => item.id)).toEqual([channel.id]);
+    const decimal = await http().get('/api/channels').query({ limit: '1.25' });
+    expect(decimal.status).toBe(400);
+    expect(decimal.body.message).toMatch(/^limit: .*expected int, received number/);
+  });
+
   it('refuses a body that names another resource than the path, and a body that is not an object', async () => {
     const channel = await channelFactory.create();
     const other = await channelFactory.create();
