@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { retryAfterSeconds } from '../../src/api/error-shape';
 import { buildApp } from '../../src/app';
 import { parseConfig } from '../../src/config';
 import { connect } from '../../src/db/connect';
@@ -72,7 +73,7 @@ describe('readiness', () => {
     expect(response.json()).toEqual({ status: 'database unavailable' });
   });
 
-  it('answers SERVICE_UNAVAILABLE, not a 500, when a procedure cannot reach the database', async () => {
+  it('answers SERVICE_UNAVAILABLE with a time to retry, not a 500, when a procedure cannot reach the database', async () => {
     const db = connect('postgres://postgres@127.0.0.1:1/none', {
       DATABASE_POOL_SIZE: 1,
       DATABASE_CONNECT_TIMEOUT_MS: 500,
@@ -80,12 +81,18 @@ describe('readiness', () => {
     });
     const app = await buildApp({ db, logger: false, tokens: [], production: true });
     try {
-      const response = await app.inject({
-        method: 'GET',
-        url: '/trpc/channels.list?input=%7B%22json%22%3A%7B%7D%7D',
-      });
-      expect(response.statusCode).toBe(503);
-      expect(response.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
+      for (const url of [
+        '/trpc/channels.list?input=%7B%22json%22%3A%7B%7D%7D',
+        `/trpc/channels.list,videos.list?batch=1&input=${encodeURIComponent('{"0":{"json":{}},"1":{"json":{}}}')}`,
+        '/api/channels',
+      ]) {
+        const response = await app.inject({ method: 'GET', url });
+        expect(response.statusCode, url).toBe(503);
+        expect(response.headers['retry-after'], url).toBe(retryAfterSeconds);
+        expect(response.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
+      }
+      const found = await app.inject({ method: 'GET', url: '/api/nothing-here' });
+      expect(found.headers['retry-after']).toBeUndefined();
     } finally {
       await app.close();
       await db.destroy();
