@@ -130,6 +130,23 @@ describe('a paused session', () => {
 
 describe('a finished session', () => {
   for (const move of ['complete', 'fail'] as const) {
+    it(`lets go of the running job it held while paused when it is made to ${move}, and cancels the queued one`, async () => {
+      const { session, jobs } = await sessionWithJobs(2);
+      const [running] = await claimAll(1);
+      const queued = jobs.find((job) => job.id !== running!.id)!;
+      await transitionSession(db(), session.id, 'pause');
+      expect(await jobsOf(session.id)).toContainEqual({ id: running!.id, status: 'running', held: true });
+      await transitionSession(db(), session.id, move);
+      expect(await jobsOf(session.id)).toEqual(
+        [
+          { id: running!.id, status: 'running', held: false },
+          { id: queued.id, status: 'cancelled', held: false },
+        ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+      );
+    });
+  }
+
+  for (const move of ['complete', 'fail'] as const) {
     it(`cancels its queued jobs when it is made to ${move}, lets its running ones finish, and gives their videos back`, async () => {
       const { session, jobs, videos } = await sessionWithJobs(3);
       const [running] = await claimAll(1);
