@@ -233,6 +233,38 @@ describe('OpenAPI document', () => {
     ),
   );
 
+  it('names the API, tells a reader where the tRPC procedures are and how tokens and roles work, and tags each router', () => {
+    const fresh = openApiDocument();
+    expect(fresh.info).toMatchObject({
+      title: 'TubeSensei API',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+    });
+    for (const phrase of [
+      'processing jobs and sessions',
+      '/trpc/<router>.<name>',
+      'API_TOKENS',
+      'answered 403',
+    ])
+      expect(fresh.info.description).toContain(phrase);
+    const bearer = fresh.components?.securitySchemes?.bearer as Record<string, string>;
+    expect(bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
+    for (const phrase of [
+      '`reader` reads',
+      'complete, fail',
+      '`admin` may do everything',
+      'is an admin token',
+    ])
+      expect(bearer.description).toContain(phrase);
+    expect(fresh.tags?.map((tag) => tag.name)).toEqual([
+      'channels',
+      'videos',
+      'transcripts',
+      'jobs',
+      'sessions',
+    ]);
+    expect(fresh.servers).toEqual([{ url: '/api' }]);
+  });
+
   it('gives every procedure a REST operation', () => {
     const procedures = Object.keys(appRouter._def.procedures).map((name) => name.replace('.', '-'));
     expect(operations.map((operation) => operation.operationId).sort()).toEqual(procedures.sort());
