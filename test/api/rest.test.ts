@@ -295,5 +295,9 @@ describe('OpenAPI document', () => {
     const page = await http().get('/docs/');
     expect(page.status).toBe(200);
     expect(page.text).toContain('swagger-ui');
+    // The page keeps a token across reloads, shows operation ids (the tRPC names) and lets a reader try calls.
+    const initializer = await http().get('/docs/static/swagger-initializer.js');
+    for (const setting of ['persistAuthorization', 'displayOperationId', 'tryItOutEnabled'])
+      expect(initializer.text).toMatch(new RegExp(`"${setting}":\\s*true`));
   });
 });
