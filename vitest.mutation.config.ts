@@ -28,7 +28,6 @@ export default defineConfig({
     // run before it.
     isolate: true,
     sequence: { sequencer: QuickKillSequencer },
-    provide: { appPerTest: true },
     typecheck: { enabled: false },
     coverage: { enabled: false },
   },

@@ -6,9 +6,10 @@ import { channelFactory, processingJobFactory, videoFactory } from '../../src/fa
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 
-const api = useApi();
+// Built for each test: these tests check how the REST routes, their parsers and error handler were registered.
+const api = useApi({ perTest: true });
 const token = 'a-long-enough-test-token';
-const secured = useApi({ apiToken: token, production: true });
+const secured = useApi({ apiToken: token, production: true, perTest: true });
 const http = () => request(api.app.server);
 
 describe('REST routes', () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import superjson from 'superjson';
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, beforeEach, inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { ApiToken } from '../../src/api/access';
 import { buildApp } from '../../src/app';
 import { testDatabase } from './database';
@@ -37,21 +37,16 @@ export interface Api {
   ): Promise<ApiResponse<T>>;
 }
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** Build the app before each test rather than once per file (`vitest.mutation.config.ts`). */
-    appPerTest?: boolean;
-  }
-}
-
 /**
- * The HTTP app over the test file's database, built before the file's tests and closed after them. Mutation runs
- * build it before each test instead: Stryker counts code run in `beforeAll` as reached by no test, so a mutant of
- * how the app is put together (its routes, parsers, error handler, docs) would be tried only against the few tests
- * that build an app of their own.
+ * The HTTP app over the test file's database, built before the file's tests and closed after them; with
+ * `perTest`, built before each test and closed after it, for tests of how the app is put together (its routes,
+ * parsers, error handler, docs): mutation runs count code run in `beforeAll` as reached by no test, so only a
+ * build inside each test puts those tests against a mutant of it.
  */
-export function useApi(options: { apiToken?: string; tokens?: ApiToken[]; production?: boolean } = {}): Api {
-  const perTest = inject('appPerTest') === true;
+export function useApi(
+  options: { apiToken?: string; tokens?: ApiToken[]; production?: boolean; perTest?: boolean } = {},
+): Api {
+  const perTest = options.perTest === true;
   let built: FastifyInstance | undefined;
   (perTest ? beforeEach : beforeAll)(async () => {
     built = await buildApp({
