@@ -1,8 +1,7 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
-import { channelFactory } from '../../src/factories';
-import { type Api, useApi } from '../support/api';
+import { type Api, useApi, withUnanswerableChannel } from '../support/api';
 import { testDatabase } from '../support/database';
 
 const token = 'a-long-enough-test-token';
@@ -45,24 +44,16 @@ describe('access', () => {
   });
 
   it('answers a failed call with its message and stack in development, and with neither in production', async () => {
-    const channel = await channelFactory.create();
-    await testDatabase()
-      .db('channels')
-      .where({ id: channel.id })
-      .update({ channel_url: 'ftp://example.com/feed' });
-    const development = await open.query('channels.get', { id: channel.id });
-    expect(development.status).toBe(500);
-    expect(development.error?.message).toBe('Output validation failed');
-    expect(development.error?.data.stack).toMatch(/Output validation failed/);
-    const production = await secured.query(
-      'channels.get',
-      { id: channel.id },
-      { authorization: `Bearer ${token}` },
-    );
-    expect(production.status).toBe(500);
-    expect(production.error?.message).toBe('Internal server error');
-    expect(production.error?.data.stack).toBeUndefined();
-    await testDatabase().db('channels').where({ id: channel.id }).delete();
+    await withUnanswerableChannel(async (id) => {
+      const development = await open.query('channels.get', { id });
+      expect(development.status).toBe(500);
+      expect(development.error?.message).toBe('Output validation failed');
+      expect(development.error?.data.stack).toMatch(/Output validation failed/);
+      const production = await secured.query('channels.get', { id }, { authorization: `Bearer ${token}` });
+      expect(production.status).toBe(500);
+      expect(production.error?.message).toBe('Internal server error');
+      expect(production.error?.data.stack).toBeUndefined();
+    });
   });
 
   it('sets common security headers', async () => {

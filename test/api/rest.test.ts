@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../src/api/openapi';
 import { appRouter } from '../../src/api/router';
 import { channelFactory, processingJobFactory, videoFactory } from '../../src/factories';
-import { useApi } from '../support/api';
+import { useApi, withUnanswerableChannel } from '../support/api';
 import { testDatabase } from '../support/database';
 
 // Built for each test: these tests check how the REST routes, their parsers and error handler were registered.
@@ -156,28 +156,24 @@ describe('REST routes', () => {
   });
 
   it('answers a row that breaks the answer schema with a 500 that, in production, names nothing', async () => {
-    const channel = await channelFactory.create();
-    await testDatabase()
-      .db('channels')
-      .where({ id: channel.id })
-      .update({ channel_url: 'ftp://example.com/feed' });
-    const response = await request(secured.app.server)
-      .get(`/api/channels/${channel.id}`)
-      .set('authorization', `Bearer ${token}`);
-    expect(response.status).toBe(500);
-    expect(response.body).toEqual({
-      code: 'INTERNAL_SERVER_ERROR',
-      message: 'Internal server error',
-      field: null,
-      issues: null,
+    await withUnanswerableChannel(async (id) => {
+      const response = await request(secured.app.server)
+        .get(`/api/channels/${id}`)
+        .set('authorization', `Bearer ${token}`);
+      expect(response.status).toBe(500);
+      expect(response.body).toEqual({
+        code: 'INTERNAL_SERVER_ERROR',
+        message: 'Internal server error',
+        field: null,
+        issues: null,
+      });
+      const development = await http().get(`/api/channels/${id}`);
+      expect(development.status).toBe(500);
+      expect(development.body).toMatchObject({
+        message: 'Output validation failed',
+        issues: [{ path: ['channelUrl'] }],
+      });
     });
-    const development = await http().get(`/api/channels/${channel.id}`);
-    expect(development.status).toBe(500);
-    expect(development.body).toMatchObject({
-      message: 'Output validation failed',
-      issues: [{ path: ['channelUrl'] }],
-    });
-    await testDatabase().db('channels').where({ id: channel.id }).delete();
   });
 
   it('takes a write whose path says it all without a body', async () => {

@@ -4,6 +4,7 @@ import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { ApiToken } from '../../src/api/access';
 import { buildApp } from '../../src/app';
+import { channelFactory } from '../../src/factories';
 import { testDatabase } from './database';
 
 export interface ApiError {
@@ -122,4 +123,20 @@ export async function mutate<T = unknown>(
     .set(headers)
     .send(encode(input) as object);
   return parse<T>(response.status, response.body);
+}
+
+/**
+ * Runs `check` with a channel whose stored URL its answer schema refuses (written past the services, as a bad
+ * migration or a manual fix could), so reading it answers 500; the row is deleted afterwards, as other tests of
+ * the file list channels.
+ */
+export async function withUnanswerableChannel(check: (id: string) => Promise<void>): Promise<void> {
+  const channel = await channelFactory.create();
+  const rows = () => testDatabase().db('channels').where({ id: channel.id });
+  await rows().update({ channel_url: 'ftp://example.com/feed' });
+  try {
+    await check(channel.id);
+  } finally {
+    await rows().delete();
+  }
 }
