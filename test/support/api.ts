@@ -63,7 +63,7 @@ export function useApi(
   });
   (perTest ? afterEach : afterAll)(() => built?.close());
   const app = () => {
-    if (!built) throw new Error('The app is built in beforeAll: use it inside a test');
+    if (!built) throw new Error('The app is built before the tests: use it inside a test');
     return built;
   };
   return {
