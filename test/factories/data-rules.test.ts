@@ -151,6 +151,7 @@ describe('the data rules', () => {
     const hour = 3_600_000;
     const shift = (date: Date | null | undefined, ms: number) => new Date(date!.getTime() + ms);
     const completedVideo = videoFactory.trait('completed').build();
+    const discoveredVideo = videoFactory.build();
     const runningJob = processingJobFactory.trait('running').build();
     const completedJob = processingJobFactory.trait('completed').build();
     const session = processingSessionFactory.trait('completed').build();
@@ -168,7 +169,7 @@ describe('the data rules', () => {
       ],
       [
         'video',
-        { ...videoFactory.build(), processedAt: new Date() },
+        { ...discoveredVideo, processedAt: shift(discoveredVideo.discoveredAt, hour) },
         ['a completed video has been processed, and only a completed one'],
       ],
       ['video', { ...completedVideo, likeCount: 10, commentCount: 10, viewCount: 10 }, []],
