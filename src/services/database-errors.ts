@@ -71,7 +71,7 @@ function isUnavailable(error: Error): boolean {
 const transientCodes = new Set(['40P01', '40001', '55P03']);
 
 /** How many times work that lost a race is run in all before its caller is told to retry. */
-export const transientAttempts = 6;
+export const transientAttempts = 10;
 
 /** Retries since the process started, by SQLSTATE: what the concurrency test and the logs report. */
 export const transientRetries = new Map<string, number>();
