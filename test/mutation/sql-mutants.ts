@@ -270,6 +270,10 @@ function run(): boolean {
   const chosen = sqlMutants.filter(
     (mutant) => !only || mutant.name.includes(only) || mutant.file.includes(only),
   );
+  if (chosen.length === 0) {
+    console.error(`No SQL mutant's name or migration contains "${only}".`);
+    return false;
+  }
   // Each mutant patches a copy of the migrations, which the tests migrate from (MIGRATIONS_DIR): the project's
   // own files are never touched, so an interrupted run leaves nothing behind.
   const copy = mkdtempSync(path.join(os.tmpdir(), 'tubesensei-sql-mutants-'));
