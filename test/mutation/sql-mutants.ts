@@ -139,6 +139,13 @@ export const sqlMutants: SqlMutant[] = [
     tests: ['test/queue/type-limits.test.ts'],
   },
   {
+    name: "other types' running jobs use up a limited type's room",
+    file: lockOrder,
+    find: `WHERE j.status = 'running' AND j.job_type = t.name AND j.lease_expires_at >= now()`,
+    replace: `WHERE j.status = 'running' AND j.lease_expires_at >= now()`,
+    tests: ['test/queue/type-limits.test.ts'],
+  },
+  {
     name: 'an expired lease still counts against its limit',
     file: lockOrder,
     find: `WHERE j.status = 'running' AND j.job_type = t.name AND j.lease_expires_at >= now()`,

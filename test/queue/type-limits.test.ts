@@ -61,6 +61,36 @@ describe('a running limit per job type', () => {
     expect(await claim(5)).toHaveLength(1);
   });
 
+  it('leaves a limited type its whole room however many jobs of other types, or its own finished ones, there are', async () => {
+    await processingJobFactory.trait('discovery', 'running').createList(3);
+    for (const trait of ['completed', 'exhausted', 'cancelled'] as const) {
+      await processingJobFactory.trait(trait).create();
+    }
+    await queued(3);
+    await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: 2 });
+    expect(typesOf(await claim(10, ['transcript_extraction']))).toEqual([
+      'transcript_extraction',
+      'transcript_extraction',
+    ]);
+    expect(await claim(10, ['transcript_extraction'])).toEqual([]);
+  });
+
+  it('gives each limited type its own room when several types are limited and running side by side', async () => {
+    await queued(3);
+    await queued(3, 'discovery');
+    await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: 1 });
+    await setJobTypeLimit(db(), { jobType: 'channel_discovery', maxRunning: 2 });
+    expect(typesOf(await claim(10))).toEqual([
+      'channel_discovery',
+      'channel_discovery',
+      'transcript_extraction',
+    ]);
+    expect(await claim(10)).toEqual([]);
+    await queued(1);
+    await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: 2 });
+    expect(typesOf(await claim(10))).toEqual(['transcript_extraction']);
+  });
+
   it('stops a type at 0 and lifts the limit with null', async () => {
     await queued(3);
     await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: 0 });
