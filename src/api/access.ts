@@ -40,3 +40,9 @@ export function roleOf(header: string | undefined, tokens: readonly ApiToken[]):
   }
   return found;
 }
+
+export const unauthenticatedMessage = 'a valid bearer token is required';
+
+/** Whether a request may be read at all: no tokens are configured, or it carries one of them. */
+export const authenticated = (header: string | undefined, tokens: readonly ApiToken[]): boolean =>
+  tokens.length === 0 || roleOf(header, tokens) !== undefined;

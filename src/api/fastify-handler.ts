@@ -9,6 +9,7 @@ import {
 import { getHTTPStatusCode, getHTTPStatusCodeFromError, resolveResponse } from '@trpc/server/http';
 import { incomingMessageToRequest } from '@trpc/server/adapters/node-http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authenticated, unauthenticatedMessage } from './access';
 import { type Context, type ContextSettings, contextFor, disconnectSignal } from './context';
 import { retryAfterSeconds } from './error-shape';
 import { procedureTable, routerConfig } from './library-internals';
@@ -145,6 +146,17 @@ export function registerTRPC(app: FastifyInstance, prefix: string, settings: Con
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) =>
     done(null, body),
   );
+
+  // A caller without a token the API knows is answered before its body is read: it learns nothing of the
+  // procedures' inputs, and sends no body the server parses.
+  app.addHook('onRequest', async (request, reply) => {
+    if (authenticated(request.headers.authorization, settings.tokens)) return;
+    const { status, body } = answerRefusal(
+      new TRPCError({ code: 'UNAUTHORIZED', message: unauthenticatedMessage }),
+      contextFor(request, settings),
+    );
+    return reply.code(status).header('content-type', 'application/json').send(body);
+  });
 
   app.all<{ Params: { path: string }; Querystring: Record<string, string | undefined> }>(
     `${prefix}/:path`,

@@ -2,6 +2,7 @@ import { callTRPCProcedure, TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { authenticated, unauthenticatedMessage } from './access';
 import { type ContextSettings, contextFor, disconnectSignal } from './context';
 import { describeError, retryAfterSeconds } from './error-shape';
 import { kindOf, procedureTable } from './library-internals';
@@ -71,6 +72,15 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
     const code = refusals[status] ?? 'INTERNAL_SERVER_ERROR';
     const message = status >= 500 && settings.production ? 'Internal server error' : error.message;
     return reply.code(status).send({ code, message, field: null, issues: null });
+  });
+
+  // A caller without a token the API knows is answered before its body is read: it learns nothing of the
+  // procedures' inputs, and sends no body the server parses.
+  app.addHook('onRequest', async (request, reply) => {
+    if (authenticated(request.headers.authorization, settings.tokens)) return;
+    return reply
+      .code(401)
+      .send({ code: 'UNAUTHORIZED', message: unauthenticatedMessage, field: null, issues: null });
   });
 
   // Fastify's own JSON parser, behind a depth check: schemas walk input recursively.

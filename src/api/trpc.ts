@@ -1,6 +1,6 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import type { OpenApiMeta, OpenApiMethod } from 'trpc-to-openapi';
-import { type Access, grants, roleOf, rolesFor } from './access';
+import { type Access, grants, roleOf, rolesFor, unauthenticatedMessage } from './access';
 import type { Context } from './context';
 import { toTRPCError } from './error-mapping';
 import { describeError } from './error-shape';
@@ -60,14 +60,15 @@ const mapErrors = t.middleware(async ({ next }) => {
 });
 
 /**
- * With tokens configured, every procedure needs a bearer token (401 without one it knows) whose role grants the
- * procedure's access (403 otherwise), before its input is even read.
+ * With tokens configured, every procedure needs a bearer token whose role grants the procedure's access (403
+ * otherwise), before its input is even read. Over HTTP a request without a token it knows is answered 401 before
+ * its body is read (see `authenticated`); the check here holds for any other way a call arrives.
  */
 const requireRole = t.middleware(({ ctx, meta, next }) => {
   if (ctx.tokens.length === 0) return next();
   const role = roleOf(ctx.authorization, ctx.tokens);
   if (role === undefined) {
-    throw new TRPCError({ code: 'UNAUTHORIZED', message: 'a valid bearer token is required' });
+    throw new TRPCError({ code: 'UNAUTHORIZED', message: unauthenticatedMessage });
   }
   // Stryker disable next-line StringLiteral,OptionalChaining: every procedure states its access (restRoutes); this is a fallback.
   const access = meta?.access ?? 'admin';

@@ -2,6 +2,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { channelFactory, videoFactory } from '../../src/factories';
 import { maxJsonDepth } from '../../src/api/raw-input';
+import { bodyLimitBytes } from '../../src/app';
 import { translateDatabaseError } from '../../src/services/database-errors';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
@@ -170,5 +171,65 @@ describe('refused input', () => {
     expect((await production.query('channels.list', {}, { authorization: `Basic ${token}` })).status).toBe(
       401,
     );
+  });
+});
+
+describe('a caller without a token the API knows', () => {
+  const bodies = [
+    { what: 'an oversized body', text: `{"json":{"name":"${'x'.repeat(bodyLimitBytes)}"}}` },
+    { what: 'a body that is not JSON', text: '{"json":{"name":' },
+    { what: 'a body its schema rejects', text: '{"json":{"name":7,"owner":"me"}}' },
+  ];
+  const callers = [
+    { who: 'no token', headers: {} },
+    { who: 'a token the API does not know', headers: { authorization: 'Bearer garbage-garbage-garbage' } },
+  ];
+  const cases = callers.flatMap((caller) => bodies.map((body) => ({ ...caller, ...body })));
+
+  it.each(cases)('with $who and $what is answered 401 on both transports', async ({ headers, text }) => {
+    const trpc = await request(production.app.server)
+      .post('/trpc/channels.create')
+      .set(headers)
+      .type('json')
+      .send(text);
+    expect(trpc.status).toBe(401);
+    expect(trpc.body.error.json).toMatchObject({
+      message: 'a valid bearer token is required',
+      data: { code: 'UNAUTHORIZED' },
+    });
+    const rest = await request(production.app.server)
+      .post('/api/channels')
+      .set(headers)
+      .type('json')
+      .send(text.replace(/^\{"json":(.*)\}$/, '$1'));
+    expect(rest.status).toBe(401);
+    expect(rest.body).toEqual({
+      code: 'UNAUTHORIZED',
+      message: 'a valid bearer token is required',
+      field: null,
+      issues: null,
+    });
+  });
+
+  it('is answered 401 for a query whose input its schema rejects, and for a batch', async () => {
+    const query = await request(production.app.server).get(
+      `/trpc/channels.list?input=${encodeURIComponent('{"json":{"limit":"many"}}')}`,
+    );
+    expect(query.status).toBe(401);
+    const batch = await request(production.app.server)
+      .post('/trpc/channels.create,channels.create?batch=1')
+      .type('json')
+      .send('not JSON');
+    expect(batch.status).toBe(401);
+    expect(batch.body.error.json.data.code).toBe('UNAUTHORIZED');
+  });
+
+  it('still gets 400, not 401, with the token: the check comes first, the body rules after', async () => {
+    const answer = await request(production.app.server)
+      .post('/api/channels')
+      .set(auth)
+      .type('json')
+      .send('{"name":7}');
+    expect(answer.status).toBe(400);
   });
 });
