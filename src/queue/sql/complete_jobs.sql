@@ -1,0 +1,29 @@
+CREATE OR REPLACE FUNCTION public.complete_jobs(job_keys uuid[], job_lease_tokens uuid[], job_results jsonb[], video_completes_from video_status[])
+ RETURNS SETOF processing_jobs
+ LANGUAGE plpgsql
+ SET plan_cache_mode TO 'force_generic_plan'
+AS $function$
+    BEGIN
+      RETURN QUERY
+      WITH done AS (
+        UPDATE processing_jobs AS job
+           SET status = 'completed', result = given.result, completed_at = now(), error_message = NULL,
+               lease_token = NULL, lease_expires_at = NULL
+          FROM unnest(job_keys, job_lease_tokens, job_results) AS given (id, lease_token, result)
+         WHERE job.id = given.id AND job.status = 'running' AND job.lease_token = given.lease_token
+           AND job.id IN (SELECT id FROM processing_jobs WHERE id = ANY(job_keys)
+                           ORDER BY job_type, entity_type, entity_id, id FOR UPDATE)
+        RETURNING job.*
+      ), video AS (
+        UPDATE videos SET status = 'completed', processed_at = now(), error_message = NULL
+         WHERE videos.id IN (SELECT v.id FROM videos v JOIN done ON done.entity_type = 'video' AND v.id = done.entity_id
+                              WHERE v.status = ANY(video_completes_from)
+                              ORDER BY v.youtube_video_id FOR NO KEY UPDATE OF v)
+      ), channel AS (
+        UPDATE channels SET last_checked_at = now()
+          FROM done
+         WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id
+      )
+      SELECT * FROM done;
+    END
+    $function$;
