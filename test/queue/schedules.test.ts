@@ -1,15 +1,17 @@
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import type { Knex } from 'knex';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { parseConfig, schedulerSettings } from '../../src/config';
 import { connect } from '../../src/db/connect';
-import { channelFactory } from '../../src/factories';
+import { channelFactory, processingJobFactory } from '../../src/factories';
 import type { Channel } from '../../src/schemas/channel';
 import { type Scheduler, startScheduler } from '../../src/scheduler';
 import { claimJobs, completeJob, enqueueJobs } from '../../src/services/job-queue';
 import { enqueueDueDiscoveries } from '../../src/services/schedules';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
+import { until } from '../support/until';
 
 const db = () => testDatabase().db;
 const api = useApi();
@@ -130,13 +132,74 @@ describe('the scheduler', () => {
       log: { info: (details) => lines.push(details), error: () => undefined },
     });
     await scheduled();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await until(() => lines.length > 0);
     await scheduler.stop();
-    expect(lines).toContainEqual({ enqueued: 1, pruned: 0 });
+    expect(lines).toEqual([{ enqueued: 1, pruned: 0 }]);
     const after = await discoveryJobs();
     await scheduled();
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(await discoveryJobs()).toEqual(after);
+  });
+});
+
+describe('a scheduler whose database goes away for a while', () => {
+  let admin: pg.Client;
+  let database: string;
+  const application = 'scheduler-under-outage';
+
+  // The outage is switched from another database: while it lasts, no new connection reaches the test's own.
+  beforeAll(async () => {
+    admin = new pg.Client({ connectionString: inject('serverUrl') });
+    await admin.connect();
+    database = admin.escapeIdentifier(new URL(testDatabase().url).pathname.slice(1));
+  });
+  afterAll(async () => {
+    await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+    await admin.end();
+  });
+
+  it('keeps ticking through the failed ticks, and enqueues and prunes again once it is back', async () => {
+    const url = new URL(testDatabase().url);
+    url.searchParams.set('application_name', application);
+    const own = connect(url.toString(), { ...testPoolSettings, DATABASE_POOL_SIZE: 2 });
+    const ticks: object[] = [];
+    const failures: unknown[] = [];
+    const scheduler = startScheduler({
+      db: own,
+      intervalMs: 50,
+      batchSize: 10,
+      retentionDays: 14,
+      log: {
+        info: (details) => ticks.push(details),
+        error: ({ err }: { err?: unknown }) => failures.push(err),
+      },
+    });
+    try {
+      await scheduled();
+      await until(() => ticks.length === 1);
+      expect(ticks).toEqual([{ enqueued: 1, pruned: 0 }]);
+
+      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS false`);
+      await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+        [application],
+      );
+      // Two failed ticks in a row: the first one's failure scheduled the next.
+      await until(() => failures.length >= 2);
+      await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
+
+      const due = await scheduled();
+      const finished = await processingJobFactory
+        .trait('discovery', 'completed')
+        .create({ entityId: due.id, completedAt: new Date(Date.now() - 20 * 24 * hour) });
+      await until(() => ticks.length === 2);
+      expect(ticks[1]).toEqual({ enqueued: 1, pruned: 1 });
+      expect(await discoveryJobs()).toContain(due.id);
+      expect(await db()('processing_jobs').where({ id: finished.id })).toEqual([]);
+    } finally {
+      await scheduler.stop();
+      await own.destroy();
+    }
   });
 });
 
