@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
  * order of the one-active-job index an enqueue locks them in), then videos (by YouTube id, the order an upsert
  * writes them in), then channels, then sessions. An UPDATE locks rows in whatever order its plan reaches them,
  * so a write over several rows locks them first with a sorted `FOR UPDATE` (the claim and the batch completion
- * do so inside their SQL functions, migration 20261202000017). A delete, which PostgreSQL would otherwise run
+ * do so inside their SQL functions in src/queue/sql/). A delete, which PostgreSQL would otherwise run
  * from the parent down (channel, its videos, then the jobs its triggers remove), locks what it will remove in
  * this order first, so a delete and a worker completing the same rows' jobs queue behind each other.
  *
