@@ -4,7 +4,7 @@ import type { ProcessingJob } from '../schemas/processing-job';
 import { retryLostRaces } from './lost-races';
 
 /**
- * Enqueues one discovery job for each of up to `batchSize` due, active channels (migration 20261202000016: a
+ * Enqueues one discovery job for each of up to `batchSize` due, active channels (src/queue/sql/enqueue_due_discoveries.sql: a
  * channel is due `processingConfig.discoverEveryHours` after its last check), oldest due first. Safe to run from
  * several processes at once: each due channel is enqueued by one of them.
  */
