@@ -1,6 +1,6 @@
 import pg from 'pg';
 
-/** The channel `notify_claimable_jobs` (migration 20261201000014) notifies when jobs become claimable. */
+/** The channel src/queue/sql/notify_claimable_jobs.sql notifies when jobs become claimable. */
 const claimableChannel = 'processing_jobs_claimable';
 
 /**
