@@ -11,7 +11,7 @@ import { NotFoundError } from './errors';
 import { retryLostRaces } from './lost-races';
 
 /**
- * The job types the queue knows (rows of `job_types` in src/db/schema.sql), each with its running limit and
+ * The job types the queue knows (rows of the table `job_types`, src/db/schema.sql), each with its running limit and
  * how many of its jobs run now (live leases, as the claim counts them).
  */
 async function jobTypeRows(db: Knex, jobType?: JobType): Promise<JobTypeSettings[]> {
