@@ -5,6 +5,7 @@ import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Knex } from 'knex';
 import { answerCheck } from './api/answer-writer';
+import { defaultMaxBatchCalls } from './api/batch-limit';
 import type { ContextSettings } from './api/context';
 import { registerDocs } from './api/docs';
 import { registerTRPC } from './api/fastify-handler';
@@ -31,6 +32,8 @@ export interface AppOptions extends Omit<ContextSettings, 'wakeups'> {
   logger: FastifyServerOptions['logger'];
   /** Browser origins allowed to call the API; CORS stays off when empty. */
   corsOrigins?: string[];
+  /** The most calls one tRPC batch request may hold; `defaultMaxBatchCalls` unless set. */
+  maxBatchCalls?: number;
 }
 
 /** Largest request body accepted: room for a 1,000,000-character transcript in multi-byte UTF-8. */
@@ -91,7 +94,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   // Each API in its own scope: tRPC reads bodies as text itself, REST routes take Fastify's parsed JSON.
-  await app.register(async (scope) => registerTRPC(scope, '/trpc', settings));
+  await app.register(async (scope) =>
+    registerTRPC(scope, '/trpc', settings, options.maxBatchCalls ?? defaultMaxBatchCalls),
+  );
   await app.register(async (scope) => registerRest(scope, restPrefix, settings));
   await registerDocs(app);
 

@@ -1,6 +1,7 @@
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
 import { type ApiToken, roles } from './api/access';
+import { defaultMaxBatchCalls } from './api/batch-limit';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -40,6 +41,16 @@ const envSchema = z
       )
       .pipe(z.array(z.url()))
       .default([]),
+    /**
+     * The most calls one tRPC batch request may hold; a larger batch is answered 400. Never below what the typed
+     * client puts in one batch.
+     */
+    TRPC_MAX_BATCH_CALLS: z.coerce
+      .number()
+      .int()
+      .min(defaultMaxBatchCalls, `must be at least ${defaultMaxBatchCalls}, the typed client's batch`)
+      .max(10_000)
+      .default(defaultMaxBatchCalls),
     /** Seconds between scheduler ticks in the API process (due discoveries, pruning); 0 turns it off. */
     SCHEDULER_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
     /** Channels enqueued, or finished jobs pruned, per statement of a scheduler tick. */

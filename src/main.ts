@@ -59,6 +59,7 @@ async function main(): Promise<void> {
     tokens: apiTokens(config),
     listenUrl: config.DATABASE_LISTEN_URL ?? database.url,
     corsOrigins: config.CORS_ORIGINS,
+    maxBatchCalls: config.TRPC_MAX_BATCH_CALLS,
     production: config.NODE_ENV === 'production',
   });
   const address = await app.listen({ host: config.HOST, port: config.PORT });

@@ -8,6 +8,7 @@ import {
 } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
+import { defaultMaxBatchCalls } from './api/batch-limit';
 import type { AppRouter } from './api/router';
 
 export interface ClientOptions {
@@ -49,10 +50,10 @@ const transportErrors: TRPCLink<AppRouter> =
     );
 
 /**
- * Batches stay well inside what the server reads: Node refuses a request head over 16 KiB with 431, and a URL
- * that long carries about a hundred small queries.
+ * Batches stay well inside what the server reads: Node refuses a request head over 16 KiB with 431, and the
+ * server refuses a batch of more calls than its limit, which is never below `defaultMaxBatchCalls`.
  */
-export const clientBatchLimits = { maxURLLength: 8_000, maxItems: 100 } as const;
+export const clientBatchLimits = { maxURLLength: 8_000, maxItems: defaultMaxBatchCalls } as const;
 
 /** Claims may wait for work (`waitMs`); batched with other calls, they would hold those calls' answers back. */
 const unbatched = new Set(['jobs.claim']);

@@ -140,7 +140,12 @@ function logFailure(ctx: Context, error: TRPCError, path: string | undefined): v
  * sends, are answered directly; the rest goes through tRPC's `resolveResponse` as its Fastify adapter would, with
  * the answer buffered into one body.
  */
-export function registerTRPC(app: FastifyInstance, prefix: string, settings: ContextSettings): void {
+export function registerTRPC(
+  app: FastifyInstance,
+  prefix: string,
+  settings: ContextSettings,
+  maxBatchCalls: number,
+): void {
   // tRPC parses bodies itself; hand them over as text.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) =>
@@ -153,6 +158,20 @@ export function registerTRPC(app: FastifyInstance, prefix: string, settings: Con
     if (authenticated(request.headers.authorization, settings.tokens)) return;
     const { status, body } = answerRefusal(
       new TRPCError({ code: 'UNAUTHORIZED', message: unauthenticatedMessage }),
+      contextFor(request, settings),
+    );
+    return reply.code(status).header('content-type', 'application/json').send(body);
+  });
+
+  // Each call of a batch runs at once, so a batch's size is bounded before its body is read.
+  app.addHook('onRequest', async (request: TRPCRoute, reply) => {
+    const calls = request.query.batch === '1' ? request.params.path.split(',').length : 1;
+    if (calls <= maxBatchCalls) return;
+    const { status, body } = answerRefusal(
+      new TRPCError({
+        code: 'BAD_REQUEST',
+        message: `a batch may hold at most ${maxBatchCalls} calls; this one holds ${calls}`,
+      }),
       contextFor(request, settings),
     );
     return reply.code(status).header('content-type', 'application/json').send(body);
