@@ -17,7 +17,8 @@ function queryInput(
   query: Record<string, string | string[]>,
   kinds: Map<string, string>,
 ): Record<string, unknown> {
-  const input: Record<string, unknown> = {};
+  // Without a prototype, a `__proto__` parameter is a plain key, which the procedures' input check rejects by name.
+  const input: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const [key, value] of Object.entries(query)) {
     const kind = kinds.get(key);
     if (kind === 'array') input[key] = Array.isArray(value) ? value : [value];
@@ -83,8 +84,10 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
       .send({ code: 'UNAUTHORIZED', message: unauthenticatedMessage, field: null, issues: null });
   });
 
-  // Fastify's own JSON parser, behind a depth check: schemas walk input recursively.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
+  // Fastify's own JSON parser, behind a depth check: schemas walk input recursively. Keys are kept as `JSON.parse`
+  // keeps them, as over tRPC: `__proto__` as a plain key, for the procedures' input check to reject by name, and
+  // `constructor` and `prototype` as the data they are.
+  const parseJson = app.getDefaultJsonParser('ignore', 'ignore');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (jsonTooDeep(body as string)) done(Object.assign(new Error(tooDeepMessage), { statusCode: 400 }));

@@ -1,4 +1,5 @@
 import superjson, { type SuperJSONResult } from 'superjson';
+import { rejectProtoKey } from './raw-input';
 
 /** superjson's escaping of a key inside an annotation path. */
 export const escapeKey = (key: string) =>
@@ -108,10 +109,19 @@ export function serializeAnswer(value: unknown): SuperJSONResult {
 }
 
 /**
+ * superjson's `deserialize` for a call's input, after rejecting a `__proto__` key in its JSON, which superjson
+ * would drop without a word.
+ */
+function deserializeInput(payload: SuperJSONResult): unknown {
+  rejectProtoKey((payload as Partial<SuperJSONResult> | null)?.json);
+  return superjson.deserialize(payload);
+}
+
+/**
  * superjson both ways, so any superjson client reads the answers; answers are written by `serializeAnswer`, which
  * writes what superjson would, faster.
  */
 export const transformer = {
-  input: superjson,
+  input: { serialize: superjson.serialize.bind(superjson), deserialize: deserializeInput },
   output: { serialize: serializeAnswer, deserialize: superjson.deserialize.bind(superjson) },
 };

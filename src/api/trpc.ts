@@ -5,8 +5,7 @@ import type { Context } from './context';
 import { toTRPCError } from './error-mapping';
 import { describeError } from './error-shape';
 import { transformer } from './transformer';
-import { pathOfNul } from './raw-input';
-import { InvalidInputError } from '../services/errors';
+import { rejectNul, rejectProtoKey } from './raw-input';
 
 const t = initTRPC
   .context<Context>()
@@ -96,14 +95,15 @@ const logCall = t.middleware(async ({ ctx, path, next }) => {
   return result;
 });
 
-/** PostgreSQL stores no NUL character in text or JSONB: refused here, naming the field, for every procedure. */
-const refuseNul = t.middleware(async ({ getRawInput, next }) => {
-  const path = pathOfNul(await getRawInput());
-  if (path) {
-    const field = path.map(String).join('.') || 'input';
-    throw new InvalidInputError(`${field}: must not contain a NUL character`, field);
-  }
+/**
+ * What no schema says, checked on every procedure's input as it arrived: no NUL character, no `__proto__` key
+ * (which only REST input still holds here: tRPC's transformer rejects it before superjson drops it).
+ */
+const rejectRawInput = t.middleware(async ({ getRawInput, next }) => {
+  const input = await getRawInput();
+  rejectNul(input);
+  rejectProtoKey(input);
   return next();
 });
 
-export const procedure = t.procedure.use(logCall).use(mapErrors).use(requireRole).use(refuseNul);
+export const procedure = t.procedure.use(logCall).use(mapErrors).use(requireRole).use(rejectRawInput);

@@ -1,8 +1,10 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { channelFactory, videoFactory } from '../../src/factories';
+import { defaultMaxBatchCalls } from '../../src/api/batch-limit';
 import { maxJsonDepth } from '../../src/api/raw-input';
-import { bodyLimitBytes } from '../../src/app';
+import { bodyLimitBytes, buildApp } from '../../src/app';
+import { parseConfig } from '../../src/config';
 import { translateDatabaseError } from '../../src/services/database-errors';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
@@ -163,6 +165,54 @@ describe('refused input', () => {
     expect(overLimit.body.message).toMatch(/nested more than/);
   });
 
+  it('rejects a `__proto__` key with 400 naming its path, on both transports, wherever it is', async () => {
+    const channel = await channelFactory.create();
+    const message = (field: string) => `${field}: \`__proto__\` is not an accepted key`;
+    const cases = [
+      { body: '{"__proto__":{"name":"x"}}', field: '__proto__' },
+      { body: '{"metadata":{"list":[{"__proto__":1}]}}', field: 'metadata.list.0.__proto__' },
+      // JSON's escapes spell the same key.
+      { body: '{"metadata":{"\\u005f_proto__":1}}', field: 'metadata.__proto__' },
+    ];
+    for (const { body, field } of cases) {
+      const trpc = await request(api.app.server)
+        .post('/trpc/channels.update')
+        .type('json')
+        .send(`{"json":${body.replace('{', `{"id":"${channel.id}",`)}}`);
+      expect(trpc.status).toBe(400);
+      expect(trpc.body.error.json).toMatchObject({ message: message(field), data: { field } });
+      const rest = await request(api.app.server).patch(`/api/channels/${channel.id}`).type('json').send(body);
+      expect(rest.status).toBe(400);
+      expect(rest.body).toMatchObject({ code: 'BAD_REQUEST', message: message(field), field });
+    }
+    const query = await request(api.app.server).get(
+      `/trpc/channels.list?input=${encodeURIComponent('{"json":{"__proto__":{"limit":1}}}')}`,
+    );
+    expect(query.body.error.json.data.field).toBe('__proto__');
+    const restQuery = await request(api.app.server).get('/api/channels?__proto__=x&__proto__=y');
+    expect(restQuery.status).toBe(400);
+    expect(restQuery.body.field).toBe('__proto__');
+    expect(await testDatabase().db('channels').where({ id: channel.id }).first()).toMatchObject({
+      name: channel.name,
+      metadata: channel.metadata,
+    });
+  });
+
+  it('takes `constructor` and `prototype` keys as the data they are, on both transports', async () => {
+    const metadata = { constructor: { prototype: { x: 1 } } };
+    const trpc = await api.mutate<{ metadata: unknown }>('channels.create', {
+      ...channelFactory.build(),
+      metadata,
+    });
+    expect(trpc.status).toBe(200);
+    expect(trpc.data.metadata).toEqual(metadata);
+    const rest = await request(api.app.server)
+      .post('/api/channels')
+      .send({ ...channelFactory.build(), metadata });
+    expect(rest.status).toBe(200);
+    expect(rest.body.metadata).toEqual(metadata);
+  });
+
   it('takes the bearer scheme in any case', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
       const answer = await production.query('channels.list', {}, { authorization: `${scheme} ${token}` });
@@ -231,5 +281,60 @@ describe('a caller without a token the API knows', () => {
       .type('json')
       .send('{"name":7}');
     expect(answer.status).toBe(400);
+  });
+});
+
+describe('a tRPC batch', () => {
+  /** A GET batch of `calls` channel lists, one page of one channel each. */
+  const listBatch = (calls: number) => {
+    const input = Object.fromEntries(
+      Array.from({ length: calls }, (_, index) => [index, { json: { limit: 1 } }]),
+    );
+    const paths = Array.from({ length: calls }, () => 'channels.list').join(',');
+    return `/trpc/${paths}?batch=1&input=${encodeURIComponent(JSON.stringify(input))}`;
+  };
+
+  it(`holds up to ${defaultMaxBatchCalls} calls by default, and one more is rejected with 400 naming the limit`, async () => {
+    const atLimit = await request(api.app.server).get(listBatch(defaultMaxBatchCalls));
+    expect(atLimit.status).toBe(200);
+    expect(atLimit.body).toHaveLength(defaultMaxBatchCalls);
+    const past = await request(api.app.server).get(listBatch(defaultMaxBatchCalls + 1));
+    expect(past.status).toBe(400);
+    expect(past.body.error.json).toMatchObject({
+      message: `a batch may hold at most ${defaultMaxBatchCalls} calls; this one holds ${defaultMaxBatchCalls + 1}`,
+      data: { code: 'BAD_REQUEST' },
+    });
+    const mutations = await request(api.app.server)
+      .post(
+        `/trpc/${Array.from({ length: defaultMaxBatchCalls + 1 }, () => 'channels.create').join(',')}?batch=1`,
+      )
+      .type('json')
+      .send('{}');
+    expect(mutations.status).toBe(400);
+    expect(mutations.body.error.json.message).toMatch(/^a batch may hold at most/);
+  });
+
+  it('holds as many calls as TRPC_MAX_BATCH_CALLS allows, never fewer than the typed client sends', async () => {
+    expect(parseConfig({}).TRPC_MAX_BATCH_CALLS).toBe(defaultMaxBatchCalls);
+    expect(() => parseConfig({ TRPC_MAX_BATCH_CALLS: String(defaultMaxBatchCalls - 1) })).toThrow(
+      /TRPC_MAX_BATCH_CALLS/,
+    );
+    const limit = parseConfig({ TRPC_MAX_BATCH_CALLS: '60' }).TRPC_MAX_BATCH_CALLS;
+    const app = await buildApp({
+      db: testDatabase().db,
+      logger: false,
+      tokens: [],
+      production: false,
+      maxBatchCalls: limit,
+    });
+    await app.ready();
+    try {
+      expect((await request(app.server).get(listBatch(60))).status).toBe(200);
+      const past = await request(app.server).get(listBatch(61));
+      expect(past.status).toBe(400);
+      expect(past.body.error.json.message).toBe('a batch may hold at most 60 calls; this one holds 61');
+    } finally {
+      await app.close();
+    }
   });
 });
