@@ -25,7 +25,9 @@ describe('the API’s type contract', () => {
       updated: number;
       skipped: string[];
     }>();
-    expectTypeOf<Outputs['jobs']['claim'][number]['leaseToken']>().toEqualTypeOf<string | null>();
+    expectTypeOf<Outputs['jobs']['claim'][number]['leaseToken']>().toEqualTypeOf<string>();
+    expectTypeOf<Outputs['jobs']['get']>().not.toHaveProperty('leaseToken');
+    expectTypeOf<Outputs['jobs']['heartbeat']>().not.toHaveProperty('leaseToken');
   });
 
   it('accepts only the statuses the schema lists', () => {

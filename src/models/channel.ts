@@ -26,7 +26,7 @@ export class ChannelModel extends BaseModel {
       relation: BaseModel.HasManyRelation,
       modelClass: ProcessingJobModel,
       join: { from: 'channels.id', to: 'processing_jobs.entity_id' },
-      filter: (query) => query.where('processing_jobs.entity_type', 'channel'),
+      filter: (query) => query.where('processing_jobs.entity_type', 'channel').modify('withoutLeaseToken'),
     },
   });
 }

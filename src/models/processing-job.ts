@@ -1,11 +1,12 @@
-import type { RelationMappings } from 'objection';
-import { type ProcessingJob, processingJobWrite } from '../schemas/processing-job';
+import type { Modifiers, RelationMappings } from 'objection';
+import { type ProcessingJobRow, processingJobSchema, processingJobWrite } from '../schemas/processing-job';
 import { BaseModel } from './base-model';
 import { ChannelModel } from './channel';
+import { columnOf } from './columns';
 import { ProcessingSessionModel } from './processing-session';
 import { VideoModel } from './video';
 
-export interface ProcessingJobModel extends ProcessingJob {}
+export interface ProcessingJobModel extends ProcessingJobRow {}
 
 /**
  * A unit of queued work about one channel or video (`entityType` + `entityId`); its columns and their rules come
@@ -14,6 +15,15 @@ export interface ProcessingJobModel extends ProcessingJob {}
 export class ProcessingJobModel extends BaseModel {
   static override tableName = 'processing_jobs';
   static writeSchema = processingJobWrite;
+
+  /**
+   * `withoutLeaseToken`: the columns a response shows (`processingJobSchema`), so a job read for one never holds
+   * its lease token; every read of jobs, and every relation to them, selects through it.
+   */
+  static override modifiers: Modifiers = {
+    withoutLeaseToken: (query) =>
+      query.select(Object.keys(processingJobSchema.shape).map((key) => `processing_jobs.${columnOf(key)}`)),
+  };
 
   /** The session that groups it, if any (ProcessingSession.jobs is the inverse). */
   declare session?: ProcessingSessionModel | null;

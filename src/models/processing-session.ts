@@ -18,6 +18,7 @@ export class ProcessingSessionModel extends BaseModel {
       relation: BaseModel.HasManyRelation,
       modelClass: ProcessingJobModel,
       join: { from: 'processing_sessions.id', to: 'processing_jobs.session_id' },
+      filter: 'withoutLeaseToken',
     },
   });
 }

@@ -34,7 +34,7 @@ export class VideoModel extends BaseModel {
       relation: BaseModel.HasManyRelation,
       modelClass: ProcessingJobModel,
       join: { from: 'videos.id', to: 'processing_jobs.entity_id' },
-      filter: (query) => query.where('processing_jobs.entity_type', 'video'),
+      filter: (query) => query.where('processing_jobs.entity_type', 'video').modify('withoutLeaseToken'),
     },
   });
 }

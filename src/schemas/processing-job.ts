@@ -1,5 +1,16 @@
 import { z } from 'zod';
-import { count, errorMessage, jsonObject, priority, rowSchema, timestamp, uuid } from './fields';
+import {
+  count,
+  errorMessage,
+  jsonObject,
+  pastTimestamp,
+  priority,
+  rowSchema,
+  scheduledTimestamp,
+  timestamp,
+  updateOf,
+  uuid,
+} from './fields';
 import { createdRange, pageInput } from './pagination';
 import type { VideoStatus } from './video';
 
@@ -45,6 +56,12 @@ export const jobResults = {
 
 export const workerId = z.string().trim().min(1).max(200);
 
+/** Who took a job from its worker, as the admin names themself: a token carries only a role. */
+const requeuedBy = z.string().trim().min(1).max(200);
+
+/** Why an admin took a job from its worker. */
+const requeueReason = z.string().trim().min(1).max(1_000);
+
 /** Every column a writer may set. Optional here means the database supplies a default. */
 export const processingJobWrite = z.strictObject({
   jobType,
@@ -55,23 +72,46 @@ export const processingJobWrite = z.strictObject({
   attempts: count.optional(),
   maxAttempts: z.number().int().min(1).max(100).optional(),
   sessionId: uuid.nullable().optional(),
-  runAfter: timestamp.optional(),
-  startedAt: timestamp.nullable().optional(),
-  completedAt: timestamp.nullable().optional(),
+  runAfter: scheduledTimestamp.optional(),
+  startedAt: pastTimestamp.nullable().optional(),
+  completedAt: pastTimestamp.nullable().optional(),
   errorMessage: errorMessage.nullable().optional(),
   metadata: jsonObject.optional(),
   result: z.json().nullable().optional(),
   lockedBy: workerId.nullable().optional(),
-  lockedAt: timestamp.nullable().optional(),
+  lockedAt: pastTimestamp.nullable().optional(),
   leaseToken: uuid.nullable().optional(),
-  leaseExpiresAt: timestamp.nullable().optional(),
+  leaseExpiresAt: scheduledTimestamp.nullable().optional(),
+  /** The last time an admin took the job from its worker and queued it again (`jobs.requeue`); null if never. */
+  requeuedAt: timestamp.nullable().optional(),
+  requeuedBy: requeuedBy.nullable().optional(),
+  /** The worker that held the job then (its `lockedBy`). */
+  requeuedFrom: workerId.nullable().optional(),
+  requeueReason: requeueReason.nullable().optional(),
 });
 
-export const processingJobSchema = rowSchema(processingJobWrite, {
+/** A stored job, every column: what the database and the model hold, its lease token included. */
+export const processingJobRow = rowSchema(processingJobWrite, {
   /** Its session is paused: the job stays where it is and no claim takes it until the session resumes. */
   held: z.boolean(),
 });
+export type ProcessingJobRow = z.infer<typeof processingJobRow>;
+
+/**
+ * A job as every response shows it but a claim's. Whoever holds a lease token can heartbeat, complete, fail or
+ * release the job as its worker, so the token is a capability: it leaves the server once, in the claim that
+ * issued it, to its claimant. A read shows that a job is leased, to whom (`lockedBy`) and until when
+ * (`leaseExpiresAt`); the output check leaves out anything this schema does not name.
+ */
+export const processingJobSchema = processingJobRow.omit({ leaseToken: true });
 export type ProcessingJob = z.infer<typeof processingJobSchema>;
+
+/** A stored job as `processingJobSchema` shows it, for services that build a response from a row. */
+export const withoutLeaseToken = ({ leaseToken, ...job }: ProcessingJobRow): ProcessingJob => job;
+
+/** A job as `jobs.claim` responds to the worker that claimed it: with the lease token only it may show. */
+export const claimedJobSchema = processingJobSchema.extend({ leaseToken: uuid });
+export type ClaimedJob = z.infer<typeof claimedJobSchema>;
 
 export const jobInclude = z
   .array(z.enum(['session', 'channel', 'video']))
@@ -104,10 +144,12 @@ export type EnqueueJob = z.infer<typeof enqueueJob>;
 export const enqueueManyInput = z.strictObject({ jobs: z.array(enqueueJob).min(1).max(maxEnqueueBatch) });
 
 /** What a client may still change on a job; the queue owns everything else. */
-export const updateJobInput = processingJobWrite
-  .pick({ priority: true, maxAttempts: true, sessionId: true, metadata: true })
-  .partial()
-  .extend({ id: uuid });
+export const updateJobInput = updateOf(
+  processingJobWrite
+    .pick({ priority: true, maxAttempts: true, sessionId: true, metadata: true })
+    .partial()
+    .extend({ id: uuid }),
+);
 
 export const listJobsInput = z.strictObject({
   ...pageInput,
@@ -168,6 +210,12 @@ export const completeJobsResult = z.strictObject({
   refused: z.array(z.strictObject({ id: uuid, reason: z.string() })),
 });
 export type CompleteJobsResult = z.infer<typeof completeJobsResult>;
+
+/**
+ * An admin taking a running job from its worker (one that is stuck, say): queued again at once, its lease voided
+ * so the worker's later calls are rejected, and who, when and why recorded on the job.
+ */
+export const requeueJobInput = z.strictObject({ id: uuid, requeuedBy, reason: requeueReason });
 
 export const failJobInput = leaseInput.extend({
   error: errorMessage.min(1),

@@ -4,6 +4,7 @@ import { toColumns } from '../models/columns';
 import { ProcessingJobModel } from '../models/processing-job';
 import type { JobWakeups } from '../db/job-wakeups';
 import {
+  type ClaimedJob,
   type ClaimJobsInput,
   claimJobsInput,
   type CompleteJobsResult,
@@ -14,7 +15,9 @@ import {
   type heartbeatInput,
   type ProcessingJob,
   type releaseJobInput,
+  type requeueJobInput,
   videoStatusForJob,
+  withoutLeaseToken,
 } from '../schemas/processing-job';
 import { videoStatusFrom } from '../schemas/video';
 import { moveVideosWithJobs } from './video-follows-job';
@@ -25,8 +28,9 @@ import { retryLostRaces } from './lost-races';
  * The PostgreSQL work queue. Every state change is one conditional UPDATE (`WHERE <expected state>`), so two
  * callers can never both win; claims take rows with FOR UPDATE SKIP LOCKED. A claim issues a fresh lease token
  * and only that token may heartbeat, complete or fail the job: a worker whose lease expired and whose job was
- * claimed again is refused, so a result is never recorded twice. Videos, channels and sessions follow their
- * jobs in the same statement or transaction.
+ * claimed again is rejected, so a result is never recorded twice. The token leaves the server only in the
+ * claim's response: every other one shows that a job is leased, never the token. Videos, channels and sessions
+ * follow their jobs in the same statement or transaction.
  */
 
 /** Retry delays double per attempt; jitter stays within ±20% so each delay still exceeds the one before. */
@@ -38,8 +42,13 @@ export function retryDelaySeconds(attempt: number, random: () => number = Math.r
   return base * (0.8 + 0.4 * random());
 }
 
+/** A claimed job as its claimant sees it, with the lease token its claim issued (never null on a running job). */
+const toClaimedJob = (row: Record<string, unknown>): ClaimedJob =>
+  ProcessingJobModel.fromDatabaseJson(row).$toJson() as ClaimedJob;
+
+/** A job as every other response shows it: without its lease token. */
 const toJob = (row: Record<string, unknown>): ProcessingJob =>
-  ProcessingJobModel.fromDatabaseJson(row).$toJson();
+  withoutLeaseToken(ProcessingJobModel.fromDatabaseJson(row).$toJson());
 
 const activeKey = (job: { jobType: string; entityType: string; entityId: string }) =>
   `${job.jobType}/${job.entityType}/${job.entityId}`;
@@ -125,7 +134,7 @@ export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<Process
  * gets one more attempt, the worker's id, a lease and a new lease token. A job whose lease expired on its last
  * attempt is failed instead.
  */
-async function claimOnce(db: Knex, input: ClaimJobsInput): Promise<ProcessingJob[]> {
+async function claimOnce(db: Knex, input: ClaimJobsInput): Promise<ClaimedJob[]> {
   // One call, so one round trip and atomic without a transaction (migration 20261202000015). In order: fail
   // leases that expired on their last attempt (and their videos); lock the limited types' rows and count what
   // runs of each; lock the best queued and expired-lease candidates per limited type and for the other types
@@ -142,7 +151,7 @@ async function claimOnce(db: Knex, input: ClaimJobsInput): Promise<ProcessingJob
     ]),
   );
   return (claimed.rows as Record<string, unknown>[])
-    .map(toJob)
+    .map(toClaimedJob)
     .sort((a, b) => b.priority - a.priority || a.createdAt.getTime() - b.createdAt.getTime());
 }
 
@@ -178,7 +187,7 @@ export async function claimJobs(
   input: z.output<typeof claimJobsInput>,
   wakeups?: JobWakeups,
   signal?: AbortSignal,
-): Promise<ProcessingJob[]> {
+): Promise<ClaimedJob[]> {
   const deadline = Date.now() + input.waitMs;
   for (;;) {
     const seen = wakeups?.seen() ?? 0;
@@ -195,8 +204,8 @@ export async function claimJobs(
 }
 
 /** Releases jobs one at a time, each in a transaction of its own, so they need no lock order. */
-async function handBack(db: Knex, jobs: ProcessingJob[]): Promise<[]> {
-  for (const job of jobs) await releaseJob(db, { id: job.id, leaseToken: job.leaseToken! });
+async function handBack(db: Knex, jobs: ClaimedJob[]): Promise<[]> {
+  for (const job of jobs) await releaseJob(db, { id: job.id, leaseToken: job.leaseToken });
   return [];
 }
 
@@ -370,6 +379,43 @@ export async function cancelJob(db: Knex, id: string): Promise<ProcessingJob> {
   if (row) return toJob(row);
   throw new ConflictError(
     `only queued or running jobs can be cancelled; this one is ${await currentStatus(db, id)}`,
+    'status',
+  );
+}
+
+/**
+ * An admin takes a running job from its worker (one that is stuck, say): queued again at once for any worker, its
+ * lease voided, so the worker's later heartbeat, completion, failure or release is rejected; the attempt its claim
+ * took is not spent, as on a release. The job records when, who, from which worker and why; its video goes back
+ * to queued.
+ */
+export async function requeueJob(db: Knex, input: z.output<typeof requeueJobInput>): Promise<ProcessingJob> {
+  const row = await retryLostRaces(() =>
+    db.transaction(async (trx) => {
+      const [requeued] = await trx('processing_jobs')
+        .where({ id: input.id, status: 'running' })
+        .update({
+          status: 'queued',
+          attempts: trx.raw('attempts - 1'),
+          run_after: trx.fn.now(),
+          requeued_at: trx.fn.now(),
+          requeued_by: input.requeuedBy,
+          requeued_from: trx.raw('locked_by'),
+          requeue_reason: input.reason,
+          locked_by: null,
+          locked_at: null,
+          lease_token: null,
+          lease_expires_at: null,
+        })
+        .returning('*');
+      if (requeued?.entity_type === 'video')
+        await moveVideosWithJobs(trx, [requeued.entity_id], requeued.status);
+      return requeued as Record<string, unknown> | undefined;
+    }),
+  );
+  if (row) return toJob(row);
+  throw new ConflictError(
+    `only running jobs can be requeued; this one is ${await currentStatus(db, input.id)}`,
     'status',
   );
 }

@@ -4,7 +4,12 @@ import { ChannelModel } from '../models/channel';
 import { ProcessingJobModel } from '../models/processing-job';
 import { VideoModel } from '../models/video';
 import type { Page } from '../schemas/pagination';
-import type { ListJobsInput, ProcessingJob, updateJobInput } from '../schemas/processing-job';
+import {
+  type ListJobsInput,
+  type ProcessingJob,
+  type updateJobInput,
+  withoutLeaseToken,
+} from '../schemas/processing-job';
 import type { JobEntity, JobWithRelations } from '../schemas/responses';
 import { NotFoundError } from './errors';
 import { newestFirst } from './pagination';
@@ -13,7 +18,9 @@ import { moveVideosWithJobs } from './video-follows-job';
 import { retryLostRaces } from './lost-races';
 import { requireParent } from './parents';
 
-const jobRows = rowsOf((db) => ProcessingJobModel.query(db), 'job');
+/** Jobs as reads show them: the lease token is not even read (see `processingJobSchema`). */
+const readJobs = (db: Knex) => ProcessingJobModel.query(db).modify('withoutLeaseToken');
+const jobRows = rowsOf(readJobs, 'job');
 
 export async function getJob(
   db: Knex,
@@ -24,7 +31,7 @@ export async function getJob(
 }
 
 export async function listJobs(db: Knex, input: ListJobsInput): Promise<Page<JobWithRelations>> {
-  const query = ProcessingJobModel.query(db);
+  const query = readJobs(db);
   if (input.status) query.where('status', input.status);
   if (input.jobType) query.where('job_type', input.jobType);
   if (input.entityType) query.where('entity_type', input.entityType);
@@ -50,7 +57,7 @@ export async function updateJob(
   db: Knex,
   { id, ...patch }: z.output<typeof updateJobInput>,
 ): Promise<ProcessingJob> {
-  if (patch.sessionId === undefined) return (await jobRows.patch(db, id, patch)).$toJson();
+  if (patch.sessionId === undefined) return withoutLeaseToken((await jobRows.patch(db, id, patch)).$toJson());
   const job = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       const before = await trx('processing_jobs')
@@ -65,7 +72,7 @@ export async function updateJob(
     }),
   );
   if (!job) throw new NotFoundError('job', id);
-  return job.$toJson();
+  return withoutLeaseToken(job.$toJson());
 }
 
 /** Deletes a job; the video of a queued or running transcript job goes back to `discovered`, as on cancel. */
@@ -79,7 +86,7 @@ export async function deleteJob(db: Knex, id: string): Promise<ProcessingJob> {
     }),
   );
   if (!row) throw new NotFoundError('job', id);
-  return ProcessingJobModel.fromDatabaseJson(row).$toJson();
+  return withoutLeaseToken(ProcessingJobModel.fromDatabaseJson(row).$toJson());
 }
 
 /** The channel or video a job is about; NotFound when the job, or its entity, is gone. */

@@ -6,7 +6,7 @@ import {
   videoFactory,
 } from '../../src/factories';
 import type { Page } from '../../src/schemas/pagination';
-import type { CompleteJobsResult, ProcessingJob } from '../../src/schemas/processing-job';
+import type { ClaimedJob, CompleteJobsResult, ProcessingJob } from '../../src/schemas/processing-job';
 import type { ProcessingSession } from '../../src/schemas/processing-session';
 import type { Video } from '../../src/schemas/video';
 import type { JobEntity, JobWithRelations } from '../../src/schemas/responses';
@@ -18,7 +18,7 @@ const api = useApi();
 
 /** Jobs in this file are claimed by type and session so that tests running side by side do not take each other's. */
 async function claimOne(sessionId: string, workerId = 'worker-a') {
-  const claimed = await api.mutate<ProcessingJob[]>('jobs.claim', { workerId, limit: 100, leaseSeconds: 60 });
+  const claimed = await api.mutate<ClaimedJob[]>('jobs.claim', { workerId, limit: 100, leaseSeconds: 60 });
   return claimed.data.filter((job) => job.sessionId === sessionId);
 }
 
@@ -102,7 +102,8 @@ describe('jobs API', () => {
       leaseToken: claimed!.leaseToken,
       result: { words: 42 },
     });
-    expect(done.data).toMatchObject({ status: 'completed', result: { words: 42 }, leaseToken: null });
+    expect(done.data).toMatchObject({ status: 'completed', result: { words: 42 }, leaseExpiresAt: null });
+    expect(done.data).not.toHaveProperty('leaseToken');
     const after = await api.query<Video>('videos.get', { id: video.id });
     expect(after.data.status).toBe('completed');
     expect(after.data.processedAt).toBeInstanceOf(Date);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { processingSessionFactory, videoFactory } from '../../src/factories';
-import type { ProcessingJob } from '../../src/schemas/processing-job';
+import type { ClaimedJob, ProcessingJob } from '../../src/schemas/processing-job';
 import type { VideoStatus } from '../../src/schemas/video';
 import type { VideoCounts } from '../../src/schemas/responses';
 import { useApi } from '../support/api';
@@ -23,8 +23,8 @@ async function videoWithJob(maxAttempts = 3) {
   return { video, job: job.data };
 }
 
-async function claim(job: ProcessingJob): Promise<ProcessingJob> {
-  const claimed = await api.mutate<ProcessingJob[]>('jobs.claim', {
+async function claim(job: ProcessingJob): Promise<ClaimedJob> {
+  const claimed = await api.mutate<ClaimedJob[]>('jobs.claim', {
     workerId: 'w',
     limit: 100,
     leaseSeconds: 60,
@@ -81,6 +81,14 @@ const moves: { move: string; video: VideoStatus; act: (job: ProcessingJob) => Pr
     act: async (job) => {
       await claim(job);
       await api.mutate('jobs.cancel', { id: job.id });
+    },
+  },
+  {
+    move: 'requeued by an admin while running',
+    video: 'queued',
+    act: async (job) => {
+      await claim(job);
+      await api.mutate('jobs.requeue', { id: job.id, requeuedBy: 'ops', reason: 'its worker is stuck' });
     },
   },
   {

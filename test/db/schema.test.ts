@@ -14,7 +14,7 @@ import {
   jobStatuses,
   jobTypeEntity,
   jobTypes,
-  processingJobSchema,
+  processingJobRow,
 } from '../../src/schemas/processing-job';
 import { processingSessionSchema, sessionStatuses, sessionTypes } from '../../src/schemas/processing-session';
 import { transcriptSchema, transcriptSources } from '../../src/schemas/transcript';
@@ -53,7 +53,7 @@ describe('the live schema against the zod schemas', () => {
       ['videos', videoSchema],
       ['transcripts', transcriptSchema],
       ['processing_sessions', processingSessionSchema],
-      ['processing_jobs', processingJobSchema],
+      ['processing_jobs', processingJobRow],
     ];
     for (const [table, schema] of tables) {
       const columns = await db()('information_schema.columns')

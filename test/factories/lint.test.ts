@@ -12,7 +12,7 @@ import {
 import type { Factory } from '../../src/factories/factory';
 import { fake, uuidFrom } from '../../src/factories/fake';
 import { channelSchema } from '../../src/schemas/channel';
-import { processingJobSchema } from '../../src/schemas/processing-job';
+import { processingJobRow } from '../../src/schemas/processing-job';
 import { processingSessionSchema } from '../../src/schemas/processing-session';
 import { countWords, transcriptSchema } from '../../src/schemas/transcript';
 import { videoSchema } from '../../src/schemas/video';
@@ -24,7 +24,7 @@ const factories: [string, AnyFactory, z.ZodType][] = [
   ['video', videoFactory as unknown as AnyFactory, videoSchema],
   ['transcript', transcriptFactory as unknown as AnyFactory, transcriptSchema],
   ['processing session', processingSessionFactory as unknown as AnyFactory, processingSessionSchema],
-  ['processing job', processingJobFactory as unknown as AnyFactory, processingJobSchema],
+  ['processing job', processingJobFactory as unknown as AnyFactory, processingJobRow],
 ];
 
 describe('factory lint: every factory and trait makes rows the database and the schemas accept', () => {

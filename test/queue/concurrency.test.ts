@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
 import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
-import { claimJobsInput, type ProcessingJob } from '../../src/schemas/processing-job';
+import { type ClaimedJob, claimJobsInput, type ProcessingJob } from '../../src/schemas/processing-job';
 import { ConflictError } from '../../src/services/errors';
 import {
   cancelJob,
@@ -255,7 +255,7 @@ describe('the job queue under real concurrency', () => {
     const completions = new Map<string, number>();
     const worker = async (workerId: string) => {
       for (;;) {
-        const claimed = await api.mutate<ProcessingJob[]>('jobs.claim', { workerId, limit: 5 });
+        const claimed = await api.mutate<ClaimedJob[]>('jobs.claim', { workerId, limit: 5 });
         expect(claimed.status).toBe(200);
         if (claimed.data.length === 0) return;
         for (const job of claimed.data) {

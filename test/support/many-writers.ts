@@ -2,7 +2,7 @@ import { TRPCClientError } from '@trpc/client';
 import type { Knex } from 'knex';
 import { createClient } from '../../src/client';
 import { channelFactory, discoveredVideos } from '../../src/factories';
-import type { ProcessingJob } from '../../src/schemas/processing-job';
+import type { ClaimedJob } from '../../src/schemas/processing-job';
 
 /**
  * TubeSensei's real load, compressed: discovery workers refreshing the same channels in different orders,
@@ -56,7 +56,7 @@ export async function runManyWriters(options: ManyWritersOptions): Promise<Repor
     videos: new Set<string>(),
     sessions: new Set<string>(),
   };
-  const held = new Map<string, ProcessingJob>();
+  const held = new Map<string, ClaimedJob>();
 
   const call = async <T>(procedure: string, work: () => Promise<T>): Promise<T | undefined> => {
     const tally = (report[procedure] ??= { calls: 0, ok: 0, refused: {}, serverErrors: 0 });
@@ -139,12 +139,12 @@ export async function runManyWriters(options: ManyWritersOptions): Promise<Repor
       if (finish < 0.4) {
         await call('jobs.completeMany', () =>
           api.jobs.completeMany.mutate({
-            jobs: mine.map((job) => ({ id: job.id, leaseToken: job.leaseToken!, result: { ok: true } })),
+            jobs: mine.map((job) => ({ id: job.id, leaseToken: job.leaseToken, result: { ok: true } })),
           }),
         );
       } else {
         for (const job of mine) {
-          const lease = { id: job.id, leaseToken: job.leaseToken! };
+          const lease = { id: job.id, leaseToken: job.leaseToken };
           if (finish < 0.6)
             await call('jobs.complete', () => api.jobs.complete.mutate({ ...lease, result: {} }));
           else if (finish < 0.75)

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { byId, uuid } from '../../schemas/fields';
 import {
+  claimedJobSchema,
   claimJobsInput,
   completeJobInput,
   completeJobsInput,
@@ -14,6 +15,7 @@ import {
   processingJobSchema,
   jobTypeSettingsSchema,
   releaseJobInput,
+  requeueJobInput,
   setJobTypeLimitInput,
   updateJobInput,
 } from '../../schemas/processing-job';
@@ -69,9 +71,16 @@ export const jobsRouter = router({
     .output(jobEntity)
     .query(({ input, ctx }) => jobs.getJobEntity(ctx.db, input.id)),
   claim: procedure
-    .meta(route('POST', '/jobs/claim', 'Lease the next runnable jobs to a worker', 'work'))
+    .meta(
+      route(
+        'POST',
+        '/jobs/claim',
+        'Lease the next runnable jobs to a worker; only this response carries their lease tokens',
+        'work',
+      ),
+    )
     .input(claimJobsInput)
-    .output(z.array(processingJobSchema))
+    .output(z.array(claimedJobSchema))
     .mutation(({ input, ctx, signal }) => queue.claimJobs(ctx.db, input, ctx.wakeups, signal)),
   heartbeat: procedure
     .meta(route('POST', '/jobs/{id}/heartbeat', "Extend a claimed job's lease", 'work'))
@@ -124,6 +133,17 @@ export const jobsRouter = router({
     .input(byId)
     .output(processingJobSchema)
     .mutation(({ input, ctx }) => queue.cancelJob(ctx.db, input.id)),
+  requeue: procedure
+    .meta(
+      route(
+        'POST',
+        '/jobs/{id}/requeue',
+        'Take a running job from its worker and queue it again: its lease voided, who, when and why recorded',
+      ),
+    )
+    .input(requeueJobInput)
+    .output(processingJobSchema)
+    .mutation(({ input, ctx }) => queue.requeueJob(ctx.db, input)),
   retry: procedure
     .meta(route('POST', '/jobs/{id}/retry', 'Queue a failed job again with fresh attempts'))
     .input(byId)
