@@ -7,7 +7,6 @@ import {
   priority,
   rowSchema,
   scheduledTimestamp,
-  timestamp,
   updateOf,
   uuid,
 } from './fields';
@@ -83,7 +82,7 @@ export const processingJobWrite = z.strictObject({
   leaseToken: uuid.nullable().optional(),
   leaseExpiresAt: scheduledTimestamp.nullable().optional(),
   /** The last time an admin took the job from its worker and queued it again (`jobs.requeue`); null if never. */
-  requeuedAt: timestamp.nullable().optional(),
+  requeuedAt: pastTimestamp.nullable().optional(),
   requeuedBy: requeuedBy.nullable().optional(),
   /** The worker that held the job then (its `lockedBy`). */
   requeuedFrom: workerId.nullable().optional(),
