@@ -135,7 +135,7 @@ export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<Process
  * attempt is failed instead.
  */
 async function claimOnce(db: Knex, input: ClaimJobsInput): Promise<ClaimedJob[]> {
-  // One call, so one round trip and atomic without a transaction (migration 20261202000015). In order: fail
+  // One call, so one round trip and atomic without a transaction (src/queue/sql/claim_jobs.sql). In order: fail
   // leases that expired on their last attempt (and their videos); lock the limited types' rows and count what
   // runs of each; lock the best queued and expired-lease candidates per limited type and for the other types
   // together (SKIP LOCKED); keep the best `limit` within each type's room; lease them, and move their videos to
@@ -240,7 +240,7 @@ async function completeLeased(
   given: z.output<typeof completeJobsInput>['jobs'],
 ): Promise<Map<string, ProcessingJob>> {
   const jobs = [...given].sort((a, b) => (a.id < b.id ? -1 : 1));
-  // One statement (migration 20261125000011): complete each job whose lease is the caller's, then move their
+  // One statement (src/queue/sql/complete_jobs.sql): complete each job whose lease is the caller's, then move their
   // videos to `completed`, stamp their channels' last check, and count them on their sessions.
   const completed = await retryLostRaces(() =>
     db.raw('SELECT * FROM complete_jobs(?::uuid[], ?::uuid[], ?::jsonb[], ?::video_status[])', [
@@ -317,7 +317,7 @@ export async function failJob(db: Knex, input: z.output<typeof failJobInput>): P
           lease_expires_at: null,
         })
         .returning('*');
-      // Its status as written: a retry in a session finished meanwhile is cancelled (migration 20261202000015).
+      // Its status as written: a retry in a session finished meanwhile is cancelled (src/queue/sql/follow_job_session.sql).
       if (job.entity_type === 'video') {
         await moveVideosWithJobs(trx, [job.entity_id], failed.status, {
           retry_count: trx.raw('retry_count + 1'),
