@@ -75,12 +75,17 @@ CREATE TABLE processing_jobs (
     created_at timestamp(3) with time zone DEFAULT now() NOT NULL,
     updated_at timestamp(3) with time zone DEFAULT now() NOT NULL,
     held boolean DEFAULT false NOT NULL,
+    requeued_at timestamp(3) with time zone,
+    requeued_by text,
+    requeued_from text,
+    requeue_reason text,
     CONSTRAINT processing_jobs_pkey PRIMARY KEY (id),
     CONSTRAINT processing_jobs_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT processing_jobs_attempts_within_max CHECK ((attempts <= max_attempts)),
     CONSTRAINT processing_jobs_held_by_a_session CHECK (((NOT held) OR (session_id IS NOT NULL))),
     CONSTRAINT processing_jobs_max_attempts_check CHECK ((max_attempts >= 1)),
     CONSTRAINT processing_jobs_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT processing_jobs_requeue_recorded_whole CHECK ((((requeued_at IS NULL) = (requeued_by IS NULL)) AND ((requeued_at IS NULL) = (requeue_reason IS NULL)))),
     CONSTRAINT processing_jobs_running_has_lease CHECK (((status <> 'running'::job_status) OR ((lease_token IS NOT NULL) AND (lease_expires_at IS NOT NULL))))
 );
 
