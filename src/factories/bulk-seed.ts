@@ -157,7 +157,14 @@ export async function seedDatabase(
   const ref = plan.referenceDate;
   const salt = plan.mode === 'add' ? await additiveSalt(knex) : 0;
   seedFactories(plan.seed + salt);
-  fake.setDefaultRefDate(ref);
+  // Every object is built as of the reference date, whatever the clock says, so a seed number gives one data set.
+  const asOf = {
+    channel: channelFactory.at(ref),
+    video: videoFactory.at(ref),
+    transcript: transcriptFactory.at(ref),
+    session: processingSessionFactory.at(ref),
+    job: processingJobFactory.at(ref),
+  };
   const stamp = (row: Record<string, unknown>, at: Date): Row => ({
     ...row,
     id: (row.id as string | undefined) ?? uuidFrom(fake),
@@ -189,7 +196,7 @@ export async function seedDatabase(
       const trait = roll < 0.1 ? 'paused' : roll < 0.15 ? 'inactive' : 'checked';
       const spoken = spokenLanguage(fake);
       const followedAt = new Date(ref.getTime() - fake.number.int({ min: 30, max: 900 }) * dayMs);
-      const built = channelFactory
+      const built = asOf.channel
         .transient({ topic: about })
         .trait(trait)
         .build({
@@ -202,7 +209,7 @@ export async function seedDatabase(
       const handle = String(built.metadata?.customUrl ?? '@channel').slice(1);
       const shortsShare = fake.number.float({ min: 0, max: 0.6 });
       const reach = 1.5 * normal();
-      const channelVideos = videoFactory.transient({ topic: about, handle, shortsShare, reach });
+      const channelVideos = asOf.video.transient({ topic: about, handle, shortsShare, reach });
       return {
         row: stamp(built, followedAt),
         topic: about,
@@ -228,7 +235,7 @@ export async function seedDatabase(
 
     const sessions = Array.from({ length: plan.sessions }, () =>
       // Stamped an hour early: the counters' UPDATE at the end moves updated_at to the reference date.
-      stamp(processingSessionFactory.trait('running').build(), new Date(ref.getTime() - hourMs)),
+      stamp(asOf.session.trait('running').build(), new Date(ref.getTime() - hourMs)),
     );
     const sessionJobs = new Map<string, number>();
     let jobIndex = 0;
@@ -259,7 +266,7 @@ export async function seedDatabase(
       let result: ProcessingJobAttrs['result'] = null;
       if (status === 'completed') {
         const duration = video.durationSeconds ?? 600;
-        const transcript = transcriptFactory
+        const transcript = asOf.transcript
           .transient({
             spoken: channel.spoken,
             durationSeconds: duration,
@@ -282,7 +289,7 @@ export async function seedDatabase(
             ),
           )
         : new Date(Math.max(recently.getTime(), video.discoveredAt!.getTime()));
-      const factory = trait ? processingJobFactory.trait(trait) : processingJobFactory;
+      const factory = trait ? asOf.job.trait(trait) : asOf.job;
       addJob(
         factory.build({
           entityId: row.id,
@@ -311,7 +318,7 @@ export async function seedDatabase(
       storing.catch(() => undefined);
     };
 
-    const extraSessions = plan.scenario === 'queue' ? queueSessions(stamp, ref) : [];
+    const extraSessions = plan.scenario === 'queue' ? queueSessions(stamp, asOf.session, ref) : [];
     rows.processing_sessions += await sink('processing_sessions', [...sessions, ...extraSessions]);
 
     const shares = statusShares(plan.transcriptShare);
@@ -319,7 +326,7 @@ export async function seedDatabase(
       const lastChecked =
         (channel.row.lastCheckedAt as Date | null) ?? new Date(channel.followedAt.getTime() + hourMs);
       addJob(
-        processingJobFactory.trait('discovery', 'completed').build({
+        asOf.job.trait('discovery', 'completed').build({
           entityId: channel.row.id,
           runAfter: new Date(lastChecked.getTime() - 2 * minuteMs),
           completedAt: lastChecked,
@@ -367,7 +374,6 @@ export async function seedDatabase(
     await client?.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    fake.setDefaultRefDate();
     if (client) await knex.client.releaseConnection(client);
   }
   // Fresh statistics for the planner, and a visibility map so counts can read indexes alone.
@@ -388,15 +394,12 @@ interface JobSpec {
 }
 
 /** The queue scenario's paused and failed sessions, beside the running ones. */
-function queueSessions(stamp: Stamp, ref: Date): Row[] {
+function queueSessions(stamp: Stamp, sessions: typeof processingSessionFactory, ref: Date): Row[] {
   const at = new Date(ref.getTime() - 2 * hourMs);
   return [
+    stamp(sessions.trait('paused').build({ sessionName: 'Paused backfill', startedAt: at }), at),
     stamp(
-      processingSessionFactory.trait('paused').build({ sessionName: 'Paused backfill', startedAt: at }),
-      at,
-    ),
-    stamp(
-      processingSessionFactory.trait('failed').build({
+      sessions.trait('failed').build({
         sessionName: 'Failed nightly run',
         startedAt: at,
         completedAt: new Date(ref.getTime() - hourMs),

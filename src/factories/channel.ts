@@ -46,13 +46,13 @@ export const channelFactory = new Factory<
   traits: {
     paused: () => ({ status: 'paused' }),
     inactive: () => ({ status: 'inactive', processingConfig: { transcriptLanguages: ['en'] } }),
-    checked: (_attrs, { faker }) => ({ lastCheckedAt: faker.date.recent({ days: 2 }) }),
+    checked: (_attrs, { faker, now }) => ({ lastCheckedAt: faker.date.recent({ days: 2, refDate: now }) }),
   },
   transient: { videos: 0, topic: null },
   persist: (rows) => ChannelModel.query(factoryDatabase()).insert(rows).returning('*'),
-  afterCreate: async (channel, { transient }) => {
+  afterCreate: async (channel, { transient, now }) => {
     if (transient.videos > 0)
-      channel.videos = await videoFactory.createList(transient.videos, { channelId: channel.id });
+      channel.videos = await videoFactory.at(now).createList(transient.videos, { channelId: channel.id });
     return channel;
   },
 });

@@ -10,11 +10,21 @@ export type DeepPartial<T> = {
       : T[K];
 };
 
+/** Where a factory reads the time: the real clock unless `at()` hands it another. */
+export type Clock = () => Date;
+
+const realClock: Clock = () => new Date();
+
 export interface FactoryContext<Transient> {
   /** 1, 2, 3, ... per factory; `resetSequences()` starts it again. */
   sequence: number;
   faker: Faker;
   transient: Transient;
+  /**
+   * The moment the object is built as of, read from the factory's clock once per object: every time the object
+   * holds is drawn relative to it, and the parents and children it creates are built as of the same moment.
+   */
+  now: Date;
 }
 
 export interface FactoryDefinition<Attrs extends object, Row, Trait extends string, Transient> {
@@ -76,9 +86,10 @@ export class Factory<Attrs extends object, Row, Trait extends string, Transient 
 
   constructor(
     private readonly definition: FactoryDefinition<Attrs, Row, Trait, Transient>,
-    private readonly applied: { traits: readonly Trait[]; transient: Transient } = {
+    private readonly applied: { traits: readonly Trait[]; transient: Transient; clock: Clock } = {
       traits: [],
       transient: definition.transient,
+      clock: realClock,
     },
     counter?: { value: number },
   ) {
@@ -104,9 +115,20 @@ export class Factory<Attrs extends object, Row, Trait extends string, Transient 
     return new Factory(this.definition, { ...this.applied, transient }, this.counter);
   }
 
+  /** Builds as of `now`, a fixed moment or a clock read once per object, instead of the real clock. */
+  at(now: Date | Clock): Factory<Attrs, Row, Trait, Transient> {
+    const clock = typeof now === 'function' ? now : () => now;
+    return new Factory(this.definition, { ...this.applied, clock }, this.counter);
+  }
+
   private context(): FactoryContext<Transient> {
     this.counter.value += 1;
-    return { sequence: this.counter.value, faker: fake, transient: this.applied.transient };
+    return {
+      sequence: this.counter.value,
+      faker: fake,
+      transient: this.applied.transient,
+      now: this.applied.clock(),
+    };
   }
 
   private buildWith(context: FactoryContext<Transient>, overrides: DeepPartial<Attrs>): Attrs {

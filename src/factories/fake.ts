@@ -28,3 +28,9 @@ export function uuidFrom(faker: Faker): string {
   const variant = '89ab'[faker.number.int({ max: 3 })]!;
   return `${digits.slice(0, 8)}-${digits.slice(8, 12)}-4${digits.slice(13, 16)}-${variant}${digits.slice(17, 20)}-${digits.slice(20)}`;
 }
+
+/** `at` moved on by up to `maxMs`, but not past `until` (the factory's moment); `at` itself when already past it. */
+export const laterBy = (faker: Faker, at: Date, maxMs: number, until: Date): Date =>
+  at.getTime() >= until.getTime()
+    ? at
+    : new Date(faker.number.int({ min: at.getTime(), max: Math.min(at.getTime() + maxMs, until.getTime()) }));

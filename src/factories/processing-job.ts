@@ -33,7 +33,7 @@ const ranBefore = (status: JobStatus | undefined, attempts: number | undefined) 
  * job's `result` has its type's shape (`jobResults`).
  */
 export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJobModel, JobTrait, object>({
-  defaults: ({ faker }) => ({
+  defaults: ({ faker, now }) => ({
     jobType: 'transcript_extraction',
     status: 'queued',
     entityType: 'video',
@@ -42,9 +42,7 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
     attempts: 0,
     maxAttempts: 3,
     sessionId: null,
-    runAfter: new Date(
-      faker.defaultRefDate().getTime() - faker.number.int({ min: 30_000, max: minutes(10) }),
-    ),
+    runAfter: new Date(now.getTime() - faker.number.int({ min: 30_000, max: minutes(10) })),
     errorMessage: null,
     metadata: { requestedBy: 'scheduler' },
     lockedBy: null,
@@ -57,11 +55,11 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
       lockedBy: `worker-${faker.number.int({ min: 1, max: 16 })}`,
     }),
     completed: () => ({ status: 'completed', attempts: 1 }),
-    retrying: (_attrs, { faker }) => ({
+    retrying: (_attrs, { now }) => ({
       status: 'queued',
       attempts: 1,
       errorMessage: 'Request timed out after 30000 ms',
-      runAfter: new Date(faker.defaultRefDate().getTime() + minutes(2)),
+      runAfter: new Date(now.getTime() + minutes(2)),
     }),
     exhausted: (attrs) => ({
       status: 'failed',
@@ -76,25 +74,22 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
       attrs.completedAt && attrs.runAfter && attrs.completedAt < attrs.runAfter
         ? new Date(attrs.completedAt.getTime() - faker.number.int({ min: 1_000, max: minutes(3) }))
         : attrs.runAfter,
-    startedAt: (attrs, { faker }) => {
+    startedAt: (attrs, { faker, now }) => {
       if (!ranBefore(attrs.status, attrs.attempts)) return null;
-      const due = attrs.runAfter ?? faker.defaultRefDate();
+      const due = attrs.runAfter ?? now;
       // A retry's runAfter is when it runs again: it first started before that, by its backoff.
       if (attrs.status === 'queued') return new Date(due.getTime() - minutes(2) - faker.number.int(30_000));
       const soon = due.getTime() + faker.number.int({ min: 0, max: 30_000 });
       // A completion the caller gives bounds the start from above.
       return between(faker, due, new Date(Math.min(soon, time(attrs.completedAt) ?? soon)));
     },
-    completedAt: (attrs, { faker }) => {
+    completedAt: (attrs, { faker, now }) => {
       if (attrs.status === 'completed' || attrs.status === 'failed') {
-        const started = attrs.startedAt ?? attrs.runAfter ?? faker.defaultRefDate();
+        const started = attrs.startedAt ?? attrs.runAfter ?? now;
         return new Date(started.getTime() + faker.number.int({ min: 1_000, max: minutes(3) }));
       }
       if (attrs.status === 'cancelled') {
-        const last = Math.max(
-          time(attrs.startedAt) ?? 0,
-          time(attrs.runAfter) ?? faker.defaultRefDate().getTime(),
-        );
+        const last = Math.max(time(attrs.startedAt) ?? 0, time(attrs.runAfter) ?? now.getTime());
         return new Date(last + faker.number.int(60_000));
       }
       return null;
@@ -114,10 +109,12 @@ export const processingJobFactory = new Factory<ProcessingJobAttrs, ProcessingJo
     },
   },
   transient: {},
-  associate: async (attrs, given) => {
+  associate: async (attrs, given, { now }) => {
     if (given.entityId) return {};
     const entity =
-      attrs.entityType === 'channel' ? await channelFactory.create() : await videoFactory.create();
+      attrs.entityType === 'channel'
+        ? await channelFactory.at(now).create()
+        : await videoFactory.at(now).create();
     return { entityId: entity.id };
   },
   persist: (rows) => ProcessingJobModel.query(factoryDatabase()).insert(rows).returning('*'),

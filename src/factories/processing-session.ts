@@ -2,10 +2,14 @@ import type { z } from 'zod';
 import { ProcessingSessionModel } from '../models/processing-session';
 import type { processingSessionWrite } from '../schemas/processing-session';
 import { Factory } from './factory';
+import { laterBy } from './fake';
 import { processingJobFactory } from './processing-job';
 import { factoryDatabase } from './database';
 
 export type ProcessingSessionAttrs = z.output<typeof processingSessionWrite>;
+
+const minuteMs = 60_000;
+const hourMs = 60 * minuteMs;
 
 /**
  * Transient: `jobs` creates that many jobs in the session after it is saved (completed ones when the session
@@ -33,19 +37,19 @@ export const processingSessionFactory = new Factory<
     failed: () => ({ status: 'failed' }),
   },
   dependent: {
-    startedAt: (attrs, { faker }) =>
-      attrs.status === 'pending' || attrs.status === undefined ? null : faker.date.recent({ days: 3 }),
-    completedAt: (attrs, { faker }) =>
+    startedAt: (attrs, { faker, now }) =>
+      attrs.status === 'pending' || attrs.status === undefined
+        ? null
+        : faker.date.recent({ days: 3, refDate: now }),
+    // A run of a minute to three hours, over by the factory's moment unless it started after it.
+    completedAt: (attrs, { faker, now }) =>
       attrs.status === 'completed' || attrs.status === 'failed'
-        ? new Date(
-            (attrs.startedAt ?? faker.defaultRefDate()).getTime() +
-              faker.number.int({ min: 60_000, max: 3 * 3_600_000 }),
-          )
+        ? laterBy(faker, new Date((attrs.startedAt ?? now).getTime() + minuteMs), 3 * hourMs - minuteMs, now)
         : null,
   },
   transient: { jobs: 0 },
   persist: (rows) => ProcessingSessionModel.query(factoryDatabase()).insert(rows).returning('*'),
-  afterCreate: async (session, { transient }) => {
+  afterCreate: async (session, { transient, now }) => {
     if (transient.jobs === 0) return session;
     // A finished session takes no queued job (the database refuses one), so its jobs are finished too.
     const jobFactory =
@@ -53,7 +57,7 @@ export const processingSessionFactory = new Factory<
         completed: processingJobFactory.trait('completed'),
         failed: processingJobFactory.trait('exhausted'),
       }[session.status as string] ?? processingJobFactory;
-    const jobs = await jobFactory.createList(transient.jobs, { sessionId: session.id });
+    const jobs = await jobFactory.at(now).createList(transient.jobs, { sessionId: session.id });
     const saved = await session.$query(factoryDatabase()).patchAndFetch({ totalVideos: jobs.length });
     saved.jobs = jobs;
     return saved;

@@ -48,6 +48,7 @@ export const transcriptFactory = new Factory<
     wordCount: (attrs) => countWords(attrs.content),
   },
   transient: { sentences: 40, durationSeconds: 600, spoken: 'en' },
-  associate: async (_attrs, given) => (given.videoId ? {} : { videoId: (await videoFactory.create()).id }),
+  associate: async (_attrs, given, { now }) =>
+    given.videoId ? {} : { videoId: (await videoFactory.at(now).create()).id },
   persist: (rows) => TranscriptModel.query(factoryDatabase()).insert(rows).returning('*'),
 });

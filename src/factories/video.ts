@@ -1,10 +1,9 @@
-import type { Faker } from '@faker-js/faker';
 import type { z } from 'zod';
 import { VideoModel } from '../models/video';
 import type { upsertVideosInput, videoWrite } from '../schemas/video';
 import { channelFactory } from './channel';
 import { type DeepPartial, Factory } from './factory';
-import { uuidFrom } from './fake';
+import { laterBy, uuidFrom } from './fake';
 import { transcriptFactory } from './transcript';
 import {
   durationSeconds,
@@ -37,11 +36,6 @@ export interface VideoTransient {
 }
 
 const dayMs = 86_400_000;
-/** `at` moved on by up to `maxMs`, but not past `until`. */
-const laterBy = (faker: Faker, at: Date, maxMs: number, until: Date) =>
-  at.getTime() >= until.getTime()
-    ? at
-    : new Date(faker.number.int({ min: at.getTime(), max: Math.min(at.getTime() + maxMs, until.getTime()) }));
 
 /**
  * A video creates its channel unless `channelId` is given. Transient: `transcript` adds one after saving; the
@@ -50,7 +44,7 @@ const laterBy = (faker: Faker, at: Date, maxMs: number, until: Date) =>
  * processed (completed videos only).
  */
 export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, VideoTransient>({
-  defaults: ({ sequence, faker, transient }) => {
+  defaults: ({ sequence, faker, transient, now }) => {
     const youtubeVideoId = youtubeVideoIdFor(sequence, faker);
     return {
       channelId: uuidFrom(faker),
@@ -59,7 +53,7 @@ export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, Vide
       description: null,
       durationSeconds: durationSeconds(faker, transient.shortsShare),
       ...engagement(faker, transient.reach),
-      publishedAt: faker.date.past({ years: 5 }),
+      publishedAt: faker.date.past({ years: 5, refDate: now }),
       thumbnailUrl: thumbnailUrlFor(youtubeVideoId),
       videoUrl: videoUrlFor(youtubeVideoId),
       status: 'discovered',
@@ -96,24 +90,22 @@ export const videoFactory = new Factory<VideoAttrs, VideoModel, VideoTrait, Vide
         attrs.durationSeconds ?? 600,
         transient.handle ?? handleFor(faker.person.firstName(), sequence),
       ),
-    discoveredAt: (attrs, { faker }) => {
-      const now = faker.defaultRefDate();
-      return attrs.publishedAt
+    discoveredAt: (attrs, { faker, now }) =>
+      attrs.publishedAt
         ? laterBy(faker, attrs.publishedAt, 3 * dayMs, now)
-        : faker.date.recent({ days: 30 });
-    },
-    processedAt: (attrs, { faker }) =>
-      attrs.status === 'completed'
-        ? laterBy(faker, attrs.discoveredAt ?? faker.defaultRefDate(), 2 * dayMs, faker.defaultRefDate())
-        : null,
+        : faker.date.recent({ days: 30, refDate: now }),
+    processedAt: (attrs, { faker, now }) =>
+      attrs.status === 'completed' ? laterBy(faker, attrs.discoveredAt ?? now, 2 * dayMs, now) : null,
   },
   transient: { transcript: false, topic: null, handle: null, shortsShare: 0.2, reach: 0 },
-  associate: async (_attrs, given) =>
-    given.channelId ? {} : { channelId: (await channelFactory.create()).id },
+  associate: async (_attrs, given, { now }) =>
+    given.channelId ? {} : { channelId: (await channelFactory.at(now).create()).id },
   persist: (rows) => VideoModel.query(factoryDatabase()).insert(rows).returning('*'),
-  afterCreate: async (video, { transient }) => {
+  afterCreate: async (video, { transient, now }) => {
     if (transient.transcript) {
-      const transcript = transcriptFactory.transient({ durationSeconds: video.durationSeconds ?? 600 });
+      const transcript = transcriptFactory
+        .at(now)
+        .transient({ durationSeconds: video.durationSeconds ?? 600 });
       video.transcripts = [await transcript.create({ videoId: video.id })];
     }
     return video;

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   processingJobFactory,
   processingSessionFactory,
@@ -15,30 +15,67 @@ import { jobStatuses, jobTypeEntity, jobTypes } from '../../src/schemas/processi
 import { videoStatuses } from '../../src/schemas/video';
 import { testDatabase } from '../support/database';
 
-const date = fc.date({ min: new Date('2019-01-01'), max: new Date('2026-12-01'), noInvalidDate: true });
+const hourMs = 3_600_000;
+const dayMs = 24 * hourMs;
+const yearMs = 365 * dayMs;
+const zone = 'America/Los_Angeles';
+
+const within = (around: number, spanMs: number) =>
+  fc.date({ min: new Date(around - spanMs), max: new Date(around + spanMs), noInvalidDate: true });
+
+const offsetIn = new Intl.DateTimeFormat('en-US', { timeZone: zone, timeZoneName: 'shortOffset' });
+const offsetAt = (ms: number) =>
+  offsetIn.formatToParts(ms).find((part) => part.type === 'timeZoneName')!.value;
+
+/** The hours `zone`'s clocks change in, within a year either side of `around`: local days of 23 and 25 hours. */
+function clockChanges(around: number): Date[] {
+  const changes: Date[] = [];
+  for (let day = around - yearMs; day < around + yearMs; day += dayMs) {
+    if (offsetAt(day) === offsetAt(day + dayMs)) continue;
+    let hour = day;
+    while (offsetAt(hour + hourMs) === offsetAt(day)) hour += hourMs;
+    changes.push(new Date(hour + hourMs));
+  }
+  return changes;
+}
+
+/**
+ * The moment a factory builds as of: the real clock (undefined), any moment ten years either side of it, or a
+ * day around one of `zone`'s clock changes.
+ */
+const clocks: fc.Arbitrary<Date | undefined> = fc.oneof(
+  fc.constant(undefined),
+  within(Date.now(), 10 * yearMs),
+  ...clockChanges(Date.now()).map((change) => within(change.getTime(), dayMs + 12 * hourMs)),
+);
+
+/** A time a caller gives, relative to the factory's moment: within days of it (either side), or years. */
+const dateAround = (now: Date) =>
+  fc.oneof(within(now.getTime(), 3 * dayMs), within(now.getTime(), 5 * yearMs));
 
 type AnyFactory = Factory<object, unknown, string, object>;
 
-/** Each factory with the overrides a caller might give it: the fields other fields depend on. */
+/** Each factory with the overrides a caller might give it, as of a moment: the fields other fields depend on. */
 const cases: [
   string,
   'video' | 'transcript' | 'job' | 'session',
   AnyFactory,
-  fc.Arbitrary<object>,
+  (now: Date) => fc.Arbitrary<object>,
   fc.Arbitrary<object>,
 ][] = [
   [
     'video',
     'video',
     videoFactory as unknown as AnyFactory,
-    fc.record(
-      {
-        publishedAt: fc.option(date, { nil: null }),
-        status: fc.constantFrom(...videoStatuses),
-        durationSeconds: fc.integer({ min: 1, max: 40_000 }),
-      },
-      { requiredKeys: [] },
-    ),
+    (now) =>
+      fc.record(
+        {
+          publishedAt: fc.option(dateAround(now), { nil: null }),
+          status: fc.constantFrom(...videoStatuses),
+          durationSeconds: fc.integer({ min: 1, max: 40_000 }),
+        },
+        { requiredKeys: [] },
+      ),
     fc.record({
       shortsShare: fc.double({ min: 0, max: 1, noNaN: true }),
       reach: fc.double({ min: -3, max: 3, noNaN: true }),
@@ -48,17 +85,18 @@ const cases: [
     'transcript',
     'transcript',
     transcriptFactory as unknown as AnyFactory,
-    fc.oneof(
-      fc.record(
-        { language: fc.constantFrom('en', 'en-US', 'en-GB', 'es', 'es-MX', 'de', 'ja') },
-        { requiredKeys: [] },
+    () =>
+      fc.oneof(
+        fc.record(
+          { language: fc.constantFrom('en', 'en-US', 'en-GB', 'es', 'es-MX', 'de', 'ja') },
+          { requiredKeys: [] },
+        ),
+        // A caller's own content, in the language it is tagged with.
+        fc.record({
+          language: fc.constant('en'),
+          content: fc.constantFrom('So this is the plan. Can you fix that one?', 'The end'),
+        }),
       ),
-      // A caller's own content, in the language it is tagged with.
-      fc.record({
-        language: fc.constant('en'),
-        content: fc.constantFrom('So this is the plan. Can you fix that one?', 'The end'),
-      }),
-    ),
     fc.record({
       sentences: fc.integer({ min: 1, max: 900 }),
       durationSeconds: fc.integer({ min: 1, max: 20_000 }),
@@ -69,53 +107,66 @@ const cases: [
     'job',
     'job',
     processingJobFactory as unknown as AnyFactory,
-    fc
-      .record(
-        {
-          jobType: fc.constantFrom(...jobTypes),
-          status: fc.constantFrom(...jobStatuses),
-          runAfter: date,
-          attempts: fc.integer({ min: 0, max: 3 }),
-          completedAt: date,
-        },
-        { requiredKeys: ['jobType'] },
-      )
-      .map(({ completedAt, ...job }) => ({
-        ...job,
-        entityType: jobTypeEntity[job.jobType],
-        maxAttempts: 3,
-        // A caller gives a completion only to a finished job, and after it was due.
-        ...(completedAt && (job.status === 'completed' || job.status === 'failed')
-          ? { completedAt: new Date(Math.max(completedAt.getTime(), (job.runAfter?.getTime() ?? 0) + 1_000)) }
-          : {}),
-      })),
+    (now) =>
+      fc
+        .record(
+          {
+            jobType: fc.constantFrom(...jobTypes),
+            status: fc.constantFrom(...jobStatuses),
+            runAfter: dateAround(now),
+            attempts: fc.integer({ min: 0, max: 3 }),
+            completedAt: dateAround(now),
+          },
+          { requiredKeys: ['jobType'] },
+        )
+        .map(({ completedAt, ...job }) => ({
+          ...job,
+          entityType: jobTypeEntity[job.jobType],
+          maxAttempts: 3,
+          // A caller gives a completion only to a finished job, and after it was due.
+          ...(completedAt && (job.status === 'completed' || job.status === 'failed')
+            ? {
+                completedAt: new Date(
+                  Math.max(completedAt.getTime(), (job.runAfter?.getTime() ?? 0) + 1_000),
+                ),
+              }
+            : {}),
+        })),
     fc.constant({}),
   ],
   [
     'session',
     'session',
     processingSessionFactory as unknown as AnyFactory,
-    fc.record({ startedAt: fc.option(date, { nil: null }) }, { requiredKeys: [] }),
+    (now) => fc.record({ startedAt: fc.option(dateAround(now), { nil: null }) }, { requiredKeys: [] }),
     fc.constant({}),
   ],
 ];
 
 describe('the data rules', () => {
+  // Local time where the clocks change: arithmetic in local days or hours would show here.
+  const zoneBefore = process.env.TZ;
+  beforeAll(() => {
+    process.env.TZ = zone;
+  });
+  afterAll(() => {
+    if (zoneBefore === undefined) delete process.env.TZ;
+    else process.env.TZ = zoneBefore;
+  });
+
   for (const [name, table, factory, overrides, transient] of cases) {
     const rules = dataRules.filter((rule) => rule.row?.table === table);
-    it(`hold for every ${name} the factory builds, with any traits and overrides (${rules.length} rules)`, () => {
+    it(`hold for every ${name} the factory builds, as of any moment, with any traits and overrides (${rules.length} rules)`, () => {
       fc.assert(
         fc.property(
+          clocks.chain((now) => fc.tuple(fc.constant(now), overrides(now ?? new Date()))),
           fc.subarray(factory.traitNames),
-          overrides,
           transient,
           fc.integer({ min: 0, max: 1_000_000 }),
-          (traits, given, extra, seed) => {
+          ([now, given], traits, extra, seed) => {
             seedFactories(seed);
-            const built = factory
-              .trait(...traits)
-              .transient(extra)
-              .build(given);
+            const chosen = factory.trait(...traits).transient(extra);
+            const built = (now ? chosen.at(now) : chosen).build(given);
             for (const rule of rules) {
               expect(rule.row!.holds(built as never), `${rule.rule}: ${JSON.stringify(built)}`).toBe(true);
             }
@@ -127,10 +178,8 @@ describe('the data rules', () => {
   }
 
   it('are broken by a factory that ignores them, so they can fail', () => {
-    const video = {
-      ...videoFactory.build({ publishedAt: new Date('2026-01-02') }),
-      discoveredAt: new Date('2026-01-01'),
-    };
+    const published = videoFactory.build({ publishedAt: new Date() });
+    const video = { ...published, discoveredAt: new Date(published.publishedAt!.getTime() - dayMs) };
     const transcript = { ...transcriptFactory.build(), wordCount: 3 };
     const job = {
       ...processingJobFactory.trait('discovery', 'completed').build(),

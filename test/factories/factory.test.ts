@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, transcriptFactory, useFactoryDatabase } from '../../src/factories';
+import {
+  channelFactory,
+  processingJobFactory,
+  processingSessionFactory,
+  transcriptFactory,
+  useFactoryDatabase,
+  videoFactory,
+} from '../../src/factories';
 import { Factory } from '../../src/factories/factory';
 import { languageMarkers } from '../../src/factories/speech';
 import { testDatabase } from '../support/database';
@@ -11,37 +18,122 @@ interface Trip {
   label: string;
 }
 
-const hour = 3_600_000;
+const minute = 60_000;
+const hour = 60 * minute;
+const day = 24 * hour;
+const year = 365 * day;
 
 /** A small factory with one dependent chain (arrives from leaves and hours) and a label written last. */
 const tripFactory = new Factory<Trip, Trip, 'overnight', object>({
-  defaults: () => ({ leaves: new Date('2026-01-01T08:00:00Z'), arrives: null, hours: 2, label: '' }),
+  defaults: ({ now }) => ({ leaves: now, arrives: null, hours: 2, label: '' }),
   traits: { overnight: () => ({ hours: 10 }) },
   dependent: {
     arrives: (trip) => new Date(trip.leaves.getTime() + trip.hours * hour),
-    label: (trip) => `${trip.leaves.toISOString()} -> ${trip.arrives!.toISOString()}`,
+    label: (trip) => `${trip.leaves.getTime()} -> ${trip.arrives!.getTime()}`,
   },
-  afterBuild: (trip) => ({ ...trip, label: trip.label.replaceAll(':00.000Z', 'Z') }),
+  afterBuild: (trip) => ({ ...trip, label: trip.label.replace('->', 'to') }),
   transient: {},
   persist: async (rows) => rows,
 });
 
+/** A whole minute, so the labels read plainly. */
+const moment = new Date(Math.floor(Date.now() / minute) * minute);
+const trips = tripFactory.at(moment);
+const at = (offsetMs: number) => moment.getTime() + offsetMs;
+
 describe('a factory’s dependent attributes', () => {
   it('are derived from the final values of the others, after traits and overrides', () => {
-    const trip = tripFactory.trait('overnight').build({ leaves: new Date('2026-03-01T20:00:00Z') });
-    expect(trip.arrives).toEqual(new Date('2026-03-02T06:00:00Z'));
+    const trip = trips.trait('overnight').build({ leaves: new Date(at(12 * hour)) });
+    expect(trip.arrives).toEqual(new Date(at(22 * hour)));
   });
 
   it('keep a value the caller gives, and derive the fields after it from that value', () => {
-    const trip = tripFactory.build({ arrives: new Date('2026-01-01T09:30:00Z') });
-    expect(trip.arrives).toEqual(new Date('2026-01-01T09:30:00Z'));
-    expect(trip.label).toBe('2026-01-01T08:00Z -> 2026-01-01T09:30Z');
+    const trip = trips.build({ arrives: new Date(at(90 * minute)) });
+    expect(trip.arrives).toEqual(new Date(at(90 * minute)));
+    expect(trip.label).toBe(`${at(0)} to ${at(90 * minute)}`);
   });
 
   it('are seen by afterBuild, which has the last word on every object built or created', async () => {
-    expect(tripFactory.build().label).toBe('2026-01-01T08:00Z -> 2026-01-01T10:00Z');
-    const [created] = await tripFactory.createList(1, { hours: 1 });
-    expect(created!.label).toBe('2026-01-01T08:00Z -> 2026-01-01T09:00Z');
+    expect(trips.build().label).toBe(`${at(0)} to ${at(2 * hour)}`);
+    const [created] = await trips.createList(1, { hours: 1 });
+    expect(created!.label).toBe(`${at(0)} to ${at(hour)}`);
+  });
+});
+
+/** Times the database writes from its own clock, not the factories'. */
+const databaseTimes = new Set(['createdAt', 'updatedAt', 'nextDiscoveryAt']);
+
+/** Every time an object holds, its children's included, as milliseconds; not the database's own. */
+function timesIn(value: unknown, seen = new Set<unknown>()): number[] {
+  if (value instanceof Date) return [value.getTime()];
+  if (typeof value !== 'object' || value === null || seen.has(value)) return [];
+  seen.add(value);
+  return Object.entries(value)
+    .filter(([key]) => !databaseTimes.has(key))
+    .flatMap(([, inner]) => timesIn(inner, seen));
+}
+
+type AnyFactory = Factory<object, object, string, object>;
+const tubeFactories: [string, AnyFactory][] = [
+  ['channel', channelFactory as unknown as AnyFactory],
+  ['video', videoFactory as unknown as AnyFactory],
+  ['transcript', transcriptFactory as unknown as AnyFactory],
+  ['processing session', processingSessionFactory as unknown as AnyFactory],
+  ['processing job', processingJobFactory as unknown as AnyFactory],
+];
+
+describe('a factory’s clock', () => {
+  // The oldest time a factory draws is a video published up to five years before its moment; the latest, a
+  // session finishing a few hours after starting.
+  const drawnAround = (times: number[], now: number) => {
+    for (const time of times) {
+      expect(time).toBeGreaterThanOrEqual(now - 5 * year - day);
+      expect(time).toBeLessThanOrEqual(now + day);
+    }
+  };
+
+  it('is the real clock unless the factory is handed another', () => {
+    const before = Date.now();
+    const video = videoFactory.trait('completed').build();
+    const after = Date.now();
+    drawnAround(timesIn(video), before);
+    expect(video.processedAt!.getTime()).toBeLessThanOrEqual(after);
+  });
+
+  for (const [name, factory] of tubeFactories) {
+    it(`dates every ${name}, with each trait, as of the moment it is handed, years back or ahead`, () => {
+      for (const offset of [-10 * year, -day, 5 * year]) {
+        const now = Date.now() + offset;
+        const times = [undefined, ...factory.traitNames].flatMap((trait) =>
+          timesIn((trait ? factory.trait(trait) : factory).at(new Date(now)).build()),
+        );
+        drawnAround(times, now);
+        // Each draws times, with one trait or another, except a transcript, which holds none.
+        expect(times.length > 0).toBe(name !== 'transcript');
+      }
+    });
+  }
+
+  it('dates the parents and children a factory creates as of its own moment', async () => {
+    const now = Date.now() - 10 * year;
+    const asOf = new Date(now);
+    const job = await processingJobFactory.at(asOf).create();
+    const created = [
+      await channelFactory.at(asOf).transient({ videos: 2 }).create(),
+      await processingSessionFactory.trait('completed').at(asOf).transient({ jobs: 2 }).create(),
+      await videoFactory.at(asOf).transient({ transcript: true }).create(),
+    ];
+    const { db } = testDatabase();
+    const parent = await db('videos').where({ id: job.entityId }).first();
+    drawnAround([...timesIn(created), parent.published_at.getTime(), parent.discovered_at.getTime()], now);
+  });
+
+  it('is read once for each object, so a list can span a clock that moves', () => {
+    const start = Date.now() - 10 * year;
+    let reads = 0;
+    const videos = videoFactory.at(() => new Date(start + reads++ * 5 * year)).buildList(3);
+    expect(reads).toBe(3);
+    videos.forEach((video, index) => drawnAround(timesIn(video), start + index * 5 * year));
   });
 });
 

@@ -40,20 +40,18 @@ describe('factory lint: every factory and trait makes rows the database and the 
 });
 
 describe('factories', () => {
-  it('give the same data, dates included, for the same seed number and reference date', () => {
-    // Dates are drawn relative to the reference date: pinned, two runs draw the same ones.
-    fake.setDefaultRefDate(new Date('2026-06-01T00:00:00.000Z'));
-    try {
-      seedFactories(42);
-      const first = [...videoFactory.buildList(3), ...processingJobFactory.trait('completed').buildList(2)];
-      seedFactories(42);
-      const second = [...videoFactory.buildList(3), ...processingJobFactory.trait('completed').buildList(2)];
-      expect(second).toEqual(first);
-      seedFactories(43);
-      expect(videoFactory.build().publishedAt).not.toEqual((first[0] as { publishedAt: Date }).publishedAt);
-    } finally {
-      fake.setDefaultRefDate();
-    }
+  it('give the same data, dates included, for the same seed number and moment', () => {
+    // Dates are drawn relative to the factories' moment: handed the same one, two runs draw the same dates.
+    const moment = new Date();
+    const videos = videoFactory.at(moment);
+    const jobs = processingJobFactory.trait('completed').at(moment);
+    seedFactories(42);
+    const first = [...videos.buildList(3), ...jobs.buildList(2)];
+    seedFactories(42);
+    const second = [...videos.buildList(3), ...jobs.buildList(2)];
+    expect(second).toEqual(first);
+    seedFactories(43);
+    expect(videos.build().publishedAt).not.toEqual((first[0] as { publishedAt: Date }).publishedAt);
   });
 
   it('draw ids that are version-4 UUIDs, distinct, and the same again for the same seed number', () => {
