@@ -6,8 +6,9 @@ import {
   jsonObject,
   jsonObjectWith,
   longText,
+  pastTimestamp,
   rowSchema,
-  timestamp,
+  updateOf,
   uuid,
 } from './fields';
 import { createdRange, pageInput } from './pagination';
@@ -36,7 +37,7 @@ export const channelWrite = z.strictObject({
   subscriberCount: count.nullable().optional(),
   videoCount: count.nullable().optional(),
   status: channelStatus.optional(),
-  lastCheckedAt: timestamp.nullable().optional(),
+  lastCheckedAt: pastTimestamp.nullable().optional(),
   metadata: jsonObject.optional(),
   processingConfig: processingConfig.optional(),
 });
@@ -53,7 +54,7 @@ export const channelByYoutubeId = z.strictObject({ youtubeChannelId });
 export type ChannelRef = z.infer<typeof byId> | z.infer<typeof channelByYoutubeId>;
 
 export const createChannelInput = channelWrite;
-export const updateChannelInput = channelPatch.extend({ id: uuid });
+export const updateChannelInput = updateOf(channelPatch.extend({ id: uuid }));
 
 export const listChannelsInput = z.strictObject({
   ...pageInput,

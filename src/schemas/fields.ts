@@ -17,6 +17,18 @@ export const rowSchema = <Shape extends z.ZodRawShape, Computed extends z.ZodRaw
 /** The input of every procedure that names one row by its id. */
 export const byId = z.strictObject({ id: uuid });
 
+/**
+ * An update's input, `id` and the fields to change: at least one of them, so an update that would change nothing
+ * is rejected rather than answered as if it had changed something.
+ */
+export const updateOf = <Update extends z.ZodObject<{ id: typeof uuid }>>(update: Update): Update =>
+  update.refine(
+    (input) => Object.entries(input).some(([key, value]) => key !== 'id' && value !== undefined),
+    {
+      error: 'must change at least one field besides id',
+    },
+  );
+
 /** PostgreSQL `integer` counts. */
 export const count = z.number().int().min(0).max(2_147_483_647);
 
@@ -33,20 +45,79 @@ const asDateTimeString: ZodOpenApiOverrideMeta = ({ jsonSchema }) => {
   Object.assign(jsonSchema, { type: 'string', format: 'date-time' });
 };
 
+/** The earliest or latest moment a timestamp field accepts, read when a value is checked, and why. */
+interface Bound {
+  at: () => Date;
+  message: string;
+}
+
+const fixed = (at: Date, message: string): Bound => ({ at: () => at, message });
+
+const fromNow = (aheadMs: number, message: string): Bound => ({
+  at: () => new Date(Date.now() + aheadMs),
+  message,
+});
+
 /**
- * A Date, or an ISO 8601 string with an offset, so both the typed client and plain JSON callers can send one.
- * It ends in a plain date so the OpenAPI generator accepts it as a query parameter, where it reads as text, and
- * documents it as a date-time string.
+ * What a response can carry as an RFC 3339 date-time and PostgreSQL reads back as it was written: years 1 to 9999
+ * in UTC. An offset can move a 9999 date into year 10000, which neither does.
  */
-export const timestamp = z
-  .union([
-    z.date(),
-    z.iso
-      .datetime({ offset: true, error: 'must be a date or an ISO 8601 string' })
-      .transform((text) => new Date(text)),
-  ])
-  .pipe(z.date())
-  .meta({ override: asDateTimeString });
+const earliestRepresentable = fixed(new Date('0001-01-01T00:00:00.000Z'), 'must not be before year 1');
+const latestRepresentable = fixed(new Date('9999-12-31T23:59:59.999Z'), 'must not be after year 9999 in UTC');
+
+/** YouTube opened that day: nothing on it was published, discovered or processed before. */
+export const youtubeFounded = new Date('2005-02-14T00:00:00.000Z');
+const sinceYouTube = fixed(youtubeFounded, 'must not be before 2005-02-14, when YouTube was founded');
+
+/** How far a caller's clock may run ahead of the server's when it reports a moment that has happened. */
+export const clockSkewMs = 5 * 60_000;
+const happened = fromNow(clockSkewMs, 'must not be more than 5 minutes in the future');
+
+/** How far ahead a job may be scheduled: a year, a leap year's day included. */
+export const scheduleHorizonMs = 366 * 86_400_000;
+const withinHorizon = fromNow(scheduleHorizonMs, 'must not be more than 366 days in the future');
+
+/**
+ * A Date, or an ISO 8601 string with an offset, so both the typed client and plain JSON callers can send one,
+ * between two bounds. It ends in a plain date so the OpenAPI generator accepts it as a query parameter, where it
+ * reads as text, and documents it as a date-time string.
+ */
+const timestampWithin = (earliest: Bound, latest: Bound, description: string) =>
+  z
+    .union([
+      z.date(),
+      z.iso
+        .datetime({ offset: true, error: 'must be a date or an ISO 8601 string' })
+        .transform((text) => new Date(text)),
+    ])
+    .pipe(
+      z
+        .date()
+        .refine((date) => date >= earliest.at(), { error: earliest.message })
+        .refine((date) => date <= latest.at(), { error: latest.message }),
+    )
+    .meta({ override: asDateTimeString, description });
+
+/** Any moment a response can carry: the bounds of a filter, say. */
+export const timestamp = timestampWithin(
+  earliestRepresentable,
+  latestRepresentable,
+  'A date-time in years 1 to 9999 (UTC).',
+);
+
+/** A moment that has happened: a video published, discovered or processed, a job or session started or ended. */
+export const pastTimestamp = timestampWithin(
+  sinceYouTube,
+  happened,
+  "A date-time from 2005-02-14 (YouTube's founding) to 5 minutes from now.",
+);
+
+/** A moment something is due: a job's earliest run, a lease's end. */
+export const scheduledTimestamp = timestampWithin(
+  sinceYouTube,
+  withinHorizon,
+  "A date-time from 2005-02-14 (YouTube's founding) to 366 days from now.",
+);
 
 export const maxJsonBytes = 64 * 1024;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, jsonObject, rowSchema, timestamp, uuid } from './fields';
+import { count, jsonObject, pastTimestamp, rowSchema, updateOf, uuid } from './fields';
 import { createdRange, pageInput } from './pagination';
 
 export const sessionTypes = ['bulk_processing', 'manual'] as const;
@@ -17,8 +17,8 @@ export const processingSessionWrite = z.strictObject({
   status: sessionStatus.optional(),
   totalVideos: count.nullable().optional(),
   processedVideos: count.optional(),
-  startedAt: timestamp.nullable().optional(),
-  completedAt: timestamp.nullable().optional(),
+  startedAt: pastTimestamp.nullable().optional(),
+  completedAt: pastTimestamp.nullable().optional(),
   configuration: jsonObject.optional(),
   metrics: jsonObject.optional(),
 });
@@ -34,10 +34,9 @@ export const createSessionInput = processingSessionWrite.pick({
   metrics: true,
 });
 /** Lifecycle fields (status, times, processed count) change only through the session's transitions. */
-export const updateSessionInput = createSessionInput
-  .omit({ sessionType: true })
-  .partial()
-  .extend({ id: uuid });
+export const updateSessionInput = updateOf(
+  createSessionInput.omit({ sessionType: true }).partial().extend({ id: uuid }),
+);
 
 export const listSessionsInput = z.strictObject({
   ...pageInput,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { count, jsonObject, rowSchema, uuid } from './fields';
+import { count, jsonObject, rowSchema, updateOf, uuid } from './fields';
 import { createdRange, pageInput } from './pagination';
 
 export const transcriptSources = ['youtube_auto', 'youtube_manual'] as const;
@@ -40,7 +40,7 @@ export const transcriptInclude = z
   .optional();
 
 export const createTranscriptInput = transcriptWrite;
-export const updateTranscriptInput = transcriptPatch.omit({ videoId: true }).extend({ id: uuid });
+export const updateTranscriptInput = updateOf(transcriptPatch.omit({ videoId: true }).extend({ id: uuid }));
 
 export const listTranscriptsInput = z.strictObject({
   ...pageInput,

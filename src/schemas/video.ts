@@ -6,9 +6,11 @@ import {
   httpUrl,
   jsonObject,
   longText,
+  pastTimestamp,
   priority,
   rowSchema,
   timestamp,
+  updateOf,
   uuid,
 } from './fields';
 import { pageInput } from './pagination';
@@ -33,15 +35,15 @@ export const videoWrite = z.strictObject({
   viewCount: bigCount.nullable().optional(),
   likeCount: bigCount.nullable().optional(),
   commentCount: bigCount.nullable().optional(),
-  publishedAt: timestamp.nullable().optional(),
+  publishedAt: pastTimestamp.nullable().optional(),
   thumbnailUrl: httpUrl.nullable().optional(),
   videoUrl: httpUrl,
   status: videoStatus.optional(),
   processingPriority: priority.optional(),
   metadata: jsonObject.optional(),
   tags: z.array(tag).max(100).optional(),
-  discoveredAt: timestamp.optional(),
-  processedAt: timestamp.nullable().optional(),
+  discoveredAt: pastTimestamp.optional(),
+  processedAt: pastTimestamp.nullable().optional(),
   errorMessage: errorMessage.nullable().optional(),
   retryCount: count.optional(),
 });
@@ -58,7 +60,7 @@ const videoInclude = z
   .optional();
 
 export const createVideoInput = videoWrite;
-export const updateVideoInput = videoPatch.extend({ id: uuid });
+export const updateVideoInput = updateOf(videoPatch.extend({ id: uuid }));
 
 export const videoById = z.strictObject({ id: uuid, include: videoInclude });
 export const videoByYoutubeId = z.strictObject({ youtubeVideoId, include: videoInclude });

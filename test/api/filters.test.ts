@@ -160,8 +160,11 @@ describe('model validation', () => {
     await expect(ChannelModel.query(testDatabase().db).insert({} as never)).rejects.toThrow(/name/);
   });
 
-  it('answers BAD_REQUEST for an empty update of a missing row as NOT_FOUND', async () => {
-    const response = await api.mutate('channels.update', { id: '00000000-0000-4000-8000-000000000007' });
+  it('answers an update of a missing row with NOT_FOUND', async () => {
+    const response = await api.mutate('channels.update', {
+      id: '00000000-0000-4000-8000-000000000007',
+      name: 'Renamed',
+    });
     expect(response.status).toBe(404);
   });
 });

@@ -1,6 +1,13 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { channelFactory, videoFactory } from '../../src/factories';
+import { procedureTable } from '../../src/api/library-internals';
+import {
+  channelFactory,
+  processingJobFactory,
+  processingSessionFactory,
+  transcriptFactory,
+  videoFactory,
+} from '../../src/factories';
 import { defaultMaxBatchCalls } from '../../src/api/batch-limit';
 import { maxJsonDepth } from '../../src/api/raw-input';
 import { bodyLimitBytes, buildApp } from '../../src/app';
@@ -336,5 +343,70 @@ describe('a tRPC batch', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('an update that changes nothing', () => {
+  /** Each update procedure, its REST path and table, one optional field of its input, and a row of its own. */
+  const updates = [
+    {
+      name: 'channels.update',
+      rest: '/api/channels',
+      table: 'channels',
+      field: 'description',
+      create: () => channelFactory.create(),
+    },
+    {
+      name: 'videos.update',
+      rest: '/api/videos',
+      table: 'videos',
+      field: 'description',
+      create: () => videoFactory.create(),
+    },
+    {
+      name: 'transcripts.update',
+      rest: '/api/transcripts',
+      table: 'transcripts',
+      field: 'language',
+      create: () => transcriptFactory.create(),
+    },
+    {
+      name: 'jobs.update',
+      rest: '/api/jobs',
+      table: 'processing_jobs',
+      field: 'metadata',
+      create: () => processingJobFactory.create(),
+    },
+    {
+      name: 'sessions.update',
+      rest: '/api/sessions',
+      table: 'processing_sessions',
+      field: 'metrics',
+      create: () => processingSessionFactory.create(),
+    },
+  ];
+
+  it('is every update procedure there is', () => {
+    const names = [...procedureTable.keys()].filter((name) => name.endsWith('.update'));
+    expect(names.sort()).toEqual(updates.map((update) => update.name).sort());
+  });
+
+  it.each(updates)('is rejected with 400 by $name on both transports, and the row stays', async (update) => {
+    const row = await update.create();
+    const message = 'input: must change at least one field besides id';
+    for (const input of [{ id: row.id }, { id: row.id, [update.field]: undefined }]) {
+      const trpc = await api.mutate(update.name, input);
+      expect(trpc.status).toBe(400);
+      expect(trpc.error?.message).toBe(message);
+    }
+    for (const body of ['{}', 'null', `{"id":"${row.id}"}`]) {
+      const rest = await request(api.app.server).patch(`${update.rest}/${row.id}`).type('json').send(body);
+      expect(rest.status, body).toBe(400);
+      expect(rest.body).toMatchObject({ code: 'BAD_REQUEST', message });
+    }
+    const empty = await request(api.app.server).patch(`${update.rest}/${row.id}`);
+    expect(empty.status).toBe(400);
+    const stored = await testDatabase().db(update.table).where({ id: row.id }).first<{ updated_at: Date }>();
+    expect(stored.updated_at).toEqual(row.updatedAt);
   });
 });
