@@ -45,6 +45,44 @@ describe('jobs API', () => {
     expect(jobs.data[0]!.id).toBe(jobs.data[2]!.id);
   });
 
+  it('returns the running job for an entity enqueued again while it runs, and a new job once it has finished', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const [busy, idle] = await videoFactory.createList(2);
+    const job = (entityId: string) => ({
+      jobType: 'transcript_extraction',
+      entityType: 'video',
+      entityId,
+      sessionId: session.id,
+      priority: 1_000_000,
+    });
+    await api.mutate('jobs.enqueue', job(busy!.id));
+    const [claimed] = await claimOne(session.id);
+
+    const again = await api.mutate<ProcessingJob>('jobs.enqueue', job(busy!.id));
+    expect(again.status).toBe(200);
+    expect(again.data).toMatchObject({
+      id: claimed!.id,
+      status: 'running',
+      attempts: 1,
+      lockedBy: 'worker-a',
+    });
+    const batch = await api.mutate<ProcessingJob[]>('jobs.enqueueMany', {
+      jobs: [job(idle!.id), job(busy!.id)],
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.data.map(({ entityId, status }) => ({ entityId, status }))).toEqual([
+      { entityId: idle!.id, status: 'queued' },
+      { entityId: busy!.id, status: 'running' },
+    ]);
+    expect(batch.data[1]!.id).toBe(claimed!.id);
+    expect((await api.query<Video>('videos.get', { id: busy!.id })).data.status).toBe('processing');
+
+    await api.mutate('jobs.complete', { id: claimed!.id, leaseToken: claimed!.leaseToken, result: null });
+    const next = await api.mutate<ProcessingJob>('jobs.enqueue', job(busy!.id));
+    expect(next.data).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(next.data.id).not.toBe(claimed!.id);
+  });
+
   it('refuses a job about a row that does not exist, naming entityId, and a missing session, naming sessionId', async () => {
     const missing = await api.mutate('jobs.enqueue', {
       jobType: 'channel_discovery',
