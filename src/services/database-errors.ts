@@ -46,29 +46,71 @@ function checkedColumn(table: string | undefined, constraint: string): string | 
   return propertyOf(match[1]!.slice(table.length + 1));
 }
 
-/** Connection failures, and PostgreSQL's admin_shutdown, crash_shutdown, cannot_connect_now, too_many_connections. */
-const unavailableCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-]);
+/**
+ * The errors a failure carries, outermost first: Objection's `DBError` keeps the driver's error in `nativeError`,
+ * other wrappers (a transaction's, an `ErrorOptions` cause) in `cause`.
+ */
+function errorsIn(thrown: unknown): object[] {
+  const found: object[] = [];
+  const pending = [thrown];
+  while (pending.length > 0) {
+    const error = pending.shift();
+    if (typeof error !== 'object' || error === null || found.includes(error)) continue;
+    found.push(error);
+    const { nativeError, cause } = error as { nativeError?: unknown; cause?: unknown };
+    pending.push(nativeError, cause);
+  }
+  return found;
+}
 
-const unavailableMessages =
-  /Timeout acquiring a connection|Connection terminated|Connection ended unexpectedly|not queryable|timeout expired|shutting down|starting up|not yet accepting connections/i;
+const codeOf = (error: object): unknown => (error as { code?: unknown }).code;
 
-function isUnavailable(error: Error): boolean {
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && unavailableCodes.has(code)) return true;
-  return unavailableMessages.test(error.message);
+/**
+ * PostgreSQL's SQLSTATE: five digits or upper-case letters, the first two its class. No class begins with E, as
+ * every Node system error code does (EPIPE has five letters too).
+ */
+const sqlStatePattern = /^[0-9A-DF-Z][0-9A-Z]{4}$/;
+
+/** The SQLSTATE PostgreSQL sent with the failure, read from the driver's error wherever it is wrapped. */
+function sqlStateOf(errors: object[]): string | undefined {
+  for (const error of errors) {
+    const code = codeOf(error);
+    if (typeof code === 'string' && sqlStatePattern.test(code)) return code;
+  }
+  return undefined;
 }
 
 /** deadlock_detected, serialization_failure, lock_not_available: the work may succeed if run again. */
 const transientCodes = new Set(['40P01', '40001', '55P03']);
+
+/**
+ * Class 08 (connection exception), class 57P (operator intervention: admin_shutdown, crash_shutdown,
+ * cannot_connect_now, database_dropped, idle_session_timeout) and too_many_connections: the server cannot do the
+ * work now, whatever the statement was.
+ */
+const unavailableState = (state: string) =>
+  state.startsWith('08') || state.startsWith('57P') || state === '53300';
+
+/** The socket to the server failed: Node's codes, with no SQLSTATE, since nothing reached PostgreSQL. */
+const socketCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE']);
+
+/**
+ * What the driver and the pool say, with no code at all, when the connection is gone or none is free: pg's "Connection
+ * terminated unexpectedly" (the server closed the socket), "... is not queryable" (a client used after that),
+ * knex's "Timeout acquiring a connection".
+ */
+const unavailableMessages =
+  /Timeout acquiring a connection|Connection terminated|Connection ended unexpectedly|not queryable/i;
+
+function isUnavailable(errors: object[]): boolean {
+  const state = sqlStateOf(errors);
+  if (state !== undefined) return unavailableState(state);
+  return errors.some((error) => {
+    const code = codeOf(error);
+    if (typeof code === 'string') return socketCodes.has(code);
+    return error instanceof Error && unavailableMessages.test(error.message);
+  });
+}
 
 /** How many times work that lost a race is run in all before its caller is told to retry. */
 export const transientAttempts = 10;
@@ -78,9 +120,8 @@ export const transientRetries = new Map<string, number>();
 
 /** The SQLSTATE of a failure that running the same work again may cure, or undefined. */
 export function transientCode(error: unknown): string | undefined {
-  const failure = error as { code?: unknown; nativeError?: { code?: unknown } } | null;
-  const code = failure?.code ?? failure?.nativeError?.code;
-  return typeof code === 'string' && transientCodes.has(code) ? code : undefined;
+  const state = sqlStateOf(errorsIn(error));
+  return state !== undefined && transientCodes.has(state) ? state : undefined;
 }
 
 /** Turns a database error into the domain error a caller can act on; anything else passes through unchanged. */
@@ -124,8 +165,8 @@ export function translateDatabaseError(thrown: unknown): unknown {
       cause: error,
     });
   }
-  // The wrapped error can lose the driver's code; the original keeps it.
-  if (isUnavailable(thrown) || isUnavailable(error)) {
+  // Objection's wrapper carries no code of its own and quotes the statement: the driver's error decides.
+  if (isUnavailable(errorsIn(thrown))) {
     return new UnavailableError('the database is unavailable', undefined, { cause: error });
   }
   return error;

@@ -1,9 +1,11 @@
 import {
   CheckViolationError,
   DataError,
+  DBError,
   ForeignKeyViolationError,
   NotNullViolationError,
   UniqueViolationError,
+  wrapError,
 } from 'db-errors';
 import { ValidationError } from 'objection';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +15,10 @@ import { ConflictError, InvalidInputError, UnavailableError } from '../../src/se
 import { testDatabase } from '../support/database';
 
 const db = () => testDatabase().db;
+
+/** An error as pg reports one PostgreSQL sent: its SQLSTATE in `code`, with the fields db-errors looks for. */
+const driverError = (code: string, message: string) =>
+  Object.assign(new Error(message), { code, severity: 'FATAL', table: undefined, internalQuery: undefined });
 
 /** What a statement's failure becomes, with the driver's error kept as the cause. */
 async function refusalOf(statement: () => PromiseLike<unknown>) {
@@ -179,8 +185,8 @@ describe('failures the caller may retry', () => {
     },
   );
 
-  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', '57P01', '57P02', '57P03', '53300'])(
-    '%s (no connection) is unavailable',
+  it.each(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'])(
+    '%s (the socket failed) is unavailable',
     (code) => {
       const thrown = Object.assign(new Error('connection trouble'), { code });
       const error = translateDatabaseError(thrown);
@@ -189,16 +195,61 @@ describe('failures the caller may retry', () => {
     },
   );
 
+  it.each(['08000', '08001', '08003', '08006', '57P01', '57P02', '57P03', '57P04', '57P05', '53300'])(
+    'SQLSTATE %s (class 08, class 57P, too many connections) is unavailable, whatever its message',
+    (code) => {
+      const thrown = driverError(code, 'words PostgreSQL may change');
+      expect(translateDatabaseError(thrown)).toBeInstanceOf(UnavailableError);
+    },
+  );
+
+  it('reads the SQLSTATE from the driver error Objection wraps, and keeps the statement out of the message', () => {
+    const native = driverError('57P01', 'terminating connection due to administrator command');
+    const wrapped = wrapError(native);
+    expect(wrapped).toBeInstanceOf(DBError);
+    wrapped.message = `update "videos" set "title" = $1 - ${native.message}`;
+    const error = translateDatabaseError(wrapped);
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect(error).toMatchObject({ message: 'the database is unavailable', cause: wrapped });
+  });
+
+  it('reads it through any depth of causes, and stops at a cycle', () => {
+    const native = driverError('08006', 'connection failure');
+    const outer = new Error('the transaction failed', {
+      cause: new Error('its query failed', { cause: native }),
+    });
+    expect(translateDatabaseError(outer)).toBeInstanceOf(UnavailableError);
+    const looped: Error & { cause?: unknown } = new Error('looped');
+    looped.cause = new Error('back', { cause: looped });
+    expect(translateDatabaseError(looped)).toBe(looped);
+  });
+
   it.each([
     'Knex: Timeout acquiring a connection. The pool is probably full.',
     'Connection terminated unexpectedly',
+    'Connection terminated due to connection timeout',
     'Connection ended unexpectedly',
     'Client has encountered a connection error and is not queryable',
-    'the database system is shutting down',
-    'the database system is starting up',
-    'the database system is not yet accepting connections',
-  ])('"%s" is unavailable, whatever its code', (message) => {
+    'Client was closed and is not queryable',
+  ])('"%s", from the driver or the pool with no code, is unavailable', (message) => {
     expect(translateDatabaseError(new Error(message))).toBeInstanceOf(UnavailableError);
+    expect(
+      translateDatabaseError(new Error('the request failed', { cause: new Error(message) })),
+    ).toBeInstanceOf(UnavailableError);
+  });
+
+  it("decides by the SQLSTATE where there is one, not by the message's words", () => {
+    for (const [code, message] of [
+      ['57014', 'canceling statement due to statement timeout'],
+      ['P0001', 'Connection terminated unexpectedly'],
+      ['42601', 'the database system is shutting down'],
+    ]) {
+      const thrown = driverError(code!, message!);
+      // A failure of no kind the API names: wrapped as Objection would, for the 500 that follows.
+      const error = translateDatabaseError(thrown);
+      expect(error).toBeInstanceOf(DBError);
+      expect(error).toMatchObject({ nativeError: thrown });
+    }
   });
 
   it('anything else passes through unchanged, codes that only look alike included', () => {
@@ -215,6 +266,7 @@ describe('failures the caller may retry', () => {
   it('finds the SQLSTATE of a lost race on the error or on the driver error it wraps', () => {
     expect(transientCode({ code: '40P01' })).toBe('40P01');
     expect(transientCode({ nativeError: { code: '40001' } })).toBe('40001');
+    expect(transientCode(new Error('the transaction failed', { cause: { code: '40001' } }))).toBe('40001');
     expect(transientCode({ code: '55P03', nativeError: { code: '23505' } })).toBe('55P03');
     expect(transientCode({ code: '23505' })).toBeUndefined();
     expect(transientCode({ code: 40001 })).toBeUndefined();
