@@ -12,6 +12,7 @@ export {
   type Task,
   type TaskHelpers,
   type Tasks,
+  type Undelivered,
   type Worker,
   type WorkerHooks,
   type WorkerOptions,

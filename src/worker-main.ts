@@ -49,9 +49,14 @@ function main(): void {
       failed: (job, error, permanent) =>
         log.warn({ jobId: job.id, jobType: job.jobType, error: error.message, permanent }, 'job failed'),
       leaseLost: (job, reason) => log.warn({ jobId: job.id, jobType: job.jobType, reason }, 'lease lost'),
-      released: (jobs) => log.info({ jobs: jobs.map((job) => job.id) }, 'handed back'),
+      released: (jobs) => log.info({ jobs: jobs.map((job) => job.id) }, 'released'),
       idle: () => log.debug('no work'),
       error: (error) => log.error({ err: error }, 'call failed'),
+      undelivered: (jobs) =>
+        log.error(
+          { jobs: jobs.map(({ job, outcome }) => ({ jobId: job.id, outcome })) },
+          'outcomes the API never acknowledged: these jobs run again once their leases run out',
+        ),
     },
   });
   worker.start();

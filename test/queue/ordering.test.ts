@@ -1,15 +1,8 @@
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { processingJobFactory } from '../../src/factories';
-import {
-  claimJobs,
-  failJob,
-  heartbeat,
-  retryDelaySeconds,
-  retryMaxSeconds,
-} from '../../src/services/job-queue';
+import { claimJobs, failJob, retryDelaySeconds, retryMaxSeconds } from '../../src/services/job-queue';
 import { enqueueJobs } from '../../src/services/job-queue';
-import { ConflictError } from '../../src/services/errors';
 import { testDatabase } from '../support/database';
 
 const db = () => testDatabase().db;
@@ -126,25 +119,6 @@ describe('which job a claim hands out', () => {
     expect(Number((await still())[0]!.n)).toBe(1);
     expect(await claimJobs(db(), claimJobsInput.parse({ workerId: 'w', limit: 10 }))).toEqual([]);
     expect(Number((await still())[0]!.n)).toBe(0);
-  });
-
-  it('refuses a heartbeat with a lease token that is no longer the job’s', async () => {
-    await queuedJobs([0]);
-    const first = (await claimOne())!;
-    await db()('processing_jobs')
-      .where({ id: first.id })
-      .update({ lease_expires_at: new Date(Date.now() - 1_000) });
-    const second = (await claimOne())!;
-    expect(second.id).toBe(first.id);
-    await expect(
-      heartbeat(db(), { id: first.id, leaseToken: first.leaseToken!, leaseSeconds: 60 }),
-    ).rejects.toBeInstanceOf(ConflictError);
-    const extended = await heartbeat(db(), {
-      id: second.id,
-      leaseToken: second.leaseToken!,
-      leaseSeconds: 600,
-    });
-    expect(extended.leaseExpiresAt!.getTime()).toBeGreaterThan(Date.now() + 590_000);
   });
 
   it('lets an entity whose job failed for good be queued again', async () => {

@@ -79,7 +79,7 @@ describe('worker processes', () => {
     });
   }, 30_000);
 
-  it('exits 0 on SIGTERM under load, handing back what it could not finish; nothing is lost or done twice', async () => {
+  it('exits 0 on SIGTERM under load, releasing what it could not finish; nothing is lost or done twice', async () => {
     const videos = await videoFactory.createList(24);
     await enqueueJobs(
       db(),
@@ -97,7 +97,7 @@ describe('worker processes', () => {
     expect(code).toBe(0);
     const afterStop = await statusCounts();
     expect(afterStop.running ?? 0).toBe(0);
-    // Handed-back jobs spent no attempt.
+    // Released jobs spent no attempt.
     expect(await db()('processing_jobs').where({ status: 'queued' }).where('attempts', '>', 0)).toEqual([]);
 
     const finisher = createWorker({

@@ -1,47 +1,20 @@
-import { claimJobsInput } from '../../src/schemas/processing-job';
-import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { type ClaimedJob, createWorker, PermanentJobError, type WorkerHooks } from '../../src/client';
-import { channelFactory } from '../../src/factories';
-import { claimJobs, completeJob, enqueueJobs } from '../../src/services/job-queue';
+import { claimJobsInput } from '../../src/schemas/processing-job';
+import { claimJobs, completeJob } from '../../src/services/job-queue';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
+import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
 
-const db = () => testDatabase().db;
-let server: FastifyInstance;
-let url: string;
 let claimRequests = 0;
-
-beforeAll(async () => {
-  server = await buildApp({ db: db(), logger: false, tokens: [], production: false });
-  server.addHook('onRequest', async (request) => {
-    if (request.url.includes('jobs.claim')) claimRequests += 1;
-  });
-  url = await server.listen({ host: '127.0.0.1', port: 0 });
-});
-afterAll(() => server.close());
-// Workers take any runnable job of the database: each test starts from an empty queue.
-beforeEach(async () => {
-  await db()('processing_jobs').delete();
+const api = useWorkerApi({
+  onRequest: (url) => {
+    if (url.includes('jobs.claim')) claimRequests += 1;
+  },
 });
 
-async function discoveryJobs(count: number, maxAttempts = 3) {
-  const channels = await channelFactory.createList(count);
-  return enqueueJobs(
-    db(),
-    channels.map((channel) => ({
-      jobType: 'channel_discovery' as const,
-      entityType: 'channel' as const,
-      entityId: channel.id,
-      maxAttempts,
-    })),
-  );
-}
-
-const jobRow = (id: string) => db()('processing_jobs').where({ id }).first();
-
-describe('createWorker', () => {
+describe('a worker running jobs', () => {
   it('runs up to `concurrency` handlers at once, claiming only free slots, and completes every job once', async () => {
     const jobs = await discoveryJobs(40);
     let running = 0;
@@ -49,7 +22,7 @@ describe('createWorker', () => {
     const claimSizes: number[] = [];
     const seen = new Map<string, number>();
     const worker = createWorker({
-      url,
+      url: api.url,
       concurrency: 8,
       waitMs: 200,
       tasks: {
@@ -66,7 +39,8 @@ describe('createWorker', () => {
     });
     worker.start();
     await until(
-      async () => (await db()('processing_jobs').where({ status: 'completed' }).count())[0]!.count == 40,
+      async () =>
+        (await testDatabase().db('processing_jobs').where({ status: 'completed' }).count())[0]!.count == 40,
     );
     await worker.stop();
     expect(most).toBe(8);
@@ -80,7 +54,7 @@ describe('createWorker', () => {
     const [retried, permanent] = await discoveryJobs(2);
     const failed: { job: ClaimedJob; permanent: boolean }[] = [];
     const worker = createWorker({
-      url,
+      url: api.url,
       concurrency: 2,
       waitMs: 200,
       tasks: {
@@ -112,7 +86,7 @@ describe('createWorker', () => {
     let aborted = false;
     let started = false;
     const worker = createWorker({
-      url,
+      url: api.url,
       concurrency: 1,
       leaseSeconds: 3,
       waitMs: 200,
@@ -129,13 +103,14 @@ describe('createWorker', () => {
     worker.start();
     await until(() => started);
     // Another worker takes the job over once its lease has run out.
-    await db()('processing_jobs')
+    await testDatabase()
+      .db('processing_jobs')
       .where({ id: job!.id })
       .update({ lease_expires_at: new Date(Date.now() - 1_000) });
-    const [takenOver] = await claimJobs(db(), claimJobsInput.parse({ workerId: 'other' }));
+    const [takenOver] = await claimJobs(testDatabase().db, claimJobsInput.parse({ workerId: 'other' }));
     expect(takenOver?.id).toBe(job!.id);
     await until(() => aborted, 5_000);
-    await completeJob(db(), {
+    await completeJob(testDatabase().db, {
       id: takenOver!.id,
       leaseToken: takenOver!.leaseToken!,
       result: { by: 'the other worker' },
@@ -145,106 +120,18 @@ describe('createWorker', () => {
     expect(await jobRow(job!.id)).toMatchObject({ status: 'completed', result: { by: 'the other worker' } });
   });
 
-  it('on stop, lets running handlers finish within the grace period and hands back those that give up, unspent', async () => {
-    const [quick, slow, stubborn] = await discoveryJobs(3);
-    const released: string[] = [];
-    let running = 0;
-    const worker = createWorker({
-      url,
-      concurrency: 3,
-      waitMs: 200,
-      graceMs: 300,
-      tasks: {
-        channel_discovery: async (job, { signal }) => {
-          running += 1;
-          if (job.id === quick!.id) await new Promise((resolve) => setTimeout(resolve, 100));
-          // Gives up when aborted, as a fetch does.
-          else if (job.id === slow!.id)
-            await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-          // Ignores the abort and finishes its work a little later: done, so completed, not run again.
-          else await new Promise((resolve) => setTimeout(resolve, 600));
-          return { done: job.id };
-        },
-      },
-      hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
-    });
-    worker.start();
-    await until(() => running === 3);
-    await worker.stop();
-    expect(released).toEqual([slow!.id]);
-    expect(await jobRow(quick!.id)).toMatchObject({ status: 'completed' });
-    expect(await jobRow(stubborn!.id)).toMatchObject({ status: 'completed', result: { done: stubborn!.id } });
-    expect(await jobRow(slow!.id)).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
-  });
-
-  it('on stop, leaves a job whose handler never settles to its lease instead of handing it back to run twice', async () => {
-    const [stuck] = await discoveryJobs(1);
-    const released: string[] = [];
-    let running = 0;
-    const worker = createWorker({
-      url,
-      concurrency: 1,
-      waitMs: 200,
-      graceMs: 100,
-      tasks: {
-        channel_discovery: async () => {
-          running += 1;
-          await new Promise(() => undefined);
-        },
-      },
-      hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
-    });
-    worker.start();
-    await until(() => running === 1);
-    await worker.stop();
-    expect(released).toEqual([]);
-    expect(await jobRow(stuck!.id)).toMatchObject({ status: 'running', attempts: 1 });
-  });
-
-  it('on stop, leaves no job leased to it when work arrives as the stop begins: each is done or back in the queue', async () => {
-    for (let round = 0; round < 5; round += 1) {
-      await db()('processing_jobs').delete();
-      const ran: string[] = [];
-      const worker = createWorker({
-        url,
-        concurrency: 2,
-        waitMs: 10_000,
-        graceMs: 0,
-        tasks: {
-          channel_discovery: (job) => {
-            ran.push(job.id);
-            return null;
-          },
-        },
-      });
-      worker.start();
-      // The worker's claim is waiting for work by now.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const jobs = await discoveryJobs(2);
-      await new Promise((resolve) => setTimeout(resolve, round * 2));
-      await worker.stop();
-      const rows = await db()('processing_jobs').whereIn(
-        'id',
-        jobs.map((job) => job.id),
-      );
-      for (const row of rows) {
-        if (ran.includes(row.id)) expect(row).toMatchObject({ status: 'completed', attempts: 1 });
-        else expect(row).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
-      }
-    }
-  });
-
   it('reports a lease lost at completion or failure once, and records neither the result nor the failure', async () => {
     const [completing, failing] = await discoveryJobs(2);
     const lost: string[] = [];
     const worker = createWorker({
-      url,
+      url: api.url,
       concurrency: 2,
       waitMs: 200,
       tasks: {
         channel_discovery: async (job) => {
           // An admin cancels the job while its handler runs.
-          await db()('processing_jobs')
+          await testDatabase()
+            .db('processing_jobs')
             .where({ id: job.id })
             .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
           if (job.id === failing!.id) throw new Error('too late to matter');
@@ -262,7 +149,7 @@ describe('createWorker', () => {
   });
 
   it('reports calls that fail for other reasons and keeps trying, backing off, until the API answers', async () => {
-    const gone = await buildApp({ db: db(), logger: false, tokens: [], production: false });
+    const gone = await buildApp({ db: testDatabase().db, logger: false, tokens: [], production: false });
     const goneUrl = await gone.listen({ host: '127.0.0.1', port: 0 });
     await gone.close();
     const errors: Error[] = [];
@@ -282,13 +169,13 @@ describe('createWorker', () => {
   });
 
   it('refuses to start without a task', () => {
-    expect(() => createWorker({ url, concurrency: 1, tasks: {} }).start()).toThrow(/no job type/);
+    expect(() => createWorker({ url: api.url, concurrency: 1, tasks: {} }).start()).toThrow(/no job type/);
   });
 
   it('costs one request per wait when idle, not a steady stream', async () => {
     const hooks: WorkerHooks = {};
     const worker = createWorker({
-      url,
+      url: api.url,
       concurrency: 4,
       waitMs: 1_000,
       tasks: { channel_discovery: () => null },

@@ -1,0 +1,294 @@
+import { asError, backoffMs, Changes, judge } from './calls';
+import {
+  type ClaimedJob,
+  type Outcome,
+  PermanentJobError,
+  type Undelivered,
+  type WorkerApi,
+  type WorkerHooks,
+} from './types';
+
+/**
+ * The outcomes of finished jobs, kept until the API acknowledges them. A call that fails is a fact about the
+ * network, not about the job: its outcomes are sent again with backoff (or after the response's `Retry-After`)
+ * while the lease keeper renews their leases. Only a rejection (the lease is no longer the worker's) ends one
+ * unrecorded. Completions finishing together go in one `jobs.completeMany`.
+ */
+export interface Acknowledgements {
+  /** Keeps a job's outcome until the API acknowledges or rejects it. */
+  add(job: ClaimedJob, outcome: Outcome, startedAt: number): void;
+  /** Sends a job's outcome now, if it is held and waiting: its lease was rejected, and its own call decides. */
+  hasten(jobId: string): boolean;
+  /** Outcomes whose last call failed, waiting to be sent again. */
+  readonly retrying: number;
+  /**
+   * Keeps delivering until every outcome is acknowledged or rejected, or `deadline` (a `Date.now()` time) passes,
+   * then cuts off the calls in flight and returns what the API never acknowledged.
+   */
+  drain(deadline: number): Promise<Undelivered[]>;
+}
+
+type JobRow = Awaited<ReturnType<WorkerApi['jobs']['get']['query']>>;
+
+interface Pending {
+  job: ClaimedJob;
+  outcome: Outcome;
+  /** When its handler started (`performance.now()`), for `completed`'s duration. */
+  startedAt: number;
+  /** When to send it next (`Date.now()` time). */
+  dueAt: number;
+  /** A call carrying it has not settled yet. */
+  sending: boolean;
+  /** Calls carrying it that failed in a row. */
+  failures: number;
+  /**
+   * An earlier call may have reached the API before it failed (a connection reset after the request went out): a
+   * rejection may then be the response to this worker's own earlier write, and the job is read to tell.
+   */
+  unsure: boolean;
+}
+
+/** The largest batch `jobs.completeMany` takes. */
+const maxBatch = 100;
+
+/** A call that has not answered in this long is given up on and tried again. */
+const callTimeoutMs = 30_000;
+
+/** A job's error as `jobs.fail` stores it: text PostgreSQL can hold, within the schema's length. */
+const storedMessage = (error: Error) => (error.message.replaceAll('\0', '') || error.name).slice(0, 10_000);
+
+export function createAcknowledgements(settings: {
+  api: WorkerApi;
+  workerId: string;
+  hooks: WorkerHooks;
+  /** The outcome was acknowledged or rejected: the job's lease no longer needs renewing. */
+  settled(jobId: string): void;
+}): Acknowledgements {
+  const { api, workerId, hooks } = settings;
+  const pending = new Map<string, Pending>();
+  const changes = new Changes();
+  const closing = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let timerAt = Infinity;
+
+  const callSignal = () => AbortSignal.any([closing.signal, AbortSignal.timeout(callTimeoutMs)]);
+
+  /** Sends what is due at `at`, unless a send is already due by then. */
+  const sendAt = (at: number) => {
+    if (closing.signal.aborted || timerAt <= at) return;
+    clearTimeout(timer);
+    timerAt = at;
+    timer = setTimeout(send, Math.max(0, at - Date.now()));
+  };
+
+  const scheduleNext = () => {
+    let next = Infinity;
+    for (const item of pending.values()) if (!item.sending) next = Math.min(next, item.dueAt);
+    if (next < Infinity) sendAt(next);
+  };
+
+  /** Ends an item: acknowledged or rejected. */
+  const end = (item: Pending) => {
+    pending.delete(item.job.id);
+    settings.settled(item.job.id);
+    changes.notify();
+  };
+
+  const acknowledged = (item: Pending) => {
+    end(item);
+    const { outcome, job } = item;
+    if (outcome.kind === 'complete') hooks.completed?.(job, performance.now() - item.startedAt);
+    else if (outcome.kind === 'fail') hooks.failed?.(job, outcome.error, outcome.permanent);
+    else hooks.released?.([job]);
+  };
+
+  const lost = (item: Pending, reason: string) => {
+    end(item);
+    // A release rejected leaves the job where the worker wanted it: no longer its own.
+    if (item.outcome.kind !== 'release') hooks.leaseLost?.(item.job, reason);
+  };
+
+  const retryLater = (items: Pending[], error: unknown, afterMs: number | undefined) => {
+    hooks.error?.(asError(error));
+    for (const item of items) {
+      item.sending = false;
+      item.failures += 1;
+      item.unsure = true;
+      item.dueAt = Date.now() + (afterMs ?? backoffMs(item.failures));
+    }
+    changes.notify();
+  };
+
+  /** Whether the job, as read now, shows this worker's own outcome recorded. */
+  const landed = ({ job, outcome }: Pending, row: JobRow) => {
+    if (outcome.kind === 'release') return row.status === 'queued' && row.attempts === job.attempts - 1;
+    if (row.attempts !== job.attempts || row.lockedBy !== workerId) return false;
+    if (outcome.kind === 'complete') return row.status === 'completed';
+    return (
+      (row.status === 'queued' || row.status === 'failed') &&
+      row.errorMessage === storedMessage(outcome.error)
+    );
+  };
+
+  const rejected = async (item: Pending, reason: string) => {
+    if (!item.unsure) return lost(item, reason);
+    try {
+      const row = await api.jobs.get.query({ id: item.job.id }, { signal: callSignal() });
+      if (closing.signal.aborted) return;
+      if (landed(item, row)) acknowledged(item);
+      else lost(item, reason);
+    } catch (error) {
+      if (closing.signal.aborted) return;
+      const verdict = judge(error);
+      if (verdict.kind === 'rejected') lost(item, reason);
+      else retryLater([item], error, verdict.kind === 'retry' ? verdict.afterMs : undefined);
+    }
+  };
+
+  const complete = async (batch: Pending[]): Promise<void> => {
+    try {
+      const { completed, refused } = await api.jobs.completeMany.mutate(
+        {
+          jobs: batch.map(({ job, outcome }) => ({
+            id: job.id,
+            leaseToken: job.leaseToken!,
+            ...(outcome.kind === 'complete' && outcome.result !== undefined
+              ? { result: outcome.result }
+              : {}),
+          })),
+        },
+        { signal: callSignal() },
+      );
+      if (closing.signal.aborted) return;
+      const done = new Set(completed.map((job) => job.id));
+      const reasons = new Map(refused.map(({ id, reason }) => [id, reason]));
+      await Promise.all(
+        batch.map((item) =>
+          done.has(item.job.id)
+            ? acknowledged(item)
+            : rejected(item, reasons.get(item.job.id) ?? 'not completed'),
+        ),
+      );
+    } catch (error) {
+      if (closing.signal.aborted) return;
+      const verdict = judge(error);
+      if (verdict.kind === 'rejected') await Promise.all(batch.map((item) => rejected(item, verdict.reason)));
+      else if (verdict.kind === 'retry') retryLater(batch, error, verdict.afterMs);
+      else if (batch.length > 1) {
+        // One result the API rejects (or a batch too large) must not hold back the others: each goes alone,
+        // one after another, so that the client does not put them in one request again.
+        for (const item of batch) await complete([item]);
+      } else {
+        // A result the API rejects would be rejected again at every try: the job fails for good, saying why.
+        const [item] = batch as [Pending];
+        item.outcome = {
+          kind: 'fail',
+          error: new PermanentJobError(`the API rejected the job's result: ${verdict.reason}`),
+          permanent: true,
+        };
+        item.sending = false;
+        item.unsure = false;
+        item.dueAt = Date.now();
+      }
+    }
+  };
+
+  const fail = async (item: Pending, { error, permanent }: Extract<Outcome, { kind: 'fail' }>) => {
+    try {
+      await api.jobs.fail.mutate(
+        {
+          id: item.job.id,
+          leaseToken: item.job.leaseToken!,
+          error: storedMessage(error),
+          retryable: !permanent,
+        },
+        { signal: callSignal() },
+      );
+      if (!closing.signal.aborted) acknowledged(item);
+    } catch (thrown) {
+      if (closing.signal.aborted) return;
+      const verdict = judge(thrown);
+      if (verdict.kind === 'rejected') await rejected(item, verdict.reason);
+      else if (verdict.kind === 'retry') retryLater([item], thrown, verdict.afterMs);
+      else {
+        // Nothing sent again would be accepted: the lease runs out and the job is retried as if the worker died.
+        hooks.error?.(new Error(`the API rejected the failure of job ${item.job.id}: ${verdict.reason}`));
+        end(item);
+      }
+    }
+  };
+
+  const release = async (item: Pending) => {
+    try {
+      await api.jobs.release.mutate(
+        { id: item.job.id, leaseToken: item.job.leaseToken! },
+        { signal: callSignal() },
+      );
+      if (!closing.signal.aborted) acknowledged(item);
+    } catch (error) {
+      if (closing.signal.aborted) return;
+      const verdict = judge(error);
+      if (verdict.kind === 'retry') retryLater([item], error, verdict.afterMs);
+      else await rejected(item, verdict.reason);
+    }
+  };
+
+  const send = () => {
+    timer = undefined;
+    timerAt = Infinity;
+    const now = Date.now();
+    const due = [...pending.values()].filter((item) => !item.sending && item.dueAt <= now);
+    for (const item of due) item.sending = true;
+    const calls: Promise<void>[] = [];
+    const completions = due.filter((item) => item.outcome.kind === 'complete');
+    for (let start = 0; start < completions.length; start += maxBatch) {
+      calls.push(complete(completions.slice(start, start + maxBatch)));
+    }
+    for (const item of due) {
+      if (item.outcome.kind === 'fail') calls.push(fail(item, item.outcome));
+      else if (item.outcome.kind === 'release') calls.push(release(item));
+    }
+    for (const call of calls) void call.finally(scheduleNext);
+    // What is not due yet (a timer may fire a moment before `Date.now()` reaches its time) waits for the next send.
+    scheduleNext();
+  };
+
+  return {
+    add(job, outcome, startedAt) {
+      const now = Date.now();
+      pending.set(job.id, {
+        job,
+        outcome,
+        startedAt,
+        dueAt: now,
+        sending: false,
+        failures: 0,
+        unsure: false,
+      });
+      // Outcomes that come in the same turn of the event loop go in one call.
+      sendAt(now);
+    },
+    hasten(jobId) {
+      const item = pending.get(jobId);
+      if (!item) return false;
+      if (!item.sending) {
+        item.dueAt = Date.now();
+        sendAt(item.dueAt);
+      }
+      return true;
+    },
+    get retrying() {
+      let count = 0;
+      for (const item of pending.values()) if (item.failures > 0) count += 1;
+      return count;
+    },
+    async drain(deadline) {
+      while (pending.size > 0 && Date.now() < deadline) await changes.next(deadline - Date.now());
+      const left = [...pending.values()].map(({ job, outcome }) => ({ job, outcome: outcome.kind }));
+      closing.abort();
+      clearTimeout(timer);
+      pending.clear();
+      return left;
+    },
+  };
+}

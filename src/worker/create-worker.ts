@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { createClient } from '../typed-client';
+import { createAcknowledgements } from './acknowledgements';
+import { asError, Changes } from './calls';
+import { createClaimLoop } from './claim-loop';
+import { createLeaseKeeper } from './lease-keeper';
+import {
+  type ClaimedJob,
+  type JobType,
+  LeaseLostError,
+  PermanentJobError,
+  type Task,
+  type Worker,
+  type WorkerOptions,
+} from './types';
+
+/** A job whose handler is running. */
+interface Running {
+  job: ClaimedJob;
+  controller: AbortController;
+  started: number;
+  /** Lost its lease, or kept past the stop: its outcome is not recorded. */
+  dropped: boolean;
+  /** Asked to stop by `stop()`: if it gives up (rejects), its job is released rather than failed. */
+  stopping: boolean;
+}
+
+/**
+ * How long handlers aborted by `stop()` get to settle: one that finished its work anyway is completed, one that
+ * gave up is released. One still running after this keeps its job until its lease runs out, since releasing it
+ * while it may still write would let the job run twice.
+ */
+const stopSettleMs = 2_000;
+
+/**
+ * A worker over the typed client, in three parts: the claim loop fills free slots, the lease keeper renews the lease
+ * of every job the worker holds, and the acknowledgements keep each finished job's outcome until the API has
+ * acknowledged it. Handlers run concurrently; a throwing handler's job is failed with its message. The lease token
+ * fences the worker: a job taken over by another worker aborts this one's signal, and nothing this worker does with
+ * it afterwards is recorded.
+ */
+export function createWorker(options: WorkerOptions): Worker {
+  const api = createClient({ url: options.url, token: options.token });
+  const workerId = options.workerId ?? `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const leaseSeconds = options.leaseSeconds ?? 60;
+  const graceMs = options.graceMs ?? 10_000;
+  const drainMs = options.drainMs ?? 10_000;
+  const hooks = options.hooks ?? {};
+  const jobTypes = Object.keys(options.tasks) as JobType[];
+  const running = new Map<string, Running>();
+  const settledHandlers = new Changes();
+  let started = false;
+  let stopped: Promise<void> | undefined;
+
+  const leases = createLeaseKeeper({
+    api,
+    leaseSeconds,
+    lost(job, reason) {
+      const entry = running.get(job.id);
+      if (!entry) {
+        // A finished job: the call delivering its outcome says whether the lease is really gone.
+        acknowledgements.hasten(job.id);
+        return;
+      }
+      if (entry.dropped) return;
+      entry.dropped = true;
+      entry.controller.abort(new LeaseLostError(reason));
+      hooks.leaseLost?.(job, reason);
+    },
+    error: (error) => hooks.error?.(error),
+  });
+
+  const acknowledgements = createAcknowledgements({
+    api,
+    workerId,
+    hooks,
+    settled(jobId) {
+      leases.letGo(jobId);
+      claims.wake();
+    },
+  });
+
+  const run = (job: ClaimedJob) => {
+    const entry: Running = {
+      job,
+      controller: new AbortController(),
+      started: performance.now(),
+      dropped: false,
+      stopping: false,
+    };
+    running.set(job.id, entry);
+    leases.hold(job);
+    const task = options.tasks[job.jobType] as Task<JobType>;
+    const finish = (outcome: Parameters<typeof acknowledgements.add>[1]) => {
+      running.delete(job.id);
+      if (!entry.dropped) acknowledgements.add(job, outcome, entry.started);
+      claims.wake();
+      settledHandlers.notify();
+    };
+    Promise.resolve()
+      .then(() => task(job, { signal: entry.controller.signal, workerId, api }))
+      .then(
+        (result) => finish({ kind: 'complete', result }),
+        (thrown: unknown) => {
+          const error = asError(thrown);
+          finish(
+            entry.stopping
+              ? { kind: 'release' }
+              : { kind: 'fail', error, permanent: error instanceof PermanentJobError },
+          );
+        },
+      );
+  };
+
+  const claims = createClaimLoop({
+    api,
+    workerId,
+    jobTypes,
+    leaseSeconds,
+    waitMs: options.waitMs ?? 30_000,
+    hooks,
+    // Outcomes the API has not taken yet hold their slots: a worker whose calls fail stops claiming more.
+    freeSlots: () => options.concurrency - running.size - acknowledgements.retrying,
+    run,
+    release(jobs) {
+      for (const job of jobs) {
+        leases.hold(job);
+        acknowledgements.add(job, { kind: 'release' }, performance.now());
+      }
+    },
+  });
+
+  const handlersSettle = async (by: number) => {
+    while (running.size > 0 && Date.now() < by) await settledHandlers.next(by - Date.now());
+  };
+
+  const stop = async () => {
+    await claims.stop();
+    await handlersSettle(Date.now() + graceMs);
+    // Past the grace: the rest are asked to stop, and get a moment to settle.
+    for (const entry of running.values()) {
+      entry.stopping = true;
+      entry.controller.abort(new Error('the worker is stopping'));
+    }
+    await handlersSettle(Date.now() + stopSettleMs);
+    // Handlers that ignore their signal keep their jobs, unrecorded, until the leases run out.
+    for (const entry of running.values()) {
+      entry.dropped = true;
+      leases.letGo(entry.job.id);
+    }
+    const undelivered = await acknowledgements.drain(Date.now() + drainMs);
+    leases.close();
+    if (undelivered.length > 0) hooks.undelivered?.(undelivered);
+  };
+
+  return {
+    workerId,
+    get running() {
+      return running.size;
+    },
+    start() {
+      if (started || stopped) return;
+      if (jobTypes.length === 0) throw new Error('createWorker: tasks names no job type');
+      started = true;
+      claims.start();
+    },
+    stop() {
+      stopped ??= stop();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { buildApp } from '../../src/app';
+import { channelFactory } from '../../src/factories';
+import { enqueueJobs } from '../../src/services/job-queue';
+import { testDatabase } from './database';
+
+/**
+ * The API over the test file's database, listening on a port of its own for workers to call, from before the
+ * file's tests until after them. Workers take any runnable job of the database, so each test starts from an empty
+ * queue. `onRequest` sees every request's URL, for tests that count calls.
+ */
+export function useWorkerApi(options: { onRequest?: (url: string) => void } = {}): { readonly url: string } {
+  let server: FastifyInstance | undefined;
+  let url: string | undefined;
+  beforeAll(async () => {
+    server = await buildApp({ db: testDatabase().db, logger: false, tokens: [], production: false });
+    const { onRequest } = options;
+    if (onRequest) server.addHook('onRequest', async (request) => onRequest(request.url));
+    url = await server.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(() => server?.close());
+  beforeEach(async () => {
+    await testDatabase().db('processing_jobs').delete();
+  });
+  return {
+    get url() {
+      if (!url) throw new Error('The API listens before the tests: use its URL inside a test');
+      return url;
+    },
+  };
+}
+
+/** `count` queued discovery jobs, one per new channel, each with `maxAttempts` attempts. */
+export async function discoveryJobs(count: number, maxAttempts = 3) {
+  const channels = await channelFactory.createList(count);
+  return enqueueJobs(
+    testDatabase().db,
+    channels.map((channel) => ({
+      jobType: 'channel_discovery' as const,
+      entityType: 'channel' as const,
+      entityId: channel.id,
+      maxAttempts,
+    })),
+  );
+}
+
+export const jobRow = (id: string) => testDatabase().db('processing_jobs').where({ id }).first();
+
+export const jobRows = (ids: string[]) =>
+  testDatabase().db('processing_jobs').whereIn('id', ids).orderBy('id');

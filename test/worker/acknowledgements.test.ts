@@ -1,0 +1,256 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { retryAfterSeconds } from '../../src/api/error-shape';
+import {
+  type ClaimedJob,
+  createWorker,
+  type JobResult,
+  PermanentJobError,
+  type Undelivered,
+  type WorkerOptions,
+} from '../../src/client';
+import { type Fault, type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
+import { until } from '../support/until';
+import { discoveryJobs, jobRows, useWorkerApi } from '../support/worker-api';
+
+const api = useWorkerApi();
+let proxy: FaultyProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
+
+/** A worker whose handler runs `handle`, counting each job's runs and recording what its hooks report. */
+function observedWorker(
+  url: string,
+  handle: (job: ClaimedJob) => Promise<JobResult> | JobResult,
+  options: Partial<WorkerOptions> = {},
+) {
+  const runs = new Map<string, number>();
+  const seen = {
+    completed: [] as string[],
+    failed: [] as string[],
+    leaseLost: [] as string[],
+    errors: [] as Error[],
+    undelivered: [] as Undelivered[],
+  };
+  const worker = createWorker({
+    url,
+    concurrency: 50,
+    waitMs: 200,
+    leaseSeconds: 10,
+    tasks: {
+      channel_discovery: (job) => {
+        runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+        return handle(job);
+      },
+    },
+    hooks: {
+      completed: (job) => seen.completed.push(job.id),
+      failed: (job) => seen.failed.push(job.id),
+      leaseLost: (job) => seen.leaseLost.push(job.id),
+      error: (error) => seen.errors.push(error),
+      undelivered: (jobs) => seen.undelivered.push(...jobs),
+    },
+    ...options,
+  });
+  return { worker, runs, seen };
+}
+
+const ids = (jobs: { id: string }[]) => jobs.map((job) => job.id).sort();
+
+/**
+ * The first call of `procedure` for each job meets a fault, the next of `faults` in turn (a request carrying any
+ * job's first call meets it whole); the calls that try again pass.
+ */
+function firstCallsFail(procedure: string, faults: Fault[]): FaultyProxy['decide'] {
+  const tried = new Set<string>();
+  let next = 0;
+  return (request) => {
+    const named = jobIdsOf(request, procedure);
+    const first = named.some((id) => !tried.has(id));
+    for (const id of named) tried.add(id);
+    return first ? faults[next++ % faults.length]! : 'pass';
+  };
+}
+
+async function everyJob(jobIds: string[], status: string) {
+  return (await jobRows(jobIds)).every((row: { status: string }) => row.status === status);
+}
+
+describe('a worker whose calls fail keeps each outcome until the API acknowledges it', () => {
+  it('completes every job once, on its only attempt, through completion calls answered 503 while the database restarts, waiting as retry-after says', async () => {
+    const jobs = await discoveryJobs(300, 1);
+    proxy = await startFaultyProxy(api.url);
+    proxy.decide = firstCallsFail('jobs.completeMany', ['unavailable']);
+    const { worker, runs, seen } = observedWorker(proxy.url, () => ({ ok: true }));
+    worker.start();
+    await until(() => everyJob(ids(jobs), 'completed'), 50_000);
+    await worker.stop();
+
+    expect((await jobRows(ids(jobs))).filter((row: { attempts: number }) => row.attempts !== 1)).toEqual([]);
+    expect(runs.size).toBe(jobs.length);
+    expect(new Set(runs.values())).toEqual(new Set([1]));
+    expect(seen.completed.sort()).toEqual(ids(jobs));
+    expect(seen.leaseLost).toEqual([]);
+    const refused = proxy.requests.filter((request) => request.fault === 'unavailable');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const failed of refused) {
+      for (const id of jobIdsOf(failed, 'jobs.completeMany')) {
+        const next = proxy.requests.find(
+          (request) => request.at > failed.at && jobIdsOf(request, 'jobs.completeMany').includes(id),
+        );
+        expect(next!.at - failed.at).toBeGreaterThanOrEqual(Number(retryAfterSeconds) * 1_000);
+      }
+    }
+  }, 60_000);
+
+  it('completes every job once, on its only attempt, through completion calls whose connection resets before or after the API ran them', async () => {
+    const jobs = await discoveryJobs(300, 1);
+    proxy = await startFaultyProxy(api.url);
+    proxy.decide = firstCallsFail('jobs.completeMany', ['reset', 'reset-after']);
+    const { worker, runs, seen } = observedWorker(proxy.url, () => ({ ok: true }));
+    worker.start();
+    await until(() => everyJob(ids(jobs), 'completed'), 50_000);
+    // A completion that ran before its connection reset is acknowledged by the next try's response.
+    await until(() => seen.completed.length === jobs.length);
+    await worker.stop();
+
+    expect((await jobRows(ids(jobs))).filter((row: { attempts: number }) => row.attempts !== 1)).toEqual([]);
+    expect(new Set(runs.values())).toEqual(new Set([1]));
+    expect(seen.completed.sort()).toEqual(ids(jobs));
+    expect(seen.leaseLost).toEqual([]);
+    expect(proxy.requests.filter((request) => request.fault === 'reset-after').length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('records each failure once, spending one attempt, through fail calls answered 503 or reset before or after the API ran them', async () => {
+    const jobs = await discoveryJobs(60, 3);
+    const permanent = new Set(ids(jobs.slice(0, 20)));
+    proxy = await startFaultyProxy(api.url);
+    proxy.decide = firstCallsFail('jobs.fail', ['unavailable', 'reset', 'reset-after']);
+    const { worker, runs, seen } = observedWorker(
+      proxy.url,
+      (job) => {
+        throw permanent.has(job.id) ? new PermanentJobError('channel is gone') : new Error('quota exceeded');
+      },
+      { concurrency: 20 },
+    );
+    worker.start();
+    await until(() => seen.failed.length === jobs.length, 50_000);
+    await worker.stop();
+
+    for (const row of await jobRows(ids(jobs))) {
+      expect(row).toMatchObject(
+        permanent.has(row.id)
+          ? { status: 'failed', attempts: 1, error_message: 'channel is gone' }
+          : { status: 'queued', attempts: 1, error_message: 'quota exceeded' },
+      );
+    }
+    expect(new Set(runs.values())).toEqual(new Set([1]));
+    expect(seen.failed.sort()).toEqual(ids(jobs));
+    expect(seen.leaseLost).toEqual([]);
+  }, 60_000);
+
+  it('renews the leases of results it cannot deliver yet, so another worker takes none of their jobs meanwhile', async () => {
+    const jobs = await discoveryJobs(5, 1);
+    proxy = await startFaultyProxy(api.url);
+    let delivering = false;
+    proxy.decide = ({ calls }) =>
+      !delivering && calls.some((call) => call.procedure === 'jobs.completeMany') ? 'unavailable' : 'pass';
+    const { worker, runs, seen } = observedWorker(proxy.url, () => ({ ok: true }), {
+      concurrency: 5,
+      leaseSeconds: 2,
+    });
+    const takenOver: string[] = [];
+    const other = createWorker({
+      url: api.url,
+      concurrency: 5,
+      waitMs: 1_000,
+      leaseSeconds: 2,
+      tasks: {
+        channel_discovery: (job) => {
+          takenOver.push(job.id);
+          return null;
+        },
+      },
+    });
+    worker.start();
+    await until(() => runs.size === jobs.length);
+    other.start();
+    // Two leases and more, while every completion call is answered 503.
+    await sleep(5_000);
+    delivering = true;
+    await until(() => everyJob(ids(jobs), 'completed'));
+    await Promise.all([worker.stop(), other.stop()]);
+
+    expect(takenOver).toEqual([]);
+    expect((await jobRows(ids(jobs))).filter((row: { attempts: number }) => row.attempts !== 1)).toEqual([]);
+    expect(seen.completed.sort()).toEqual(ids(jobs));
+  }, 30_000);
+
+  it('on stop, keeps delivering the outcomes the API has not acknowledged yet, and returns once it has', async () => {
+    const jobs = await discoveryJobs(5, 1);
+    proxy = await startFaultyProxy(api.url);
+    proxy.decide = firstCallsFail('jobs.completeMany', ['unavailable']);
+    const { worker, runs, seen } = observedWorker(proxy.url, () => ({ ok: true }));
+    worker.start();
+    await until(() => proxy!.requests.some((request) => request.fault === 'unavailable') && runs.size === 5);
+    await worker.stop();
+
+    expect(seen.undelivered).toEqual([]);
+    expect(seen.completed.sort()).toEqual(ids(jobs));
+    expect(await everyJob(ids(jobs), 'completed')).toBe(true);
+  });
+
+  it('on stop with the API unreachable, reports by job id the outcomes it could not deliver, and leaves those jobs leased', async () => {
+    const jobs = await discoveryJobs(6, 1);
+    const failing = jobs[0]!.id;
+    proxy = await startFaultyProxy(api.url);
+    let finish: () => void = () => undefined;
+    const finishing = new Promise<void>((resolve) => (finish = resolve));
+    const { worker, runs, seen } = observedWorker(
+      proxy.url,
+      async (job) => {
+        await finishing;
+        if (job.id === failing) throw new Error('quota exceeded');
+        return { ok: true };
+      },
+      { drainMs: 500 },
+    );
+    worker.start();
+    await until(() => runs.size === jobs.length);
+    const unreachable = proxy;
+    proxy = undefined;
+    await unreachable.close();
+    finish();
+    await worker.stop();
+
+    expect(
+      seen.undelivered
+        .map(({ job, outcome }) => ({ id: job.id, outcome }))
+        .sort((a, b) => (a.id < b.id ? -1 : 1)),
+    ).toEqual(ids(jobs).map((id) => ({ id, outcome: id === failing ? 'fail' : 'complete' })));
+    expect(seen.completed).toEqual([]);
+    expect(seen.failed).toEqual([]);
+    for (const row of await jobRows(ids(jobs))) expect(row).toMatchObject({ status: 'running', attempts: 1 });
+  });
+
+  it('fails for good a job whose result the API rejects, saying why, and completes the others of its batch', async () => {
+    const jobs = await discoveryJobs(5, 3);
+    const rejected = jobs[2]!.id;
+    const { worker, seen } = observedWorker(api.url, (job): JobResult =>
+      job.id === rejected ? { text: 'a\u0000b' } : { ok: true },
+    );
+    worker.start();
+    await until(() => seen.completed.length + seen.failed.length === jobs.length);
+    await worker.stop();
+
+    expect(seen.failed).toEqual([rejected]);
+    for (const row of await jobRows(ids(jobs))) {
+      if (row.id === rejected) {
+        expect(row).toMatchObject({ status: 'failed', attempts: 1 });
+        expect(row.error_message).toMatch(/rejected the job's result: .*NUL/);
+      } else expect(row).toMatchObject({ status: 'completed', result: { ok: true } });
+    }
+  });
+});

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { createWorker } from '../../src/client';
+import { testDatabase } from '../support/database';
+import { until } from '../support/until';
+import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
+
+const api = useWorkerApi();
+
+describe('a worker stopping', () => {
+  it('lets running handlers finish within the grace period and releases those that give up, unspent', async () => {
+    const [quick, slow, stubborn] = await discoveryJobs(3);
+    const released: string[] = [];
+    let running = 0;
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 3,
+      waitMs: 200,
+      graceMs: 300,
+      tasks: {
+        channel_discovery: async (job, { signal }) => {
+          running += 1;
+          if (job.id === quick!.id) await new Promise((resolve) => setTimeout(resolve, 100));
+          // Gives up when aborted, as a fetch does.
+          else if (job.id === slow!.id)
+            await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+          // Ignores the abort and finishes its work a little later: done, so completed, not run again.
+          else await new Promise((resolve) => setTimeout(resolve, 600));
+          return { done: job.id };
+        },
+      },
+      hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
+    });
+    worker.start();
+    await until(() => running === 3);
+    await worker.stop();
+    expect(released).toEqual([slow!.id]);
+    expect(await jobRow(quick!.id)).toMatchObject({ status: 'completed' });
+    expect(await jobRow(stubborn!.id)).toMatchObject({ status: 'completed', result: { done: stubborn!.id } });
+    expect(await jobRow(slow!.id)).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
+  });
+
+  it('leaves a job whose handler never settles to its lease instead of releasing it to run twice', async () => {
+    const [stuck] = await discoveryJobs(1);
+    const released: string[] = [];
+    let running = 0;
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      waitMs: 200,
+      graceMs: 100,
+      tasks: {
+        channel_discovery: async () => {
+          running += 1;
+          await new Promise(() => undefined);
+        },
+      },
+      hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
+    });
+    worker.start();
+    await until(() => running === 1);
+    await worker.stop();
+    expect(released).toEqual([]);
+    expect(await jobRow(stuck!.id)).toMatchObject({ status: 'running', attempts: 1 });
+  });
+
+  it('leaves no job leased to it when work arrives as the stop begins: each is done or back in the queue', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      await testDatabase().db('processing_jobs').delete();
+      const ran: string[] = [];
+      const worker = createWorker({
+        url: api.url,
+        concurrency: 2,
+        waitMs: 10_000,
+        graceMs: 0,
+        tasks: {
+          channel_discovery: (job) => {
+            ran.push(job.id);
+            return null;
+          },
+        },
+      });
+      worker.start();
+      // The worker's claim is waiting for work by now.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const jobs = await discoveryJobs(2);
+      await new Promise((resolve) => setTimeout(resolve, round * 2));
+      await worker.stop();
+      const rows = await testDatabase()
+        .db('processing_jobs')
+        .whereIn(
+          'id',
+          jobs.map((job) => job.id),
+        );
+      for (const row of rows) {
+        if (ran.includes(row.id)) expect(row).toMatchObject({ status: 'completed', attempts: 1 });
+        else expect(row).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
+      }
+    }
+  });
+});
