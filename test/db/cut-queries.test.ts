@@ -1,3 +1,4 @@
+import knex from 'knex';
 import pg from 'pg';
 import superjson from 'superjson';
 import request from 'supertest';
@@ -5,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { retryAfterSeconds } from '../../src/api/error-shape';
 import { buildApp } from '../../src/app';
-import { connect } from '../../src/db/connect';
+import { knexConfig } from '../../src/db/knex-config';
 import { channelFactory, processingJobFactory, videoFactory } from '../../src/factories';
 import { testDatabase, testPoolSettings } from '../support/database';
 import { until } from '../support/until';
@@ -19,7 +20,8 @@ const db = () => testDatabase().db;
  */
 async function appFor(production: boolean): Promise<FastifyInstance> {
   const app = await buildApp({
-    db: connect(testDatabase().url, testPoolSettings),
+    // The pool logs the connection each test cuts; here that is the point, so the log is left out.
+    db: knex({ ...knexConfig(testDatabase().url, testPoolSettings), log: { warn: () => undefined } }),
     closeDatabase: true,
     logger: false,
     tokens: [],
