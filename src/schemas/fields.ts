@@ -26,6 +26,8 @@ export const updateOf = <Update extends z.ZodObject<{ id: typeof uuid }>>(update
     (input) => Object.entries(input).some(([key, value]) => key !== 'id' && value !== undefined),
     {
       error: 'must change at least one field besides id',
+      // An input already rejected for what it holds is not rejected for what it lacks as well.
+      when: ({ issues }) => issues.length === 0,
     },
   );
 

@@ -59,8 +59,28 @@ const videoInclude = z
   .max(3)
   .optional();
 
-export const createVideoInput = videoWrite;
-export const updateVideoInput = updateOf(videoPatch.extend({ id: uuid }));
+/**
+ * A video starts `discovered`; its later statuses follow its transcript job (`videoStatusForJob`, along the moves
+ * of `videoStatusFrom`), so a client may create a video only in the status it starts in, and never sets one.
+ */
+export const initialVideoStatus = 'discovered' satisfies VideoStatus;
+const followsItsJob = "follows the video's transcript job: enqueue, cancel or retry the job to move it";
+
+export const createVideoInput = videoWrite.extend({
+  status: z
+    .literal(initialVideoStatus, { error: `must be ${initialVideoStatus}; a later status ${followsItsJob}` })
+    .optional(),
+});
+/** An update takes no `status`: one sent is rejected naming it, and saying what moves it instead. */
+export const updateVideoInput = updateOf(
+  z.strictObject(
+    { ...videoPatch.omit({ status: true }).shape, id: uuid },
+    {
+      error: (issue) =>
+        issue.code === 'unrecognized_keys' && issue.keys.includes('status') ? followsItsJob : undefined,
+    },
+  ),
+);
 
 export const videoById = z.strictObject({ id: uuid, include: videoInclude });
 export const videoByYoutubeId = z.strictObject({ youtubeVideoId, include: videoInclude });

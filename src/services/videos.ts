@@ -11,10 +11,9 @@ import {
   type upsertVideosInput,
   type Video,
   type VideoRef,
-  videoStatusFrom,
 } from '../schemas/video';
 import type { UpsertResult, VideoWithRelations } from '../schemas/responses';
-import { ConflictError, NotFoundError } from './errors';
+import { NotFoundError } from './errors';
 import { likePattern } from './like-pattern';
 import { lockJobsAbout } from './lock-order';
 import { keysetPage, keysetRange } from './pagination';
@@ -74,28 +73,12 @@ export async function listChannelVideos(
   return listVideos(db, input);
 }
 
-/**
- * A status change must be a legal move from the current status, checked in the same UPDATE (`WHERE status IN
- * (...)`), so a concurrent change cannot slip between check and write. Completing stamps `processedAt`.
- */
+/** Changes a video's own fields; its status is not one of them, as it follows its transcript job. */
 export async function updateVideo(
   db: Knex,
   { id, ...patch }: z.output<typeof updateVideoInput>,
 ): Promise<Video> {
-  if (patch.status === undefined) return (await rows.patch(db, id, patch)).$toJson();
-  const status = patch.status;
-  const stamped =
-    status === 'completed' && patch.processedAt === undefined ? { ...patch, processedAt: new Date() } : patch;
-  const [row] = await retryLostRaces(() =>
-    VideoModel.query(db)
-      .where('id', id)
-      .where((query) => query.whereIn('status', [...videoStatusFrom[status]]).orWhere('status', status))
-      .patch(stamped)
-      .returning('*'),
-  );
-  if (row) return row.$toJson();
-  const current = await rows.find(db, id);
-  throw new ConflictError(`a ${current.status} video cannot become ${status}`, 'status');
+  return (await rows.patch(db, id, patch)).$toJson();
 }
 
 /** Deletes the video with its transcripts and the jobs about it. */

@@ -1,12 +1,16 @@
+import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { processingSessionFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import type { JobStatus } from '../../src/schemas/processing-job';
 import { sessionStatuses, type SessionStatus } from '../../src/schemas/processing-session';
 import { videoStatuses, type VideoStatus } from '../../src/schemas/video';
+import { moveVideosWithJobs } from '../../src/services/video-follows-job';
 import { useApi } from '../support/api';
+import { testDatabase } from '../support/database';
 
 const api = useApi();
 
-/** Written out, not read from the code: every move a video's status may make by `videos.update`. */
+/** Written out, not read from the code: every move a video's status may make as its transcript job moves. */
 const videoMoves = new Set([
   'discovered>queued',
   'queued>processing',
@@ -18,25 +22,73 @@ const videoMoves = new Set([
   'failed>queued',
 ]);
 
+/** The job status that moves a video to each status: queued, claimed, completed, failed for good, cancelled. */
+const jobStatusToReach: Record<VideoStatus, JobStatus> = {
+  discovered: 'cancelled',
+  queued: 'queued',
+  processing: 'running',
+  completed: 'completed',
+  failed: 'failed',
+};
+
 const videoPairs = videoStatuses.flatMap((from) => videoStatuses.map((to) => ({ from, to })));
+
+const statusOf = async (id: string) =>
+  (await testDatabase().db('videos').where({ id }).first<{ status: VideoStatus }>()).status;
 
 describe('the video state machine, every (from, to) pair', () => {
   it.each(videoPairs)('$from -> $to', async ({ from, to }: { from: VideoStatus; to: VideoStatus }) => {
     const video = await videoFactory.create({ status: from });
-    const answer = await api.mutate<{ status: VideoStatus; processedAt: Date | null }>('videos.update', {
-      id: video.id,
-      status: to,
-    });
-    if (from === to || videoMoves.has(`${from}>${to}`)) {
-      expect(answer.status).toBe(200);
-      expect(answer.data.status).toBe(to);
-      if (to === 'completed' && from !== to) expect(answer.data.processedAt).toBeInstanceOf(Date);
-    } else {
-      expect(answer.status).toBe(409);
-      expect(answer.error?.data.field).toBe('status');
-      const read = await api.query<{ status: VideoStatus }>('videos.get', { id: video.id });
-      expect(read.data.status).toBe(from);
-    }
+    await testDatabase().db.transaction((trx) => moveVideosWithJobs(trx, [video.id], jobStatusToReach[to]));
+    const moved = from === to || videoMoves.has(`${from}>${to}`);
+    expect(await statusOf(video.id)).toBe(moved ? to : from);
+  });
+});
+
+describe('a video status a client writes', () => {
+  it.each(videoStatuses)(
+    '%s is rejected by videos.update on both transports, naming status',
+    async (status) => {
+      const video = await videoFactory.create();
+      const trpc = await api.mutate('videos.update', { id: video.id, status });
+      expect(trpc.status).toBe(400);
+      expect(trpc.error?.data.field).toBe('status');
+      expect(trpc.error?.message).toBe(
+        "status: follows the video's transcript job: enqueue, cancel or retry the job to move it",
+      );
+      const rest = await request(api.app.server)
+        .patch(`/api/videos/${video.id}`)
+        .send({ status, title: 'New' });
+      expect(rest.status).toBe(400);
+      expect(rest.body).toMatchObject({ code: 'BAD_REQUEST', field: 'status' });
+      expect(await testDatabase().db('videos').where({ id: video.id }).first()).toMatchObject({
+        status: 'discovered',
+        title: video.title,
+      });
+    },
+  );
+
+  it.each(videoStatuses.filter((status) => status !== 'discovered'))(
+    '%s is rejected by videos.create on both transports, naming status; no video is made',
+    async (status) => {
+      const input = { ...videoFactory.build({ channelId: (await channelFactory.create()).id }), status };
+      const trpc = await api.mutate('videos.create', input);
+      expect(trpc.status).toBe(400);
+      expect(trpc.error?.data.field).toBe('status');
+      const rest = await request(api.app.server).post('/api/videos').send(input);
+      expect(rest.status).toBe(400);
+      expect(rest.body).toMatchObject({
+        field: 'status',
+        message: expect.stringMatching(/^status: must be discovered/),
+      });
+      expect(await testDatabase().db('videos').where({ youtube_video_id: input.youtubeVideoId })).toEqual([]);
+    },
+  );
+
+  it('discovered, the status a video starts in, is taken by videos.create', async () => {
+    const input = videoFactory.build({ channelId: (await channelFactory.create()).id, status: 'discovered' });
+    const created = await api.mutate<{ status: VideoStatus }>('videos.create', input);
+    expect(created.data.status).toBe('discovered');
   });
 });
 

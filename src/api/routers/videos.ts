@@ -38,7 +38,9 @@ export const videosRouter = router({
     .output(pageOf(videoWithRelations))
     .query(({ input, ctx }) => videos.listVideos(ctx.db, input)),
   update: procedure
-    .meta(route('PATCH', '/videos/{id}', "Change a video; status moves follow the video's lifecycle"))
+    .meta(
+      route('PATCH', '/videos/{id}', "Change a video's own fields; its status follows its transcript job"),
+    )
     .input(updateVideoInput)
     .output(videoSchema)
     .mutation(({ input, ctx }) => videos.updateVideo(ctx.db, input)),
