@@ -159,14 +159,14 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
       !delivering && calls.some((call) => call.procedure === 'jobs.completeMany') ? 'unavailable' : 'pass';
     const { worker, runs, seen } = observedWorker(proxy.url, () => ({ ok: true }), {
       concurrency: 5,
-      leaseSeconds: 2,
+      leaseSeconds: 3,
     });
     const takenOver: string[] = [];
     const other = createWorker({
       url: api.url,
       concurrency: 5,
       waitMs: 1_000,
-      leaseSeconds: 2,
+      leaseSeconds: 3,
       tasks: {
         channel_discovery: (job) => {
           takenOver.push(job.id);
@@ -177,7 +177,7 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
     worker.start();
     await until(() => runs.size === jobs.length);
     other.start();
-    // Two leases and more, while every completion call is answered 503.
+    // Longer than a lease, while every completion call is answered 503.
     await sleep(5_000);
     delivering = true;
     await until(() => everyJob(ids(jobs), 'completed'));

@@ -11,14 +11,12 @@ afterEach(async () => {
   proxy = undefined;
 });
 
-const leaseSeconds = 2;
-
 /**
  * Runs one job whose handler takes `workMs` (longer than a lease) through a worker calling the API through the
  * proxy, while a second worker waits for work at the API itself: the API wakes a waiting claim the moment a lease
  * runs out, so any lapse of the first worker's lease hands the job to the second.
  */
-async function longJobBesideAnotherWorker(workMs: number) {
+async function longJobBesideAnotherWorker(workMs: number, leaseSeconds: number) {
   const [job] = await discoveryJobs(1, 3);
   let aborted = false;
   const leaseLost: string[] = [];
@@ -64,7 +62,7 @@ async function longJobBesideAnotherWorker(workMs: number) {
 describe('a worker renewing its leases', () => {
   it('renews a running job’s lease every third of it, so a job running past its lease is never taken over', async () => {
     proxy = await startFaultyProxy(api.url);
-    const run = await longJobBesideAnotherWorker(5_000);
+    const run = await longJobBesideAnotherWorker(5_000, 2);
 
     expect(run.takenOver).toEqual([]);
     expect(run.aborted).toBe(false);
@@ -86,7 +84,7 @@ describe('a worker renewing its leases', () => {
       calls.some((call) => call.procedure === 'jobs.heartbeat')
         ? (['unavailable', 'reset', 'pass'] as const)[renewals++ % 3]!
         : 'pass';
-    const run = await longJobBesideAnotherWorker(6_000);
+    const run = await longJobBesideAnotherWorker(6_000, 3);
 
     expect(run.takenOver).toEqual([]);
     expect(run.aborted).toBe(false);
