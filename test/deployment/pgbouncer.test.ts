@@ -5,7 +5,12 @@ import { connect } from '../../src/db/connect';
 import { channelFactory, processingSessionFactory } from '../../src/factories';
 import { enqueueJobs } from '../../src/services/job-queue';
 import { testDatabase, testPoolSettings } from '../support/database';
-import { formatReport, invariantViolations, runManyWriters } from '../support/many-writers';
+import {
+  formatReport,
+  invariantViolations,
+  operationProcedures,
+  runManyWriters,
+} from '../support/many-writers';
 import { type Started, startApi, startPgBouncer } from '../support/processes';
 
 const adminToken = 'admin-token-for-the-deployment';
@@ -82,10 +87,14 @@ describe('several API processes behind PgBouncer in transaction pooling mode', (
       urls: pooled.map((api) => api.url),
       token: adminToken,
       clients: 12,
-      seconds: 8,
+      seed: 2,
+      rounds: 6,
     });
     console.info(`through PgBouncer, two API processes:\n${formatReport(report)}`);
     expect(Object.entries(report).filter(([, tally]) => tally.serverErrors > 0)).toEqual([]);
+    for (const procedure of Object.values(operationProcedures)) {
+      expect(report[procedure]?.calls, procedure).toBeGreaterThan(0);
+    }
     const violations = await invariantViolations(testDatabase().db);
     expect(violations).toEqual(Object.fromEntries(Object.keys(violations).map((rule) => [rule, 0])));
   }, 90_000);

@@ -1,14 +1,19 @@
+import { base, Faker } from '@faker-js/faker';
 import { TRPCClientError } from '@trpc/client';
 import type { Knex } from 'knex';
 import { createClient } from '../../src/client';
 import { channelFactory, discoveredVideos } from '../../src/factories';
 import type { ClaimedJob } from '../../src/schemas/processing-job';
+import type { SessionStatus } from '../../src/schemas/processing-session';
 
 /**
  * TubeSensei's real load, compressed: discovery workers refreshing the same channels in different orders,
  * transcript workers claiming and finishing jobs, and an admin editing, deleting and re-creating the same rows
- * and moving sessions, all at once over HTTP on a small set of overlapping keys. Every answer is tallied per
- * procedure; the data's invariants are checked afterwards by `invariantViolations`.
+ * and moving sessions, all at once over HTTP on a small set of overlapping keys. The workload is a fixed number
+ * of each operation (`operationCounts` times `rounds`), shuffled by a generator seeded with `seed` and dealt to
+ * the clients in turn, so every run issues every operation; each operation first makes what it needs when it is
+ * missing (a channel, videos, a job to hold). Every response is tallied per procedure; the data's invariants are
+ * checked afterwards by `invariantViolations`.
  */
 
 export interface ManyWritersOptions {
@@ -16,7 +21,13 @@ export interface ManyWritersOptions {
   urls: string[];
   token?: string;
   clients: number;
-  seconds: number;
+  /**
+   * Seeds the workload's choices: which operations each client performs, in which order (fixed by the seed), and
+   * on which rows (drawn as the clients' calls interleave).
+   */
+  seed: number;
+  /** How many times the workload holds each operation's count. */
+  rounds: number;
   /** Distinct channels the clients fight over. */
   channels?: number;
   /** YouTube ids per channel. */
@@ -26,9 +37,9 @@ export interface ManyWritersOptions {
 export interface ProcedureTally {
   calls: number;
   ok: number;
-  /** Answers by tRPC code, for everything that was not ok. */
+  /** Responses by tRPC code, for everything that was not ok. */
   refused: Record<string, number>;
-  /** 5xx answers: must stay 0. */
+  /** 5xx responses: must stay 0. */
   serverErrors: number;
 }
 
@@ -36,16 +47,81 @@ export type Report = Record<string, ProcedureTally>;
 
 type Client = ReturnType<typeof createClient>;
 
-const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
-const shuffled = <T>(items: readonly T[]): T[] =>
-  items
-    .map((item) => ({ item, key: Math.random() }))
-    .sort((a, b) => a.key - b.key)
-    .map(({ item }) => item);
-const some = <T>(items: readonly T[], min = 1): T[] =>
-  shuffled(items).slice(0, Math.max(min, Math.ceil(Math.random() * items.length)));
+/** Each operation of the workload, and how many of it a round holds: what each kind of user does most, most. */
+const operationCounts = {
+  discover: 4,
+  queueTranscripts: 3,
+  queueDiscovery: 1,
+  claim: 3,
+  completeMany: 2,
+  complete: 1,
+  fail: 1,
+  heartbeat: 1,
+  release: 1,
+  cancel: 1,
+  abandon: 1,
+  requeue: 1,
+  retry: 1,
+  moveJob: 1,
+  editVideo: 1,
+  deleteVideo: 1,
+  deleteChannel: 1,
+  editChannel: 1,
+  createSession: 1,
+  startSession: 1,
+  pauseSession: 1,
+  resumeSession: 1,
+  completeSession: 1,
+  failSession: 1,
+  sessionProgress: 1,
+  deleteSession: 1,
+} as const;
+type Operation = keyof typeof operationCounts;
+
+/** The procedure each operation is about: every run calls each of these. */
+export const operationProcedures: Record<Operation, string> = {
+  discover: 'videos.upsertMany',
+  queueTranscripts: 'jobs.enqueueMany',
+  queueDiscovery: 'jobs.enqueue',
+  claim: 'jobs.claim',
+  completeMany: 'jobs.completeMany',
+  complete: 'jobs.complete',
+  fail: 'jobs.fail',
+  heartbeat: 'jobs.heartbeat',
+  release: 'jobs.release',
+  cancel: 'jobs.cancel',
+  abandon: 'jobs.claim',
+  requeue: 'jobs.requeue',
+  retry: 'jobs.retry',
+  moveJob: 'jobs.update',
+  editVideo: 'videos.update',
+  deleteVideo: 'videos.delete',
+  deleteChannel: 'channels.delete',
+  editChannel: 'channels.update',
+  createSession: 'sessions.create',
+  startSession: 'sessions.start',
+  pauseSession: 'sessions.pause',
+  resumeSession: 'sessions.resume',
+  completeSession: 'sessions.complete',
+  failSession: 'sessions.fail',
+  sessionProgress: 'sessions.progress',
+  deleteSession: 'sessions.delete',
+};
+
+/** The workload: each operation its count of times per round, in an order the seed decides. */
+function workload(random: Faker, rounds: number): Operation[] {
+  const operations = (Object.entries(operationCounts) as [Operation, number][]).flatMap(
+    ([operation, count]) => Array.from({ length: count * rounds }, () => operation),
+  );
+  return random.helpers.shuffle(operations);
+}
+
+/** How often an operation that needs a job to hold claims again before it reports that it found none. */
+const claimAttempts = 10;
 
 export async function runManyWriters(options: ManyWritersOptions): Promise<Report> {
+  const random = new Faker({ locale: [base] });
+  random.seed(options.seed);
   const channelCount = options.channels ?? 2;
   const perChannel = options.videosPerChannel ?? 40;
   const channelInputs = channelFactory.buildList(channelCount);
@@ -54,9 +130,13 @@ export async function runManyWriters(options: ManyWritersOptions): Promise<Repor
   const known = {
     channels: new Map<number, string>(),
     videos: new Set<string>(),
-    sessions: new Set<string>(),
   };
   const held = new Map<string, ClaimedJob>();
+  let workers = 0;
+
+  const pick = <T>(items: readonly T[]): T => random.helpers.arrayElement(items);
+  const some = <T>(items: readonly T[]): T[] =>
+    random.helpers.arrayElements(items, { min: Math.min(1, items.length), max: items.length });
 
   const call = async <T>(procedure: string, work: () => Promise<T>): Promise<T | undefined> => {
     const tally = (report[procedure] ??= { calls: 0, ok: 0, refused: {}, serverErrors: 0 });
@@ -77,134 +157,293 @@ export async function runManyWriters(options: ManyWritersOptions): Promise<Repor
     }
   };
 
-  const ensureChannel = async (api: Client, index: number) => {
-    const created = await call('channels.create', () => api.channels.create.mutate(channelInputs[index]!));
-    const id =
-      created?.id ??
-      (
-        await call('channels.getByYoutubeId', () =>
-          api.channels.getByYoutubeId.query({ youtubeChannelId: channelInputs[index]!.youtubeChannelId }),
-        )
-      )?.id;
-    if (id) known.channels.set(index, id);
-    return id;
+  /**
+   * The channel's id, creating it (again, after a delete) when no client knows it; another client may create it
+   * first, or delete it between the two calls, so it tries again.
+   */
+  const channelOf = async (api: Client, index: number): Promise<string> => {
+    const input = channelInputs[index]!;
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      const knownId = known.channels.get(index);
+      if (knownId) return knownId;
+      const created = await call('channels.create', () => api.channels.create.mutate(input));
+      const id =
+        created?.id ??
+        (
+          await call('channels.getByYoutubeId', () =>
+            api.channels.getByYoutubeId.query({ youtubeChannelId: input.youtubeChannelId }),
+          )
+        )?.id;
+      if (id) known.channels.set(index, id);
+    }
+    throw new Error(`channel ${input.youtubeChannelId} could be neither created nor read in 5 attempts`);
   };
 
-  const jobOf = (videoId: string, sessionId: string | undefined) => ({
+  /** A discovery pass: some of the channel's videos, in any order, full or light. */
+  const discover = async (api: Client, index: number, channelId: string) => {
+    const light = random.datatype.boolean();
+    const videos = some(videoInputs[index]!).map((video) =>
+      light ? { youtubeVideoId: video.youtubeVideoId, title: video.title, videoUrl: video.videoUrl } : video,
+    );
+    await call('videos.upsertMany', () => api.videos.upsertMany.mutate({ channelId, videos }));
+  };
+
+  /** The channel's videos as a scheduler lists them, discovered first when it has none. */
+  const videosOf = async (api: Client, index: number, channelId: string): Promise<string[]> => {
+    const list = () => call('channels.videos', () => api.channels.videos.query({ channelId, limit: 100 }));
+    let page = await list();
+    if (!page?.items.length) {
+      await discover(api, index, channelId);
+      page = await list();
+    }
+    const ids = (page?.items ?? []).map((video) => video.id);
+    for (const id of ids) known.videos.add(id);
+    return ids;
+  };
+
+  /** A video some client knows, or one of the channel's; none when the channel has gone meanwhile. */
+  const aVideo = async (api: Client, index: number, channelId: string): Promise<string | undefined> => {
+    const ids = known.videos.size ? [...known.videos] : await videosOf(api, index, channelId);
+    return ids.length ? pick(ids) : undefined;
+  };
+
+  const createSession = async (api: Client) =>
+    (
+      await call('sessions.create', () =>
+        api.sessions.create.mutate({ sessionName: 'race', sessionType: 'bulk_processing' }),
+      )
+    )?.id;
+  /** One of the newest sessions, created when there is none. */
+  const sessionId = async (api: Client): Promise<string | undefined> => {
+    const page = await call('sessions.list', () => api.sessions.list.query({ limit: 20 }));
+    return page?.items.length ? pick(page.items).id : createSession(api);
+  };
+  /** A session in `status`, listed, or brought there when there is none: created, started, paused. */
+  const sessionIn = async (api: Client, status: SessionStatus): Promise<string | undefined> => {
+    const page = await call('sessions.list', () => api.sessions.list.query({ status, limit: 20 }));
+    if (page?.items.length) return pick(page.items).id;
+    if (status === 'pending') return createSession(api);
+    const [before, move] =
+      status === 'running' ? (['pending', 'start'] as const) : (['running', 'pause'] as const);
+    const id = await sessionIn(api, before);
+    return id && (await call(`sessions.${move}`, () => api.sessions[move].mutate({ id })))?.id;
+  };
+
+  const jobOf = (videoId: string, session: string | undefined) => ({
     jobType: 'transcript_extraction' as const,
     entityType: 'video' as const,
     entityId: videoId,
-    ...(sessionId ? { sessionId } : {}),
+    ...(session ? { sessionId: session } : {}),
   });
 
-  /** One step of the mix; weights follow what each kind of user does most. */
-  const step = async (api: Client) => {
-    const index = Math.floor(Math.random() * channelCount);
-    const channelId = known.channels.get(index) ?? (await ensureChannel(api, index));
-    if (!channelId) return;
-    const roll = Math.random();
-    if (roll < 0.2) {
-      // A discovery pass: some of the channel's videos, in any order, full or light.
-      const light = Math.random() < 0.5;
-      const videos = some(videoInputs[index]!).map((video) =>
-        light
-          ? { youtubeVideoId: video.youtubeVideoId, title: video.title, videoUrl: video.videoUrl }
-          : video,
-      );
-      await call('videos.upsertMany', () => api.videos.upsertMany.mutate({ channelId, videos }));
-    } else if (roll < 0.35) {
-      // A scheduler lists the channel's videos and queues transcripts for some of them.
-      const page = await call('channels.videos', () => api.channels.videos.query({ channelId, limit: 100 }));
-      for (const video of page?.items ?? []) known.videos.add(video.id);
-      const videoIds = some((page?.items ?? []).map((video) => video.id)).slice(0, 30);
-      if (videoIds.length === 0) return;
-      const sessionId = Math.random() < 0.7 ? pick([...known.sessions, undefined]) : undefined;
-      await call('jobs.enqueueMany', () =>
-        api.jobs.enqueueMany.mutate({ jobs: videoIds.map((id) => jobOf(id, sessionId)) }),
-      );
-    } else if (roll < 0.4) {
+  const claim = async (api: Client, limit: number) =>
+    (await call('jobs.claim', () =>
+      api.jobs.claim.mutate({ workerId: `w${(workers += 1)}`, limit, leaseSeconds: 2 }),
+    )) ?? [];
+
+  /**
+   * Up to five jobs to finish: held ones (claimed by a `claim` operation), or claimed now. When nothing was due, a
+   * new channel's discovery is queued before claiming one job again (the other channels' jobs may all be
+   * running); another client may take it first. None when every claim failed: the report shows why.
+   */
+  const holding = async (api: Client): Promise<ClaimedJob[]> => {
+    for (let attempt = 0; attempt < claimAttempts; attempt += 1) {
+      if (held.size > 0) {
+        const mine = random.helpers.shuffle([...held.values()]).slice(0, 5);
+        for (const job of mine) held.delete(job.id);
+        return mine;
+      }
+      if (attempt > 0) {
+        const fresh = await call('channels.create', () => api.channels.create.mutate(channelFactory.build()));
+        if (fresh)
+          await call('jobs.enqueue', () =>
+            api.jobs.enqueue.mutate({
+              jobType: 'channel_discovery',
+              entityType: 'channel',
+              entityId: fresh.id,
+            }),
+          );
+      }
+      const claimed = await claim(api, attempt === 0 ? 5 : 1);
+      if (claimed.length > 0) return claimed;
+    }
+    return [];
+  };
+
+  const lease = (job: ClaimedJob) => ({ id: job.id, leaseToken: job.leaseToken });
+
+  /** A job of the database, listed; queued first when there is none. */
+  const listedJob = async (api: Client, channelId: string, status?: 'running' | 'failed') => {
+    const list = () =>
+      call('jobs.list', () => api.jobs.list.query({ limit: 20, ...(status ? { status } : {}) }));
+    let page = await list();
+    if (!page?.items.length && !status) {
       await call('jobs.enqueue', () =>
         api.jobs.enqueue.mutate({ jobType: 'channel_discovery', entityType: 'channel', entityId: channelId }),
       );
-    } else if (roll < 0.57) {
-      const claimed = await call('jobs.claim', () =>
-        api.jobs.claim.mutate({ workerId: `w${Math.random()}`, limit: 5, leaseSeconds: 2 }),
-      );
-      for (const job of claimed ?? []) held.set(job.id, job);
-    } else if (roll < 0.77) {
-      const mine = shuffled([...held.values()]).slice(0, 5);
-      for (const job of mine) held.delete(job.id);
-      if (mine.length === 0) return;
-      const finish = Math.random();
-      if (finish < 0.4) {
-        await call('jobs.completeMany', () =>
-          api.jobs.completeMany.mutate({
-            jobs: mine.map((job) => ({ id: job.id, leaseToken: job.leaseToken, result: { ok: true } })),
-          }),
+      page = await list();
+    }
+    return page?.items.length ? pick(page.items) : undefined;
+  };
+
+  const perform = async (api: Client, operation: Operation) => {
+    const index = random.number.int({ max: channelCount - 1 });
+    const channelId = await channelOf(api, index);
+    switch (operation) {
+      case 'discover':
+        return discover(api, index, channelId);
+      case 'queueTranscripts': {
+        const videoIds = some(await videosOf(api, index, channelId)).slice(0, 30);
+        if (videoIds.length === 0) return;
+        const session = random.datatype.boolean(0.7) ? await sessionId(api) : undefined;
+        await call('jobs.enqueueMany', () =>
+          api.jobs.enqueueMany.mutate({ jobs: videoIds.map((id) => jobOf(id, session)) }),
         );
-      } else {
-        for (const job of mine) {
-          const lease = { id: job.id, leaseToken: job.leaseToken };
-          if (finish < 0.6)
-            await call('jobs.complete', () => api.jobs.complete.mutate({ ...lease, result: {} }));
-          else if (finish < 0.75)
-            await call('jobs.fail', () => api.jobs.fail.mutate({ ...lease, error: 'timeout' }));
-          else if (finish < 0.85) await call('jobs.heartbeat', () => api.jobs.heartbeat.mutate(lease));
-          else if (finish < 0.92) await call('jobs.cancel', () => api.jobs.cancel.mutate({ id: job.id }));
-          // Otherwise the worker "dies": its lease expires and another worker takes the job over.
-        }
-      }
-    } else if (roll < 0.8) {
-      const page = await call('jobs.list', () => api.jobs.list.query({ limit: 20 }));
-      const job = page?.items.length ? pick(page.items) : undefined;
-      if (job) {
-        const sessionId = pick([...known.sessions, null]);
-        await call('jobs.update', () => api.jobs.update.mutate({ id: job.id, sessionId, priority: 1 }));
-      }
-    } else if (roll < 0.84) {
-      const id = pick([...known.videos]);
-      if (!id) return;
-      await call('videos.update', () => api.videos.update.mutate({ id, title: `Edited ${Math.random()}` }));
-    } else if (roll < 0.86) {
-      const id = pick([...known.videos]);
-      if (!id) return;
-      known.videos.delete(id);
-      await call('videos.delete', () => api.videos.delete.mutate({ id }));
-    } else if (roll < 0.87) {
-      known.channels.delete(index);
-      await call('channels.delete', () => api.channels.delete.mutate({ id: channelId }));
-    } else if (roll < 0.89) {
-      await call('channels.update', () =>
-        api.channels.update.mutate({ id: channelId, description: 'edited' }),
-      );
-    } else {
-      // An admin steers sessions while their jobs complete.
-      if (known.sessions.size < 3 || Math.random() < 0.1) {
-        const session = await call('sessions.create', () =>
-          api.sessions.create.mutate({ sessionName: 'race', sessionType: 'bulk_processing' }),
-        );
-        if (session) known.sessions.add(session.id);
         return;
       }
-      const id = pick([...known.sessions]);
-      const move = pick(['start', 'pause', 'resume', 'complete', 'fail', 'progress', 'delete'] as const);
-      if (move === 'progress') await call('sessions.progress', () => api.sessions.progress.query({ id }));
-      else if (move === 'delete') {
-        known.sessions.delete(id);
-        await call('sessions.delete', () => api.sessions.delete.mutate({ id }));
-      } else await call(`sessions.${move}`, () => api.sessions[move].mutate({ id }));
+      case 'queueDiscovery':
+        await call('jobs.enqueue', () =>
+          api.jobs.enqueue.mutate({
+            jobType: 'channel_discovery',
+            entityType: 'channel',
+            entityId: channelId,
+          }),
+        );
+        return;
+      case 'claim':
+        for (const job of await claim(api, 5)) held.set(job.id, job);
+        return;
+      case 'completeMany': {
+        const mine = await holding(api);
+        if (mine.length > 0)
+          await call('jobs.completeMany', () =>
+            api.jobs.completeMany.mutate({
+              jobs: mine.map((job) => ({ ...lease(job), result: { ok: true } })),
+            }),
+          );
+        return;
+      }
+      case 'complete':
+        for (const job of await holding(api))
+          await call('jobs.complete', () => api.jobs.complete.mutate({ ...lease(job), result: {} }));
+        return;
+      case 'fail':
+        for (const job of await holding(api))
+          await call('jobs.fail', () => api.jobs.fail.mutate({ ...lease(job), error: 'timeout' }));
+        return;
+      case 'heartbeat':
+        for (const job of await holding(api))
+          await call('jobs.heartbeat', () => api.jobs.heartbeat.mutate(lease(job)));
+        return;
+      case 'release':
+        for (const job of await holding(api))
+          await call('jobs.release', () => api.jobs.release.mutate(lease(job)));
+        return;
+      case 'cancel':
+        for (const job of await holding(api))
+          await call('jobs.cancel', () => api.jobs.cancel.mutate({ id: job.id }));
+        return;
+      case 'abandon':
+        // The worker "dies": its leases expire and another worker takes the jobs over.
+        await holding(api);
+        return;
+      case 'requeue': {
+        const job = (await listedJob(api, channelId, 'running')) ?? (await holding(api))[0];
+        if (job)
+          await call('jobs.requeue', () =>
+            api.jobs.requeue.mutate({ id: job.id, requeuedBy: 'admin', reason: 'stuck worker' }),
+          );
+        return;
+      }
+      case 'retry': {
+        let job: { id: string } | undefined = await listedJob(api, channelId, 'failed');
+        if (!job) {
+          const [failing] = await holding(api);
+          if (failing)
+            await call('jobs.fail', () =>
+              api.jobs.fail.mutate({ ...lease(failing), error: 'gone for good', retryable: false }),
+            );
+          job = failing;
+        }
+        if (job) await call('jobs.retry', () => api.jobs.retry.mutate({ id: job.id }));
+        return;
+      }
+      case 'moveJob': {
+        const job = await listedJob(api, channelId);
+        const session = random.datatype.boolean() ? ((await sessionId(api)) ?? null) : null;
+        if (job)
+          await call('jobs.update', () =>
+            api.jobs.update.mutate({ id: job.id, sessionId: session, priority: 1 }),
+          );
+        return;
+      }
+      case 'editVideo': {
+        const id = await aVideo(api, index, channelId);
+        if (id)
+          await call('videos.update', () =>
+            api.videos.update.mutate({ id, title: `Edited ${random.number.int()}` }),
+          );
+        return;
+      }
+      case 'deleteVideo': {
+        const id = await aVideo(api, index, channelId);
+        if (!id) return;
+        known.videos.delete(id);
+        await call('videos.delete', () => api.videos.delete.mutate({ id }));
+        return;
+      }
+      case 'deleteChannel':
+        known.channels.delete(index);
+        await call('channels.delete', () => api.channels.delete.mutate({ id: channelId }));
+        return;
+      case 'editChannel':
+        await call('channels.update', () =>
+          api.channels.update.mutate({ id: channelId, description: 'edited' }),
+        );
+        return;
+      case 'createSession':
+        return createSession(api);
+      case 'sessionProgress': {
+        const id = await sessionId(api);
+        if (id) await call('sessions.progress', () => api.sessions.progress.query({ id }));
+        return;
+      }
+      case 'deleteSession': {
+        const id = await sessionId(api);
+        if (id) await call('sessions.delete', () => api.sessions.delete.mutate({ id }));
+        return;
+      }
+      default: {
+        // An admin steering a session, from a status the move leaves, while its jobs complete.
+        const [move, from] = sessionMoves[operation];
+        // Another client may move it on first: then any session, which the move may well reject.
+        const id = (await sessionIn(api, pick(from))) ?? (await sessionId(api));
+        if (id) await call(`sessions.${move}`, () => api.sessions[move].mutate({ id }));
+      }
     }
   };
 
-  const deadline = Date.now() + options.seconds * 1_000;
-  await Promise.all(
-    Array.from({ length: options.clients }, async (_, index) => {
-      const api = createClient({ url: options.urls[index % options.urls.length]!, token: options.token });
-      while (Date.now() < deadline) await step(api);
+  const plan = workload(random, options.rounds);
+  // Every client stops before the run ends, even when one of them failed: none writes on into the next test.
+  const clients = await Promise.allSettled(
+    Array.from({ length: options.clients }, async (_, client) => {
+      const api = createClient({ url: options.urls[client % options.urls.length]!, token: options.token });
+      for (let next = client; next < plan.length; next += options.clients) await perform(api, plan[next]!);
     }),
   );
+  const failed = clients.find((outcome) => outcome.status === 'rejected');
+  if (failed) throw failed.reason;
   return report;
 }
+
+/** Each session move, and the statuses it leaves from. */
+const sessionMoves = {
+  startSession: ['start', ['pending']],
+  pauseSession: ['pause', ['running']],
+  resumeSession: ['resume', ['paused']],
+  completeSession: ['complete', ['running', 'paused']],
+  failSession: ['fail', ['pending', 'running', 'paused']],
+} as const satisfies Record<string, readonly [string, readonly SessionStatus[]]>;
 
 /**
  * The rules the data must obey whatever interleaving produced it, each a query counting its violations. They

@@ -5,7 +5,12 @@ import { buildApp } from '../../src/app';
 import { connect } from '../../src/db/connect';
 import { transientRetries } from '../../src/services/database-errors';
 import { testDatabase, testPoolSettings } from '../support/database';
-import { formatReport, invariantViolations, runManyWriters } from '../support/many-writers';
+import {
+  formatReport,
+  invariantViolations,
+  operationProcedures,
+  runManyWriters,
+} from '../support/many-writers';
 
 let db: Knex;
 let server: FastifyInstance;
@@ -24,16 +29,17 @@ afterAll(async () => {
 });
 
 describe('many writers at once', () => {
-  it('answers no 5xx to 12 clients writing overlapping rows for 8 s, and leaves every invariant holding', async () => {
-    const report = await runManyWriters({ urls: [url], clients: 12, seconds: 8 });
+  it('answers no 5xx to 12 clients making every kind of write on overlapping rows at once, and leaves every invariant holding', async () => {
+    const report = await runManyWriters({ urls: [url], clients: 12, seed: 1, rounds: 6 });
     const retries = Object.fromEntries(transientRetries);
     console.info(`${formatReport(report)}\nretried after a lost race: ${JSON.stringify(retries)}`);
 
     const serverErrors = Object.entries(report).filter(([, tally]) => tally.serverErrors > 0);
     expect(serverErrors).toEqual([]);
-    const calls = Object.values(report).reduce((sum, tally) => sum + tally.calls, 0);
-    // Enough calls that every kind of writer met the others (a few hundred even on a slow machine).
-    expect(calls).toBeGreaterThan(200);
+    // Every operation ran, however the calls interleaved; the main writes each went through at least once.
+    for (const procedure of Object.values(operationProcedures)) {
+      expect(report[procedure]?.calls, procedure).toBeGreaterThan(0);
+    }
     for (const procedure of [
       'videos.upsertMany',
       'jobs.enqueueMany',
