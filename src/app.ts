@@ -52,8 +52,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     logController: new RequestLog(),
   });
-  const connection = options.db.client.config.connection as { connectionString: string };
-  const wakeups = new JobWakeups(options.listenUrl ?? connection.connectionString);
+  const connection = options.db.client.config.connection as {
+    connectionString: string;
+    connectionTimeoutMillis?: number;
+  };
+  const wakeups = new JobWakeups(
+    options.listenUrl ?? connection.connectionString,
+    connection.connectionTimeoutMillis,
+  );
   // Closing waits for requests in flight; before it does, waiting claims answer empty, and connections that never
   // sent a request are closed (Node counts them as neither idle nor busy, so they would hold the close until
   // its headers timeout).
@@ -87,6 +93,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const [, pending] = (await options.db.migrate.list()) as [unknown[], unknown[]];
       if (pending.length > 0)
         return reply.code(503).send({ status: 'migrations pending', pending: pending.length });
+      // Waiting claims need the connection that LISTENs, which can fail on its own (`DATABASE_LISTEN_URL`).
+      if (!(await wakeups.listening()))
+        return reply.code(503).send({ status: 'listen connection unavailable' });
       return { status: 'ready' };
     } catch {
       return reply.code(503).send({ status: 'database unavailable' });

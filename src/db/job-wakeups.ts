@@ -3,24 +3,44 @@ import pg from 'pg';
 /** The channel src/queue/sql/notify_claimable_jobs.sql notifies when jobs become claimable. */
 const claimableChannel = 'processing_jobs_claimable';
 
+/** The pause before trying again to LISTEN after the connection was lost or refused: doubling, capped at 5 s. */
+const reconnectMs = (failures: number) => Math.min(5_000, 100 * 2 ** failures);
+
 /**
- * Wakes claims that wait for work. One connection per API process LISTENs (opened on the first wait, so a
- * process that never waits holds none); every notification advances a generation counter and wakes all waiters.
- * A waiter passes the generation it saw before its last empty claim, so a notification that arrived in between
- * is not missed. Through PgBouncer in transaction mode, LISTEN needs a direct connection: `DATABASE_LISTEN_URL`.
+ * Wakes claims that wait for work. One connection per API process LISTENs (opened on the first wait or readiness
+ * check, so a process that is never asked holds none); every notification advances a generation counter and
+ * wakes all waiters. A waiter passes the generation it saw before its last empty claim, so a notification that
+ * arrived in between is not missed; a new connection advances it too, since notifications sent while none
+ * listened are lost. A lost connection is opened again in the background until it succeeds. Through PgBouncer in
+ * transaction mode, LISTEN needs a direct connection: `DATABASE_LISTEN_URL`.
  */
 export class JobWakeups {
   private generation = 0;
   private readonly waiters = new Set<() => void>();
   private client: pg.Client | undefined;
   private connecting: Promise<void> | undefined;
+  private reconnect: NodeJS.Timeout | undefined;
+  private failures = 0;
   private stopped = false;
 
-  constructor(private readonly url: string) {}
+  /** `connectTimeoutMs` bounds each attempt, so a readiness check cannot hang on an address that never answers. */
+  constructor(
+    private readonly url: string,
+    private readonly connectTimeoutMs = 5_000,
+  ) {}
 
   /** Closed by a stopping server: waits end at once and waiting claims answer empty. */
   get closed(): boolean {
     return this.stopped;
+  }
+
+  /**
+   * Whether claims can wait for work: the LISTEN connection is open, or opens now. What `/ready` reports, since a
+   * waiting claim without it fails.
+   */
+  async listening(): Promise<boolean> {
+    await this.listen().catch(() => undefined);
+    return this.client !== undefined;
   }
 
   /** The current generation, to pass to `waitAfter`. */
@@ -51,6 +71,7 @@ export class JobWakeups {
 
   async close(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.reconnect);
     for (const wake of [...this.waiters]) wake();
     await this.client?.end().catch(() => undefined);
     this.client = undefined;
@@ -61,28 +82,53 @@ export class JobWakeups {
     for (const wake of [...this.waiters]) wake();
   }
 
+  /** Tries again after a pause, in the background, until a connection listens or the wake-ups close. */
+  private reconnectLater(): void {
+    if (this.stopped || this.reconnect) return;
+    this.reconnect = setTimeout(() => {
+      this.reconnect = undefined;
+      this.listen().catch(() => undefined);
+    }, reconnectMs(this.failures));
+    // An API process is kept alive by its server; a retry alone must not hold it.
+    this.reconnect.unref();
+  }
+
   private listen(): Promise<void> {
     if (this.client || this.stopped) return Promise.resolve();
     this.connecting ??= (async () => {
-      const client = new pg.Client({ connectionString: this.url });
+      const client = new pg.Client({
+        connectionString: this.url,
+        connectionTimeoutMillis: this.connectTimeoutMs,
+      });
       client.on('notification', () => this.wakeAll());
-      // A lost connection wakes everyone (their claims run again, and find what was missed) and reconnects on
-      // the next wait; pg reports an idle connection's end without an error.
+      // A lost connection wakes everyone (their claims run again, and find what was missed) and is opened again;
+      // pg reports an idle connection's end without an error.
       const lost = () => {
         if (this.client !== client) return;
         this.client = undefined;
         this.wakeAll();
+        this.reconnectLater();
       };
       client.on('error', lost);
       client.on('end', lost);
       try {
         await client.connect();
         await client.query(`LISTEN ${claimableChannel}`);
-        if (this.stopped) await client.end();
-        else this.client = client;
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        this.failures += 1;
+        this.reconnectLater();
+        throw error;
       } finally {
         this.connecting = undefined;
       }
+      if (this.stopped) {
+        await client.end();
+        return;
+      }
+      this.client = client;
+      this.failures = 0;
+      this.wakeAll();
     })();
     return this.connecting;
   }

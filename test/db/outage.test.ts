@@ -1,6 +1,5 @@
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { connect as connectTcp, createServer, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,46 +12,10 @@ import { startEmbeddedPostgres } from '../../src/db/embedded-postgres';
 import { knexConfig } from '../../src/db/knex-config';
 import { ensureDatabase } from '../../src/db/provision';
 import { channelFactory } from '../../src/factories';
+import { stableAddress } from '../support/stable-address';
 import { until } from '../support/until';
 
 const listUrl = '/trpc/channels.list?input=%7B%22json%22%3A%7B%22limit%22%3A1%7D%7D';
-
-/**
- * A fixed address in front of PostgreSQL, as a failover's virtual IP or a load balancer gives clients: it keeps
- * its port while the server behind it stops and starts again on another, so no process on a busy machine can take
- * the port in between. With no server behind it, it resets each connection at once.
- */
-async function stableAddress(): Promise<{ url: string; target: number | undefined; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  };
-  const address = {
-    url: '',
-    target: undefined as number | undefined,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-  const server = createServer((client) => {
-    track(client);
-    if (address.target === undefined) {
-      client.resetAndDestroy();
-      return;
-    }
-    const upstream = connectTcp(address.target, '127.0.0.1');
-    track(upstream);
-    upstream.on('error', () => client.destroy());
-    client.on('error', () => upstream.destroy());
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  address.url = `postgres://postgres@127.0.0.1:${port}/outage`;
-  return address;
-}
 
 describe('PostgreSQL going away under load', () => {
   it(
@@ -63,10 +26,10 @@ describe('PostgreSQL going away under load', () => {
       let server = await startEmbeddedPostgres({ dataDir, persistent: true });
       const address = await stableAddress();
       address.target = Number(new URL(server.url).port);
-      await ensureDatabase(server.url, 'outage');
+      const url = address.urlFor(await ensureDatabase(server.url, 'outage'));
       // The pool logs each connection the outage refuses; here that is the point, so the log is left out.
       const db = knex({
-        ...knexConfig(address.url, {
+        ...knexConfig(url, {
           DATABASE_POOL_SIZE: 5,
           DATABASE_CONNECT_TIMEOUT_MS: 1_000,
           DEBUG: false,
@@ -113,7 +76,7 @@ describe('PostgreSQL going away under load', () => {
 
         // A write in flight when PostgreSQL stops, every time: it waits on a row another transaction inserted
         // with the same YouTube id and has not committed.
-        const blocker = new pg.Client({ connectionString: address.url });
+        const blocker = new pg.Client({ connectionString: url });
         blocker.on('error', () => undefined);
         await blocker.connect();
         const contested = channelFactory.build();
@@ -150,6 +113,8 @@ describe('PostgreSQL going away under load', () => {
         await until(async () => (await app.inject({ method: 'GET', url: listUrl })).statusCode === 200);
         const before = acknowledged.length;
         await until(() => acknowledged.length > before);
+        // Ready again: the database answers and the connection waiting claims need listens.
+        await until(async () => (await app.inject({ method: 'GET', url: '/ready' })).statusCode === 200);
         console.info(`outage: writes by status ${JSON.stringify(Object.fromEntries(statuses))}`);
       } finally {
         writing = false;
