@@ -14,6 +14,8 @@ import { RequestLog } from './api/request-log';
 import { replaceOutputChecks } from './api/library-internals';
 import { registerRest } from './api/rest-handler';
 import { JobWakeups } from './db/job-wakeups';
+import { createApiMetrics, type MetricsOptions } from './http/metrics';
+import { traceRequests } from './http/tracing';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,6 +36,8 @@ export interface AppOptions extends Omit<ContextSettings, 'wakeups'> {
   corsOrigins?: string[];
   /** The most calls one tRPC batch request may hold; `defaultMaxBatchCalls` unless set. */
   maxBatchCalls?: number;
+  /** Serves Prometheus metrics at `/metrics` when set (docs/metrics.md). */
+  metrics?: MetricsOptions;
 }
 
 /** Largest request body accepted: room for a 1,000,000-character transcript in multi-byte UTF-8. */
@@ -81,7 +85,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.decorate('db', options.db);
   if (options.closeDatabase) app.addHook('onClose', () => options.db.destroy());
-  const settings = { ...options, wakeups };
+  const metrics = options.metrics && createApiMetrics(options.db, options.metrics);
+  const settings = { ...options, wakeups, observeProcedure: metrics?.observeProcedure };
+  metrics?.register(app);
+  traceRequests(app);
   await app.register(helmet, { contentSecurityPolicy: false });
   if (options.corsOrigins?.length) await app.register(cors, { origin: options.corsOrigins });
 

@@ -74,6 +74,11 @@ const envSchema = z
       )
       .pipe(z.array(z.strictObject({ role: z.enum(roles, `must name roles ${roles.join(', ')}`), token })))
       .default([]),
+    /**
+     * The bearer token a Prometheus scrape of `/metrics` presents. Unset, `/metrics` is open, except with
+     * NODE_ENV=production, where it is not served at all.
+     */
+    METRICS_TOKEN: token.optional(),
   })
   .refine(
     (env) => env.NODE_ENV !== 'production' || env.API_TOKEN !== undefined || env.API_TOKENS.length > 0,
@@ -90,6 +95,12 @@ export const apiTokens = (config: Config): ApiToken[] => [
   ...(config.API_TOKEN ? [{ token: config.API_TOKEN, role: 'admin' as const }] : []),
   ...config.API_TOKENS,
 ];
+
+/** Whether and how `/metrics` is served (see METRICS_TOKEN). */
+export const metricsSettings = (config: Config): { token?: string } | undefined => {
+  if (config.METRICS_TOKEN) return { token: config.METRICS_TOKEN };
+  return config.NODE_ENV === 'production' ? undefined : {};
+};
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

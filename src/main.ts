@@ -1,9 +1,17 @@
 import type { FastifyServerOptions } from 'fastify';
 import { restPrefix } from './api/openapi';
 import { buildApp } from './app';
-import { apiTokens, type Config, ConfigError, loadConfig, schedulerSettings } from './config';
+import {
+  apiTokens,
+  type Config,
+  ConfigError,
+  loadConfig,
+  metricsSettings,
+  schedulerSettings,
+} from './config';
 import { connect } from './db/connect';
 import { type ProvisionedDatabase, provisionDatabase } from './db/provision';
+import { flushTraces, traceIds } from './http/tracing';
 import { startScheduler } from './scheduler';
 
 const shutdownTimeoutMs = 10_000;
@@ -13,6 +21,7 @@ function loggerOptions(config: Config): FastifyServerOptions['logger'] {
   const pretty = (config.LOG_FORMAT ?? (config.NODE_ENV === 'development' ? 'pretty' : 'json')) === 'pretty';
   return {
     level: config.LOG_LEVEL,
+    mixin: traceIds,
     ...(pretty && {
       transport: {
         target: 'pino-pretty',
@@ -25,6 +34,13 @@ function loggerOptions(config: Config): FastifyServerOptions['logger'] {
       },
     }),
   };
+}
+
+/** Where Prometheus scrapes, and with what (see `metricsSettings`). */
+function metricsLine(address: string, config: Config): string {
+  const settings = metricsSettings(config);
+  if (!settings) return 'off: NODE_ENV=production serves /metrics only with METRICS_TOKEN set';
+  return `${address}/metrics${settings.token ? '  (Authorization: Bearer <METRICS_TOKEN>)' : ''}`;
 }
 
 /** What a newcomer needs after `npm start`: where everything is, and how to get data in. */
@@ -40,6 +56,7 @@ function banner(address: string, database: ProvisionedDatabase, config: Config):
     `  API reference   ${address}/docs  (OpenAPI document: ${address}/openapi.json)`,
     `  REST            ${address}${restPrefix}/channels, ...`,
     `  tRPC            ${address}/trpc  (typed client: createClient() from src/client.ts)`,
+    `  metrics         ${metricsLine(address, config)}`,
     `  database        ${source}`,
     `  seed it         npm run seed  (SEED_SCENARIO=queue npm run seed for every queue state)`,
   ].join('\n');
@@ -61,6 +78,7 @@ async function main(): Promise<void> {
     corsOrigins: config.CORS_ORIGINS,
     maxBatchCalls: config.TRPC_MAX_BATCH_CALLS,
     production: config.NODE_ENV === 'production',
+    metrics: metricsSettings(config),
   });
   const address = await app.listen({ host: config.HOST, port: config.PORT });
   app.log.info(banner(address, database, config));
@@ -79,6 +97,7 @@ async function main(): Promise<void> {
     await scheduler?.stop();
     await app.close();
     await database.stop();
+    await flushTraces();
     process.exit(0);
   };
   process.once('SIGINT', (signal) => void shutdown(signal));

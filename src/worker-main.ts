@@ -1,9 +1,12 @@
 import { config as loadDotenv } from 'dotenv';
 import pino from 'pino';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import { z } from 'zod';
 import { parseEnvironment } from './config';
+import { flushTraces, traceIds } from './http/tracing';
 import { standInTasks } from './stand-in-tasks';
 import { createWorker } from './worker';
+import { type MetricsServer, serveMetrics, workerMetrics } from './worker/metrics';
 
 const envSchema = z.object({
   /** The API to work for. */
@@ -19,10 +22,18 @@ const envSchema = z.object({
   WORKER_LEASE_SECONDS: z.coerce.number().int().min(3).max(3_600).default(60),
   WORKER_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Serves the worker's metrics at `/metrics` on this port; unset serves none. */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** The bearer token a scrape presents, as for the API's `/metrics`. */
+  METRICS_TOKEN: z.string().min(16, 'tokens must be at least 16 characters').optional(),
 });
 
-/** `npm run worker`: a worker with the stand-in handlers, one log line per job; SIGTERM or SIGINT stop it. */
-function main(): void {
+/**
+ * `npm run worker`: a worker with the stand-in handlers, one log line per job, and its metrics on
+ * WORKER_METRICS_PORT when set; SIGTERM or SIGINT stop it.
+ */
+async function main(): Promise<void> {
   loadDotenv({ quiet: true });
   let env: z.output<typeof envSchema>;
   try {
@@ -31,7 +42,9 @@ function main(): void {
     console.error(error instanceof Error ? error.message : error);
     process.exit(1);
   }
-  const log = pino({ level: env.LOG_LEVEL });
+  const log = pino({ level: env.LOG_LEVEL, mixin: traceIds });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   const worker = createWorker({
     url: env.API_URL,
     token: env.WORKER_TOKEN ?? env.API_TOKEN,
@@ -39,7 +52,7 @@ function main(): void {
     leaseSeconds: env.WORKER_LEASE_SECONDS,
     graceMs: env.WORKER_GRACE_MS,
     tasks: standInTasks({ workMs: env.WORKER_JOB_MS, failureRate: env.WORKER_FAILURE_RATE }),
-    hooks: {
+    hooks: workerMetrics(registry, {
       claimed: (jobs) => log.debug({ jobs: jobs.map((job) => job.id) }, 'claimed'),
       completed: (job, durationMs) =>
         log.info(
@@ -57,11 +70,24 @@ function main(): void {
           { jobs: jobs.map(({ job, outcome }) => ({ jobId: job.id, outcome })) },
           'outcomes the API never acknowledged: these jobs run again once their leases run out',
         ),
-    },
+    }),
   });
   worker.start();
+  const metrics: MetricsServer | undefined =
+    env.WORKER_METRICS_PORT === undefined
+      ? undefined
+      : await serveMetrics(registry, {
+          host: env.WORKER_METRICS_HOST,
+          port: env.WORKER_METRICS_PORT,
+          token: env.METRICS_TOKEN,
+        });
   log.info(
-    { workerId: worker.workerId, api: env.API_URL, concurrency: env.WORKER_CONCURRENCY },
+    {
+      workerId: worker.workerId,
+      api: env.API_URL,
+      concurrency: env.WORKER_CONCURRENCY,
+      metrics: metrics && `${metrics.url}/metrics`,
+    },
     'worker started',
   );
   let stopping = false;
@@ -69,8 +95,10 @@ function main(): void {
     if (stopping) return;
     stopping = true;
     log.info({ running: worker.running }, `${signal}: finishing running jobs, then stopping`);
-    void worker.stop().then(() => {
+    void worker.stop().then(async () => {
       log.info('worker stopped');
+      await metrics?.close();
+      await flushTraces();
       process.exit(0);
     });
   };
@@ -78,4 +106,7 @@ function main(): void {
   process.once('SIGINT', () => shutdown('SIGINT'));
 }
 
-main();
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -16,13 +16,19 @@ export interface Context {
   wakeups: JobWakeups;
   /** The app's database: every service call of the request goes to it. */
   db: Knex;
+  /** Counts each procedure call for `/metrics`, when the app serves it. */
+  observeProcedure?: ObserveProcedure;
 }
+
+/** One procedure call ended: its name, the HTTP status its outcome maps to, and how long it took. */
+export type ObserveProcedure = (procedure: string, status: number, seconds: number) => void;
 
 export interface ContextSettings {
   db: Knex;
   tokens: readonly ApiToken[];
   production: boolean;
   wakeups: JobWakeups;
+  observeProcedure?: ObserveProcedure;
 }
 
 /**
@@ -46,5 +52,6 @@ export function contextFor(request: FastifyRequest, settings: ContextSettings): 
     log: request.log,
     wakeups: settings.wakeups,
     db: settings.db,
+    observeProcedure: settings.observeProcedure,
   };
 }

@@ -1,4 +1,5 @@
 import { initTRPC, TRPCError } from '@trpc/server';
+import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { OpenApiMeta, OpenApiMethod } from 'trpc-to-openapi';
 import { type Access, grants, roleOf, rolesFor, unauthenticatedMessage } from './access';
 import type { Context } from './context';
@@ -80,17 +81,23 @@ const requireRole = t.middleware(({ ctx, meta, next }) => {
   return next();
 });
 
-/** One line per call, under the request's id: the procedure, how long it took and how it ended. */
+/** One line per call, under the request's id: the procedure, how long it took and how it ended; and its metrics. */
 const logCall = t.middleware(async ({ ctx, path, next }) => {
   const started = performance.now();
   const result = await next();
+  const durationMs = performance.now() - started;
   ctx.log.info(
     {
       procedure: path,
-      durationMs: Math.round((performance.now() - started) * 100) / 100,
+      durationMs: Math.round(durationMs * 100) / 100,
       outcome: result.ok ? 'ok' : result.error.code,
     },
     'procedure',
+  );
+  ctx.observeProcedure?.(
+    path,
+    result.ok ? 200 : getHTTPStatusCodeFromError(result.error),
+    durationMs / 1_000,
   );
   return result;
 });

@@ -52,6 +52,15 @@ CREATE TABLE job_types (
     CONSTRAINT job_types_name_check CHECK ((name ~ '^[a-z][a-z0-9_]{0,62}$'::text))
 );
 
+CREATE TABLE processing_job_counts (
+    id bigint NOT NULL GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME public.processing_job_counts_id_seq),
+    job_type text NOT NULL,
+    status job_status NOT NULL,
+    jobs bigint NOT NULL,
+    lease_expiries bigint NOT NULL,
+    CONSTRAINT processing_job_counts_pkey PRIMARY KEY (id)
+);
+
 CREATE TABLE processing_jobs (
     id uuid DEFAULT gen_random_uuid() NOT NULL,
     job_type text NOT NULL,
@@ -79,6 +88,7 @@ CREATE TABLE processing_jobs (
     requeued_by text,
     requeued_from text,
     requeue_reason text,
+    traceparent text,
     CONSTRAINT processing_jobs_pkey PRIMARY KEY (id),
     CONSTRAINT processing_jobs_attempts_check CHECK ((attempts >= 0)),
     CONSTRAINT processing_jobs_attempts_within_max CHECK ((attempts <= max_attempts)),
@@ -86,7 +96,8 @@ CREATE TABLE processing_jobs (
     CONSTRAINT processing_jobs_max_attempts_check CHECK ((max_attempts >= 1)),
     CONSTRAINT processing_jobs_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT processing_jobs_requeue_recorded_whole CHECK ((((requeued_at IS NULL) = (requeued_by IS NULL)) AND ((requeued_at IS NULL) = (requeue_reason IS NULL)))),
-    CONSTRAINT processing_jobs_running_has_lease CHECK (((status <> 'running'::job_status) OR ((lease_token IS NOT NULL) AND (lease_expires_at IS NOT NULL))))
+    CONSTRAINT processing_jobs_running_has_lease CHECK (((status <> 'running'::job_status) OR ((lease_token IS NOT NULL) AND (lease_expires_at IS NOT NULL)))),
+    CONSTRAINT processing_jobs_traceparent_check CHECK ((traceparent ~ '^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$'::text))
 );
 
 CREATE TABLE processing_session_job_counts (
@@ -322,6 +333,16 @@ AS $function$
     END
     $function$;
 
+CREATE OR REPLACE FUNCTION public.clear_job_type_counts()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      DELETE FROM processing_job_counts;
+      RETURN NULL;
+    END
+    $function$;
+
 CREATE OR REPLACE FUNCTION public.complete_jobs(job_keys uuid[], job_lease_tokens uuid[], job_results jsonb[], video_completes_from video_status[])
  RETURNS SETOF processing_jobs
  LANGUAGE plpgsql
@@ -368,6 +389,53 @@ CREATE OR REPLACE FUNCTION public.count_inserted_jobs()
 AS $function$
               BEGIN IF EXISTS (SELECT 1 FROM new_jobs WHERE session_id IS NOT NULL) THEN PERFORM add_session_job_counts(array_agg(session_id), array_agg(status), array_agg(delta))
                        FROM (SELECT session_id, status, 1 AS delta FROM new_jobs) changes; END IF; RETURN NULL; END $function$;
+
+CREATE OR REPLACE FUNCTION public.count_job_types_deleted()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      INSERT INTO processing_job_counts (job_type, status, jobs, lease_expiries)
+      SELECT job_type, status, -count(*), 0 FROM old_jobs GROUP BY job_type, status;
+      RETURN NULL;
+    END
+    $function$;
+
+CREATE OR REPLACE FUNCTION public.count_job_types_inserted()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      INSERT INTO processing_job_counts (job_type, status, jobs, lease_expiries)
+      SELECT job_type, status, count(*), 0 FROM new_jobs GROUP BY job_type, status;
+      RETURN NULL;
+    END
+    $function$;
+
+CREATE OR REPLACE FUNCTION public.count_job_types_updated()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+      INSERT INTO processing_job_counts (job_type, status, jobs, lease_expiries)
+      SELECT job_type, status, sum(jobs), sum(lease_expiries)
+        FROM (SELECT job_type, status, 1 AS jobs, 0 AS lease_expiries FROM new_jobs
+              UNION ALL
+              SELECT job_type, status, -1, 0 FROM old_jobs
+              UNION ALL
+              -- A lease that expired: taken over by a claim, or failed by one on the job's last attempt.
+              SELECT n.job_type, n.status, 0, 1
+                FROM old_jobs o JOIN new_jobs n ON n.id = o.id
+               WHERE o.status = 'running'
+                 AND (n.status = 'running' AND n.lease_token <> o.lease_token
+                      OR n.status = 'failed'
+                         AND n.error_message = coalesce(o.error_message || ' / ', '') || 'lease expired on the last attempt')
+             ) changes
+       GROUP BY job_type, status
+      HAVING sum(jobs) <> 0 OR sum(lease_expiries) <> 0;
+      RETURN NULL;
+    END
+    $function$;
 
 CREATE OR REPLACE FUNCTION public.count_updated_jobs()
  RETURNS trigger
@@ -522,6 +590,10 @@ CREATE TRIGGER channels_set_updated_at BEFORE UPDATE ON public.channels FOR EACH
 CREATE TRIGGER job_types_set_updated_at BEFORE UPDATE ON public.job_types FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 CREATE TRIGGER processing_jobs_count_deleted AFTER DELETE ON public.processing_jobs REFERENCING OLD TABLE AS old_jobs FOR EACH STATEMENT EXECUTE FUNCTION count_deleted_jobs();
 CREATE TRIGGER processing_jobs_count_inserted AFTER INSERT ON public.processing_jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION count_inserted_jobs();
+CREATE TRIGGER processing_jobs_count_types_deleted AFTER DELETE ON public.processing_jobs REFERENCING OLD TABLE AS old_jobs FOR EACH STATEMENT EXECUTE FUNCTION count_job_types_deleted();
+CREATE TRIGGER processing_jobs_count_types_inserted AFTER INSERT ON public.processing_jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION count_job_types_inserted();
+CREATE TRIGGER processing_jobs_count_types_truncated AFTER TRUNCATE ON public.processing_jobs FOR EACH STATEMENT EXECUTE FUNCTION clear_job_type_counts();
+CREATE TRIGGER processing_jobs_count_types_updated AFTER UPDATE ON public.processing_jobs REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION count_job_types_updated();
 CREATE TRIGGER processing_jobs_count_updated AFTER UPDATE ON public.processing_jobs REFERENCING OLD TABLE AS old_jobs NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION count_updated_jobs();
 CREATE TRIGGER processing_jobs_follow_session_inserted BEFORE INSERT ON public.processing_jobs FOR EACH ROW WHEN (((new.session_id IS NOT NULL) AND (new.status = ANY (ARRAY['queued'::job_status, 'running'::job_status])))) EXECUTE FUNCTION follow_job_session();
 CREATE TRIGGER processing_jobs_follow_session_updated BEFORE UPDATE OF status, session_id ON public.processing_jobs FOR EACH ROW WHEN (((new.session_id IS NOT NULL) AND (((new.status = 'queued'::job_status) AND (old.status <> 'queued'::job_status)) OR ((new.status = ANY (ARRAY['queued'::job_status, 'running'::job_status])) AND (old.session_id IS DISTINCT FROM new.session_id))))) EXECUTE FUNCTION follow_job_session();

@@ -61,6 +61,9 @@ const requeuedBy = z.string().trim().min(1).max(200);
 /** Why an admin took a job from its worker. */
 const requeueReason = z.string().trim().min(1).max(1_000);
 
+/** A trace context as the W3C `traceparent` header writes it: version, trace id, parent span id, flags. */
+const traceparent = z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/);
+
 /** Every column a writer may set. Optional here means the database supplies a default. */
 export const processingJobWrite = z.strictObject({
   jobType,
@@ -87,6 +90,8 @@ export const processingJobWrite = z.strictObject({
   /** The worker that held the job then (its `lockedBy`). */
   requeuedFrom: workerId.nullable().optional(),
   requeueReason: requeueReason.nullable().optional(),
+  /** The trace of the enqueue that queued the job, when tracing was on: its handler's span links to it. */
+  traceparent: traceparent.nullable().optional(),
 });
 
 /** A stored job, every column: what the database and the model hold, its lease token included. */
@@ -100,16 +105,24 @@ export type ProcessingJobRow = z.infer<typeof processingJobRow>;
  * A job as every response shows it but a claim's. Whoever holds a lease token can heartbeat, complete, fail or
  * release the job as its worker, so the token is a capability: it leaves the server once, in the claim that
  * issued it, to its claimant. A read shows that a job is leased, to whom (`lockedBy`) and until when
- * (`leaseExpiresAt`); the output check leaves out anything this schema does not name.
+ * (`leaseExpiresAt`); the output check leaves out anything this schema does not name. The trace context is left
+ * out too: only the handler that runs the job needs it.
  */
-export const processingJobSchema = processingJobRow.omit({ leaseToken: true });
+export const processingJobSchema = processingJobRow.omit({ leaseToken: true, traceparent: true });
 export type ProcessingJob = z.infer<typeof processingJobSchema>;
 
 /** A stored job as `processingJobSchema` shows it, for services that build a response from a row. */
-export const withoutLeaseToken = ({ leaseToken, ...job }: ProcessingJobRow): ProcessingJob => job;
+export const withoutLeaseToken = ({ leaseToken, traceparent, ...job }: ProcessingJobRow): ProcessingJob =>
+  job;
 
-/** A job as `jobs.claim` responds to the worker that claimed it: with the lease token only it may show. */
-export const claimedJobSchema = processingJobSchema.extend({ leaseToken: uuid });
+/**
+ * A job as `jobs.claim` responds to the worker that claimed it: with the lease token only it may show, and the
+ * trace context its handler's span links to.
+ */
+export const claimedJobSchema = processingJobSchema.extend({
+  leaseToken: uuid,
+  traceparent: traceparent.nullable(),
+});
 export type ClaimedJob = z.infer<typeof claimedJobSchema>;
 
 export const jobInclude = z

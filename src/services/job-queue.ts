@@ -1,8 +1,11 @@
+import { SpanKind } from '@opentelemetry/api';
 import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { toColumns } from '../models/columns';
 import { ProcessingJobModel } from '../models/processing-job';
 import type { JobWakeups } from '../db/job-wakeups';
+import { reportToObservers } from '../queue/events';
+import { inSpan, traceparentOf } from '../queue/tracing';
 import {
   type ClaimedJob,
   type ClaimJobsInput,
@@ -81,13 +84,27 @@ async function assertEntitiesExist(trx: Knex.Transaction, jobs: EnqueueJob[]): P
  * other in one order instead of deadlocking.
  */
 export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<ProcessingJob[]> {
+  // The enqueue's span context goes on each new job, for the span of the handler that runs it to link to.
+  return inSpan(
+    'enqueue jobs',
+    { kind: SpanKind.PRODUCER, attributes: { 'tubesensei.job.count': jobs.length } },
+    (span) => enqueueTraced(db, jobs, traceparentOf(span)),
+  );
+}
+
+async function enqueueTraced(
+  db: Knex,
+  jobs: EnqueueJob[],
+  traceparent: string | null,
+): Promise<ProcessingJob[]> {
+  let queued: Record<string, unknown>[] = [];
   const distinct = [...new Map(jobs.map((job) => [activeKey(job), job])).entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([, job]) => job);
-  return retryLostRaces(() =>
+  const enqueued = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       const inserted = await trx('processing_jobs')
-        .insert(distinct.map((job) => toColumns(job)))
+        .insert(distinct.map((job) => toColumns({ ...job, traceparent })))
         .onConflict(trx.raw(`(job_type, entity_type, entity_id) WHERE status IN ('queued', 'running')`))
         .merge(['job_type'])
         .where(trx.raw('false'))
@@ -116,6 +133,7 @@ export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<Process
       const byKey = new Map<string, Record<string, unknown>>(
         [...inserted, ...existing].map((row) => [`${row.job_type}/${row.entity_type}/${row.entity_id}`, row]),
       );
+      queued = inserted;
       return jobs.map((job) => {
         const row = byKey.get(activeKey(job));
         // Stryker disable next-line all: reached only when a job finishes between the insert and the read-back,
@@ -126,6 +144,8 @@ export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<Process
       });
     }),
   );
+  reportToObservers(db, 'enqueued', queued.map(toJob));
+  return enqueued;
 }
 
 /**
@@ -150,9 +170,11 @@ async function claimOnce(db: Knex, input: ClaimJobsInput): Promise<ClaimedJob[]>
       [...videoStatusFrom[videoStatusForJob.failed]],
     ]),
   );
-  return (claimed.rows as Record<string, unknown>[])
+  const jobs = (claimed.rows as Record<string, unknown>[])
     .map(toClaimedJob)
     .sort((a, b) => b.priority - a.priority || a.createdAt.getTime() - b.createdAt.getTime());
+  if (jobs.length > 0) reportToObservers(db, 'claimed', jobs);
+  return jobs;
 }
 
 /** A waiting claim looks again at least this often when something is due that it could not take. */
@@ -251,7 +273,9 @@ async function completeLeased(
       [...videoStatusFrom[videoStatusForJob.completed]],
     ]),
   );
-  return new Map((completed.rows as Record<string, unknown>[]).map((row) => [row.id as string, toJob(row)]));
+  const done = (completed.rows as Record<string, unknown>[]).map(toJob);
+  if (done.length > 0) reportToObservers(db, 'completed', done);
+  return new Map(done.map((job) => [job.id, job]));
 }
 
 /**
@@ -327,7 +351,10 @@ export async function failJob(db: Knex, input: z.output<typeof failJobInput>): P
       return failed as Record<string, unknown>;
     }),
   );
-  return row ? toJob(row) : leaseRefused(db, input.id);
+  if (!row) return leaseRefused(db, input.id);
+  const job = toJob(row);
+  reportToObservers(db, 'failed', job);
+  return job;
 }
 
 /**

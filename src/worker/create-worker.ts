@@ -5,6 +5,7 @@ import { createAcknowledgements } from './acknowledgements';
 import { asError, Changes } from './calls';
 import { createClaimLoop } from './claim-loop';
 import { createLeaseKeeper } from './lease-keeper';
+import { inHandlerSpan } from './tracing';
 import {
   type ClaimedJob,
   type JobType,
@@ -99,7 +100,9 @@ export function createWorker(options: WorkerOptions): Worker {
       settledHandlers.notify();
     };
     Promise.resolve()
-      .then(() => task(job, { signal: entry.controller.signal, workerId, api }))
+      .then(() =>
+        inHandlerSpan(job, workerId, () => task(job, { signal: entry.controller.signal, workerId, api })),
+      )
       .then(
         (result) => finish({ kind: 'complete', result }),
         (thrown: unknown) => {

@@ -68,6 +68,7 @@ describe('migrations', () => {
     expect(up.filter((o) => o.kind === 'table').map((o) => o.name)).toEqual([
       'channels',
       'job_types',
+      'processing_job_counts',
       'processing_jobs',
       'processing_session_job_counts',
       'processing_sessions',

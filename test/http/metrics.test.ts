@@ -1,0 +1,303 @@
+import type { FastifyInstance } from 'fastify';
+import request from 'supertest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/app';
+import { connect } from '../../src/db/connect';
+import { channelFactory, processingJobFactory, videoFactory } from '../../src/factories';
+import { foldJobCountsAbove, readJobCounts } from '../../src/queue/job-counts';
+import { claimJobsInput } from '../../src/schemas/processing-job';
+import { claimJobs, completeJob, failJob, releaseJob } from '../../src/services/job-queue';
+import { pruneFinishedJobs } from '../../src/services/schedules';
+import { mutate, query } from '../support/api';
+import { testDatabase, testPoolSettings } from '../support/database';
+
+const db = () => testDatabase().db;
+const token = 'metrics-token-of-the-test-file';
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  app = await buildApp({ db: db(), logger: false, tokens: [], production: false, metrics: { token } });
+  await app.ready();
+});
+afterAll(() => app.close());
+
+// The counts cover every job of the database: each test starts from none.
+beforeEach(async () => {
+  await db()('processing_jobs').delete();
+});
+
+const scrape = async () => {
+  const response = await request(app.server).get('/metrics').set('authorization', `Bearer ${token}`);
+  expect(response.status).toBe(200);
+  expect(response.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+  return response.text;
+};
+
+/** One sample's value from Prometheus' text format: the series named, with exactly these labels. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const wanted = Object.entries(labels)
+    .map(([key, value]) => `${key}="${value}"`)
+    .sort()
+    .join(',');
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const given = (match[2] ?? '')
+      .split(/,(?=[a-z_]+=")/)
+      .filter(Boolean)
+      .sort()
+      .join(',');
+    if (given === wanted) return Number(match[3]);
+  }
+  return undefined;
+}
+
+/** Jobs by type and status, counted the slow way, to hold the kept counts to. */
+async function countedRows(): Promise<Record<string, number>> {
+  const rows = await db()('processing_jobs')
+    .groupBy('job_type', 'status')
+    .select<{ job_type: string; status: string; n: number }[]>(
+      'job_type',
+      'status',
+      db().raw('count(*)::int AS n'),
+    );
+  return Object.fromEntries(rows.map((row) => [`${row.job_type}/${row.status}`, row.n]));
+}
+
+async function keptCounts(): Promise<Record<string, number>> {
+  const counts = await readJobCounts(db());
+  return Object.fromEntries(
+    counts
+      .filter((count) => count.jobs !== 0)
+      .map((count) => [`${count.jobType}/${count.status}`, count.jobs]),
+  );
+}
+
+const claimOne = async (workerId = 'w') =>
+  (await claimJobs(db(), claimJobsInput.parse({ workerId, limit: 1, leaseSeconds: 60 })))[0]!;
+
+describe('/metrics', () => {
+  it('serves jobs by type and status in Prometheus’ text format, every known series from zero', async () => {
+    await processingJobFactory.createList(3);
+    await processingJobFactory.trait('completed').createList(2);
+    await processingJobFactory.trait('discovery').trait('exhausted').create();
+
+    const text = await scrape();
+    expect(sample(text, 'tubesensei_jobs', { job_type: 'transcript_extraction', status: 'queued' })).toBe(3);
+    expect(sample(text, 'tubesensei_jobs', { job_type: 'transcript_extraction', status: 'completed' })).toBe(
+      2,
+    );
+    expect(sample(text, 'tubesensei_jobs', { job_type: 'channel_discovery', status: 'failed' })).toBe(1);
+    expect(sample(text, 'tubesensei_jobs', { job_type: 'channel_discovery', status: 'running' })).toBe(0);
+    expect(text).toContain('# TYPE tubesensei_jobs gauge');
+  });
+
+  it('keeps the counts equal to the rows through enqueues, claims, completions, retries, failures, releases, cancels, prunes, deletes and a truncate', async () => {
+    const steps: [string, () => Promise<unknown>][] = [
+      ['create', () => processingJobFactory.createList(4)],
+      ['create discoveries', () => processingJobFactory.trait('discovery').createList(2)],
+      ['claim', () => claimOne()],
+      [
+        'complete',
+        async () => {
+          const job = await claimOne();
+          await completeJob(db(), { id: job.id, leaseToken: job.leaseToken });
+        },
+      ],
+      [
+        'retry',
+        async () => {
+          const job = await claimOne();
+          await failJob(db(), {
+            id: job.id,
+            leaseToken: job.leaseToken,
+            error: 'timed out',
+            retryable: true,
+          });
+        },
+      ],
+      [
+        'fail for good',
+        async () => {
+          const job = await claimOne();
+          await failJob(db(), { id: job.id, leaseToken: job.leaseToken, error: 'gone', retryable: false });
+        },
+      ],
+      [
+        'release',
+        async () => {
+          const job = await claimOne();
+          await releaseJob(db(), { id: job.id, leaseToken: job.leaseToken });
+        },
+      ],
+      [
+        'cancel',
+        async () => {
+          const [job] = await db()('processing_jobs').where({ status: 'queued' }).limit(1);
+          expect((await mutate(app, 'jobs.cancel', { id: job.id })).status).toBe(200);
+        },
+      ],
+      ['prune', () => pruneFinishedJobs(db(), new Date(Date.now() + 60_000), 100)],
+      [
+        'delete a video with its jobs',
+        async () => {
+          const video = await videoFactory.create();
+          await processingJobFactory.create({ entityId: video.id });
+          await db()('videos').where({ id: video.id }).delete();
+        },
+      ],
+      ['truncate', () => db().raw('TRUNCATE processing_jobs')],
+      ['create after the truncate', () => processingJobFactory.trait('running').createList(2)],
+    ];
+    for (const [name, step] of steps) {
+      await step();
+      expect(await keptCounts(), name).toEqual(await countedRows());
+    }
+  });
+
+  it('folds the counts’ delta rows into one per type and status once there are many, and the counts stay the same', async () => {
+    await processingJobFactory.createList(2);
+    // Many statements' worth of deltas that cancel out, as a busy queue leaves between two scrapes.
+    await db().raw(
+      `INSERT INTO processing_job_counts (job_type, status, jobs, lease_expiries)
+       SELECT 'transcript_extraction', 'running', CASE WHEN i % 2 = 0 THEN 1 ELSE -1 END, 0
+         FROM generate_series(1, ?) AS i`,
+      [foldJobCountsAbove + 2],
+    );
+    const before = await keptCounts();
+    await scrape();
+    expect(Number((await db()('processing_job_counts').count())[0]!.count)).toBeLessThanOrEqual(3);
+    expect(await keptCounts()).toEqual(before);
+    expect(before).toEqual(await countedRows());
+  });
+
+  it('counts a lease that expired, as a claim takes the job over or fails it on its last attempt', async () => {
+    const again = await processingJobFactory.create({ maxAttempts: 2 });
+    const last = await processingJobFactory.create({ maxAttempts: 1 });
+    await claimJobs(db(), claimJobsInput.parse({ workerId: 'lost', limit: 2 }));
+    await db()('processing_jobs').update({ lease_expires_at: new Date(Date.now() - 1_000) });
+    const expiries = (text: string, outcome: string, jobType = 'transcript_extraction') =>
+      sample(text, 'tubesensei_job_lease_expiries_total', { job_type: jobType, outcome })!;
+    const before = await scrape();
+
+    const [takenOver] = await claimJobs(db(), claimJobsInput.parse({ workerId: 'next', limit: 2 }));
+    expect(takenOver!.id).toBe(again.id);
+    expect(await db()('processing_jobs').where({ id: last.id }).first()).toMatchObject({ status: 'failed' });
+
+    const after = await scrape();
+    expect(expiries(after, 'reclaimed') - expiries(before, 'reclaimed')).toBe(1);
+    expect(expiries(after, 'failed') - expiries(before, 'failed')).toBe(1);
+    expect(expiries(after, 'failed', 'channel_discovery')).toBe(
+      expiries(before, 'failed', 'channel_discovery'),
+    );
+  });
+
+  it('counts what workers do through the API per type, with the wait before the start and the run', async () => {
+    const channel = await channelFactory.create();
+    const failing = await processingJobFactory.trait('discovery').create();
+    const before = await scrape();
+    const enqueued = await mutate<{ id: string }>(app, 'jobs.enqueue', {
+      jobType: 'channel_discovery',
+      entityType: 'channel',
+      entityId: channel.id,
+    });
+    expect(enqueued.status).toBe(200);
+
+    const claimed = await mutate<{ id: string; leaseToken: string }[]>(app, 'jobs.claim', {
+      workerId: 'w',
+      limit: 2,
+    });
+    const byId = new Map(claimed.data.map((job) => [job.id, job]));
+    await mutate(app, 'jobs.complete', {
+      id: enqueued.data.id,
+      leaseToken: byId.get(enqueued.data.id)!.leaseToken,
+    });
+    await mutate(app, 'jobs.fail', {
+      id: failing.id,
+      leaseToken: byId.get(failing.id)!.leaseToken,
+      error: 'boom',
+    });
+
+    const after = await scrape();
+    const added = (name: string, labels: Record<string, string> = {}) =>
+      (sample(after, name, { job_type: 'channel_discovery', ...labels }) ?? 0) -
+      (sample(before, name, { job_type: 'channel_discovery', ...labels }) ?? 0);
+    expect(added('tubesensei_job_enqueues_total')).toBe(1);
+    expect(added('tubesensei_job_claims_total')).toBe(2);
+    expect(added('tubesensei_job_completions_total')).toBe(1);
+    expect(added('tubesensei_job_failures_total', { final: 'false' })).toBe(1);
+    expect(added('tubesensei_job_failures_total', { final: 'true' })).toBe(0);
+    expect(added('tubesensei_job_start_delay_seconds_count')).toBe(2);
+    expect(added('tubesensei_job_run_seconds_count', { outcome: 'completed' })).toBe(1);
+    expect(added('tubesensei_job_run_seconds_count', { outcome: 'retried' })).toBe(1);
+  });
+
+  it('times procedure calls by procedure and status, and requests by route, the database pool and the event loop beside them', async () => {
+    await query(app, 'channels.list', { limit: 5 });
+    await query(app, 'channels.list', { limit: 'five' });
+    const text = await scrape();
+    const list = (status: string) =>
+      sample(text, 'tubesensei_procedure_duration_seconds_count', { procedure: 'channels.list', status });
+    expect(list('200')).toBeGreaterThanOrEqual(1);
+    expect(list('400')).toBeGreaterThanOrEqual(1);
+    expect(
+      sample(text, 'tubesensei_http_request_duration_seconds_count', {
+        method: 'GET',
+        route: '/trpc/:path',
+        status_code: '400',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'tubesensei_db_pool_max')).toBe(testPoolSettings.DATABASE_POOL_SIZE);
+    expect(sample(text, 'tubesensei_db_pool_waiting')).toBe(0);
+    expect(sample(text, 'tubesensei_db_pool_connections', { state: 'used' })).toBeGreaterThanOrEqual(0);
+    expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
+  });
+
+  it('answers 401 without the token or with another, and names the header it wants', async () => {
+    const none = await request(app.server).get('/metrics');
+    expect(none.status).toBe(401);
+    expect(none.headers['www-authenticate']).toBe('Bearer');
+    const wrong = await request(app.server).get('/metrics').set('authorization', `Bearer ${token}x`);
+    expect(wrong.status).toBe(401);
+    expect(wrong.text).not.toContain('tubesensei_jobs');
+  });
+
+  it('is open without a token, and served only when the app is asked to', async () => {
+    const open = await buildApp({ db: db(), logger: false, tokens: [], production: false, metrics: {} });
+    const without = await buildApp({ db: db(), logger: false, tokens: [], production: false });
+    await Promise.all([open.ready(), without.ready()]);
+    try {
+      expect((await request(open.server).get('/metrics')).status).toBe(200);
+      expect((await request(without.server).get('/metrics')).status).toBe(404);
+    } finally {
+      await open.close();
+      await without.close();
+    }
+  });
+
+  it('still serves the process’s own metrics while the database does not answer, leaving the job counts out', async () => {
+    const unreachable = connect('postgres://postgres@127.0.0.1:1/nothing', {
+      ...testPoolSettings,
+      DATABASE_CONNECT_TIMEOUT_MS: 500,
+    });
+    const lost = await buildApp({
+      db: unreachable,
+      logger: false,
+      tokens: [],
+      production: false,
+      metrics: {},
+    });
+    await lost.ready();
+    try {
+      const response = await request(lost.server).get('/metrics');
+      expect(response.status).toBe(200);
+      expect(response.text).toContain('nodejs_eventloop_lag_seconds');
+      expect(
+        sample(response.text, 'tubesensei_jobs', { job_type: 'channel_discovery', status: 'queued' }),
+      ).toBe(undefined);
+    } finally {
+      await lost.close();
+      await unreachable.destroy();
+    }
+  });
+});
