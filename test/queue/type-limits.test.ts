@@ -162,13 +162,15 @@ describe('a running limit under 16 concurrent claimers', () => {
 
     let done = false;
     const samples: number[] = [];
+    const sample = async () => {
+      const [row] = await db()('processing_jobs')
+        .where({ job_type: 'transcript_extraction', status: 'running' })
+        .count<{ running: string }[]>({ running: '*' });
+      samples.push(Number(row!.running));
+    };
+    // Samples at any moment, and at each moment a claimer holds what it just claimed, however fast each runs.
     const sampler = (async () => {
-      while (!done) {
-        const [row] = await db()('processing_jobs')
-          .where({ job_type: 'transcript_extraction', status: 'running' })
-          .count<{ running: string }[]>({ running: '*' });
-        samples.push(Number(row!.running));
-      }
+      while (!done) await sample();
     })();
 
     const completed = new Map<string, number>();
@@ -182,6 +184,7 @@ describe('a running limit under 16 concurrent claimers', () => {
           await sleep(2);
           continue;
         }
+        await sample();
         await sleep(5 + (index % 4) * 3);
         for (const job of claimed) {
           await completeJob(db(), { id: job.id, leaseToken: job.leaseToken!, result: null });
@@ -197,7 +200,6 @@ describe('a running limit under 16 concurrent claimers', () => {
       `${claimers} claimers, limit ${limit}: ${samples.length} samples, most running at once ${Math.max(...samples)}`,
     );
     expect(Math.max(...samples)).toBe(limit);
-    expect(samples.length).toBeGreaterThan(20);
     expect([...completed.values()].every((times) => times === 1)).toBe(true);
     expect(jobs.every((job) => completed.has(job.id))).toBe(true);
   });
