@@ -192,7 +192,7 @@ describe('releasing a claimed job', () => {
     const [claimed] = await claimJobs(db(), claimJobsInput.parse({ workerId: 'stopping' }));
     expect(claimed).toMatchObject({ attempts: 1 });
     const released = await releaseJob(db(), { id: claimed!.id, leaseToken: claimed!.leaseToken! });
-    expect(released).toMatchObject({ status: 'queued', attempts: 0, leaseToken: null, lockedBy: null });
+    expect(released).toMatchObject({ status: 'queued', attempts: 0, leaseExpiresAt: null, lockedBy: null });
     expect((await db()('videos').where({ id: video.id }).first()).status).toBe('queued');
     const [again] = await claimJobs(db(), claimJobsInput.parse({ workerId: 'next' }));
     expect(again).toMatchObject({ id: claimed!.id, attempts: 1, lockedBy: 'next' });
