@@ -20,3 +20,30 @@ export function toTRPCError(error: TRPCError): TRPCError {
     return new TRPCError({ code: codes[cause.kind], message: cause.message, cause });
   return error;
 }
+
+/** The codes of what Fastify rejects itself, by the status it gives them. */
+const frameworkCodes: Record<number, TRPCError['code']> = {
+  400: 'BAD_REQUEST',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+};
+
+/**
+ * What Fastify rejects before a procedure runs (a path that does not decode, a path parameter past the router's
+ * length, malformed JSON, another content type, a body too large) as the tRPC error both transports write in
+ * their own shape. A parameter too long for the router is a rejected input like any other, a 400; anything else
+ * Fastify raises is a 500.
+ */
+export function fromFrameworkError(error: {
+  statusCode?: number;
+  code?: string;
+  message: string;
+}): TRPCError {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    return new TRPCError({ code: 'BAD_REQUEST', message: 'a path parameter is too long' });
+  const code = frameworkCodes[error.statusCode ?? 500];
+  return code
+    ? new TRPCError({ code, message: error.message })
+    : new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: error.message, cause: error });
+}

@@ -8,9 +8,10 @@ import {
 } from '@trpc/server';
 import { getHTTPStatusCode, getHTTPStatusCodeFromError, resolveResponse } from '@trpc/server/http';
 import { incomingMessageToRequest } from '@trpc/server/adapters/node-http';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticated, unauthenticatedMessage } from './access';
 import { type Context, type ContextSettings, contextFor, disconnectSignal } from './context';
+import { fromFrameworkError } from './error-mapping';
 import { retryAfterSeconds } from './error-shape';
 import { procedureTable, routerConfig } from './library-internals';
 import { jsonTooDeep, tooDeepMessage } from './raw-input';
@@ -130,6 +131,18 @@ function answerRefusal(error: TRPCError, ctx: Context): { status: number; body: 
   };
 }
 
+/** Sends an error for a request rejected before any procedure reads it, in tRPC's shape, `retry-after` on a 503. */
+export function sendTRPCError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: TRPCError,
+  settings: ContextSettings,
+): FastifyReply {
+  const { status, body } = answerRefusal(error, contextFor(request, settings));
+  if (status === 503) reply.header('retry-after', retryAfterSeconds);
+  return reply.code(status).header('content-type', 'application/json').send(body);
+}
+
 function logFailure(ctx: Context, error: TRPCError, path: string | undefined): void {
   if (error.code === 'INTERNAL_SERVER_ERROR')
     ctx.log.error({ err: error.cause ?? error, path }, 'procedure failed');
@@ -146,10 +159,34 @@ export function registerTRPC(
   settings: ContextSettings,
   maxBatchCalls: number,
 ): void {
-  // tRPC parses bodies itself; hand them over as text.
+  // tRPC parses bodies itself; hand them over as text. The procedures read JSON only: a body of any other type is
+  // rejected with 415 before it is read.
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) =>
     done(null, body),
+  );
+  app.removeContentTypeParser('text/plain');
+
+  // What Fastify rejects before a procedure runs (another content type, a body too large), and a path under the
+  // prefix that names no procedure route, are answered in tRPC's error shape, as the procedures' errors are.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if ((error.statusCode ?? 500) >= 500) request.log.error({ err: error }, 'request failed');
+    return sendTRPCError(request, reply, fromFrameworkError(error), settings);
+  });
+  void app.register(
+    async (scope) =>
+      scope.setNotFoundHandler((request, reply) =>
+        sendTRPCError(
+          request,
+          reply,
+          new TRPCError({
+            code: 'NOT_FOUND',
+            message: `no route ${request.method} ${request.url.split('?')[0]}`,
+          }),
+          settings,
+        ),
+      ),
+    { prefix },
   );
 
   // A caller without a token the API knows is answered before its body is read: it learns nothing of the
@@ -165,7 +202,9 @@ export function registerTRPC(
 
   // Each call of a batch runs at once, so a batch's size is bounded before its body is read.
   app.addHook('onRequest', async (request: TRPCRoute, reply) => {
-    const calls = request.query.batch === '1' ? request.params.path.split(',').length : 1;
+    // A path under the prefix that names no route (answered 404 below) reaches this hook without a `path`.
+    const paths = (request.params.path as string | undefined) ?? '';
+    const calls = request.query.batch === '1' ? paths.split(',').length : 1;
     if (calls <= maxBatchCalls) return;
     const { status, body } = answerRefusal(
       new TRPCError({

@@ -1,7 +1,8 @@
 import type { AnyProcedure } from '@trpc/server';
-import type { OpenApiMeta } from 'trpc-to-openapi';
 import type { z } from 'zod';
+import type { Access } from './access';
 import { appRouter } from './router';
+import type { ApiMeta } from './trpc';
 
 /*
  * Every read of a library's internals, in one place. The fast tRPC path (`fastify-handler.ts`) and the REST
@@ -16,9 +17,13 @@ export interface ProcedureEntry {
   procedure: AnyProcedure;
   type: 'query' | 'mutation' | 'subscription';
   /** Its REST route, from the `openapi` meta that trpc-to-openapi reads too. */
-  route: OpenApiMeta['openapi'];
+  route: ApiMeta['openapi'];
+  /** Who may call it, from its meta. */
+  access: Access | undefined;
   /** Its first input schema (our procedures have one, a zod object, optional when it takes no arguments). */
   input: z.ZodObject | z.ZodOptional<z.ZodObject>;
+  /** Its response schema. */
+  output: z.ZodType;
 }
 
 // `_def.procedures`: the router's procedures by dotted name (tRPC builds it; there is no public accessor).
@@ -32,8 +37,11 @@ export const procedureTable: ReadonlyMap<string, ProcedureEntry> = new Map(
       procedure,
       // `_def.type`, `_def.meta`, `_def.inputs`: what the procedure builder recorded.
       type: procedure._def.type,
-      route: (procedure._def.meta as OpenApiMeta | undefined)?.openapi,
+      route: (procedure._def.meta as ApiMeta | undefined)?.openapi,
+      access: (procedure._def.meta as ApiMeta | undefined)?.access,
       input: procedure._def.inputs[0] as ProcedureEntry['input'],
+      // `_def.output`: the schema `.output()` was given, which trpc-to-openapi reads too.
+      output: (procedure._def as unknown as { output: z.ZodType }).output,
     },
   ]),
 );

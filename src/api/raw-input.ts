@@ -6,6 +6,9 @@ import { InvalidInputError } from '../services/errors';
  * a `__proto__` key means something else to JavaScript than to JSON.
  */
 
+/** Largest request body accepted: room for a 1,000,000-character transcript in multi-byte UTF-8. */
+export const bodyLimitBytes = 5 * 1024 * 1024;
+
 /** Deeper than any input of ours needs (a metadata object inside a batch item is about six levels). */
 export const maxJsonDepth = 100;
 

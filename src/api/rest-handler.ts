@@ -1,10 +1,11 @@
 import { callTRPCProcedure, TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { authenticated, unauthenticatedMessage } from './access';
 import { type ContextSettings, contextFor, disconnectSignal } from './context';
-import { describeError, retryAfterSeconds } from './error-shape';
+import { fromFrameworkError } from './error-mapping';
+import { describeError, type RestErrorBody, retryAfterSeconds } from './error-shape';
 import { kindOf, procedureTable } from './library-internals';
 import { jsonTooDeep, tooDeepMessage } from './raw-input';
 import { appRouter } from './router';
@@ -30,11 +31,13 @@ function queryInput(
   return input;
 }
 
-const refusals: Record<number, TRPCError['code']> = {
-  400: 'BAD_REQUEST',
-  413: 'PAYLOAD_TOO_LARGE',
-  415: 'UNSUPPORTED_MEDIA_TYPE',
-};
+/** An error in the REST shape, `{ code, message, field, issues }`, with its status, and `retry-after` on a 503. */
+export function sendRestError(reply: FastifyReply, error: TRPCError, production: boolean): FastifyReply {
+  const status = getHTTPStatusCodeFromError(error);
+  if (status === 503) reply.header('retry-after', retryAfterSeconds);
+  const body: RestErrorBody = { code: error.code, ...describeError(error, production) };
+  return reply.code(status).send(body);
+}
 
 function asTRPCError(thrown: unknown): TRPCError {
   return thrown instanceof TRPCError
@@ -65,15 +68,28 @@ function bodyInput(body: unknown, params: Record<string, string>): Record<string
  * (dates as ISO strings); errors are `{ code, message, field, issues }` with the matching HTTP status.
  */
 export function registerRest(app: FastifyInstance, prefix: string, settings: ContextSettings): void {
-  // What Fastify refuses before a procedure runs (malformed JSON, another content type, a body too large)
-  // answers in the same shape as the procedures' errors.
-  app.setErrorHandler((error: { statusCode?: number; message: string }, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
-    const code = refusals[status] ?? 'INTERNAL_SERVER_ERROR';
-    const message = status >= 500 && settings.production ? 'Internal server error' : error.message;
-    return reply.code(status).send({ code, message, field: null, issues: null });
+  // What Fastify rejects before a procedure runs (malformed JSON, another content type, a body too large), and a
+  // path under the prefix that names no operation, are answered in the same shape as the procedures' errors.
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if ((error.statusCode ?? 500) >= 500) request.log.error({ err: error }, 'request failed');
+    return sendRestError(reply, fromFrameworkError(error), settings.production);
   });
+  void app.register(
+    async (scope) =>
+      scope.setNotFoundHandler((request, reply) =>
+        sendRestError(
+          reply,
+          new TRPCError({
+            code: 'NOT_FOUND',
+            message: `no operation ${request.method} ${request.url.split('?')[0]}`,
+          }),
+          settings.production,
+        ),
+      ),
+    { prefix },
+  );
+  // The routes read JSON only: a body of any other type is rejected with 415, not read as a string.
+  app.removeContentTypeParser('text/plain');
 
   // A caller without a token the API knows is answered before its body is read: it learns nothing of the
   // procedures' inputs, and sends no body the server parses.
@@ -127,9 +143,7 @@ export function registerRest(app: FastifyInstance, prefix: string, settings: Con
           const error = asTRPCError(thrown);
           if (error.code === 'INTERNAL_SERVER_ERROR')
             request.log.error({ err: error.cause ?? error }, 'procedure failed');
-          const status = getHTTPStatusCodeFromError(error);
-          if (status === 503) reply.header('retry-after', retryAfterSeconds);
-          return reply.code(status).send({ code: error.code, ...describeError(error, settings.production) });
+          return sendRestError(reply, error, settings.production);
         }
       },
     });

@@ -292,9 +292,14 @@ describe('OpenAPI document', () => {
     const page = await http().get('/docs/');
     expect(page.status).toBe(200);
     expect(page.text).toContain('swagger-ui');
-    // The page keeps a token across reloads, shows operation ids (the tRPC names) and lets a reader try calls.
+    // The page runs only its own scripts, and calls only this server.
+    expect(page.headers['content-security-policy']).toMatch(/default-src 'none'; script-src 'self';/);
+    expect(page.headers['content-security-policy']).toMatch(/connect-src 'self';/);
+    // It shows operation ids (the tRPC names) and lets a reader try calls, and keeps no token past the page.
     const initializer = await http().get('/docs/static/swagger-initializer.js');
-    for (const setting of ['persistAuthorization', 'displayOperationId', 'tryItOutEnabled'])
+    for (const setting of ['displayOperationId', 'tryItOutEnabled'])
       expect(initializer.text).toMatch(new RegExp(`"${setting}":\\s*true`));
+    expect(initializer.text).toMatch(/"persistAuthorization":\s*false/);
+    expect(initializer.headers['content-security-policy']).toBe(page.headers['content-security-policy']);
   });
 });

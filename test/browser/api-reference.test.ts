@@ -32,11 +32,18 @@ afterAll(async () => {
 });
 
 describe('the API reference page at /docs', () => {
-  it('lists every endpoint, and calls channels.list with the bearer token', async () => {
+  it('lists every endpoint and calls channels.list with the bearer token, under its content security policy, keeping the token out of storage', async () => {
     const channel = await channelFactory.create({ name: 'Shown on the reference page' });
     const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
     page.setDefaultTimeout(10_000);
-    await page.goto(`${address}/docs`);
+    // Whatever the page's policy blocks is reported here: the page must work without it.
+    await page.addInitScript({
+      content: `window.blocked = [];
+        document.addEventListener('securitypolicyviolation', (event) =>
+          window.blocked.push(event.violatedDirective + ' ' + event.blockedURI));`,
+    });
+    const loaded = await page.goto(`${address}/docs`);
+    expect(loaded?.headers()['content-security-policy']).toMatch(/default-src 'none'/);
 
     const operations = page.locator('.opblock');
     await operations.first().waitFor();
@@ -63,6 +70,11 @@ describe('the API reference page at /docs', () => {
     expect(await list.locator('.live-responses-table tbody .response-col_description').innerText()).toContain(
       channel.id,
     );
+    // The token lives in the page only, not in the browser's storage.
+    expect(await page.evaluate('JSON.stringify([{ ...localStorage }, { ...sessionStorage }])')).not.toContain(
+      token,
+    );
+    expect(await page.evaluate('window.blocked')).toEqual([]);
 
     await list.scrollIntoViewIfNeeded();
     await page.screenshot({ path: screenshotPath, fullPage: false });
