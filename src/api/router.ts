@@ -1,15 +1,16 @@
 import { channelsRouter } from './routers/channels';
+import { jobAdminRouter } from './routers/job-admin';
 import { jobsRouter } from './routers/jobs';
 import { sessionsRouter } from './routers/sessions';
 import { transcriptsRouter } from './routers/transcripts';
 import { videosRouter } from './routers/videos';
-import { router } from './trpc';
+import { mergeRouters, router } from './trpc';
 
 export const appRouter = router({
   channels: channelsRouter,
   videos: videosRouter,
   transcripts: transcriptsRouter,
-  jobs: jobsRouter,
+  jobs: mergeRouters(jobsRouter, jobAdminRouter),
   sessions: sessionsRouter,
 });
 

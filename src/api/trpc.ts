@@ -32,6 +32,9 @@ const t = initTRPC
 
 export const router = t.router;
 
+/** One namespace from several router files, so a namespace's procedures can grow in files of their own. */
+export const mergeRouters = t.mergeRouters;
+
 /** A procedure's REST route (for the OpenAPI document) and who may call it. */
 export type ApiMeta = OpenApiMeta & { access?: Access };
 

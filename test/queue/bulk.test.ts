@@ -1,0 +1,472 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Knex } from 'knex';
+import request from 'supertest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { connect } from '../../src/db/connect';
+import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { changeBulk, previewBulk } from '../../src/queue/bulk';
+import {
+  type BulkAction,
+  type BulkChangeResult,
+  bulkCancelInput,
+  bulkPreviewInput,
+  bulkRetryInput,
+  maxBulkLimit,
+} from '../../src/schemas/job-bulk';
+import {
+  claimJobsInput,
+  failJobInput,
+  type JobType,
+  type ProcessingJob,
+  videoStatusForJob,
+} from '../../src/schemas/processing-job';
+import { transientRetries } from '../../src/services/database-errors';
+import { ConflictError } from '../../src/services/errors';
+import { claimJobs, completeJob, enqueueJobs, failJob } from '../../src/services/job-queue';
+import { sessionProgress, transitionSession } from '../../src/services/processing-sessions';
+import { useApi } from '../support/api';
+import { testDatabase, testPoolSettings } from '../support/database';
+import { until } from '../support/until';
+
+const db = () => testDatabase().db;
+const tokens = { admin: 'admin-token-0123456789', reader: 'reader-token-0123456789' } as const;
+const api = useApi({
+  tokens: [
+    { role: 'admin', token: tokens.admin },
+    { role: 'reader', token: tokens.reader },
+  ],
+});
+const bearer = (role: keyof typeof tokens) => ({ authorization: `Bearer ${tokens[role]}` });
+
+// Claims take any runnable job of the database: each test starts from an empty queue.
+beforeEach(async () => {
+  await db()('processing_jobs').delete();
+});
+
+const preview = (action: BulkAction, filter: Record<string, unknown> = {}) =>
+  previewBulk(db(), bulkPreviewInput.parse({ action, ...filter }));
+const retry = (filter: Record<string, unknown> = {}) =>
+  changeBulk(db(), 'retry', bulkRetryInput.parse(filter));
+const cancel = (filter: Record<string, unknown> = {}) =>
+  changeBulk(db(), 'cancel', bulkCancelInput.parse(filter));
+const claimAll = (workerId = 'w') =>
+  claimJobs(db(), claimJobsInput.parse({ workerId, limit: 100, leaseSeconds: 60 }));
+const statusOf = async (ids: readonly string[]) =>
+  Object.fromEntries(
+    (await db()('processing_jobs').whereIn('id', ids).select('id', 'status')).map((row) => [
+      row.id,
+      row.status,
+    ]),
+  );
+
+/** `count` new jobs of a type, each about a new channel or video, queued through the queue as a client would. */
+async function queuedJobs(
+  count: number,
+  options: { jobType?: JobType; sessionId?: string } = {},
+): Promise<ProcessingJob[]> {
+  const jobType = options.jobType ?? 'transcript_extraction';
+  const entities =
+    jobType === 'channel_discovery'
+      ? await channelFactory.createList(count)
+      : await videoFactory.createList(count);
+  return enqueueJobs(
+    db(),
+    entities.map((entity) => ({
+      jobType,
+      entityType: jobType === 'channel_discovery' ? 'channel' : 'video',
+      entityId: entity.id,
+      sessionId: options.sessionId ?? null,
+    })),
+  );
+}
+
+/** `count` jobs claimed and failed for good by a worker with `error`, as a run of them would be. */
+async function failedJobs(
+  count: number,
+  options: { jobType?: JobType; sessionId?: string; error?: string } = {},
+): Promise<ProcessingJob[]> {
+  const queued = await queuedJobs(count, options);
+  const claimed = await claimAll();
+  expect(claimed).toHaveLength(count);
+  for (const job of claimed) {
+    await failJob(
+      db(),
+      failJobInput.parse({
+        id: job.id,
+        leaseToken: job.leaseToken,
+        error: options.error ?? 'Request timed out after 30000 ms',
+        retryable: false,
+      }),
+    );
+  }
+  return queued;
+}
+
+/** Calls `change` from the start of a sweep until it says nothing is left, and the calls' results. */
+async function sweep(
+  change: (cursor: string | undefined) => Promise<BulkChangeResult>,
+): Promise<BulkChangeResult[]> {
+  const results: BulkChangeResult[] = [];
+  let cursor: string | undefined;
+  do {
+    const result = await change(cursor);
+    results.push(result);
+    cursor = result.nextCursor ?? undefined;
+  } while (cursor !== undefined);
+  return results;
+}
+
+describe('a bulk preview', () => {
+  it('counts exactly the jobs a retry with the same filter then changes, by type, session, error text and creation time', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const older = await failedJobs(2, { sessionId: session.id, error: 'HTTP 429 from YouTube' });
+    await db()('processing_jobs')
+      .whereIn(
+        'id',
+        older.map((job) => job.id),
+      )
+      .update({ created_at: db().raw("created_at - interval '1 hour'") });
+    const wanted = await failedJobs(3, { sessionId: session.id, error: 'HTTP 429 from YouTube' });
+    const otherError = await failedJobs(2, { sessionId: session.id, error: 'Transcripts are disabled' });
+    const otherType = await failedJobs(2, { jobType: 'channel_discovery', error: 'HTTP 429 from YouTube' });
+    const filter = {
+      jobType: 'transcript_extraction',
+      sessionId: session.id,
+      errorContains: 'http 429',
+      createdAfter: new Date(Date.now() - 30 * 60_000),
+    };
+
+    const previewed = await preview('retry', filter);
+    expect(previewed).toMatchObject({ count: 3, exact: true });
+    expect(previewed.sample.map((job) => job.id).sort()).toEqual(wanted.map((job) => job.id).sort());
+    expect(previewed.sample.every((job) => !('leaseToken' in job))).toBe(true);
+    expect(await retry(filter)).toEqual({ changed: 3, nextCursor: null });
+    expect(Object.values(await statusOf(wanted.map((job) => job.id)))).toEqual([
+      'queued',
+      'queued',
+      'queued',
+    ]);
+    const untouched = [...older, ...otherError, ...otherType].map((job) => job.id);
+    expect(new Set(Object.values(await statusOf(untouched)))).toEqual(new Set(['failed']));
+    expect(await preview('retry', filter)).toMatchObject({ count: 0, sample: [] });
+  });
+
+  it('reads a percent sign or an underscore in the error text as itself, not as a wildcard', async () => {
+    const [percent] = await failedJobs(1, { error: 'quota 50% used' });
+    await failedJobs(1, { error: 'quota 500 used' });
+    const [underscore] = await failedJobs(1, { error: 'field video_id missing' });
+    await failedJobs(1, { error: 'field videoXid missing' });
+    expect((await preview('retry', { errorContains: '50%' })).sample.map((job) => job.id)).toEqual([
+      percent!.id,
+    ]);
+    expect((await preview('retry', { errorContains: 'o_i' })).sample.map((job) => job.id)).toEqual([
+      underscore!.id,
+    ]);
+  });
+
+  it('shows the newest matching jobs up to the sample size, and none at size 0', async () => {
+    const jobs = await failedJobs(4);
+    const newest = [...jobs]
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+      .slice(0, 2);
+    const previewed = await preview('retry', { sampleSize: 2 });
+    expect(previewed.count).toBe(4);
+    expect(previewed.sample.map((job) => job.id)).toEqual(newest.map((job) => job.id));
+    expect((await preview('retry', { sampleSize: 0 })).sample).toEqual([]);
+  });
+});
+
+describe('a bulk retry', () => {
+  it(`changes exactly \`limit\` jobs at the edge and leaves one past it to the next call, which ends the sweep`, async () => {
+    await failedJobs(5);
+    expect(await retry({ limit: 5 })).toEqual({ changed: 5, nextCursor: null });
+    await db()('processing_jobs').delete();
+    await failedJobs(5);
+    const first = await retry({ limit: 4 });
+    expect(first.changed).toBe(4);
+    expect(first.nextCursor).not.toBeNull();
+    expect(await retry({ limit: 4, cursor: first.nextCursor })).toEqual({ changed: 1, nextCursor: null });
+    expect(await db()('processing_jobs').where('status', 'failed').pluck('id')).toEqual([]);
+  });
+
+  it(`takes a limit of ${maxBulkLimit} and rejects one past it, naming limit, on both transports`, async () => {
+    await failedJobs(2);
+    const atEdge = await api.mutate<BulkChangeResult>(
+      'jobs.bulkRetry',
+      { limit: maxBulkLimit },
+      bearer('admin'),
+    );
+    expect(atEdge.data).toEqual({ changed: 2, nextCursor: null });
+    const past = await api.mutate('jobs.bulkCancel', { limit: maxBulkLimit + 1 }, bearer('admin'));
+    expect(past.status).toBe(400);
+    expect(past.error?.data.field).toBe('limit');
+    const rest = await request(api.app.server)
+      .post('/api/jobs/bulk/retry')
+      .set(bearer('admin'))
+      .send({ limit: maxBulkLimit + 1 });
+    expect(rest.status).toBe(400);
+    expect(rest.body).toMatchObject({ code: 'BAD_REQUEST', field: 'limit' });
+  });
+
+  it('does not retry a job twice in one sweep when it fails again after its retry', async () => {
+    const jobs = await failedJobs(2);
+    const first = await retry({ limit: 1 });
+    expect(first.changed).toBe(1);
+    const [again] = await claimAll();
+    await failJob(
+      db(),
+      failJobInput.parse({ id: again!.id, leaseToken: again!.leaseToken, error: 'again', retryable: false }),
+    );
+    expect(await statusOf([again!.id])).toEqual({ [again!.id]: 'failed' });
+    expect(await retry({ limit: 1, cursor: first.nextCursor })).toEqual({ changed: 1, nextCursor: null });
+    const other = jobs.find((job) => job.id !== again!.id)!;
+    expect(await statusOf(jobs.map((job) => job.id))).toEqual({
+      [again!.id]: 'failed',
+      [other.id]: 'queued',
+    });
+  });
+
+  it('retries only the latest failed job of an entity with no active job, outside finished sessions', async () => {
+    const [older] = await failedJobs(1);
+    const [newer] = await enqueueJobs(db(), [
+      { jobType: older!.jobType, entityType: older!.entityType, entityId: older!.entityId },
+    ]);
+    const [claimedNewer] = await claimAll();
+    expect(claimedNewer!.id).toBe(newer!.id);
+    await failJob(
+      db(),
+      failJobInput.parse({
+        id: newer!.id,
+        leaseToken: claimedNewer!.leaseToken,
+        error: 'x',
+        retryable: false,
+      }),
+    );
+    const [withActive] = await failedJobs(1);
+    const session = await processingSessionFactory.trait('running').create();
+    const [ofFinishedSession] = await failedJobs(1, { sessionId: session.id });
+    await transitionSession(db(), session.id, 'complete');
+    // An active job older than the failed one: the failed job is its entity's latest, and still not retried.
+    const [active] = await enqueueJobs(db(), [
+      { jobType: withActive!.jobType, entityType: withActive!.entityType, entityId: withActive!.entityId },
+    ]);
+    await db()('processing_jobs')
+      .where('id', active!.id)
+      .update({ created_at: db().raw("created_at - interval '1 hour'") });
+
+    const previewed = await preview('retry');
+    expect(previewed.sample.map((job) => job.id)).toEqual([newer!.id]);
+    expect(await retry()).toEqual({ changed: 1, nextCursor: null });
+    expect(await statusOf([older!.id, newer!.id, withActive!.id, ofFinishedSession!.id])).toEqual({
+      [older!.id]: 'failed',
+      [newer!.id]: 'queued',
+      [withActive!.id]: 'failed',
+      [ofFinishedSession!.id]: 'failed',
+    });
+  });
+
+  it('moves the videos with their jobs and keeps the session’s counts, as a retry of one job does', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const jobs = await failedJobs(3, { sessionId: session.id });
+    const videoIds = jobs.map((job) => job.entityId);
+    expect(await db()('videos').whereIn('id', videoIds).pluck('status')).toEqual([
+      'failed',
+      'failed',
+      'failed',
+    ]);
+    expect(await retry({ sessionId: session.id })).toMatchObject({ changed: 3 });
+    expect(await db()('videos').whereIn('id', videoIds).pluck('status')).toEqual([
+      'queued',
+      'queued',
+      'queued',
+    ]);
+    expect(await sessionProgress(db(), session.id)).toMatchObject({ total: 3, queued: 3, failed: 0 });
+  });
+
+  it('runs a batch again when an enqueue commits an active job of one of its entities meanwhile, and skips that one', async () => {
+    const jobs = await failedJobs(3);
+    const [raced, ...others] = jobs;
+    const enqueuer = await db().transaction();
+    try {
+      await enqueuer.raw(
+        `INSERT INTO processing_jobs (job_type, entity_type, entity_id) VALUES ('transcript_extraction', 'video', ?)`,
+        [raced!.entityId],
+      );
+      const retried = retry();
+      await until(
+        async () =>
+          (await db()('pg_stat_activity')
+            .where('wait_event_type', 'Lock')
+            .whereRaw('datname = current_database()')
+            .whereLike('query', 'update "processing_jobs"%')
+            .first('pid')) !== undefined,
+      );
+      await enqueuer.commit();
+      expect(await retried).toEqual({ changed: 2, nextCursor: null });
+    } finally {
+      if (!enqueuer.isCompleted()) await enqueuer.rollback();
+    }
+    expect(await statusOf(jobs.map((job) => job.id))).toEqual({
+      [raced!.id]: 'failed',
+      [others[0]!.id]: 'queued',
+      [others[1]!.id]: 'queued',
+    });
+  });
+});
+
+describe('a bulk cancel', () => {
+  it('cancels queued and running jobs, voids the running ones’ leases, and gives their videos back', async () => {
+    const running = await queuedJobs(2);
+    const claimed = await claimAll();
+    const queued = await queuedJobs(2);
+    const all = [...running, ...queued];
+    expect(await preview('cancel')).toMatchObject({ count: 4 });
+    expect(await preview('cancel', { status: 'running' })).toMatchObject({ count: 2 });
+    expect(await cancel()).toEqual({ changed: 4, nextCursor: null });
+    expect(new Set(Object.values(await statusOf(all.map((job) => job.id))))).toEqual(new Set(['cancelled']));
+    expect(
+      await db()('processing_jobs')
+        .whereIn(
+          'id',
+          all.map((job) => job.id),
+        )
+        .whereNotNull('lease_token')
+        .pluck('id'),
+    ).toEqual([]);
+    await expect(
+      completeJob(db(), { id: claimed[0]!.id, leaseToken: claimed[0]!.leaseToken, result: null }),
+    ).rejects.toBeInstanceOf(ConflictError);
+    expect(
+      new Set(
+        await db()('videos')
+          .whereIn(
+            'id',
+            all.map((job) => job.entityId),
+          )
+          .pluck('status'),
+      ),
+    ).toEqual(new Set([videoStatusForJob.cancelled]));
+  });
+
+  it('rejects a status the action does not move, naming status, on both transports', async () => {
+    const rpc = await api.mutate('jobs.bulkRetry', { status: 'queued' }, bearer('admin'));
+    expect(rpc.status).toBe(400);
+    expect(rpc.error).toMatchObject({
+      message: 'status: retry moves failed jobs only',
+      data: { field: 'status' },
+    });
+    const rest = await request(api.app.server)
+      .get('/api/jobs/bulk/preview')
+      .query({ action: 'cancel', status: 'failed' })
+      .set(bearer('reader'));
+    expect(rest.status).toBe(400);
+    expect(rest.body).toMatchObject({
+      field: 'status',
+      message: 'status: cancel moves queued or running jobs only',
+    });
+  });
+});
+
+describe('bulk calls and roles', () => {
+  it('lets a reader preview but not retry or cancel, over tRPC and REST, and a rejected call changes nothing', async () => {
+    const [failed] = await failedJobs(1);
+    const previewed = await request(api.app.server)
+      .get('/api/jobs/bulk/preview')
+      .query({ action: 'retry', errorContains: 'timed out' })
+      .set(bearer('reader'));
+    expect(previewed.status).toBe(200);
+    expect(previewed.body).toMatchObject({ count: 1, exact: true, sample: [{ id: failed!.id }] });
+    for (const path of ['jobs.bulkRetry', 'jobs.bulkCancel'])
+      expect((await api.mutate(path, {}, bearer('reader'))).status, path).toBe(403);
+    for (const path of ['/api/jobs/bulk/retry', '/api/jobs/bulk/cancel'])
+      expect((await request(api.app.server).post(path).set(bearer('reader')).send({})).status, path).toBe(
+        403,
+      );
+    expect(await statusOf([failed!.id])).toEqual({ [failed!.id]: 'failed' });
+    const retried = await request(api.app.server).post('/api/jobs/bulk/retry').set(bearer('admin')).send({});
+    expect(retried.body).toEqual({ changed: 1, nextCursor: null });
+  });
+});
+
+describe('bulk retries beside workers', () => {
+  const workers = 6;
+  let pool: Knex;
+  // One connection per caller, so the workers and the sweeps really run side by side in PostgreSQL.
+  beforeAll(() => {
+    pool = connect(testDatabase().url, { ...testPoolSettings, DATABASE_POOL_SIZE: workers + 6 });
+  });
+  afterAll(() => pool.destroy());
+
+  it('never deadlock, and leave jobs, videos and the session’s counts agreeing', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const jobs = await queuedJobs(300, { sessionId: session.id });
+    const deadlocksBefore = transientRetries.get('40P01') ?? 0;
+    let sweeping = true;
+    // Workers fail every other job for good while the sweeps run, then complete whatever is left.
+    const worker = async (workerId: string) => {
+      for (let round = 0; ; round += 1) {
+        const claimed = await claimJobs(
+          pool,
+          claimJobsInput.parse({ workerId, limit: 10, leaseSeconds: 60 }),
+        );
+        if (claimed.length === 0) {
+          if (!sweeping) return;
+          await sleep(10);
+        }
+        for (const [index, job] of claimed.entries()) {
+          if (sweeping && (index + round) % 2 === 0)
+            await failJob(
+              pool,
+              failJobInput.parse({
+                id: job.id,
+                leaseToken: job.leaseToken,
+                error: 'flaky',
+                retryable: false,
+              }),
+            );
+          else await completeJob(pool, { id: job.id, leaseToken: job.leaseToken, result: null });
+        }
+      }
+    };
+    let retried = 0;
+    const sweeper = async () => {
+      for (let round = 0; round < 8; round += 1)
+        for (const result of await sweep((cursor) =>
+          changeBulk(pool, 'retry', bulkRetryInput.parse({ sessionId: session.id, limit: 25, cursor })),
+        ))
+          retried += result.changed;
+    };
+    const running = Array.from({ length: workers }, (_, index) => worker(`worker-${index}`));
+    await Promise.all([sweeper(), sweeper()]);
+    sweeping = false;
+    await sweep((cursor) =>
+      changeBulk(pool, 'retry', bulkRetryInput.parse({ sessionId: session.id, cursor })),
+    );
+    await Promise.all(running);
+    // The last sweep may queue jobs after every worker found the queue empty.
+    await worker('drain');
+
+    expect(retried).toBeGreaterThan(0);
+    expect((transientRetries.get('40P01') ?? 0) - deadlocksBefore).toBe(0);
+    const rows = await db()('processing_jobs')
+      .join('videos', 'videos.id', 'processing_jobs.entity_id')
+      .where('processing_jobs.session_id', session.id)
+      .select('processing_jobs.status as job', 'videos.status as video');
+    expect(rows).toHaveLength(jobs.length);
+    for (const row of rows) expect(row.video).toBe(videoStatusForJob[row.job as 'completed' | 'failed']);
+    const byStatus = Object.fromEntries(
+      (
+        await db()('processing_jobs')
+          .where('session_id', session.id)
+          .groupBy('status')
+          .select('status', db().raw('count(*)::int AS jobs'))
+      ).map((row) => [row.status, row.jobs]),
+    );
+    const progress = await sessionProgress(db(), session.id);
+    expect(progress).toMatchObject({ total: jobs.length, queued: 0, running: 0 });
+    expect({ completed: progress.completed, failed: progress.failed }).toEqual({
+      completed: byStatus.completed ?? 0,
+      failed: byStatus.failed ?? 0,
+    });
+  });
+});
