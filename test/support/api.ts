@@ -1,11 +1,17 @@
 import type { FastifyInstance } from 'fastify';
 import superjson from 'superjson';
 import request from 'supertest';
-import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { ApiToken } from '../../src/api/access';
+import { openApiDocument, restPrefix } from '../../src/api/openapi';
 import { buildApp } from '../../src/app';
 import { channelFactory } from '../../src/factories';
 import { testDatabase } from './database';
+import { OpenApiValidator, watchResponses } from './openapi-validator';
+
+let validator: OpenApiValidator | undefined;
+/** The validator of the OpenAPI document, built once per test file, when a first REST response needs it. */
+const documentValidator = () => (validator ??= new OpenApiValidator(openApiDocument()));
 
 export interface ApiError {
   message: string;
@@ -42,13 +48,15 @@ export interface Api {
  * The HTTP app over the test file's database, built before the file's tests and closed after them; with
  * `perTest`, built before each test and closed after it, for tests of how the app is put together (its routes,
  * parsers, error handler, docs): mutation runs count code run in `beforeAll` as reached by no test, so only a
- * build inside each test puts those tests against a mutant of it.
+ * build inside each test puts those tests against a mutant of it. Every REST response a test receives is held to
+ * the OpenAPI document: one it does not describe fails the file (or the test) once the app is closed.
  */
 export function useApi(
   options: { apiToken?: string; tokens?: ApiToken[]; production?: boolean; perTest?: boolean } = {},
 ): Api {
   const perTest = options.perTest === true;
   let built: FastifyInstance | undefined;
+  let mismatches: string[] = [];
   (perTest ? beforeEach : beforeAll)(async () => {
     built = await buildApp({
       db: testDatabase().db,
@@ -59,9 +67,14 @@ export function useApi(
       ],
       production: options.production ?? false,
     });
+    // Every REST response a test receives is held to the OpenAPI document.
+    mismatches = watchResponses(built, restPrefix, documentValidator);
     await built.ready();
   });
-  (perTest ? afterEach : afterAll)(() => built?.close());
+  (perTest ? afterEach : afterAll)(async () => {
+    await built?.close();
+    expect(mismatches, 'REST responses the OpenAPI document does not describe').toEqual([]);
+  });
   const app = () => {
     if (!built) throw new Error('The app is built before the tests: use it inside a test');
     return built;

@@ -1,5 +1,6 @@
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
+import type { FastifyInstance } from 'fastify';
 import type { OpenAPIObject } from 'trpc-to-openapi';
 
 /** A REST response as a client sees it: the operation it answers, its status, headers and parsed JSON body. */
@@ -61,11 +62,12 @@ export class OpenApiValidator {
       .sort((a, b) => a.parameters - b.parameters);
   }
 
-  /** The operation's path template a request path (prefix and query string included or not) falls under. */
+  /** The operation's path template a request's path (under the server's prefix, query string or not) falls under. */
   templateOf(method: string, url: string): string | undefined {
     const prefix = this.document.servers?.[0]?.url ?? '';
     const path = url.split('?')[0]!;
-    const relative = path.startsWith(`${prefix}/`) ? path.slice(prefix.length) : path;
+    if (!path.startsWith(`${prefix}/`)) return undefined;
+    const relative = path.slice(prefix.length);
     return this.templates.find(
       (candidate) => candidate.method === method.toUpperCase() && candidate.pattern.test(relative),
     )?.template;
@@ -149,4 +151,40 @@ export class OpenApiValidator {
 /** A header's text as its schema types it: digits as a number where an integer is wanted. */
 function headerValue(text: string, schema: Record<string, unknown>): unknown {
   return schema.type === 'integer' && /^\d+$/.test(text) ? Number(text) : text;
+}
+
+/**
+ * Holds every response an app sends under `prefix` to the document, as tests run: the mismatches are collected in
+ * the array returned, for the caller to assert there are none. The validator is asked for at the first such
+ * response, so an app that serves none pays nothing for it.
+ */
+export function watchResponses(
+  app: FastifyInstance,
+  prefix: string,
+  validator: () => OpenApiValidator,
+): string[] {
+  const found: string[] = [];
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!request.url.startsWith(`${prefix}/`)) return payload;
+    const template = validator().templateOf(request.method, request.url);
+    if (template === undefined) return payload;
+    let body: unknown;
+    try {
+      body = typeof payload === 'string' ? JSON.parse(payload) : undefined;
+    } catch {
+      body = payload;
+    }
+    const headers = reply.getHeaders() as Record<string, string | string[] | undefined>;
+    found.push(
+      ...validator().mismatches({
+        method: request.method,
+        path: template,
+        status: reply.statusCode,
+        headers,
+        body,
+      }),
+    );
+    return payload;
+  });
+  return found;
 }
