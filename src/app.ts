@@ -8,11 +8,13 @@ import { answerCheck } from './api/answer-writer';
 import { defaultMaxBatchCalls } from './api/batch-limit';
 import type { ContextSettings } from './api/context';
 import { registerDocs } from './api/docs';
-import { registerTRPC } from './api/fastify-handler';
+import { fromFrameworkError } from './api/error-mapping';
+import { registerTRPC, sendTRPCError } from './api/fastify-handler';
 import { restPrefix } from './api/openapi';
+import { bodyLimitBytes } from './api/raw-input';
 import { RequestLog } from './api/request-log';
 import { replaceOutputChecks } from './api/library-internals';
-import { registerRest } from './api/rest-handler';
+import { registerRest, sendRestError } from './api/rest-handler';
 import { JobWakeups } from './db/job-wakeups';
 import { createApiMetrics, type MetricsOptions } from './http/metrics';
 import { traceRequests } from './http/tracing';
@@ -40,8 +42,7 @@ export interface AppOptions extends Omit<ContextSettings, 'wakeups'> {
   metrics?: MetricsOptions;
 }
 
-/** Largest request body accepted: room for a 1,000,000-character transcript in multi-byte UTF-8. */
-export const bodyLimitBytes = 5 * 1024 * 1024;
+export { bodyLimitBytes };
 
 /**
  * Builds the HTTP app without listening, so tests need no port: tRPC at /trpc, the same procedures as REST routes
@@ -55,6 +56,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 5_000 },
     requestIdHeader: 'x-request-id',
     logController: new RequestLog(),
+    // What the router rejects before any route (a path that does not decode, a parameter past its length) is
+    // answered in the error shape of the API the path is under.
+    frameworkErrors: (error, request, reply) => {
+      const refusal = fromFrameworkError(error);
+      if (request.url.startsWith('/trpc/')) return sendTRPCError(request, reply, refusal, settings);
+      return sendRestError(reply, refusal, options.production);
+    },
   });
   const connection = options.db.client.config.connection as {
     connectionString: string;
