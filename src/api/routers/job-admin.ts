@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import {
   bulkCancelInput,
   bulkChangeResult,
@@ -5,13 +6,26 @@ import {
   bulkPreviewResult,
   bulkRetryInput,
 } from '../../schemas/job-bulk';
+import { queueOverview } from '../../schemas/queue-overview';
 import { changeBulk, previewBulk } from '../../queue/bulk';
+import { readOverview } from '../../queue/overview';
 import { procedure, restRoutes, router } from '../trpc';
 
 const route = restRoutes('jobs');
 
-/** The operator's calls on many jobs at once, in the `jobs` namespace beside the calls on one. */
+/** The operator's calls on the queue as a whole, in the `jobs` namespace beside the calls on one job. */
 export const jobAdminRouter = router({
+  overview: procedure
+    .meta(
+      route(
+        'GET',
+        '/jobs/overview',
+        'Jobs by type and status, throughput over the last hour, the oldest due job and the workers seen',
+      ),
+    )
+    .input(z.strictObject({}).optional())
+    .output(queueOverview)
+    .query(({ ctx }) => readOverview(ctx.db)),
   bulkPreview: procedure
     .meta(
       route(
