@@ -1,6 +1,9 @@
+import { accessRouter } from './routers/access';
+import { budgetsRouter } from './routers/budgets';
 import { channelsRouter } from './routers/channels';
 import { jobAdminRouter } from './routers/job-admin';
 import { jobsRouter } from './routers/jobs';
+import { rateKeysRouter } from './routers/rate-keys';
 import { sessionsRouter } from './routers/sessions';
 import { transcriptsRouter } from './routers/transcripts';
 import { videosRouter } from './routers/videos';
@@ -12,6 +15,9 @@ export const appRouter = router({
   transcripts: transcriptsRouter,
   jobs: mergeRouters(jobsRouter, jobAdminRouter),
   sessions: sessionsRouter,
+  access: accessRouter,
+  budgets: budgetsRouter,
+  rateKeys: rateKeysRouter,
 });
 
 export type AppRouter = typeof appRouter;

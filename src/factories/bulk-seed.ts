@@ -14,6 +14,7 @@ import { videoWrite } from '../schemas/video';
 import { channelFactory } from './channel';
 import { copyLine } from './copy-format';
 import { fake, uuidFrom } from './fake';
+import { seedFlowControl } from './flow-control-seed';
 import { seedFactories } from './index';
 import { type ProcessingJobAttrs, processingJobFactory } from './processing-job';
 import { processingSessionFactory } from './processing-session';
@@ -293,6 +294,8 @@ export async function seedDatabase(
       addJob(
         factory.build({
           entityId: row.id,
+          // The key the database would give it, written here so the COPY need not look the channel up.
+          rateKey: `channel:${channel.row.id}`,
           runAfter: due,
           ...(status === 'completed' ? { completedAt: video.processedAt!, result } : {}),
           ...job.overrides,
@@ -328,6 +331,7 @@ export async function seedDatabase(
       addJob(
         asOf.job.trait('discovery', 'completed').build({
           entityId: channel.row.id,
+          rateKey: `channel:${channel.row.id}`,
           runAfter: new Date(lastChecked.getTime() - 2 * minuteMs),
           completedAt: lastChecked,
           result: {
@@ -369,6 +373,7 @@ export async function seedDatabase(
         session.id,
       ]);
     }
+    if (client) await seedFlowControl(client, plan.scenario, plan.mode, ref);
     await client?.query('COMMIT');
   } catch (error) {
     await client?.query('ROLLBACK').catch(() => undefined);

@@ -7,9 +7,11 @@ import {
   priority,
   rowSchema,
   scheduledTimestamp,
+  scheduleHorizonMs,
   updateOf,
   uuid,
 } from './fields';
+import { budgetName, budgetUnits } from './budget';
 import { createdRange, pageInput } from './pagination';
 import type { VideoStatus } from './video';
 
@@ -61,6 +63,26 @@ const requeuedBy = z.string().trim().min(1).max(200);
 /** Why an admin took a job from its worker. */
 const requeueReason = z.string().trim().min(1).max(1_000);
 
+/**
+ * What a job's limits and fairness go by: its channel (`channel:<id>`) unless the enqueuer names another, such as
+ * the egress address a transcript worker uses (`egress:203.0.113.7`). Letters, digits and `:._@-`, so it fits a
+ * URL path.
+ */
+export const rateKey = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9:._@-]{0,199}$/,
+    'must be 1 to 200 letters, digits or :._@- starting with a letter or digit',
+  );
+
+/** Why a queued job waits for its `runAfter`: a retry's backoff, its worker's snooze, a rate limit, a spent budget. */
+export const jobWaitReasons = ['retry', 'snoozed', 'rate_limited', 'quota_exhausted'] as const;
+export const jobWaitReason = z.enum(jobWaitReasons);
+export type JobWaitReason = z.infer<typeof jobWaitReason>;
+
+/** Budget units a worker says a job really spent. */
+export const spentUnits = z.number().int().min(0).max(1_000_000);
+
 /** A trace context as the W3C `traceparent` header writes it: version, trace id, parent span id, flags. */
 const traceparent = z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/);
 
@@ -90,6 +112,11 @@ export const processingJobWrite = z.strictObject({
   /** The worker that held the job then (its `lockedBy`). */
   requeuedFrom: workerId.nullable().optional(),
   requeueReason: requeueReason.nullable().optional(),
+  rateKey: rateKey.optional(),
+  /** Why the job waits for its `runAfter`; null when it waits for nothing but its turn. */
+  waitReason: jobWaitReason.nullable().optional(),
+  /** What its worker said: the snooze's reason, the rate limit's or the spent budget's error. */
+  waitDetail: errorMessage.nullable().optional(),
   /** The trace of the enqueue that queued the job, when tracing was on: its handler's span links to it. */
   traceparent: traceparent.nullable().optional(),
 });
@@ -98,6 +125,11 @@ export const processingJobWrite = z.strictObject({
 export const processingJobRow = rowSchema(processingJobWrite, {
   /** Its session is paused: the job stays where it is and no claim takes it until the session resumes. */
   held: z.boolean(),
+  /**
+   * Its place among its key's jobs: one past the key's last queued or running job, never behind the round the
+   * type is serving. Claims go by priority, then round, so a key's backlog does not hold back other keys.
+   */
+  fairRound: z.number().int().min(0),
 });
 export type ProcessingJobRow = z.infer<typeof processingJobRow>;
 
@@ -143,6 +175,7 @@ export const enqueueJob = processingJobWrite
     sessionId: true,
     runAfter: true,
     metadata: true,
+    rateKey: true,
   })
   .refine((job) => jobTypeEntity[job.jobType] === job.entityType, {
     path: ['entityType'],
@@ -202,10 +235,42 @@ const leaseInput = z.strictObject({ id: uuid, leaseToken: uuid });
 
 export const heartbeatInput = leaseInput.extend({ leaseSeconds: leaseSeconds.default(300) });
 
-export const completeJobInput = leaseInput.extend({ result: z.json().optional() });
+/** The most follow-up jobs one completion, or one `completeMany`, enqueues. */
+const maxFollowUps = 1_000;
+
+export const completeJobInput = leaseInput.extend({
+  result: z.json().optional(),
+  /** The budget units the job really spent, in place of its type's cost. */
+  unitsSpent: spentUnits.optional(),
+  /**
+   * Jobs that follow from this one (the transcript jobs of the videos a discovery found), enqueued in the
+   * completion's transaction: all of them if the completion is recorded, none if it is rejected.
+   */
+  followUps: z.array(enqueueJob).max(maxFollowUps).optional(),
+});
 
 /** A claimed job handed back untouched (a worker stopping): queued again at once, its attempt not spent. */
 export const releaseJobInput = leaseInput;
+
+/** The longest a job may be snoozed, in seconds: as far ahead as a job may be scheduled. */
+const maxSnoozeSeconds = scheduleHorizonMs / 1_000;
+
+/**
+ * A worker holding the job says "not now, try again at `runAfter`" (or in `delaySeconds`): queued again without
+ * spending the attempt, nothing recorded as a failure, the reason shown on the job.
+ */
+export const snoozeJobInput = leaseInput
+  .extend({
+    runAfter: scheduledTimestamp.optional(),
+    delaySeconds: z.number().int().min(0).max(maxSnoozeSeconds).optional(),
+    reason: z.string().trim().min(1).max(1_000).optional(),
+    /** The budget units the job spent before it snoozed, in place of its type's cost. */
+    unitsSpent: spentUnits.optional(),
+  })
+  .refine((input) => (input.runAfter === undefined) !== (input.delaySeconds === undefined), {
+    path: ['runAfter'],
+    error: 'give runAfter or delaySeconds, one of the two',
+  });
 
 /** A worker's claimed jobs, finished together: each one that still holds its lease is completed. */
 export const completeJobsInput = z.strictObject({
@@ -213,7 +278,11 @@ export const completeJobsInput = z.strictObject({
     .array(completeJobInput)
     .min(1)
     .max(maxClaim)
-    .refine((jobs) => new Set(jobs.map((job) => job.id)).size === jobs.length, 'must name each job once'),
+    .refine((jobs) => new Set(jobs.map((job) => job.id)).size === jobs.length, 'must name each job once')
+    .refine(
+      (jobs) => jobs.reduce((sum, job) => sum + (job.followUps?.length ?? 0), 0) <= maxFollowUps,
+      `must hold at most ${maxFollowUps} follow-up jobs in all`,
+    ),
 });
 
 export const completeJobsResult = z.strictObject({
@@ -229,23 +298,89 @@ export type CompleteJobsResult = z.infer<typeof completeJobsResult>;
  */
 export const requeueJobInput = z.strictObject({ id: uuid, requeuedBy, reason: requeueReason });
 
-export const failJobInput = leaseInput.extend({
-  error: errorMessage.min(1),
-  /** False fails the job for good, whatever attempts remain. */
-  retryable: z.boolean().default(true),
-});
+/**
+ * What a failure was, and so what the queue does with the job:
+ * - `error`: retried with backoff while attempts remain (failed for good with `retryable: false`);
+ * - `permanent`: failed at once with its reason (transcripts disabled, a video private or removed);
+ * - `rate_limited`: deferred without spending the attempt, by `retryAfterSeconds` (60 without), and its key (or,
+ *   with `scope: 'type'`, its whole type) cools down as long; a run of them opens the key's breaker;
+ * - `quota_exhausted`: deferred to its budget's reset without spending the attempt, the budget marked spent.
+ */
+export const failureKinds = ['error', 'permanent', 'rate_limited', 'quota_exhausted'] as const;
+export const failureKind = z.enum(failureKinds);
+export type FailureKind = z.infer<typeof failureKind>;
+
+export const failJobInput = leaseInput
+  .extend({
+    error: errorMessage.min(1),
+    /** False fails the job for good, whatever attempts remain, as `kind: 'permanent'` does. */
+    retryable: z.boolean().default(true),
+    /** What the failure was; `error` when left out. */
+    kind: failureKind.optional(),
+    /** How long the rate limit lasts, as YouTube's `Retry-After` says. */
+    retryAfterSeconds: z.number().int().min(1).max(86_400).optional(),
+    /** What the rate limit holds back: the job's key (the default), or every job of its type. */
+    scope: z.enum(['key', 'type']).optional(),
+    /** The budget units the job really spent, in place of its type's cost. */
+    unitsSpent: spentUnits.optional(),
+  })
+  .refine((input) => input.kind === 'rate_limited' || input.retryAfterSeconds === undefined, {
+    path: ['retryAfterSeconds'],
+    error: 'only a rate-limited failure has a retry-after',
+  })
+  .refine((input) => input.kind === 'rate_limited' || input.scope === undefined, {
+    path: ['scope'],
+    error: 'only a rate-limited failure has a scope',
+  })
+  .refine((input) => input.retryable || (input.kind ?? 'error') === 'error' || input.kind === 'permanent', {
+    path: ['retryable'],
+    error: 'a rate-limited or quota-exhausted failure is deferred, never final',
+  });
 
 /** How many jobs of one type may run at once across all workers; null for no limit, 0 stops the type. */
 export const maxRunning = z.number().int().min(0).max(100_000).nullable();
 
 export const setJobTypeLimitInput = z.strictObject({ jobType, maxRunning });
 
-/** A job type as the queue sees it: what it is about, its limit, and how many of its jobs run now. */
+/** A token bucket's size: at most this many starts at once, refilled at this many per `perSeconds`. */
+export const maxStarts = z.number().int().min(1).max(1_000_000);
+export const perSeconds = z.number().int().min(1).max(86_400);
+
+/** A start rate for a type, across all workers; `maxStarts: null` lifts it. */
+export const setJobTypeRateInput = z
+  .strictObject({ jobType, maxStarts: maxStarts.nullable(), perSeconds: perSeconds.optional() })
+  .refine((input) => (input.maxStarts === null) === (input.perSeconds === undefined), {
+    path: ['perSeconds'],
+    error: 'a rate needs perSeconds, and no rate takes it',
+  });
+
+/** What each start of a type spends of a budget; `budget: null` spends none. */
+export const setJobTypeCostInput = z
+  .strictObject({
+    jobType,
+    budget: budgetName.nullable(),
+    units: budgetUnits.min(1).max(1_000_000).optional(),
+  })
+  .refine((input) => (input.budget === null) === (input.units === undefined), {
+    path: ['units'],
+    error: 'a budget needs units, and no budget takes them',
+  });
+
+/** A job type as the queue sees it: what it is about, its limits, and how many of its jobs run now. */
 export const jobTypeSettingsSchema = z.strictObject({
   jobType,
   entityType: jobEntityType,
   maxRunning,
   running: count,
+  /** The budget each start spends `budgetCost` units of; null for none. */
+  budget: budgetName.nullable(),
+  budgetCost: z.number().int().nullable(),
+  maxStarts: maxStarts.nullable(),
+  perSeconds: perSeconds.nullable(),
+  /** Starts it may make now under its rate; null without one. */
+  startTokens: z.number().min(0).nullable(),
+  /** A rate-limited failure with `scope: 'type'` holds every job of the type back until then. */
+  cooldownUntil: z.date().nullable(),
   updatedAt: z.date(),
 });
 export type JobTypeSettings = z.infer<typeof jobTypeSettingsSchema>;

@@ -5,6 +5,7 @@ import { toColumns } from '../models/columns';
 import { ProcessingJobModel } from '../models/processing-job';
 import type { JobWakeups } from '../db/job-wakeups';
 import { reportToObservers } from '../queue/events';
+import { applyFailurePolicy } from '../queue/failure-policies';
 import { inSpan, traceparentOf } from '../queue/tracing';
 import {
   type ClaimedJob,
@@ -19,6 +20,7 @@ import {
   type ProcessingJob,
   type releaseJobInput,
   type requeueJobInput,
+  type snoozeJobInput,
   videoStatusForJob,
   withoutLeaseToken,
 } from '../schemas/processing-job';
@@ -36,14 +38,7 @@ import { retryLostRaces } from './lost-races';
  * follow their jobs in the same statement or transaction.
  */
 
-/** Retry delays double per attempt; jitter stays within ±20% so each delay still exceeds the one before. */
-export const retryBaseSeconds = 10;
-export const retryMaxSeconds = 3_600;
-
-export function retryDelaySeconds(attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(retryBaseSeconds * 2 ** (attempt - 1), retryMaxSeconds);
-  return base * (0.8 + 0.4 * random());
-}
+export { retryBaseSeconds, retryDelaySeconds, retryMaxSeconds } from '../queue/failure-policies';
 
 /** A claimed job as its claimant sees it, with the lease token its claim issued (never null on a running job). */
 const toClaimedJob = (row: Record<string, unknown>): ClaimedJob =>
@@ -92,47 +87,59 @@ export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<Process
   );
 }
 
+/**
+ * The writes of an enqueue, in the caller's transaction: the new jobs, and the active ones found instead, by key.
+ */
+async function insertJobs(
+  trx: Knex.Transaction,
+  jobs: EnqueueJob[],
+  traceparent: string | null,
+): Promise<{ inserted: Record<string, unknown>[]; byKey: Map<string, Record<string, unknown>> }> {
+  const distinct = [...new Map(jobs.map((job) => [activeKey(job), job])).entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([, job]) => job);
+  const inserted = await trx('processing_jobs')
+    .insert(distinct.map((job) => toColumns({ ...job, traceparent })))
+    .onConflict(trx.raw(`(job_type, entity_type, entity_id) WHERE status IN ('queued', 'running')`))
+    .merge(['job_type'])
+    .where(trx.raw('false'))
+    .returning('*');
+  const existing =
+    // Stryker disable next-line ConditionalExpression: a saved query; when every job was inserted, reading back the others finds none.
+    inserted.length === distinct.length
+      ? // Stryker disable next-line ArrayDeclaration: the same saved query.
+        []
+      : await trx('processing_jobs')
+          .whereIn(
+            ['job_type', 'entity_type', 'entity_id'],
+            distinct.map((job) => [job.jobType, job.entityType, job.entityId]),
+          )
+          .whereIn('status', ['queued', 'running'])
+          .whereNotIn(
+            'id',
+            inserted.map((row) => row.id as string),
+          );
+  await moveVideosWithJobs(
+    trx,
+    inserted.filter((row) => row.entity_type === 'video').map((row) => row.entity_id as string),
+    'queued',
+  );
+  await assertEntitiesExist(trx, distinct);
+  const byKey = new Map<string, Record<string, unknown>>(
+    [...inserted, ...existing].map((row) => [`${row.job_type}/${row.entity_type}/${row.entity_id}`, row]),
+  );
+  return { inserted, byKey };
+}
+
 async function enqueueTraced(
   db: Knex,
   jobs: EnqueueJob[],
   traceparent: string | null,
 ): Promise<ProcessingJob[]> {
   let queued: Record<string, unknown>[] = [];
-  const distinct = [...new Map(jobs.map((job) => [activeKey(job), job])).entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([, job]) => job);
   const enqueued = await retryLostRaces(() =>
     db.transaction(async (trx) => {
-      const inserted = await trx('processing_jobs')
-        .insert(distinct.map((job) => toColumns({ ...job, traceparent })))
-        .onConflict(trx.raw(`(job_type, entity_type, entity_id) WHERE status IN ('queued', 'running')`))
-        .merge(['job_type'])
-        .where(trx.raw('false'))
-        .returning('*');
-      const existing =
-        // Stryker disable next-line ConditionalExpression: a saved query; when every job was inserted, reading back the others finds none.
-        inserted.length === distinct.length
-          ? // Stryker disable next-line ArrayDeclaration: the same saved query.
-            []
-          : await trx('processing_jobs')
-              .whereIn(
-                ['job_type', 'entity_type', 'entity_id'],
-                distinct.map((job) => [job.jobType, job.entityType, job.entityId]),
-              )
-              .whereIn('status', ['queued', 'running'])
-              .whereNotIn(
-                'id',
-                inserted.map((row) => row.id as string),
-              );
-      await moveVideosWithJobs(
-        trx,
-        inserted.filter((row) => row.entity_type === 'video').map((row) => row.entity_id as string),
-        'queued',
-      );
-      await assertEntitiesExist(trx, distinct);
-      const byKey = new Map<string, Record<string, unknown>>(
-        [...inserted, ...existing].map((row) => [`${row.job_type}/${row.entity_type}/${row.entity_id}`, row]),
-      );
+      const { inserted, byKey } = await insertJobs(trx, jobs, traceparent);
       queued = inserted;
       return jobs.map((job) => {
         const row = byKey.get(activeKey(job));
@@ -149,26 +156,31 @@ async function enqueueTraced(
 }
 
 /**
- * Hands out up to `limit` runnable jobs: queued ones whose start time has come (by priority, then age) and running
- * ones whose lease expired, leaving out jobs their paused session holds and types at their running limit. Each
- * gets one more attempt, the worker's id, a lease and a new lease token. A job whose lease expired on its last
- * attempt is failed instead.
+ * Hands out up to `limit` runnable jobs: queued ones whose start time has come (by priority, then round, then age:
+ * one job of each key before a second of any) and running ones whose lease expired, leaving out jobs their paused
+ * session holds, types at their running limit, and whatever a start rate, a cool-down, a breaker or a budget
+ * holds back. Each gets one more attempt, the worker's id, a lease and a new lease token. A job whose lease
+ * expired on its last attempt is failed instead. `clock` stands for now in every time rule (src/queue/sql/).
  */
-async function claimOnce(db: Knex, input: ClaimJobsInput): Promise<ClaimedJob[]> {
+async function claimOnce(db: Knex, input: ClaimJobsInput, clock: Date | undefined): Promise<ClaimedJob[]> {
   // One call, so one round trip and atomic without a transaction (src/queue/sql/claim_jobs.sql). In order: fail
-  // leases that expired on their last attempt (and their videos); lock the limited types' rows and count what
-  // runs of each; lock the best queued and expired-lease candidates per limited type and for the other types
-  // together (SKIP LOCKED); keep the best `limit` within each type's room; lease them, and move their videos to
-  // `processing`.
+  // leases that expired on their last attempt (and their videos); lock the limited types' and their budgets' rows
+  // and work out each type's room; lock the best candidates per type, past the keys that may not start (SKIP
+  // LOCKED); lock their keys' rows; keep the best `limit` within the rooms of their types, keys and budgets;
+  // lease them, record what they spend, take their tokens, and move their videos to `processing`.
   const claimed = await retryLostRaces(() =>
-    db.raw('SELECT * FROM claim_jobs(?, ?::text[], ?, ?, ?::video_status[], ?::video_status[])', [
-      input.workerId,
-      input.jobTypes ?? null,
-      input.limit,
-      input.leaseSeconds,
-      [...videoStatusFrom[videoStatusForJob.running]],
-      [...videoStatusFrom[videoStatusForJob.failed]],
-    ]),
+    db.raw(
+      'SELECT * FROM claim_jobs(?, ?::text[], ?, ?, ?::video_status[], ?::video_status[], ?::timestamptz)',
+      [
+        input.workerId,
+        input.jobTypes ?? null,
+        input.limit,
+        input.leaseSeconds,
+        [...videoStatusFrom[videoStatusForJob.running]],
+        [...videoStatusFrom[videoStatusForJob.failed]],
+        clock ?? null,
+      ],
+    ),
   );
   const jobs = (claimed.rows as Record<string, unknown>[])
     .map(toClaimedJob)
@@ -209,11 +221,12 @@ export async function claimJobs(
   input: z.output<typeof claimJobsInput>,
   wakeups?: JobWakeups,
   signal?: AbortSignal,
+  clock?: Date,
 ): Promise<ClaimedJob[]> {
   const deadline = Date.now() + input.waitMs;
   for (;;) {
     const seen = wakeups?.seen() ?? 0;
-    const claimed = await claimOnce(db, input);
+    const claimed = await claimOnce(db, input, clock);
     // A caller that went away while its claim ran would never run these: back to the queue, no attempt spent.
     if (claimed.length > 0 && signal?.aborted) return handBack(db, claimed);
     if (claimed.length > 0 || !wakeups || Date.now() >= deadline) return claimed;
@@ -262,18 +275,35 @@ async function completeLeased(
   given: z.output<typeof completeJobsInput>['jobs'],
 ): Promise<Map<string, ProcessingJob>> {
   const jobs = [...given].sort((a, b) => (a.id < b.id ? -1 : 1));
-  // One statement (src/queue/sql/complete_jobs.sql): complete each job whose lease is the caller's, then move their
-  // videos to `completed`, stamp their channels' last check, and count them on their sessions.
-  const completed = await retryLostRaces(() =>
-    db.raw('SELECT * FROM complete_jobs(?::uuid[], ?::uuid[], ?::jsonb[], ?::video_status[])', [
-      jobs.map((job) => job.id),
-      jobs.map((job) => job.leaseToken),
-      // knex's binding types leave out null array items, which pg sends as NULL: no result.
-      jobs.map((job) => (job.result === undefined ? null : JSON.stringify(job.result))) as string[],
-      [...videoStatusFrom[videoStatusForJob.completed]],
-    ]),
-  );
-  const done = (completed.rows as Record<string, unknown>[]).map(toJob);
+  // One statement (src/queue/sql/complete_jobs.sql): complete each job whose lease is the caller's, record the
+  // units it reports, close its key's breaker, then move their videos to `completed`, stamp their channels' last
+  // check, and count them on their sessions.
+  const complete = (conn: Knex) =>
+    conn.raw(
+      'SELECT * FROM complete_jobs(?::uuid[], ?::uuid[], ?::jsonb[], ?::integer[], ?::video_status[])',
+      [
+        jobs.map((job) => job.id),
+        jobs.map((job) => job.leaseToken),
+        // knex's binding types leave out null array items, which pg sends as NULL: no result, no units reported.
+        jobs.map((job) => (job.result === undefined ? null : JSON.stringify(job.result))) as string[],
+        jobs.map((job) => job.unitsSpent ?? null) as number[],
+        [...videoStatusFrom[videoStatusForJob.completed]],
+      ],
+    );
+  const followed = jobs.some((job) => (job.followUps?.length ?? 0) > 0);
+  const { rows, followUps } = await retryLostRaces(async () => {
+    if (!followed) return { rows: (await complete(db)).rows as Record<string, unknown>[], followUps: [] };
+    // The follow-ups of the jobs completed, in the same transaction: none when the completion is rejected.
+    return db.transaction(async (trx) => {
+      const completed = (await complete(trx)).rows as Record<string, unknown>[];
+      const ids = new Set(completed.map((row) => row.id));
+      const following = jobs.flatMap((job) => (ids.has(job.id) ? (job.followUps ?? []) : []));
+      const { inserted } = following.length > 0 ? await insertJobs(trx, following, null) : { inserted: [] };
+      return { rows: completed, followUps: inserted };
+    });
+  });
+  if (followUps.length > 0) reportToObservers(db, 'enqueued', followUps.map(toJob));
+  const done = rows.map(toJob);
   if (done.length > 0) reportToObservers(db, 'completed', done);
   return new Map(done.map((job) => [job.id, job]));
 }
@@ -318,71 +348,122 @@ export async function completeJobs(
   };
 }
 
-/** Records a failure: retried later with exponential backoff while attempts remain, failed for good after. */
-export async function failJob(db: Knex, input: z.output<typeof failJobInput>): Promise<ProcessingJob> {
-  const row = await retryLostRaces(() =>
+/**
+ * Records a failure by its kind (src/queue/failure-policies.ts): an error is retried later with exponential
+ * backoff while attempts remain and failed for good after, a permanent one at once; a rate limit or a spent budget
+ * defers the job without spending its attempt. `clock` stands for now in the policies' time rules.
+ */
+export async function failJob(
+  db: Knex,
+  input: z.output<typeof failJobInput>,
+  clock?: Date,
+): Promise<ProcessingJob> {
+  const outcome = await retryLostRaces(() =>
     db.transaction(async (trx) => {
       const [job] = await trx('processing_jobs')
         .where({ id: input.id, status: 'running', lease_token: input.leaseToken })
         .forUpdate()
-        .select('attempts', 'max_attempts', 'entity_type', 'entity_id');
+        .select('attempts', 'max_attempts', 'entity_type', 'entity_id', 'job_type', 'rate_key');
       if (!job) return undefined;
-      const final = !input.retryable || job.attempts >= job.max_attempts;
+      const { columns, failure } = await applyFailurePolicy(trx, job, input, clock);
       const [failed] = await trx('processing_jobs')
         .where({ id: input.id })
-        .update({
-          status: final ? 'failed' : 'queued',
-          error_message: input.error,
-          run_after: final
-            ? trx.raw('run_after')
-            : trx.raw('now() + make_interval(secs => ?)', [retryDelaySeconds(job.attempts)]),
-          completed_at: final ? trx.fn.now() : null,
-          lease_token: null,
-          lease_expires_at: null,
-        })
+        .update({ ...columns, lease_token: null, lease_expires_at: null })
         .returning('*');
       // Its status as written: a retry in a session finished meanwhile is cancelled (src/queue/sql/follow_job_session.sql).
       if (job.entity_type === 'video') {
-        await moveVideosWithJobs(trx, [job.entity_id], failed.status, {
-          retry_count: trx.raw('retry_count + 1'),
-          ...(final ? { error_message: input.error } : {}),
-        });
+        await moveVideosWithJobs(
+          trx,
+          [job.entity_id],
+          failed.status,
+          failure
+            ? {
+                retry_count: trx.raw('retry_count + 1'),
+                ...(failed.status === 'failed' ? { error_message: input.error } : {}),
+              }
+            : {},
+        );
       }
-      return failed as Record<string, unknown>;
+      return { row: failed as Record<string, unknown>, failure };
     }),
   );
-  if (!row) return leaseRefused(db, input.id);
-  const job = toJob(row);
-  reportToObservers(db, 'failed', job);
+  if (!outcome) return leaseRefused(db, input.id);
+  const job = toJob(outcome.row);
+  if (outcome.failure) reportToObservers(db, 'failed', job);
   return job;
 }
 
 /**
- * Hands a claimed job back untouched, as a stopping worker does: queued again at once for any worker, without
- * spending the attempt its claim took; its video goes back to queued.
+ * Queues a leased job again without spending the attempt its claim took, with `columns` saying when and why; its
+ * spend is settled by `settle`, and its video goes back to queued.
  */
-export async function releaseJob(db: Knex, input: z.output<typeof releaseJobInput>): Promise<ProcessingJob> {
+async function queueLeasedAgain(
+  db: Knex,
+  lease: { id: string; leaseToken: string },
+  columns: (trx: Knex.Transaction) => Record<string, unknown>,
+  settle: (spend: Knex.QueryBuilder) => Promise<unknown>,
+): Promise<ProcessingJob> {
   const row = await retryLostRaces(() =>
     db.transaction(async (trx) => {
-      const [released] = await trx('processing_jobs')
-        .where({ id: input.id, status: 'running', lease_token: input.leaseToken })
+      const [queued] = await trx('processing_jobs')
+        .where({ id: lease.id, status: 'running', lease_token: lease.leaseToken })
         .update({
           status: 'queued',
           attempts: trx.raw('attempts - 1'),
-          run_after: trx.fn.now(),
           locked_by: null,
           locked_at: null,
           lease_token: null,
           lease_expires_at: null,
+          ...columns(trx),
         })
         .returning('*');
-      if (released?.entity_type === 'video')
-        await moveVideosWithJobs(trx, [released.entity_id], released.status);
-      return released as Record<string, unknown> | undefined;
+      if (!queued) return undefined;
+      await settle(trx('quota_spends').where('lease_token', lease.leaseToken));
+      if (queued.entity_type === 'video') await moveVideosWithJobs(trx, [queued.entity_id], queued.status);
+      return queued as Record<string, unknown>;
     }),
   );
-  return row ? toJob(row) : leaseRefused(db, input.id);
+  return row ? toJob(row) : leaseRefused(db, lease.id);
 }
+
+/**
+ * Hands a claimed job back untouched, as a stopping worker does: queued again at once for any worker, without
+ * spending the attempt its claim took or the budget units it counted; its video goes back to queued.
+ */
+export const releaseJob = (db: Knex, input: z.output<typeof releaseJobInput>): Promise<ProcessingJob> =>
+  queueLeasedAgain(
+    db,
+    input,
+    (trx) => ({ run_after: trx.fn.now(), wait_reason: null, wait_detail: null }),
+    (spend) => spend.delete(),
+  );
+
+/**
+ * A snooze: the worker holding the job says "not now, try again at `runAfter`" (or in `delaySeconds` from
+ * `clock`, the server's by default). Queued again without spending the attempt and with no failure recorded; the
+ * job shows that it is snoozed, and why. The units its claim counted stay spent unless it reports others.
+ */
+export const snoozeJob = (
+  db: Knex,
+  input: z.output<typeof snoozeJobInput>,
+  clock?: Date,
+): Promise<ProcessingJob> =>
+  queueLeasedAgain(
+    db,
+    input,
+    (trx) => ({
+      run_after:
+        input.runAfter ??
+        trx.raw('coalesce(?::timestamptz, now()) + make_interval(secs => ?)', [
+          clock ?? null,
+          input.delaySeconds!,
+        ]),
+      wait_reason: 'snoozed',
+      wait_detail: input.reason ?? null,
+    }),
+    (spend) =>
+      input.unitsSpent === undefined ? Promise.resolve() : spend.update({ units: input.unitsSpent }),
+  );
 
 /** Stops a queued or running job; a running worker's later complete or fail is refused. */
 export async function cancelJob(db: Knex, id: string): Promise<ProcessingJob> {

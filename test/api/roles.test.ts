@@ -26,6 +26,7 @@ const workerMutations = [
   'jobs.completeMany',
   'jobs.fail',
   'jobs.release',
+  'jobs.snooze',
   'jobs.enqueue',
   'jobs.enqueueMany',
   'videos.upsertMany',

@@ -72,6 +72,9 @@ describe('migrations', () => {
       'processing_jobs',
       'processing_session_job_counts',
       'processing_sessions',
+      'quota_budgets',
+      'quota_spends',
+      'rate_keys',
       'transcripts',
       'videos',
     ]);

@@ -14,8 +14,10 @@ import {
   jobStatuses,
   jobTypeEntity,
   jobTypes,
+  jobWaitReasons,
   processingJobRow,
 } from '../../src/schemas/processing-job';
+import { breakerStates } from '../../src/schemas/rate-key';
 import { processingSessionSchema, sessionStatuses, sessionTypes } from '../../src/schemas/processing-session';
 import { transcriptSchema, transcriptSources } from '../../src/schemas/transcript';
 import { videoSchema, videoStatuses } from '../../src/schemas/video';
@@ -38,6 +40,8 @@ describe('the live schema against the zod schemas', () => {
       session_status: [...sessionStatuses],
       job_status: [...jobStatuses],
       job_entity_type: [...jobEntityTypes],
+      job_wait_reason: [...jobWaitReasons],
+      breaker_state: [...breakerStates],
     });
   });
 

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { seedDatabase } from '../../src/factories/bulk-seed';
 import { checkDataRules } from '../../src/factories/data-rules';
+import { seededEgress } from '../../src/factories/flow-control-seed';
 import { seedPlanFrom } from '../../src/factories/seed-plan';
+import { listBudgets } from '../../src/queue/budgets';
+import { listRateKeys } from '../../src/queue/rate-limits';
+import { jobTypeSettings } from '../../src/services/job-types';
 import { testDatabase } from '../support/database';
 
 const db = () => testDatabase().db;
@@ -109,6 +113,36 @@ describe('seed scenarios', () => {
     expect(expired).toHaveLength(2);
     // Leases last 15 minutes and these started about half an hour before the seed's reference time.
     for (const minutes of expired) expect(minutes >= -20 && minutes <= -14, String(expired)).toBe(true);
+  });
+
+  it("show the queue's flow control: the Data API's daily budget, start rates, and a job deferred by a rate limit", async () => {
+    await seedDatabase(db(), seedPlanFrom({ SEED_SCENARIO: 'queue' }));
+    const [budget] = await listBudgets(db());
+    expect(budget).toMatchObject({
+      name: 'youtube-data-api',
+      capacity: 10_000,
+      timeZone: 'America/Los_Angeles',
+    });
+    expect(budget!.used % 3).toBe(0);
+    expect(await jobTypeSettings(db(), 'channel_discovery')).toMatchObject({
+      budget: 'youtube-data-api',
+      budgetCost: 3,
+    });
+    expect(await jobTypeSettings(db(), 'transcript_extraction')).toMatchObject({
+      maxStarts: 30,
+      perSeconds: 60,
+    });
+    const deferred = await db()('processing_jobs').where('wait_reason', 'rate_limited');
+    expect(deferred).toHaveLength(1);
+    const keys = (await listRateKeys(db(), { limit: 10 })).items;
+    expect(keys.find((key) => key.key === seededEgress)).toMatchObject({ maxStarts: 10, perSeconds: 60 });
+    expect(keys.find((key) => key.key === deferred[0].rate_key)).toMatchObject({
+      rateLimitedInARow: 1,
+      cooldownUntil: deferred[0].run_after,
+    });
+    await seedDatabase(db(), seedPlanFrom({ SEED_SCENARIO: 'load', SEED_VIDEOS: '100' }));
+    expect(await listBudgets(db())).toEqual([]);
+    expect((await listRateKeys(db(), { limit: 10 })).items).toEqual([]);
   });
 
   it('add to the data in the additive mode, deterministically for the same seed and the same data', async () => {

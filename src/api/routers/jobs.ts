@@ -16,9 +16,14 @@ import {
   jobTypeSettingsSchema,
   releaseJobInput,
   requeueJobInput,
+  setJobTypeCostInput,
   setJobTypeLimitInput,
+  setJobTypeRateInput,
+  snoozeJobInput,
   updateJobInput,
 } from '../../schemas/processing-job';
+import { setJobTypeCost } from '../../queue/budgets';
+import { setJobTypeRate } from '../../queue/rate-limits';
 import { jobEntity, jobWithRelations, pageOf } from '../../schemas/responses';
 import * as queue from '../../services/job-queue';
 import * as jobTypes from '../../services/job-types';
@@ -116,12 +121,24 @@ export const jobsRouter = router({
     .input(releaseJobInput)
     .output(processingJobSchema)
     .mutation(({ input, ctx }) => queue.releaseJob(ctx.db, input)),
+  snooze: procedure
+    .meta(
+      route(
+        'POST',
+        '/jobs/{id}/snooze',
+        'Put a claimed job off until a later time: queued again, its attempt not spent, the reason shown on it',
+        'work',
+      ),
+    )
+    .input(snoozeJobInput)
+    .output(processingJobSchema)
+    .mutation(({ input, ctx }) => queue.snoozeJob(ctx.db, input)),
   fail: procedure
     .meta(
       route(
         'POST',
         '/jobs/{id}/fail',
-        'Fail a claimed job; it is retried later while attempts remain',
+        'Fail a claimed job by kind: an error is retried while attempts remain, a permanent one is not, a rate limit or a spent budget defers it',
         'work',
       ),
     )
@@ -150,7 +167,7 @@ export const jobsRouter = router({
     .output(processingJobSchema)
     .mutation(({ input, ctx }) => queue.retryJob(ctx.db, input.id)),
   types: procedure
-    .meta(route('GET', '/job-types', 'List job types with their running limits and running counts'))
+    .meta(route('GET', '/job-types', 'List job types with their limits, rates, costs and running counts'))
     .input(z.strictObject({}).optional())
     .output(z.array(jobTypeSettingsSchema))
     .query(({ ctx }) => jobTypes.listJobTypes(ctx.db)),
@@ -165,4 +182,26 @@ export const jobsRouter = router({
     .input(setJobTypeLimitInput)
     .output(jobTypeSettingsSchema)
     .mutation(({ input, ctx }) => jobTypes.setJobTypeLimit(ctx.db, input)),
+  setTypeRate: procedure
+    .meta(
+      route(
+        'PUT',
+        '/job-types/{jobType}/rate',
+        'Set how many jobs of a type may start per interval across all workers (maxStarts null: no limit)',
+      ),
+    )
+    .input(setJobTypeRateInput)
+    .output(jobTypeSettingsSchema)
+    .mutation(({ input, ctx }) => setJobTypeRate(ctx.db, input)),
+  setTypeCost: procedure
+    .meta(
+      route(
+        'PUT',
+        '/job-types/{jobType}/cost',
+        'Set the budget units each start of a type spends (budget null: none)',
+      ),
+    )
+    .input(setJobTypeCostInput)
+    .output(jobTypeSettingsSchema)
+    .mutation(({ input, ctx }) => setJobTypeCost(ctx.db, input)),
 });

@@ -1,4 +1,4 @@
-CREATE OR REPLACE FUNCTION public.complete_jobs(job_keys uuid[], job_lease_tokens uuid[], job_results jsonb[], video_completes_from video_status[])
+CREATE OR REPLACE FUNCTION public.complete_jobs(job_keys uuid[], job_lease_tokens uuid[], job_results jsonb[], job_units integer[], video_completes_from video_status[])
  RETURNS SETOF processing_jobs
  LANGUAGE plpgsql
  SET plan_cache_mode TO 'force_generic_plan'
@@ -14,6 +14,18 @@ AS $function$
            AND job.id IN (SELECT id FROM processing_jobs WHERE id = ANY(job_keys)
                            ORDER BY job_type, entity_type, entity_id, id FOR UPDATE)
         RETURNING job.*
+      ), spent AS (
+        -- What a worker reports it spent replaces what its claim counted.
+        UPDATE quota_spends SET units = given.units
+          FROM unnest(job_keys, job_lease_tokens, job_units) AS given (id, lease_token, units)
+         WHERE quota_spends.lease_token = given.lease_token AND given.units IS NOT NULL
+           AND given.id IN (SELECT id FROM done)
+      ), recovered AS (
+        -- A success ends its key's run of rate-limit errors and closes its breaker.
+        UPDATE rate_keys SET rate_limited_in_a_row = 0, breaker = 'closed', breaker_until = NULL
+         WHERE key IN (SELECT k.key FROM rate_keys k JOIN done ON done.rate_key = k.key
+                        WHERE k.rate_limited_in_a_row > 0 OR k.breaker <> 'closed'
+                        ORDER BY k.key FOR NO KEY UPDATE OF k)
       ), video AS (
         UPDATE videos SET status = 'completed', processed_at = now(), error_message = NULL
          WHERE videos.id IN (SELECT v.id FROM videos v JOIN done ON done.entity_type = 'video' AND v.id = done.entity_id

@@ -1,0 +1,23 @@
+CREATE OR REPLACE FUNCTION public.quota_window(budget_name text, clock timestamp with time zone, OUT starts_at timestamp with time zone, OUT resets_at timestamp with time zone, OUT used bigint)
+ RETURNS record
+ LANGUAGE sql
+ STABLE
+AS $function$
+      -- A calendar day starts at local midnight, whatever the day's length; a rolling window counts the spends of
+      -- its last window_seconds, and gives units back as its oldest spend leaves it.
+      SELECT w.starts_at,
+             CASE WHEN b.time_zone IS NOT NULL
+                  THEN (date_trunc('day', clock AT TIME ZONE b.time_zone) + interval '1 day') AT TIME ZONE b.time_zone
+                  ELSE (SELECT min(s.spent_at) FROM quota_spends s
+                         WHERE s.budget = b.name AND s.spent_at > w.starts_at AND s.units > 0)
+                       + make_interval(secs => b.window_seconds) END,
+             (SELECT coalesce(sum(s.units), 0) FROM quota_spends s
+               WHERE s.budget = b.name AND s.spent_at >= w.starts_at
+                 AND (b.time_zone IS NOT NULL OR s.spent_at > w.starts_at))::bigint
+        FROM quota_budgets b
+       CROSS JOIN LATERAL (
+         SELECT CASE WHEN b.time_zone IS NOT NULL
+                     THEN date_trunc('day', clock AT TIME ZONE b.time_zone) AT TIME ZONE b.time_zone
+                     ELSE clock - make_interval(secs => b.window_seconds) END AS starts_at) w
+       WHERE b.name = budget_name
+    $function$;
