@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { Registry } from 'prom-client';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
@@ -8,6 +11,7 @@ import { foldJobCountsAbove, readJobCounts } from '../../src/queue/job-counts';
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { claimJobs, completeJob, failJob, releaseJob } from '../../src/services/job-queue';
 import { pruneFinishedJobs } from '../../src/services/schedules';
+import { workerMetrics } from '../../src/worker/metrics';
 import { mutate, query } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
 
@@ -299,5 +303,43 @@ describe('/metrics', () => {
       await lost.close();
       await unreachable.destroy();
     }
+  });
+
+  it('publishes the units left per budget through the budgets hook, and its docs name every metric served, and the dashboard only those', async () => {
+    const withBudgets = await buildApp({
+      db: db(),
+      logger: false,
+      tokens: [],
+      production: false,
+      metrics: { budgets: async () => [{ budget: 'youtube-data-api', unitsLeft: 9_000 }] },
+    });
+    await withBudgets.ready();
+    let text: string;
+    try {
+      text = (await request(withBudgets.server).get('/metrics')).text;
+    } finally {
+      await withBudgets.close();
+    }
+    expect(sample(text, 'tubesensei_budget_units_left', { budget: 'youtube-data-api' })).toBe(9_000);
+
+    const served = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1]!));
+    const worker = new Registry();
+    workerMetrics(worker);
+    for (const metric of worker.getMetricsAsArray()) served.add(metric.name);
+    const ours = [...served].filter((name) => name.startsWith('tubesensei_'));
+    const docs = readFileSync(path.join(__dirname, '../../docs/metrics.md'), 'utf8');
+    for (const name of ours) expect(docs, name).toContain(`\`${name}\``);
+    const named = (source: string) =>
+      [...source.matchAll(/\b((?:tubesensei|nodejs|process)_[a-z0-9_]+)/g)].map((match) =>
+        match[1]!.replace(/_(bucket|count|sum)$/, ''),
+      );
+    for (const name of named(docs)) expect(served, `docs name ${name}`).toContain(name);
+    const dashboard = JSON.parse(
+      readFileSync(path.join(__dirname, '../../docs/grafana/tubesensei.json'), 'utf8'),
+    ) as { panels: { targets?: { expr: string }[] }[] };
+    const queries = dashboard.panels.flatMap((panel) => panel.targets ?? []).map((target) => target.expr);
+    expect(queries.length).toBeGreaterThan(20);
+    for (const name of named(queries.join('\n')))
+      expect(served, `the dashboard queries ${name}`).toContain(name);
   });
 });
