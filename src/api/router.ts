@@ -1,4 +1,3 @@
-import { accessRouter } from './routers/access';
 import { budgetsRouter } from './routers/budgets';
 import { channelsRouter } from './routers/channels';
 import { jobAdminRouter } from './routers/job-admin';
@@ -15,7 +14,6 @@ export const appRouter = router({
   transcripts: transcriptsRouter,
   jobs: mergeRouters(jobsRouter, jobAdminRouter),
   sessions: sessionsRouter,
-  access: accessRouter,
   budgets: budgetsRouter,
   rateKeys: rateKeysRouter,
 });
