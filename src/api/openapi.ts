@@ -20,34 +20,33 @@ type Schema = Record<string, unknown>;
  * Why a write is answered 409, by procedure, where the reason is known. Every write may be (a unique value taken,
  * or a row changed by another request first), so one not named here documents the general reason.
  */
+const leaseLost = 'The lease is no longer the caller’s: it expired and was taken over, or the job ended.';
+const illegalMove = "The session's status does not allow this move.";
+const sessionClosed =
+  'A session named is completed or failed and takes no new jobs, or a job changed state while it was being ' +
+  'queued (try again).';
 const conflicts: Record<string, string> = {
   'channels.create': 'A channel with this `youtubeChannelId` already exists (`field` names it).',
   'channels.update': 'Another channel has this `youtubeChannelId` (`field` names it).',
   'videos.create': 'A video with this `youtubeVideoId` already exists (`field` names it).',
-  'videos.update':
-    "The status move is not one the video's lifecycle allows from its current status, or another video has " +
-    'this `youtubeVideoId` (`field` names which).',
+  'videos.update': 'Another video has this `youtubeVideoId` (`field` names it).',
   'transcripts.create': 'The video already has a transcript with this language and source.',
   'transcripts.update': 'The video already has another transcript with this language and source.',
-  'jobs.enqueue':
-    'The session named is completed or failed and takes no new jobs, or the job changed state while it was ' +
-    'being queued (try again).',
-  'jobs.enqueueMany':
-    'A session named is completed or failed and takes no new jobs, or a job changed state while it was ' +
-    'being queued (try again).',
-  'jobs.heartbeat': 'The lease is no longer the caller’s: it expired and was taken over, or the job ended.',
-  'jobs.complete': 'The lease is no longer the caller’s: it expired and was taken over, or the job ended.',
-  'jobs.release': 'The lease is no longer the caller’s: it expired and was taken over, or the job ended.',
-  'jobs.fail': 'The lease is no longer the caller’s: it expired and was taken over, or the job ended.',
-  'jobs.snooze': 'The lease is no longer the caller’s: it expired and was taken over, or the job ended.',
+  'jobs.enqueue': sessionClosed,
+  'jobs.enqueueMany': sessionClosed,
+  'jobs.heartbeat': leaseLost,
+  'jobs.complete': leaseLost,
+  'jobs.release': leaseLost,
+  'jobs.fail': leaseLost,
+  'jobs.snooze': leaseLost,
   'jobs.cancel': 'The job is neither queued nor running.',
   'jobs.requeue': 'The job is not running.',
   'jobs.retry': 'The job has not failed.',
-  'sessions.start': "The session's status does not allow this move.",
-  'sessions.pause': "The session's status does not allow this move.",
-  'sessions.resume': "The session's status does not allow this move.",
-  'sessions.complete': "The session's status does not allow this move.",
-  'sessions.fail': "The session's status does not allow this move.",
+  'sessions.start': illegalMove,
+  'sessions.pause': illegalMove,
+  'sessions.resume': illegalMove,
+  'sessions.complete': illegalMove,
+  'sessions.fail': illegalMove,
 };
 
 const anyConflict =
@@ -74,7 +73,8 @@ const refusals: {
     description:
       'The input was rejected: a value breaks its schema (`issues` lists each, `field` names the first), a ' +
       'parameter or property the operation does not name, malformed JSON or a body that is not an object, a ' +
-      'cursor this API did not issue, or a row the input refers to that does not exist (`field` names it).',
+      'cursor this API did not issue, a row the input refers to that does not exist (`field` names it), or a ' +
+      'path that does not decode.',
     applies: () => true,
   },
   {
@@ -124,8 +124,8 @@ const refusals: {
     name: 'ServiceUnavailable',
     code: 'SERVICE_UNAVAILABLE',
     description:
-      'The database cannot be reached, or stayed busy with concurrent writes past the retries; nothing was ' +
-      'changed. Try again after `Retry-After` seconds.',
+      'The database cannot be reached, or stayed busy with concurrent writes past the retries. Try again after ' +
+      '`Retry-After` seconds.',
     applies: () => true,
   },
 ];
@@ -165,12 +165,15 @@ const trims = (schema: z.ZodType) => schema.safeParse(' a ').data === 'a';
 const httpOnly = (schema: z.ZodType) =>
   schema.safeParse('https://example.com/').success && !schema.safeParse('ftp://example.com/').success;
 
-/** The jobs each job type is about, as JSON Schema: a generated client sees which pairs `enqueueJob` takes. */
+/** The entity each job type is about, as JSON Schema: a generated client sees which pairs `enqueueJob` takes. */
 const jobTypePairs = {
   oneOf: Object.entries(jobTypeEntity).map(([jobType, entityType]) => ({
     properties: { jobType: { const: jobType }, entityType: { const: entityType } },
   })),
 };
+const jobTypeSentence = `Each job type is about one kind of entity: ${Object.entries(jobTypeEntity)
+  .map(([jobType, entityType]) => `${jobType} a ${entityType}`)
+  .join(', ')}.`;
 
 /** Adds a sentence to a schema's description, once: the generator may share one schema object between places. */
 const sentence = (schema: Schema, text: string) => {
@@ -197,10 +200,7 @@ function describeRules(input: z.ZodType, json: Schema | undefined): void {
   const value = valueBranch(json);
   if (input === enqueueJob) {
     Object.assign(value, jobTypePairs);
-    sentence(
-      value,
-      'Each job type is about one kind of entity: channel_discovery a channel, transcript_extraction a video.',
-    );
+    sentence(value, jobTypeSentence);
   }
   if (input instanceof z.ZodObject) {
     const properties = value.properties as Record<string, Schema> | undefined;
