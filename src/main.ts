@@ -11,6 +11,7 @@ import {
 } from './config';
 import { connect } from './db/connect';
 import { type ProvisionedDatabase, provisionDatabase } from './db/provision';
+import { budgetsLeft } from './http/metrics';
 import { flushTraces, traceIds } from './http/tracing';
 import { startScheduler } from './scheduler';
 
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
   const db = connect(database.url, config);
   await db.migrate.latest();
 
+  const metricsAt = metricsSettings(config);
   const app = await buildApp({
     db,
     closeDatabase: true,
@@ -78,7 +80,7 @@ async function main(): Promise<void> {
     corsOrigins: config.CORS_ORIGINS,
     maxBatchCalls: config.TRPC_MAX_BATCH_CALLS,
     production: config.NODE_ENV === 'production',
-    metrics: metricsSettings(config),
+    metrics: metricsAt && { ...metricsAt, budgets: budgetsLeft },
   });
   const address = await app.listen({ host: config.HOST, port: config.PORT });
   app.log.info(banner(address, database, config));

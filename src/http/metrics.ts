@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ObserveProcedure } from '../api/context';
+import { listBudgets } from '../queue/budgets';
 import { observeQueue } from '../queue/events';
 import { readJobCounts } from '../queue/job-counts';
 import { jobStatuses, jobTypes, type ProcessingJob } from '../schemas/processing-job';
@@ -9,6 +10,10 @@ import { bearerMatches } from '../worker/metrics';
 
 /** Units left in each budget, for `tubesensei_budget_units_left`: what the queue's budgets report. */
 export type ReadBudgets = (db: Knex) => Promise<{ budget: string; unitsLeft: number }[]>;
+
+/** The queue's quota budgets (src/queue/budgets.ts), as the gauge reads them. */
+export const budgetsLeft: ReadBudgets = async (db) =>
+  (await listBudgets(db)).map((budget) => ({ budget: budget.name, unitsLeft: budget.left }));
 
 export interface MetricsOptions {
   /** The bearer token a scrape must present (`METRICS_TOKEN`); without one, `/metrics` is open to any caller. */

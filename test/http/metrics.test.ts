@@ -12,6 +12,9 @@ import { claimJobsInput } from '../../src/schemas/processing-job';
 import { claimJobs, completeJob, failJob, releaseJob } from '../../src/services/job-queue';
 import { pruneFinishedJobs } from '../../src/services/schedules';
 import { workerMetrics } from '../../src/worker/metrics';
+import { budgetsLeft } from '../../src/http/metrics';
+import { setBudget } from '../../src/queue/budgets';
+import { setBudgetInput } from '../../src/schemas/budget';
 import { mutate, query } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
 
@@ -305,15 +308,19 @@ describe('/metrics', () => {
     }
   });
 
-  it('publishes the units left per budget through the budgets hook, and its docs name every metric served, and the dashboard only those', async () => {
+  it('publishes the units left in each of the queue’s budgets, and its docs name every metric served, and the dashboard only those', async () => {
     const withBudgets = await buildApp({
       db: db(),
       logger: false,
       tokens: [],
       production: false,
-      metrics: { budgets: async () => [{ budget: 'youtube-data-api', unitsLeft: 9_000 }] },
+      metrics: { budgets: budgetsLeft },
     });
     await withBudgets.ready();
+    await setBudget(
+      db(),
+      setBudgetInput.parse({ name: 'youtube-data-api', capacity: 9_000, timeZone: 'UTC' }),
+    );
     let text: string;
     try {
       text = (await request(withBudgets.server).get('/metrics')).text;
