@@ -1,5 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import { translateDatabaseError } from '../services/database-errors';
+import { translateDatabaseError, UnexpectedDatabaseError } from '../services/database-errors';
 import { DomainError } from '../services/errors';
 
 const codes = {
@@ -12,12 +12,15 @@ const codes = {
 /**
  * The one place a failure becomes an answer: a domain error the services threw, or a database error translated
  * into one (`translateDatabaseError`), becomes the matching tRPC code, keeping the domain error as `cause` so the
- * formatter can name the field. Anything else stays as it is (a 500).
+ * formatter can name the field. A database error no rule translates is a 500 that quotes no SQL; anything else
+ * stays as it is (a 500).
  */
 export function toTRPCError(error: TRPCError): TRPCError {
   const cause = error.cause instanceof DomainError ? error.cause : translateDatabaseError(error.cause);
   if (cause instanceof DomainError)
     return new TRPCError({ code: codes[cause.kind], message: cause.message, cause });
+  if (cause instanceof UnexpectedDatabaseError)
+    return new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: cause.message, cause });
   return error;
 }
 

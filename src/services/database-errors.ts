@@ -169,5 +169,22 @@ export function translateDatabaseError(thrown: unknown): unknown {
   if (isUnavailable(errorsIn(thrown))) {
     return new UnavailableError('the database is unavailable', undefined, { cause: error });
   }
+  const state = sqlStateOf(errorsIn(thrown));
+  if (state !== undefined) return new UnexpectedDatabaseError(state, { cause: error });
   return error;
+}
+
+/**
+ * A failure PostgreSQL reported that no rule translates: a bug of ours, answered 500. Its own text quotes the
+ * statement, so the response (in development too) names only the SQLSTATE; the log keeps the cause.
+ */
+export class UnexpectedDatabaseError extends Error {
+  override name = 'UnexpectedDatabaseError';
+
+  constructor(
+    readonly sqlState: string,
+    options: ErrorOptions,
+  ) {
+    super(`an unexpected database error (SQLSTATE ${sqlState}); the server's log has its cause`, options);
+  }
 }
