@@ -16,6 +16,7 @@ import { RequestLog } from './api/request-log';
 import { replaceOutputChecks } from './api/library-internals';
 import { registerRest, sendRestError } from './api/rest-handler';
 import { JobWakeups } from './db/job-wakeups';
+import { registerAdmin } from './http/admin';
 import { createApiMetrics, type MetricsOptions } from './http/metrics';
 import { traceRequests } from './http/tracing';
 
@@ -46,7 +47,8 @@ export { bodyLimitBytes };
 
 /**
  * Builds the HTTP app without listening, so tests need no port: tRPC at /trpc, the same procedures as REST routes
- * at /api, their OpenAPI document at /openapi.json and reference page at /docs, health checks beside them.
+ * at /api, their OpenAPI document at /openapi.json and reference page at /docs, the operator's dashboard at /admin,
+ * health checks beside them.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   replaceOutputChecks(answerCheck);
@@ -123,6 +125,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   );
   await app.register(async (scope) => registerRest(scope, restPrefix, settings));
   await registerDocs(app);
+  await registerAdmin(app, { tokens: options.tokens });
 
   return app;
 }
