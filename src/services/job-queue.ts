@@ -54,7 +54,7 @@ const activeKey = (job: { jobType: string; entityType: string; entityId: string 
 /**
  * Checks, after the jobs are written, that what they are about exists, and holds it (KEY SHARE) until the
  * transaction ends: a concurrent delete then either finishes first, and is seen here, or waits and deletes the
- * new jobs with its row. Jobs before their rows, as in every other write of the queue (see README, lock order).
+ * new jobs with its row. Jobs before their rows, as in every other write of the queue (see docs/queue.md, "Many writers at once").
  */
 async function assertEntitiesExist(trx: Knex.Transaction, jobs: EnqueueJob[]): Promise<void> {
   for (const entityType of ['channel', 'video'] as const) {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationsConfig } from '../../src/db/knex-config';
 import { createDatabaseFromTemplate, dropDatabase } from '../support/database';
 
-/** The one migration the README asks for to add a job type: its row in `job_types`, nothing else. */
+/** The one migration docs/queue.md asks for to add a job type: its row in `job_types`, nothing else. */
 const addIdeaExtraction = `import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
