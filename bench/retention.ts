@@ -16,9 +16,9 @@ export async function addFinishedJobs(db: Knex, count: number): Promise<void> {
   for (let done = 0; done < count; done += insertBatch) {
     await db.raw(
       `INSERT INTO processing_jobs (job_type, entity_type, entity_id, status, attempts, run_after, started_at,
-                                    completed_at, created_at, result)
+                                    completed_at, created_at, result, rate_key)
        SELECT 'transcript_extraction', 'video', gen_random_uuid(), 'completed', 1, at - interval '2 minutes',
-              at - interval '1 minute', at, at - interval '2 minutes', '{"ok": true}'
+              at - interval '1 minute', at, at - interval '2 minutes', '{"ok": true}', 'channel:history'
          FROM (SELECT now() - interval '30 days' - make_interval(secs => i) AS at
                  FROM generate_series(1, ?) AS i) AS history`,
       [Math.min(insertBatch, count - done)],

@@ -763,8 +763,8 @@ AS $function$
     END
     $function$;
 
-CREATE OR REPLACE FUNCTION public.quota_window(budget_name text, clock timestamp with time zone, OUT starts_at timestamp with time zone, OUT resets_at timestamp with time zone, OUT used bigint)
- RETURNS record
+CREATE OR REPLACE FUNCTION public.quota_window(budget_name text, clock timestamp with time zone)
+ RETURNS TABLE(starts_at timestamp with time zone, resets_at timestamp with time zone, used bigint)
  LANGUAGE sql
  STABLE
 AS $function$

@@ -268,7 +268,7 @@ describe('a lease token', () => {
 
 describe("another worker's token", () => {
   it.each(transports)(
-    'is rejected over %s on a job its worker did not claim: heartbeat, complete, completeMany, fail, release; the job is unchanged',
+    'is rejected over %s on a job its worker did not claim: heartbeat, complete, completeMany, fail, release, snooze; the job is unchanged',
     async (transport) => {
       const { job: theirs } = await claimedBy('worker-a');
       const { job: mine } = await claimedBy('worker-b');
@@ -279,6 +279,7 @@ describe("another worker's token", () => {
         ['jobs.complete', { ...borrowed, result: { wordCount: 1, language: 'en' } }],
         ['jobs.fail', { ...borrowed, error: 'not mine', retryable: false }],
         ['jobs.release', borrowed],
+        ['jobs.snooze', { ...borrowed, delaySeconds: 60 }],
       ];
       for (const [name, input] of calls) {
         const sent = await call(transport, 'worker', name, input);
@@ -347,6 +348,7 @@ describe('an admin requeue', () => {
         ['jobs.complete', { ...stuck, result: { wordCount: 3, language: 'en' } }],
         ['jobs.fail', { ...stuck, error: 'woke up' }],
         ['jobs.release', stuck],
+        ['jobs.snooze', { ...stuck, delaySeconds: 60 }],
       ] as const) {
         const late = await call(transport, 'worker', name, input);
         expect(late.status, name).toBe(409);
