@@ -67,7 +67,7 @@ function JobDetails({
   };
   return (
     <>
-      <div class="actions" data-testid="job-actions">
+      <div class="actions toolbar" data-testid="job-actions">
         {job.status === 'failed' && (
           <ActionButton
             name="retry"
@@ -141,7 +141,7 @@ function JobDetails({
         {timelineOf(job).map((moment) => (
           <li key={`${moment.what}-${moment.at.getTime()}`}>
             <time dateTime={moment.at.toISOString()}>
-              {moment.at.toISOString().replace('T', ' ').slice(0, 19)}
+              {moment.at.toISOString().replace('T', ' ').slice(0, 19)} UTC
             </time>{' '}
             {moment.what}
           </li>
