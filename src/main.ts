@@ -55,6 +55,7 @@ function banner(address: string, database: ProvisionedDatabase, config: Config):
   return [
     `TubeSensei API on ${address}`,
     `  API reference   ${address}/docs  (OpenAPI document: ${address}/openapi.json)`,
+    `  dashboard       ${address}/admin/`,
     `  REST            ${address}${restPrefix}/channels, ...`,
     `  tRPC            ${address}/trpc  (typed client: createClient() from src/client.ts)`,
     `  metrics         ${metricsLine(address, config)}`,
