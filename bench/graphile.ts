@@ -1,17 +1,19 @@
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import { type QueueResult, queueResult } from './queue';
+import type { BenchHandler } from './worker';
 
 const silent = new Logger(() => () => undefined);
 
 /**
  * The peer: graphile-worker on the same database, `concurrency` workers in one process, running the same number of
- * no-op jobs with its defaults (one job per fetch, no local queue).
+ * jobs with the same handler and its defaults (one job per fetch, no local queue).
  */
 export async function drainGraphileWorker(
   connectionString: string,
   count: number,
   concurrency: number,
   poolSize: number,
+  handler: BenchHandler,
 ): Promise<QueueResult> {
   const utils = await makeWorkerUtils({ connectionString, logger: silent });
   await utils.migrate();
@@ -38,6 +40,7 @@ export async function drainGraphileWorker(
         const n = (payload as { n: number }).n;
         runs.set(n, (runs.get(n) ?? 0) + 1);
         if (runs.size === count) allRan();
+        await handler.work();
       },
     },
   });

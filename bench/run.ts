@@ -21,11 +21,10 @@ import { getVideo, listVideos } from '../src/services/videos';
 import { copyBaseline } from './copy-baseline';
 import { captureQueries, type Explained, explain } from './explain';
 import { type LoadResult, loadScenario, type Scenario, startServer } from './load';
-import { drainGraphileWorker } from './graphile';
 import { drainQueue, overRounds, type QueueResult } from './queue';
 import { scrapeMetrics } from './metrics-scrape';
 import { addFinishedJobs, jobsTableSize, pruneAll } from './retention';
-import { drainWithWorker, graphileLatency, type Latency, workerLatency } from './worker';
+import { compareRuntimes } from './runtimes';
 
 /**
  * `npm run bench`: every figure is measured against a baseline in the same run on the same database. BENCH_VIDEOS
@@ -44,6 +43,8 @@ const latencySamples = tiny ? 20 : 200;
 const queueRounds = tiny ? 1 : 2;
 /** `BENCH_ONLY=api`: seed, explain and load the servers, then stop. */
 const apiOnly = process.env.BENCH_ONLY === 'api';
+/** `BENCH_ONLY=worker`: seed, then only `createWorker` against graphile-worker's runner; nothing is written. */
+const workerOnly = process.env.BENCH_ONLY === 'worker';
 const connections = 20;
 const poolSize = 20;
 
@@ -73,6 +74,34 @@ async function main(): Promise<void> {
     const plan = seedPlanFrom({ SEED_SCENARIO: 'load', SEED: '1', SEED_VIDEOS: String(videos) });
     const seeded = await seedDatabase(db, plan);
     const seededRows = Object.values(seeded.rows).reduce((a, b) => a + b, 0);
+    if (workerOnly) {
+      const api = await startServer('ours.ts', mainUrl!, poolSize);
+      try {
+        const runtimes = compareRuntimes({
+          db,
+          apiUrl: api.address,
+          connectionString: mainUrl!,
+          jobs: queueJobs,
+          concurrency: 16,
+          poolSize,
+        });
+        for (let round = 0; round < queueRounds; round += 1) await runtimes.round();
+        await runtimes.measureLatency(latencySamples);
+        log(
+          [
+            '| runtime | handler | jobs | seconds | jobs/s | ratio | run more than once |',
+            '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+            ...runtimes.rows(),
+            ...runtimes.latencyLines(),
+            runtimes.summary(),
+          ].join('\n'),
+        );
+        failed = runtimes.ranTwice();
+      } finally {
+        api.stop();
+      }
+      return;
+    }
     const copy = await copyBaseline(db, copyDb);
     lines.push(
       '## Seeding',
@@ -265,59 +294,59 @@ async function main(): Promise<void> {
     if (apiOnly) return;
 
     log('Draining the queues ...');
-    const rounds: Record<'one' | 'ten' | 'tenTogether' | 'runtime' | 'peer', QueueResult[]> = {
+    const rounds: Record<'one' | 'ten' | 'tenTogether', QueueResult[]> = {
       one: [],
       ten: [],
       tenTogether: [],
-      runtime: [],
-      peer: [],
     };
     const api = await startServer('ours.ts', mainUrl!, poolSize);
-    let latency: { ours: Latency; peer: Latency };
+    const runtimes = compareRuntimes({
+      db,
+      apiUrl: api.address,
+      connectionString: mainUrl!,
+      jobs: queueJobs,
+      concurrency: 16,
+      poolSize,
+    });
     try {
       for (let round = 0; round < queueRounds; round += 1) {
-        rounds.peer.push(await drainGraphileWorker(mainUrl!, queueJobs, 16, poolSize));
-        rounds.runtime.push(await drainWithWorker(db, api.address, queueJobs, 16));
+        await runtimes.round();
         rounds.one.push(await drainQueue(db, queueJobs, 16, 1));
         rounds.ten.push(await drainQueue(db, queueJobs, 16, 10));
         rounds.tenTogether.push(await drainQueue(db, queueJobs, 16, 10, 'together'));
       }
       log('Measuring enqueue-to-start latency ...');
-      latency = {
-        peer: await graphileLatency(mainUrl!, latencySamples),
-        ours: await workerLatency(db, api.address, latencySamples),
-      };
+      await runtimes.measureLatency(latencySamples);
     } finally {
       api.stop();
     }
     const one = overRounds(rounds.one);
     const ten = overRounds(rounds.ten);
     const tenTogether = overRounds(rounds.tenTogether);
-    const runtime = overRounds(rounds.runtime);
-    const peer = overRounds(rounds.peer);
+    const peer = runtimes.peer('no-op');
     const queueRow = (name: string, result: QueueResult) =>
-      `| ${name} | ${result.jobs.toLocaleString('en')} | ${fixed(result.seconds)} | ${Math.round(result.jobsPerSecond)} | ${fixed(ratio(result.jobsPerSecond, peer.jobsPerSecond), 2)} | ${result.ranMoreThanOnce} |`;
-    lines.push(
-      `## Job throughput (16 workers, no-op jobs, same database, ${poolSize} connections per queue, ${queueRounds} rounds taking turns)`,
+      `| ${name} | no-op | ${result.jobs.toLocaleString('en')} | ${fixed(result.seconds)} | ${Math.round(result.jobsPerSecond)} | ${fixed(ratio(result.jobsPerSecond, peer.jobsPerSecond), 2)} | ${result.ranMoreThanOnce} |`;
+    const throughput = [
+      `## Job throughput (16 workers, same database, ${poolSize} connections per queue, ${queueRounds} rounds taking turns)`,
       '',
-      '| queue | jobs | seconds | jobs/s | ratio to graphile-worker | run more than once |',
-      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      '| queue | handler | jobs | seconds | jobs/s | ratio to graphile-worker, same handler | run more than once |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
       queueRow('ours, claim 1 at a time (service layer)', one),
       queueRow('ours, claim 10 at a time (service layer)', ten),
       queueRow('ours, claim 10 at a time, complete them in one call (service layer)', tenTogether),
-      queueRow('ours, `createWorker` over HTTP to an API process, 16 handlers', runtime),
-      queueRow('graphile-worker 0.18, `run()` with concurrency 16 (defaults: one job per fetch)', peer),
+      ...runtimes.rows(),
+      '',
+      runtimes.summary(),
       '',
       `## Enqueue to handler start (one job at a time into idle workers, ${latencySamples} samples, same database)`,
       '',
-      '| runtime | p50 ms | p99 ms |',
-      '| --- | ---: | ---: |',
-      `| ours, \`createWorker\` waiting in \`jobs.claim\` over HTTP (LISTEN/NOTIFY in the API) | ${fixed(latency.ours.p50)} | ${fixed(latency.ours.p99)} |`,
-      `| graphile-worker 0.18, \`run()\` (LISTEN/NOTIFY) | ${fixed(latency.peer.p50)} | ${fixed(latency.peer.p99)} |`,
+      ...runtimes.latencyLines(),
       '',
-    );
-    if ([one, ten, tenTogether, runtime, peer].some((result) => result.ranMoreThanOnce > 0)) failed = true;
-    log(lines.slice(-14, -1).join('\n'));
+    ];
+    lines.push(...throughput);
+    if ([one, ten, tenTogether].some((result) => result.ranMoreThanOnce > 0) || runtimes.ranTwice())
+      failed = true;
+    log(throughput.join('\n'));
 
     log(`Measuring the queue with ${finishedJobs.toLocaleString('en')} finished jobs, then pruned ...`);
     const claimMs = async () => {

@@ -1,42 +1,59 @@
 import type { Knex } from 'knex';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
 import { channelFactory } from '../src/factories';
 import { createWorker } from '../src/worker';
 import { enqueueJobs } from '../src/services/job-queue';
 import { type QueueResult, queueResult } from './queue';
 
-/** The bench's own jobs outrank the seed's backlog, so they are claimed first. */
-const ours = 1_000_000;
-
-async function videosWithoutJobs(db: Knex, count: number): Promise<string[]> {
-  // Discovered videos have no job yet (the seed gives jobs only to videos past discovery).
-  return db('videos').where('status', 'discovered').limit(count).pluck<string[]>('id');
+/** The work each bench job does, the same in both runtimes. */
+export interface BenchHandler {
+  name: string;
+  work(): Promise<void> | void;
 }
 
-/** A handler's answer for a job that is not the bench's: nothing, until the worker hands it back at stop. */
-const untilAborted = (signal: AbortSignal) =>
-  new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null)));
+export const benchHandlers: BenchHandler[] = [
+  { name: 'no-op', work: () => undefined },
+  { name: '5 ms async', work: () => sleep(5) },
+];
 
-const transcriptJob = (entityId: string) => ({
-  jobType: 'transcript_extraction' as const,
-  entityType: 'video' as const,
+/**
+ * Channels made for the bench's discovery jobs: the seed leaves no discovery job queued or running, so a worker for
+ * that type claims nothing but the bench's own jobs, and none of them waits behind a job of the seed's backlog.
+ */
+async function freshChannels(db: Knex, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let start = 0; start < count; start += 1_000) {
+    const rows = channelFactory.buildList(Math.min(1_000, count - start)).map((channel) => ({
+      name: channel.name,
+      youtube_channel_id: channel.youtubeChannelId,
+      channel_url: channel.channelUrl,
+    }));
+    ids.push(...(await db('channels').insert(rows).returning<{ id: string }[]>('id')).map((row) => row.id));
+  }
+  return ids;
+}
+
+const discoveryJob = (entityId: string) => ({
+  jobType: 'channel_discovery' as const,
+  entityType: 'channel' as const,
   entityId,
-  priority: ours,
 });
 
 /**
- * `concurrency` no-op handlers through `createWorker`, over HTTP to an API process: claims of free slots, batched
- * completions. A job of the seed's backlog, claimed once ours are done, is left alone and handed back at stop.
+ * `concurrency` handlers through `createWorker`, over HTTP to an API process: claims ahead into a local queue,
+ * batched completions.
  */
 export async function drainWithWorker(
   db: Knex,
   apiUrl: string,
   count: number,
   concurrency: number,
+  handler: BenchHandler,
 ): Promise<QueueResult> {
-  const videoIds = await videosWithoutJobs(db, count);
-  for (let start = 0; start < videoIds.length; start += 500) {
-    await enqueueJobs(db, videoIds.slice(start, start + 500).map(transcriptJob));
+  const channelIds = await freshChannels(db, count);
+  for (let start = 0; start < channelIds.length; start += 500) {
+    await enqueueJobs(db, channelIds.slice(start, start + 500).map(discoveryJob));
   }
   const runs = new Map<string, number>();
   let allRan: () => void = () => undefined;
@@ -47,10 +64,10 @@ export async function drainWithWorker(
     waitMs: 1_000,
     graceMs: 0,
     tasks: {
-      transcript_extraction: (job, { signal }) => {
-        if (job.priority !== ours) return untilAborted(signal);
+      channel_discovery: async (job) => {
         runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
-        if (runs.size === videoIds.length) allRan();
+        if (runs.size === channelIds.length) allRan();
+        await handler.work();
         return null;
       },
     },
@@ -75,19 +92,6 @@ const percentile = (sorted: number[], p: number) =>
 function latencyOf(samples: number[]): Latency {
   const sorted = [...samples].sort((a, b) => a - b);
   return { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), samples: sorted.length };
-}
-
-/**
- * Channels made for the latency probes, each probed with a discovery job: the seed leaves no discovery job
- * queued, so an idle worker for that type claims nothing but the probes.
- */
-async function freshChannels(db: Knex, count: number): Promise<string[]> {
-  const rows = channelFactory.buildList(count).map((channel) => ({
-    name: channel.name,
-    youtube_channel_id: channel.youtubeChannelId,
-    channel_url: channel.channelUrl,
-  }));
-  return (await db('channels').insert(rows).returning<{ id: string }[]>('id')).map((row) => row.id);
 }
 
 /** Enqueue to handler start, one job at a time into an idle `createWorker` waiting in its claim. */

@@ -12,7 +12,8 @@ import {
  * The outcomes of finished jobs, kept until the API acknowledges them. A call that fails is a fact about the
  * network, not about the job: its outcomes are sent again with backoff (or after the response's `Retry-After`)
  * while the lease keeper renews their leases. Only a rejection (the lease is no longer the worker's) ends one
- * unrecorded. Completions finishing together go in one `jobs.completeMany`.
+ * unrecorded. Completions finishing together go in one `jobs.completeMany`, and so do those finishing while
+ * `completionCalls` are in flight: a busy worker sends fewer, larger calls, an idle one each at once.
  */
 export interface Acknowledgements {
   /** Keeps a job's outcome until the API acknowledges or rejects it. */
@@ -51,6 +52,9 @@ interface Pending {
 /** The largest batch `jobs.completeMany` takes. */
 const maxBatch = 100;
 
+/** `jobs.completeMany` calls in flight at once, at most. */
+const completionCalls = 2;
+
 /** A call that has not answered in this long is given up on and tried again. */
 const callTimeoutMs = 30_000;
 
@@ -70,6 +74,7 @@ export function createAcknowledgements(settings: {
   const closing = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Infinity;
+  let completing = 0;
 
   const callSignal = () => AbortSignal.any([closing.signal, AbortSignal.timeout(callTimeoutMs)]);
 
@@ -83,7 +88,11 @@ export function createAcknowledgements(settings: {
 
   const scheduleNext = () => {
     let next = Infinity;
-    for (const item of pending.values()) if (!item.sending) next = Math.min(next, item.dueAt);
+    for (const item of pending.values()) {
+      // Completions wait for a call to come free; the call's end looks again.
+      if (item.sending || (item.outcome.kind === 'complete' && completing >= completionCalls)) continue;
+      next = Math.min(next, item.dueAt);
+    }
     if (next < Infinity) sendAt(next);
   };
 
@@ -238,13 +247,17 @@ export function createAcknowledgements(settings: {
     timerAt = Infinity;
     const now = Date.now();
     const due = [...pending.values()].filter((item) => !item.sending && item.dueAt <= now);
-    for (const item of due) item.sending = true;
     const calls: Promise<void>[] = [];
     const completions = due.filter((item) => item.outcome.kind === 'complete');
-    for (let start = 0; start < completions.length; start += maxBatch) {
-      calls.push(complete(completions.slice(start, start + maxBatch)));
+    for (let start = 0; start < completions.length && completing < completionCalls; start += maxBatch) {
+      const batch = completions.slice(start, start + maxBatch);
+      for (const item of batch) item.sending = true;
+      completing += 1;
+      calls.push(complete(batch).finally(() => (completing -= 1)));
     }
     for (const item of due) {
+      if (item.outcome.kind === 'complete') continue;
+      item.sending = true;
       if (item.outcome.kind === 'fail') calls.push(fail(item, item.outcome));
       else if (item.outcome.kind === 'release') calls.push(release(item));
     }

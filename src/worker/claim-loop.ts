@@ -3,15 +3,26 @@ import { asError, backoffMs, judge } from './calls';
 import type { ClaimedJob, JobType, WorkerApi, WorkerHooks } from './types';
 
 /**
- * Keeps the worker's slots full: a claim for every batch of free slots, up to `claimsAhead` at once, so the next
- * jobs are on their way while the last ones run and complete. An idle worker has one claim waiting (`waitMs`) for
- * all its slots, so it sends one request per wait.
+ * Keeps the worker's slots full, and a local queue of claimed jobs behind them, so that a slot that frees starts
+ * its next job at once instead of after a claim's round trip. A claim goes out as soon as half the local queue has
+ * room, up to `claimsAhead` at once, so the next batch is on its way before the queue runs dry. An idle worker has
+ * one claim waiting (`waitMs`) for all its room, so it sends one request per wait.
+ *
+ * A job waiting in the local queue holds a lease nobody renews: one that cannot start within a third of its lease
+ * (its worker's handlers all busy for that long) is released, queued again at once without spending its attempt,
+ * for a worker with a free slot to take. It could not start later anyway without risking its lease. The worker
+ * then claims only for free slots until a handler finishes, rather than claim the job back.
  */
 export interface ClaimLoop {
   start(): void;
-  /** Slots may have come free: look again. */
+  /** Slots may have come free: start what waits, and claim again. */
   wake(): void;
-  /** Stops claiming: claims that found work get a moment to respond, one still waiting for work is cut off. */
+  /** Jobs claimed and waiting for a slot. */
+  readonly waiting: number;
+  /**
+   * Stops claiming and releases what waits: claims that found work get a moment to respond, one still waiting for
+   * work is cut off.
+   */
   stop(): Promise<void>;
 }
 
@@ -24,6 +35,12 @@ const claimsAhead = 2;
 /** How long `stop()` lets claims in flight respond before cutting them off. */
 const claimSettleMs = 250;
 
+interface Waiting {
+  job: ClaimedJob;
+  /** When its claim responded (`Date.now()` time): its lease runs from about then. */
+  leasedAt: number;
+}
+
 export function createClaimLoop(settings: {
   api: WorkerApi;
   workerId: string;
@@ -31,16 +48,26 @@ export function createClaimLoop(settings: {
   leaseSeconds: number;
   waitMs: number;
   hooks: WorkerHooks;
-  /** Slots free for new jobs now. */
-  freeSlots(): number;
-  /** A job claimed, to run. */
-  run(job: ClaimedJob): void;
-  /** Jobs claimed as the stop began: released unstarted, for another worker to take at once. */
-  release(jobs: ClaimedJob[]): void;
+  /** Handlers run at once, at most. */
+  concurrency: number;
+  /** Claimed jobs kept waiting for a slot, at most. */
+  prefetch: number;
+  /** Slots taken now: handlers running, and outcomes the API has not taken yet. */
+  busy(): number;
+  /** Starts a claimed job in a free slot; `leasedAt` is when its lease began, as far as the worker knows. */
+  run(job: ClaimedJob, leasedAt: number): void;
+  /** Releases a claimed job unstarted, for another worker to take at once. */
+  release(job: ClaimedJob, leasedAt: number): void;
 }): ClaimLoop {
-  const { api, workerId, jobTypes, leaseSeconds, waitMs, hooks } = settings;
+  const { api, workerId, jobTypes, leaseSeconds, waitMs, hooks, concurrency, prefetch } = settings;
+  const startWithinMs = (leaseSeconds * 1_000) / 3;
+  // Small claims cost nearly as much as large ones: wait until half the local queue has room (all of a slot's
+  // worth without one).
+  const claimFrom = Math.max(1, Math.ceil(prefetch / 2));
   const cutOff = new AbortController();
-  /** Slots asked for by claims still in flight, so two claims never ask for the same slot. */
+  /** Claimed jobs waiting for a slot, highest priority first, in claim order within a priority. */
+  let queue: Waiting[] = [];
+  /** Jobs asked for by claims still in flight, so two claims never ask for the same room. */
   let requested = 0;
   let inFlight = 0;
   /** Claims that failed in a row. */
@@ -48,6 +75,41 @@ export function createClaimLoop(settings: {
   let stopping = false;
   let loop: Promise<void> | undefined;
   let wakeLoop: (() => void) | undefined;
+  let lateTimer: NodeJS.Timeout | undefined;
+  /** Off from a release for lateness until a slot frees. */
+  let prefetching = true;
+
+  const room = () => concurrency + (prefetching ? prefetch : 0) - settings.busy() - queue.length - requested;
+
+  const late = (waiting: Waiting, now: number) => now - waiting.leasedAt >= startWithinMs;
+
+  /** Releases what waited too long to start safely, then looks again when the next one would have. */
+  const releaseLate = () => {
+    lateTimer = undefined;
+    const now = Date.now();
+    const released = queue.filter((item) => late(item, now));
+    if (released.length > 0) prefetching = false;
+    for (const waiting of released) settings.release(waiting.job, waiting.leasedAt);
+    queue = queue.filter((item) => !late(item, now));
+    watchLate();
+  };
+
+  const watchLate = () => {
+    if (lateTimer || queue.length === 0) return;
+    const first = Math.min(...queue.map((waiting) => waiting.leasedAt));
+    lateTimer = setTimeout(releaseLate, first + startWithinMs - Date.now());
+  };
+
+  /** Fills free slots from the local queue; a job too late to start is released instead. */
+  const dispatch = () => {
+    const now = Date.now();
+    if (settings.busy() < concurrency) prefetching = true;
+    while (queue.length > 0 && settings.busy() < concurrency) {
+      const { job, leasedAt } = queue.shift()!;
+      if (now - leasedAt >= startWithinMs) settings.release(job, leasedAt);
+      else settings.run(job, leasedAt);
+    }
+  };
 
   const claim = async (limit: number) => {
     try {
@@ -55,13 +117,18 @@ export function createClaimLoop(settings: {
         { workerId, jobTypes, limit, leaseSeconds, waitMs },
         { signal: cutOff.signal },
       );
+      const leasedAt = Date.now();
       failures = 0;
-      if (stopping) settings.release(jobs);
-      else {
-        if (jobs.length === 0) hooks.idle?.();
-        else hooks.claimed?.(jobs);
-        for (const job of jobs) settings.run(job);
+      if (stopping) {
+        for (const job of jobs) settings.release(job, leasedAt);
+        return;
       }
+      if (jobs.length === 0) hooks.idle?.();
+      else hooks.claimed?.(jobs);
+      queue.push(...jobs.map((job) => ({ job, leasedAt })));
+      queue.sort((a, b) => b.job.priority - a.job.priority);
+      dispatch();
+      watchLate();
     } catch (error) {
       if (stopping) return;
       hooks.error?.(asError(error));
@@ -78,11 +145,11 @@ export function createClaimLoop(settings: {
 
   const run = async () => {
     while (!stopping) {
-      const free = Math.min(settings.freeSlots() - requested, maxBatch);
-      if (free > 0 && inFlight < claimsAhead) {
-        requested += free;
+      const wanted = Math.min(room(), maxBatch);
+      if (wanted >= claimFrom && inFlight < claimsAhead) {
+        requested += wanted;
         inFlight += 1;
-        void claim(free);
+        void claim(wanted);
         continue;
       }
       await new Promise<void>((resolve) => (wakeLoop = resolve));
@@ -98,11 +165,18 @@ export function createClaimLoop(settings: {
       loop ??= run();
     },
     wake() {
+      if (stopping) return;
+      dispatch();
       wakeLoop?.();
+    },
+    get waiting() {
+      return queue.length;
     },
     async stop() {
       stopping = true;
       wakeLoop?.();
+      clearTimeout(lateTimer);
+      for (const { job, leasedAt } of queue.splice(0)) settings.release(job, leasedAt);
       // A claim that found work responds within moments; only one still waiting for work is cut off. (The API
       // releases what it leases to a claim cut off mid-way.)
       const claimsBy = Date.now() + claimSettleMs;

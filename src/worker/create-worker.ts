@@ -82,7 +82,7 @@ export function createWorker(options: WorkerOptions): Worker {
     },
   });
 
-  const run = (job: ClaimedJob) => {
+  const run = (job: ClaimedJob, leasedAt: number) => {
     const entry: Running = {
       job,
       controller: new AbortController(),
@@ -91,7 +91,7 @@ export function createWorker(options: WorkerOptions): Worker {
       stopping: false,
     };
     running.set(job.id, entry);
-    leases.hold(job);
+    leases.hold(job, leasedAt);
     const task = options.tasks[job.jobType] as Task<JobType>;
     const finish = (outcome: Parameters<typeof acknowledgements.add>[1]) => {
       running.delete(job.id);
@@ -123,14 +123,14 @@ export function createWorker(options: WorkerOptions): Worker {
     leaseSeconds,
     waitMs: options.waitMs ?? 30_000,
     hooks,
+    concurrency: options.concurrency,
+    prefetch: options.prefetch ?? options.concurrency,
     // Outcomes the API has not taken yet hold their slots: a worker whose calls fail stops claiming more.
-    freeSlots: () => options.concurrency - running.size - acknowledgements.retrying,
+    busy: () => running.size + acknowledgements.retrying,
     run,
-    release(jobs) {
-      for (const job of jobs) {
-        leases.hold(job);
-        acknowledgements.add(job, { kind: 'release' }, performance.now());
-      }
+    release(job, leasedAt) {
+      leases.hold(job, leasedAt);
+      acknowledgements.add(job, { kind: 'release' }, performance.now());
     },
   });
 

@@ -5,11 +5,11 @@ import type { ClaimedJob, WorkerApi } from './types';
  * Renews the lease of every job the worker holds: running, or finished with its outcome not yet acknowledged. A
  * lease is renewed every third of its length, so two renewals can fail before it runs out; one that fails for a
  * network reason is tried again soon, well before the lease ends. Only a rejection (the lease is no longer this
- * worker's) loses it.
+ * worker's) loses it. Leases due within a quarter of that period are renewed together, in one request.
  */
 export interface LeaseKeeper {
-  /** Starts renewing a job's lease, just claimed. */
-  hold(job: ClaimedJob): void;
+  /** Starts renewing a job's lease, which began at `leasedAt` (`Date.now()` time; now by default). */
+  hold(job: ClaimedJob, leasedAt?: number): void;
   /** Stops renewing it: its outcome was acknowledged, or it is left to run out. */
   letGo(jobId: string): void;
   /** Stops renewing every lease, and cuts off renewals in flight. */
@@ -20,7 +20,10 @@ interface Lease {
   job: ClaimedJob;
   /** When the lease runs out, as far as this worker knows: from the last renewal it sent that was acknowledged. */
   expiresAt: number;
-  timer: NodeJS.Timeout | undefined;
+  /** When to renew it next. */
+  renewAt: number;
+  /** A renewal of it is in flight. */
+  sending: boolean;
   /** Renewals that failed in a row. */
   failures: number;
 }
@@ -38,60 +41,93 @@ export function createLeaseKeeper(settings: {
   const { api, leaseSeconds } = settings;
   const leaseMs = leaseSeconds * 1_000;
   const renewEveryMs = leaseMs / 3;
+  // Renewing a lease a little early costs nothing, and lets leases claimed moments apart share a request.
+  const earlyMs = renewEveryMs / 4;
   // A renewal that hangs is given up on in time to try again before the lease ends.
   const renewalTimeoutMs = Math.min(Math.max(leaseMs / 4, 1_000), 30_000);
   const leases = new Map<string, Lease>();
   const closing = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let timerAt = Infinity;
 
-  const renewIn = (lease: Lease, ms: number) => {
-    lease.timer = setTimeout(() => renew(lease), ms);
+  const schedule = () => {
+    let next = Infinity;
+    for (const lease of leases.values()) if (!lease.sending) next = Math.min(next, lease.renewAt);
+    if (next === timerAt || closing.signal.aborted) return;
+    clearTimeout(timer);
+    timerAt = next;
+    timer = next === Infinity ? undefined : setTimeout(renewDue, Math.max(0, next - Date.now()));
   };
 
-  const renew = (lease: Lease) => {
+  const renewed = (lease: Lease, sentAt: number) => {
+    if (leases.get(lease.job.id) !== lease) return;
+    lease.sending = false;
+    lease.failures = 0;
+    lease.expiresAt = sentAt + leaseMs;
+    lease.renewAt = sentAt + renewEveryMs;
+  };
+
+  const failed = (lease: Lease, error: unknown) => {
+    if (leases.get(lease.job.id) !== lease) return;
+    const verdict = judge(error);
+    if (verdict.kind === 'rejected') {
+      leases.delete(lease.job.id);
+      settings.lost(lease.job, verdict.reason);
+      return;
+    }
+    settings.error(asError(error));
+    lease.sending = false;
+    lease.failures += 1;
+    const wanted = (verdict.kind === 'retry' ? verdict.afterMs : undefined) ?? backoffMs(lease.failures);
+    // A Retry-After longer than the lease has left would let it lapse: the lease comes first.
+    const left = lease.expiresAt - Date.now();
+    lease.renewAt = Date.now() + (left > 0 ? Math.max(minRetryMs, Math.min(wanted, left / 3)) : wanted);
+  };
+
+  const renew = (batch: Lease[]) => {
     const sentAt = Date.now();
-    api.jobs.heartbeat
-      .mutate(
-        { id: lease.job.id, leaseToken: lease.job.leaseToken!, leaseSeconds },
-        { signal: AbortSignal.any([closing.signal, AbortSignal.timeout(renewalTimeoutMs)]) },
-      )
-      .then(
-        () => {
-          if (leases.get(lease.job.id) !== lease) return;
-          lease.failures = 0;
-          lease.expiresAt = sentAt + leaseMs;
-          renewIn(lease, renewEveryMs);
-        },
-        (error: unknown) => {
-          if (leases.get(lease.job.id) !== lease) return;
-          const verdict = judge(error);
-          if (verdict.kind === 'rejected') {
-            leases.delete(lease.job.id);
-            settings.lost(lease.job, verdict.reason);
-            return;
-          }
-          settings.error(asError(error));
-          lease.failures += 1;
-          const wanted =
-            (verdict.kind === 'retry' ? verdict.afterMs : undefined) ?? backoffMs(lease.failures);
-          // A Retry-After longer than the lease has left would let it lapse: the lease comes first.
-          const left = lease.expiresAt - Date.now();
-          renewIn(lease, left > 0 ? Math.max(minRetryMs, Math.min(wanted, left / 3)) : wanted);
-        },
-      );
+    const signal = AbortSignal.any([closing.signal, AbortSignal.timeout(renewalTimeoutMs)]);
+    // Calls made in one turn go to the API in one request (the typed client batches them).
+    return Promise.all(
+      batch.map((lease) =>
+        api.jobs.heartbeat
+          .mutate({ id: lease.job.id, leaseToken: lease.job.leaseToken, leaseSeconds }, { signal })
+          .then(
+            () => renewed(lease, sentAt),
+            (error: unknown) => failed(lease, error),
+          ),
+      ),
+    );
+  };
+
+  const renewDue = () => {
+    timer = undefined;
+    timerAt = Infinity;
+    const due = [...leases.values()].filter(
+      (lease) => !lease.sending && lease.renewAt <= Date.now() + earlyMs,
+    );
+    for (const lease of due) lease.sending = true;
+    if (due.length > 0) void renew(due).finally(schedule);
+    schedule();
   };
 
   return {
-    hold(job) {
-      const lease: Lease = { job, expiresAt: Date.now() + leaseMs, timer: undefined, failures: 0 };
-      leases.set(job.id, lease);
-      renewIn(lease, renewEveryMs);
+    hold(job, leasedAt = Date.now()) {
+      leases.set(job.id, {
+        job,
+        expiresAt: leasedAt + leaseMs,
+        renewAt: leasedAt + renewEveryMs,
+        sending: false,
+        failures: 0,
+      });
+      schedule();
     },
     letGo(jobId) {
-      clearTimeout(leases.get(jobId)?.timer);
       leases.delete(jobId);
     },
     close() {
-      for (const lease of leases.values()) clearTimeout(lease.timer);
+      clearTimeout(timer);
+      timerAt = Infinity;
       leases.clear();
       closing.abort();
     },

@@ -84,8 +84,14 @@ export interface WorkerOptions {
   token?: string;
   /** Shown as the jobs' `lockedBy`; host, process and a random suffix by default. */
   workerId?: string;
-  /** Handlers run at once, at most; a claim asks for as many jobs as there are free slots. */
+  /** Handlers run at once, at most. */
   concurrency: number;
+  /**
+   * Claimed jobs kept waiting for a free slot, at most, so a slot that frees starts its next job without a round
+   * trip; claims go out ahead, as this local queue empties. A job that waits a third of its lease without a free
+   * slot is released for another worker. Default `concurrency`; 0 claims only for free slots.
+   */
+  prefetch?: number;
   tasks: Tasks;
   /**
    * A claim's lease; each job the worker holds (running, or its outcome not yet acknowledged) is renewed every
@@ -110,10 +116,10 @@ export interface Worker {
   readonly running: number;
   start(): void;
   /**
-   * Stops claiming, lets running handlers finish within the grace period, then aborts the rest: what finishes
-   * anyway is completed, what gives up (rejects) is released (`jobs.release`) so another worker takes it at once
-   * without spending an attempt, and a handler that ignores its signal keeps its job until the lease runs out, so
-   * no job runs twice. Then waits up to `drainMs` for the API to acknowledge every outcome, renewing their leases
+   * Stops claiming and releases the jobs waiting in the local queue, lets running handlers finish within the grace
+   * period, then aborts the rest: what finishes anyway is completed, what gives up (rejects) is released
+   * (`jobs.release`) so another worker takes it at once without spending an attempt, and a handler that ignores its
+   * signal keeps its job until the lease runs out, so no job runs twice. Then waits up to `drainMs` for the API to acknowledge every outcome, renewing their leases
    * meanwhile, and reports what it could not deliver (`undelivered`).
    */
   stop(): Promise<void>;

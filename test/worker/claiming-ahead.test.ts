@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { createWorker } from '../../src/client';
+import { until } from '../support/until';
+import { discoveryJobs, jobRow, jobRows, useWorkerApi } from '../support/worker-api';
+
+const api = useWorkerApi();
+
+/** A handler's work that lasts until the test lets it end. */
+function gate() {
+  let open: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+describe('a worker claiming ahead', () => {
+  it('claims as many jobs again as it has slots, and starts them as slots free, each once', async () => {
+    const jobs = await discoveryJobs(12);
+    const claimSizes: number[] = [];
+    const runs = new Map<string, number>();
+    let running = 0;
+    let most = 0;
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 3,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async (job) => {
+          runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+          running += 1;
+          most = Math.max(most, running);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          running -= 1;
+          return null;
+        },
+      },
+      hooks: { claimed: (claimed) => claimSizes.push(claimed.length) },
+    });
+    worker.start();
+    await until(async () =>
+      (await jobRows(jobs.map((job) => job.id))).every((row) => row.status === 'completed'),
+    );
+    await worker.stop();
+    expect(claimSizes[0]).toBe(6);
+    expect(Math.max(...claimSizes)).toBeLessThanOrEqual(6);
+    expect(most).toBe(3);
+    expect([...runs.values()]).toEqual(jobs.map(() => 1));
+  });
+
+  it('claims only for free slots with no local queue', async () => {
+    await discoveryJobs(6);
+    const claimSizes: number[] = [];
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 2,
+      prefetch: 0,
+      waitMs: 200,
+      tasks: { channel_discovery: () => null },
+      hooks: { claimed: (claimed) => claimSizes.push(claimed.length) },
+    });
+    worker.start();
+    await until(() => claimSizes.reduce((sum, size) => sum + size, 0) === 6);
+    await worker.stop();
+    expect(Math.max(...claimSizes)).toBeLessThanOrEqual(2);
+  });
+
+  it('releases a claimed job that cannot start within a third of its lease, unspent, for an idle worker to run', async () => {
+    await discoveryJobs(2);
+    const busy = gate();
+    const ranOnBusy: string[] = [];
+    const released: string[] = [];
+    const busyWorker = createWorker({
+      url: api.url,
+      workerId: 'busy',
+      concurrency: 1,
+      prefetch: 1,
+      leaseSeconds: 3,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async (job) => {
+          ranOnBusy.push(job.id);
+          await busy.opened;
+          return null;
+        },
+      },
+      hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
+    });
+    const claimed: string[] = [];
+    busyWorker.start();
+    await until(() => ranOnBusy.length === 1);
+    const ranOnIdle: string[] = [];
+    const idleWorker = createWorker({
+      url: api.url,
+      workerId: 'idle',
+      concurrency: 1,
+      waitMs: 10_000,
+      tasks: {
+        channel_discovery: (job) => {
+          ranOnIdle.push(job.id);
+          return null;
+        },
+      },
+      hooks: { claimed: (jobs) => claimed.push(...jobs.map((job) => job.id)) },
+    });
+    idleWorker.start();
+    // The busy worker holds its second job in its local queue, its one slot taken until the gate opens.
+    await until(() => ranOnIdle.length === 1, 10_000);
+    const [waited] = ranOnIdle;
+    expect(released).toEqual([waited]);
+    expect(ranOnBusy).not.toContain(waited);
+    await until(async () => (await jobRow(waited!)).status === 'completed');
+    // Released without spending the busy worker's attempt: the idle worker's run is the job's first.
+    expect(await jobRow(waited!)).toMatchObject({ status: 'completed', attempts: 1, locked_by: 'idle' });
+    busy.open();
+    await Promise.all([busyWorker.stop(), idleWorker.stop()]);
+    expect(await jobRow(ranOnBusy[0]!)).toMatchObject({
+      status: 'completed',
+      attempts: 1,
+      locked_by: 'busy',
+    });
+    expect(claimed).toEqual([waited]);
+  });
+
+  it('releases the jobs waiting in its local queue when it stops, unspent', async () => {
+    const jobs = await discoveryJobs(4);
+    const ran: string[] = [];
+    const released: string[] = [];
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      waitMs: 200,
+      prefetch: 3,
+      tasks: {
+        channel_discovery: async (job) => {
+          ran.push(job.id);
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          return null;
+        },
+      },
+      hooks: { released: (released_) => released.push(...released_.map((job) => job.id)) },
+    });
+    worker.start();
+    await until(() => ran.length === 1);
+    await worker.stop();
+    expect(ran).toHaveLength(1);
+    expect(released.sort()).toEqual(
+      jobs
+        .map((job) => job.id)
+        .filter((id) => id !== ran[0])
+        .sort(),
+    );
+    for (const row of await jobRows(released)) {
+      expect(row).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
+    }
+  });
+});
