@@ -12,6 +12,8 @@ import { seedDatabase } from '../src/factories/bulk-seed';
 import { seedPlanFrom } from '../src/factories/seed-plan';
 import { channelFactory } from '../src/factories';
 import { countChannelVideos, listChannels } from '../src/services/channels';
+import { setBudget, setJobTypeCost } from '../src/queue/budgets';
+import { setJobTypeRate, setRateKey } from '../src/queue/rate-limits';
 import { claimJobs, completeJobs } from '../src/services/job-queue';
 import { getJob, listJobs } from '../src/services/processing-jobs';
 import { sessionProgress } from '../src/services/processing-sessions';
@@ -129,6 +131,20 @@ async function main(): Promise<void> {
 
     const limitTranscripts = (maxRunning: number | null) =>
       db('job_types').where({ name: 'transcript_extraction' }).update({ max_running: maxRunning });
+    /** A daily budget that discoveries spend, start rates on transcripts and on the busiest channel; or none. */
+    const flowControl = async (on: boolean) => {
+      if (!on) {
+        await setJobTypeCost(db, { jobType: 'channel_discovery', budget: null });
+        await setJobTypeRate(db, { jobType: 'transcript_extraction', maxStarts: null });
+        await db('rate_keys').delete();
+        await db('quota_budgets').delete();
+        return;
+      }
+      await setBudget(db, { name: 'youtube-data-api', capacity: 1_000_000, timeZone: 'America/Los_Angeles' });
+      await setJobTypeCost(db, { jobType: 'channel_discovery', budget: 'youtube-data-api', units: 3 });
+      await setJobTypeRate(db, { jobType: 'transcript_extraction', maxStarts: 100_000, perSeconds: 60 });
+      await setRateKey(db, { key: `channel:${channelId}`, maxStarts: 1_000, perSeconds: 60 });
+    };
     /** Each path: its name, the work, and what to set up before it (not explained). */
     const paths: [string, () => Promise<unknown>, (() => Promise<unknown>)?][] = [
       [
@@ -167,6 +183,14 @@ async function main(): Promise<void> {
         () => claimJobs(db, claimJobsInput.parse({ workerId: 'explain', limit: 10 })),
         () => limitTranscripts(1_000),
       ],
+      [
+        'jobs.claim (10), a daily budget and start rates set',
+        () => claimJobs(db, claimJobsInput.parse({ workerId: 'explain', limit: 10 })),
+        async () => {
+          await limitTranscripts(null);
+          await flowControl(true);
+        },
+      ],
     ];
     const explained: Explained[] = [];
     for (const [name, run, setUp] of paths) {
@@ -186,6 +210,7 @@ async function main(): Promise<void> {
       }
     }
     await limitTranscripts(null);
+    await flowControl(false);
     await db.raw(
       `UPDATE processing_jobs SET status = 'queued', attempts = 0, lease_token = NULL, lease_expires_at = NULL, locked_by = NULL WHERE locked_by = 'explain'`,
     );
