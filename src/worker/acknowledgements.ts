@@ -1,6 +1,7 @@
 import { asError, backoffMs, Changes, judge } from './calls';
 import {
   type ClaimedJob,
+  type Deferral,
   type Outcome,
   PermanentJobError,
   type Undelivered,
@@ -49,8 +50,9 @@ interface Pending {
   unsure: boolean;
 }
 
-/** The largest batch `jobs.completeMany` takes. */
+/** The largest batch `jobs.completeMany` takes, and the most follow-up jobs it takes in all. */
 const maxBatch = 100;
+const maxFollowUps = 1_000;
 
 /** `jobs.completeMany` calls in flight at once, at most. */
 const completionCalls = 2;
@@ -60,6 +62,42 @@ const callTimeoutMs = 30_000;
 
 /** A job's error as `jobs.fail` stores it: text PostgreSQL can hold, within the schema's length. */
 const storedMessage = (error: Error) => (error.message.replaceAll('\0', '') || error.name).slice(0, 10_000);
+
+/** Completions in batches `jobs.completeMany` takes: 100 jobs at most, with 1,000 follow-up jobs at most in all. */
+function completionBatches(items: Pending[]): Pending[][] {
+  const batches: Pending[][] = [];
+  let batch: Pending[] = [];
+  let followUps = 0;
+  for (const item of items) {
+    if (item.outcome.kind !== 'complete') continue;
+    const count = item.outcome.followUps?.length ?? 0;
+    if (batch.length === maxBatch || (batch.length > 0 && followUps + count > maxFollowUps)) {
+      batches.push(batch);
+      batch = [];
+      followUps = 0;
+    }
+    batch.push(item);
+    followUps += count;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+/** A snooze's reason as `jobs.snooze` takes and stores it: trimmed, within its length, left out if empty. */
+const snoozeReason = (reason: string | undefined) =>
+  reason?.replaceAll('\0', '').trim().slice(0, 1_000).trim() || undefined;
+
+/** Why a job the outcome defers waits, or nothing for an outcome that does not defer it. */
+const deferralOf = (outcome: Outcome): Deferral | undefined => {
+  if (outcome.kind === 'snooze') return 'snoozed';
+  if (
+    outcome.kind === 'fail' &&
+    (outcome.failure === 'rate_limited' || outcome.failure === 'quota_exhausted')
+  ) {
+    return outcome.failure;
+  }
+  return undefined;
+};
 
 export function createAcknowledgements(settings: {
   api: WorkerApi;
@@ -103,11 +141,14 @@ export function createAcknowledgements(settings: {
     changes.notify();
   };
 
-  const acknowledged = (item: Pending) => {
+  /** `row`: the job as the API recorded the outcome, for a deferral's time. */
+  const acknowledged = (item: Pending, row?: { runAfter: Date }) => {
     end(item);
     const { outcome, job } = item;
-    if (outcome.kind === 'complete') hooks.completed?.(job, performance.now() - item.startedAt);
-    else if (outcome.kind === 'fail') hooks.failed?.(job, outcome.error, outcome.permanent);
+    const deferral = deferralOf(outcome);
+    if (deferral) hooks.deferred?.(job, deferral, row?.runAfter ?? new Date());
+    else if (outcome.kind === 'complete') hooks.completed?.(job, performance.now() - item.startedAt);
+    else if (outcome.kind === 'fail') hooks.failed?.(job, outcome.error, outcome.failure === 'permanent');
     else hooks.released?.([job]);
   };
 
@@ -131,6 +172,14 @@ export function createAcknowledgements(settings: {
   /** Whether the job, as read now, shows this worker's own outcome recorded. */
   const landed = ({ job, outcome }: Pending, row: JobRow) => {
     if (outcome.kind === 'release') return row.status === 'queued' && row.attempts === job.attempts - 1;
+    // A deferral gives the attempt back and shows why the job waits, with what the worker said.
+    const deferredAs = (detail: string | null) =>
+      row.status === 'queued' &&
+      row.attempts === job.attempts - 1 &&
+      row.waitReason === deferralOf(outcome) &&
+      row.waitDetail === detail;
+    if (outcome.kind === 'snooze') return deferredAs(snoozeReason(outcome.reason) ?? null);
+    if (deferralOf(outcome)) return outcome.kind === 'fail' && deferredAs(storedMessage(outcome.error));
     if (row.attempts !== job.attempts || row.lockedBy !== workerId) return false;
     if (outcome.kind === 'complete') return row.status === 'completed';
     return (
@@ -144,7 +193,7 @@ export function createAcknowledgements(settings: {
     try {
       const row = await api.jobs.get.query({ id: item.job.id }, { signal: callSignal() });
       if (closing.signal.aborted) return;
-      if (landed(item, row)) acknowledged(item);
+      if (landed(item, row)) acknowledged(item, row);
       else lost(item, reason);
     } catch (error) {
       if (closing.signal.aborted) return;
@@ -160,9 +209,13 @@ export function createAcknowledgements(settings: {
         {
           jobs: batch.map(({ job, outcome }) => ({
             id: job.id,
-            leaseToken: job.leaseToken!,
-            ...(outcome.kind === 'complete' && outcome.result !== undefined
-              ? { result: outcome.result }
+            leaseToken: job.leaseToken,
+            ...(outcome.kind === 'complete'
+              ? {
+                  ...(outcome.result === undefined ? {} : { result: outcome.result }),
+                  ...(outcome.unitsSpent === undefined ? {} : { unitsSpent: outcome.unitsSpent }),
+                  ...(outcome.followUps ? { followUps: outcome.followUps } : {}),
+                }
               : {}),
           })),
         },
@@ -193,7 +246,7 @@ export function createAcknowledgements(settings: {
         item.outcome = {
           kind: 'fail',
           error: new PermanentJobError(`the API rejected the job's result: ${verdict.reason}`),
-          permanent: true,
+          failure: 'permanent',
         };
         item.sending = false;
         item.unsure = false;
@@ -202,23 +255,37 @@ export function createAcknowledgements(settings: {
     }
   };
 
-  const fail = async (item: Pending, { error, permanent }: Extract<Outcome, { kind: 'fail' }>) => {
+  /**
+   * The API rejected how the worker reported the job (a quota exhausted for a type with no budget, a snooze past the
+   * schedule's horizon), and would reject it again: the job is failed by a plain error instead, retried with backoff.
+   */
+  const failPlainly = (item: Pending, reason: string) => {
+    const { outcome } = item;
+    hooks.error?.(
+      new Error(`the API rejected the ${outcome.kind} of job ${item.job.id} (${reason}): failed instead`),
+    );
+    const error =
+      outcome.kind === 'fail' ? outcome.error : new Error(`the API rejected the ${outcome.kind}: ${reason}`);
+    item.outcome = { kind: 'fail', error, failure: 'error' };
+    item.sending = false;
+    item.unsure = false;
+    item.dueAt = Date.now();
+  };
+
+  /** What every call reporting one job does with the API's response. */
+  const report = async (item: Pending, call: () => Promise<{ runAfter: Date }>) => {
     try {
-      await api.jobs.fail.mutate(
-        {
-          id: item.job.id,
-          leaseToken: item.job.leaseToken!,
-          error: storedMessage(error),
-          retryable: !permanent,
-        },
-        { signal: callSignal() },
-      );
-      if (!closing.signal.aborted) acknowledged(item);
+      const row = await call();
+      if (!closing.signal.aborted) acknowledged(item, row);
     } catch (thrown) {
       if (closing.signal.aborted) return;
       const verdict = judge(thrown);
+      const { outcome } = item;
       if (verdict.kind === 'rejected') await rejected(item, verdict.reason);
       else if (verdict.kind === 'retry') retryLater([item], thrown, verdict.afterMs);
+      else if (outcome.kind === 'snooze' || (outcome.kind === 'fail' && outcome.failure !== 'error')) {
+        failPlainly(item, verdict.reason);
+      } else if (outcome.kind === 'release') await rejected(item, verdict.reason);
       else {
         // Nothing sent again would be accepted: the lease runs out and the job is retried as if the worker died.
         hooks.error?.(new Error(`the API rejected the failure of job ${item.job.id}: ${verdict.reason}`));
@@ -227,20 +294,46 @@ export function createAcknowledgements(settings: {
     }
   };
 
-  const release = async (item: Pending) => {
-    try {
-      await api.jobs.release.mutate(
-        { id: item.job.id, leaseToken: item.job.leaseToken! },
+  const fail = (item: Pending, outcome: Extract<Outcome, { kind: 'fail' }>) =>
+    report(item, () =>
+      api.jobs.fail.mutate(
+        {
+          id: item.job.id,
+          leaseToken: item.job.leaseToken,
+          error: storedMessage(outcome.error),
+          kind: outcome.failure,
+          ...(outcome.retryAfterSeconds === undefined
+            ? {}
+            : { retryAfterSeconds: outcome.retryAfterSeconds }),
+          ...(outcome.scope === undefined ? {} : { scope: outcome.scope }),
+          ...(outcome.unitsSpent === undefined ? {} : { unitsSpent: outcome.unitsSpent }),
+        },
         { signal: callSignal() },
-      );
-      if (!closing.signal.aborted) acknowledged(item);
-    } catch (error) {
-      if (closing.signal.aborted) return;
-      const verdict = judge(error);
-      if (verdict.kind === 'retry') retryLater([item], error, verdict.afterMs);
-      else await rejected(item, verdict.reason);
-    }
+      ),
+    );
+
+  const snooze = (item: Pending, outcome: Extract<Outcome, { kind: 'snooze' }>) => {
+    const reason = snoozeReason(outcome.reason);
+    return report(item, () =>
+      api.jobs.snooze.mutate(
+        {
+          id: item.job.id,
+          leaseToken: item.job.leaseToken,
+          // Seconds from now, on the API's clock: a clock that differs from the worker's moves nothing, and a
+          // call sent again counts from the same time.
+          delaySeconds: Math.max(0, Math.ceil((outcome.until.getTime() - Date.now()) / 1_000)),
+          ...(reason === undefined ? {} : { reason }),
+          ...(outcome.unitsSpent === undefined ? {} : { unitsSpent: outcome.unitsSpent }),
+        },
+        { signal: callSignal() },
+      ),
+    );
   };
+
+  const release = (item: Pending) =>
+    report(item, () =>
+      api.jobs.release.mutate({ id: item.job.id, leaseToken: item.job.leaseToken }, { signal: callSignal() }),
+    );
 
   const send = () => {
     timer = undefined;
@@ -248,9 +341,8 @@ export function createAcknowledgements(settings: {
     const now = Date.now();
     const due = [...pending.values()].filter((item) => !item.sending && item.dueAt <= now);
     const calls: Promise<void>[] = [];
-    const completions = due.filter((item) => item.outcome.kind === 'complete');
-    for (let start = 0; start < completions.length && completing < completionCalls; start += maxBatch) {
-      const batch = completions.slice(start, start + maxBatch);
+    for (const batch of completionBatches(due)) {
+      if (completing >= completionCalls) break;
       for (const item of batch) item.sending = true;
       completing += 1;
       calls.push(complete(batch).finally(() => (completing -= 1)));
@@ -259,7 +351,8 @@ export function createAcknowledgements(settings: {
       if (item.outcome.kind === 'complete') continue;
       item.sending = true;
       if (item.outcome.kind === 'fail') calls.push(fail(item, item.outcome));
-      else if (item.outcome.kind === 'release') calls.push(release(item));
+      else if (item.outcome.kind === 'snooze') calls.push(snooze(item, item.outcome));
+      else calls.push(release(item));
     }
     for (const call of calls) void call.finally(scheduleNext);
     // What is not due yet (a timer may fire a moment before `Date.now()` reaches its time) waits for the next send.

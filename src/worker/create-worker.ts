@@ -5,13 +5,15 @@ import { createAcknowledgements } from './acknowledgements';
 import { asError, Changes } from './calls';
 import { createClaimLoop } from './claim-loop';
 import { createLeaseKeeper } from './lease-keeper';
+import { outcomeOfError, SnoozeJob } from './policies';
 import { inHandlerSpan } from './tracing';
 import {
   type ClaimedJob,
+  type FollowUpJob,
   type JobType,
   LeaseLostError,
-  PermanentJobError,
   type Task,
+  type TaskHelpers,
   type Worker,
   type WorkerOptions,
 } from './types';
@@ -34,10 +36,14 @@ interface Running {
  */
 const stopSettleMs = 2_000;
 
+/** The most follow-up jobs `jobs.complete` takes with one job. */
+const maxFollowUps = 1_000;
+
 /**
  * A worker over the typed client, in three parts: the claim loop fills free slots, the lease keeper renews the lease
  * of every job the worker holds, and the acknowledgements keep each finished job's outcome until the API has
- * acknowledged it. Handlers run concurrently; a throwing handler's job is failed with its message. The lease token
+ * acknowledged it. Handlers run concurrently; a throwing handler's job is failed with its message, or deferred, as
+ * its error's class says (src/worker/policies.ts). The lease token
  * fences the worker: a job taken over by another worker aborts this one's signal, and nothing this worker does with
  * it afterwards is recorded.
  */
@@ -93,6 +99,28 @@ export function createWorker(options: WorkerOptions): Worker {
     running.set(job.id, entry);
     leases.hold(job, leasedAt);
     const task = options.tasks[job.jobType] as Task<JobType>;
+    let unitsSpent: number | undefined;
+    const followUps: FollowUpJob[] = [];
+    const helpers: TaskHelpers = {
+      signal: entry.controller.signal,
+      workerId,
+      api,
+      snooze(after, reason) {
+        throw new SnoozeJob(after, reason);
+      },
+      spend(units) {
+        if (!Number.isInteger(units) || units < 0) {
+          throw new RangeError(`units spent are a whole number, 0 or more, not ${units}`);
+        }
+        unitsSpent = (unitsSpent ?? 0) + units;
+      },
+      followUp(...jobs) {
+        if (followUps.length + jobs.length > maxFollowUps) {
+          throw new RangeError(`a completion enqueues ${maxFollowUps} follow-up jobs at most`);
+        }
+        followUps.push(...jobs);
+      },
+    };
     const finish = (outcome: Parameters<typeof acknowledgements.add>[1]) => {
       running.delete(job.id);
       if (!entry.dropped) acknowledgements.add(job, outcome, entry.started);
@@ -100,17 +128,22 @@ export function createWorker(options: WorkerOptions): Worker {
       settledHandlers.notify();
     };
     Promise.resolve()
-      .then(() =>
-        inHandlerSpan(job, workerId, () => task(job, { signal: entry.controller.signal, workerId, api })),
-      )
+      .then(() => inHandlerSpan(job, workerId, () => task(job, helpers)))
       .then(
-        (result) => finish({ kind: 'complete', result }),
+        (result) =>
+          finish({
+            kind: 'complete',
+            result,
+            ...(unitsSpent === undefined ? {} : { unitsSpent }),
+            ...(followUps.length === 0 ? {} : { followUps }),
+          }),
         (thrown: unknown) => {
           const error = asError(thrown);
+          // A handler that gives up as the worker stops is released; a snooze is a decision, and stands.
           finish(
-            entry.stopping
+            entry.stopping && !(error instanceof SnoozeJob)
               ? { kind: 'release' }
-              : { kind: 'fail', error, permanent: error instanceof PermanentJobError },
+              : outcomeOfError(error, unitsSpent),
           );
         },
       );

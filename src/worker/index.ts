@@ -1,6 +1,10 @@
 export { createWorker } from './create-worker';
+export { QuotaExhaustedError, RateLimitedError, SnoozeJob } from './policies';
 export {
   type ClaimedJob,
+  type Deferral,
+  type FailureKind,
+  type FollowUpJob,
   type JobOf,
   type JobResult,
   type JobType,

@@ -44,7 +44,7 @@ export function workerMetrics(registry: Registry, next: WorkerHooks = {}): Worke
   });
   const undelivered = new Counter({
     name: 'tubesensei_worker_undelivered_total',
-    help: 'Outcomes the API had not acknowledged when the worker stopped, by kind (complete, fail, release).',
+    help: 'Outcomes the API had not acknowledged when the worker stopped, by kind (complete, fail, snooze, release).',
     labelNames: ['outcome'] as const,
     registers,
   });
@@ -72,6 +72,10 @@ export function workerMetrics(registry: Registry, next: WorkerHooks = {}): Worke
     failed(job, error, permanent) {
       ended(job, permanent ? 'failed_permanently' : 'failed');
       next.failed?.(job, error, permanent);
+    },
+    deferred(job, reason, until) {
+      ended(job, reason);
+      next.deferred?.(job, reason, until);
     },
     leaseLost(job, reason) {
       ended(job, 'lease_lost');

@@ -13,6 +13,12 @@ export type ClaimedJob = Outputs['jobs']['claim'][number];
 export type JobType = ClaimedJob['jobType'];
 /** What a handler may return: stored as the job's `result`. */
 export type JobResult = Inputs['jobs']['complete']['result'];
+/** A job that follows from another, enqueued with that one's completion. */
+export type FollowUpJob = Inputs['jobs']['enqueue'];
+/** What a failure was, and so what the queue does with its job. */
+export type FailureKind = NonNullable<Inputs['jobs']['fail']['kind']>;
+/** Why a deferred job waits. */
+export type Deferral = 'snoozed' | 'rate_limited' | 'quota_exhausted';
 
 /** A claimed job of one type, as that type's handler receives it. */
 export type JobOf<T extends JobType> = ClaimedJob & { jobType: T };
@@ -27,6 +33,21 @@ export interface TaskHelpers {
   workerId: string;
   /** The typed client the worker calls the API with, for the writes a job makes (videos, transcripts). */
   api: WorkerApi;
+  /**
+   * Puts the job off until `after` (a time, or seconds from now), its attempt unspent, nothing recorded as a
+   * failure, `reason` shown on it. It throws a `SnoozeJob`, so it ends the handler: `return helpers.snooze(600)`.
+   */
+  snooze(after: Date | number, reason?: string): never;
+  /**
+   * Budget units the job really spent, added up over calls and reported with its outcome in place of its type's
+   * cost: a discovery that paged through 40 `playlistItems.list` pages spends 40. Not reported if never called.
+   */
+  spend(units: number): void;
+  /**
+   * Jobs that follow from this one (the transcripts of the videos a discovery found), enqueued with its completion
+   * under its lease, in the same transaction: none if the job is not completed.
+   */
+  followUp(...jobs: FollowUpJob[]): void;
 }
 
 export type Task<T extends JobType> = (job: JobOf<T>, helpers: TaskHelpers) => Promise<JobResult> | JobResult;
@@ -42,10 +63,21 @@ export class LeaseLostError extends Error {
   override name = 'LeaseLostError';
 }
 
-/** What a worker reports to the API about a job it claimed: `jobs.completeMany`, `jobs.fail` or `jobs.release`. */
+/**
+ * What a worker reports to the API about a job it claimed: `jobs.completeMany`, `jobs.fail`, `jobs.snooze` or
+ * `jobs.release`. `unitsSpent` is what the handler reported through `spend`.
+ */
 export type Outcome =
-  | { kind: 'complete'; result: JobResult }
-  | { kind: 'fail'; error: Error; permanent: boolean }
+  | { kind: 'complete'; result: JobResult; unitsSpent?: number; followUps?: FollowUpJob[] }
+  | {
+      kind: 'fail';
+      error: Error;
+      failure: FailureKind;
+      retryAfterSeconds?: number;
+      scope?: 'key' | 'type';
+      unitsSpent?: number;
+    }
+  | { kind: 'snooze'; until: Date; reason: string | undefined; unitsSpent?: number }
   | { kind: 'release' };
 
 /** A job whose outcome the API never acknowledged before the worker stopped. */
@@ -59,6 +91,8 @@ export interface WorkerHooks {
   claimed?(jobs: ClaimedJob[]): void;
   completed?(job: ClaimedJob, durationMs: number): void;
   failed?(job: ClaimedJob, error: Error, permanent: boolean): void;
+  /** A job queued again for later with its attempt unspent (snoozed, rate limited, its budget spent), until when. */
+  deferred?(job: ClaimedJob, reason: Deferral, until: Date): void;
   /** Once per job whose lease was lost; its result, if any, was dropped. */
   leaseLost?(job: ClaimedJob, reason: string): void;
   /** Jobs released at stop, queued again for other workers. */

@@ -1,0 +1,250 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import {
+  type ClaimedJob,
+  createWorker,
+  type Deferral,
+  QuotaExhaustedError,
+  RateLimitedError,
+  SnoozeJob,
+  type Task,
+} from '../../src/client';
+import { channelFactory, videoFactory } from '../../src/factories';
+import { setBudget, setJobTypeCost } from '../../src/queue/budgets';
+import { enqueueJobs } from '../../src/services/job-queue';
+import { testDatabase } from '../support/database';
+import { resetFlowControl } from '../support/flow-control';
+import { until } from '../support/until';
+import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
+
+const api = useWorkerApi();
+beforeEach(() => resetFlowControl(testDatabase().db));
+
+const seconds = (n: number) => n * 1_000;
+
+/** A budget the discovery jobs spend `cost` units of at each start. */
+async function discoveriesSpend(cost: number) {
+  const db = testDatabase().db;
+  await setBudget(db, { name: 'youtube-data-api', capacity: 10_000, timeZone: 'America/Los_Angeles' });
+  await setJobTypeCost(db, { jobType: 'channel_discovery', budget: 'youtube-data-api', units: cost });
+}
+
+/**
+ * Runs the queued discovery jobs through one worker until each has an outcome the API acknowledged, and returns
+ * what its hooks saw, with the moments before the worker started and after the last outcome.
+ */
+async function runDiscoveries(count: number, task: Task<'channel_discovery'>) {
+  const deferred: { job: ClaimedJob; reason: Deferral; until: Date }[] = [];
+  const failed: { job: ClaimedJob; error: Error; permanent: boolean }[] = [];
+  const completed: ClaimedJob[] = [];
+  const errors: Error[] = [];
+  const worker = createWorker({
+    url: api.url,
+    concurrency: count,
+    waitMs: 200,
+    tasks: { channel_discovery: task },
+    hooks: {
+      deferred: (job, reason, at) => deferred.push({ job, reason, until: at }),
+      failed: (job, error, permanent) => failed.push({ job, error, permanent }),
+      completed: (job) => completed.push(job),
+      error: (error) => errors.push(error),
+    },
+  });
+  const before = Date.now();
+  worker.start();
+  await until(() => deferred.length + failed.length + completed.length === count);
+  const after = Date.now();
+  await worker.stop();
+  return { deferred, failed, completed, errors, before, after };
+}
+
+describe('a handler saying what becomes of its job', () => {
+  it('snoozes its job for the seconds it gives, its attempt unspent and its reason shown, recording no failure', async () => {
+    const [job] = await discoveryJobs(1);
+    const run = await runDiscoveries(1, (_job, helpers) =>
+      helpers.snooze(600, 'the premiere has not aired yet'),
+    );
+    const row = await jobRow(job!.id);
+    expect(row).toMatchObject({
+      status: 'queued',
+      attempts: 0,
+      wait_reason: 'snoozed',
+      wait_detail: 'the premiere has not aired yet',
+      error_message: null,
+      lease_token: null,
+    });
+    expect(row.run_after.getTime()).toBeGreaterThanOrEqual(run.before + seconds(600));
+    expect(row.run_after.getTime()).toBeLessThanOrEqual(run.after + seconds(601));
+    expect(run.deferred).toEqual([
+      { job: expect.objectContaining({ id: job!.id }), reason: 'snoozed', until: row.run_after },
+    ]);
+    expect(run.failed).toEqual([]);
+  });
+
+  it('snoozes its job until the time a thrown SnoozeJob names', async () => {
+    const [job] = await discoveryJobs(1);
+    const dueAt = new Date(Date.now() + seconds(3_600));
+    const run = await runDiscoveries(1, () => {
+      throw new SnoozeJob(dueAt);
+    });
+    const row = await jobRow(job!.id);
+    expect(row).toMatchObject({ status: 'queued', attempts: 0, wait_reason: 'snoozed', wait_detail: null });
+    // Sent as whole seconds from the moment it was sent: at the time named, or within a second and the call after.
+    expect(row.run_after.getTime()).toBeGreaterThanOrEqual(dueAt.getTime());
+    expect(row.run_after.getTime()).toBeLessThanOrEqual(
+      dueAt.getTime() + seconds(1) + (run.after - run.before),
+    );
+  });
+
+  it('rejects a snooze to no time at all, failing the job with its message to be retried', async () => {
+    const [job] = await discoveryJobs(1);
+    const run = await runDiscoveries(1, (_job, helpers) => helpers.snooze(Number.NaN));
+    expect(run.failed).toHaveLength(1);
+    expect(await jobRow(job!.id)).toMatchObject({
+      status: 'queued',
+      attempts: 1,
+      wait_reason: 'retry',
+      error_message: 'a snooze needs a time or a number of seconds from now, not NaN',
+    });
+  });
+
+  it('defers a rate-limited job by its retry-after, its attempt unspent, and cools its key down as long', async () => {
+    const [job] = await discoveryJobs(1);
+    const run = await runDiscoveries(1, () => {
+      throw new RateLimitedError('429 Too Many Requests', { retryAfterSeconds: 120 });
+    });
+    const row = await jobRow(job!.id);
+    expect(row).toMatchObject({
+      status: 'queued',
+      attempts: 0,
+      wait_reason: 'rate_limited',
+      wait_detail: '429 Too Many Requests',
+      error_message: null,
+    });
+    expect(row.run_after.getTime()).toBeGreaterThanOrEqual(run.before + seconds(120));
+    expect(row.run_after.getTime()).toBeLessThanOrEqual(run.after + seconds(120));
+    const key = await testDatabase().db('rate_keys').where({ key: row.rate_key }).first();
+    expect(key).toMatchObject({ cooldown_until: row.run_after, rate_limited_in_a_row: 1 });
+    expect(run.deferred.map(({ reason, until: at }) => ({ reason, at }))).toEqual([
+      { reason: 'rate_limited', at: row.run_after },
+    ]);
+  });
+
+  it('cools the whole type down for a rate limit with scope type, its retry-after rounded up to whole seconds', async () => {
+    const [job] = await discoveryJobs(1);
+    const run = await runDiscoveries(1, () => {
+      throw new RateLimitedError('this address is blocked', { retryAfterSeconds: 30.2, scope: 'type' });
+    });
+    const row = await jobRow(job!.id);
+    expect(row).toMatchObject({ status: 'queued', attempts: 0, wait_reason: 'rate_limited' });
+    expect(row.run_after.getTime()).toBeGreaterThanOrEqual(run.before + seconds(31));
+    expect(row.run_after.getTime()).toBeLessThanOrEqual(run.after + seconds(31));
+    const type = await testDatabase().db('job_types').where({ name: 'channel_discovery' }).first();
+    expect(type.cooldown_until).toEqual(row.run_after);
+    expect(await testDatabase().db('rate_keys').where({ key: row.rate_key }).first()).toBeUndefined();
+  });
+
+  it('defers a job whose budget YouTube says is spent to the budget’s reset, and marks the budget spent until then', async () => {
+    await discoveriesSpend(3);
+    const [job] = await discoveryJobs(1);
+    const run = await runDiscoveries(1, () => {
+      throw new QuotaExhaustedError('403 quotaExceeded');
+    });
+    const row = await jobRow(job!.id);
+    expect(row).toMatchObject({
+      status: 'queued',
+      attempts: 0,
+      wait_reason: 'quota_exhausted',
+      wait_detail: '403 quotaExceeded',
+    });
+    const budget = await testDatabase().db('quota_budgets').where({ name: 'youtube-data-api' }).first();
+    expect(budget.exhausted_until).toEqual(row.run_after);
+    // The next local midnight in Los Angeles: within a day (25 hours on the day the clocks go back).
+    expect(row.run_after.getTime()).toBeGreaterThan(run.before);
+    expect(row.run_after.getTime()).toBeLessThanOrEqual(run.after + seconds(25 * 3_600));
+    expect(run.deferred.map(({ reason }) => reason)).toEqual(['quota_exhausted']);
+  });
+
+  it('retries with backoff a job whose type spends no budget when its handler says the quota is spent', async () => {
+    const [job] = await discoveryJobs(1);
+    const run = await runDiscoveries(1, () => {
+      throw new QuotaExhaustedError('403 quotaExceeded');
+    });
+    expect(await jobRow(job!.id)).toMatchObject({
+      status: 'queued',
+      attempts: 1,
+      wait_reason: 'retry',
+      error_message: '403 quotaExceeded',
+    });
+    expect(run.failed.map(({ permanent }) => permanent)).toEqual([false]);
+    expect(run.errors.map((error) => error.message)).toEqual([
+      expect.stringMatching(/^the API rejected the fail of job .* \(.*spends no budget.*\): failed instead$/),
+    ]);
+  });
+
+  it('reports the units a handler spent with its completion, failure or snooze, in place of its type’s cost', async () => {
+    await discoveriesSpend(5);
+    const [completing, failing, snoozing, silent] = await discoveryJobs(4);
+    await runDiscoveries(4, (job, helpers) => {
+      if (job.id === completing!.id) {
+        helpers.spend(2);
+        helpers.spend(1);
+        return { videosFound: 0, newVideos: 0 };
+      }
+      if (job.id === failing!.id) {
+        helpers.spend(7);
+        throw new Error('the channel page did not load');
+      }
+      if (job.id === snoozing!.id) {
+        helpers.spend(0);
+        return helpers.snooze(600);
+      }
+      return { videosFound: 0, newVideos: 0 };
+    });
+    const spent = await testDatabase().db('quota_spends').select('job_id', 'units');
+    expect(Object.fromEntries(spent.map((row) => [row.job_id, row.units]))).toEqual({
+      [completing!.id]: 3,
+      [failing!.id]: 7,
+      [snoozing!.id]: 0,
+      [silent!.id]: 5,
+    });
+  });
+
+  it('fails a job whose handler reports units that are not a whole number, as the mistake it is', async () => {
+    const [job] = await discoveryJobs(1);
+    await runDiscoveries(1, (_job, helpers) => {
+      helpers.spend(1.5);
+      return null;
+    });
+    expect(await jobRow(job!.id)).toMatchObject({
+      status: 'queued',
+      attempts: 1,
+      error_message: 'units spent are a whole number, 0 or more, not 1.5',
+    });
+  });
+
+  it('enqueues the follow-up jobs its handler names with the job’s completion', async () => {
+    const channel = await channelFactory.create();
+    const videos = await videoFactory.createList(2, { channelId: channel.id, status: 'discovered' });
+    const [job] = await enqueueJobs(testDatabase().db, [
+      { jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id },
+    ]);
+    await runDiscoveries(1, (_job, helpers) => {
+      helpers.followUp(
+        ...videos.map((video) => ({
+          jobType: 'transcript_extraction' as const,
+          entityType: 'video' as const,
+          entityId: video.id,
+        })),
+      );
+      return { videosFound: 2, newVideos: 2 };
+    });
+    expect(await jobRow(job!.id)).toMatchObject({ status: 'completed' });
+    const followUps = await testDatabase()
+      .db('processing_jobs')
+      .where({ job_type: 'transcript_extraction' })
+      .orderBy('entity_id');
+    expect(followUps.map((row) => [row.entity_id, row.status])).toEqual(
+      videos.map((video) => [video.id, 'queued']).sort(([a], [b]) => (a! < b! ? -1 : 1)),
+    );
+  });
+});
