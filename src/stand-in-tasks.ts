@@ -6,8 +6,9 @@ import type { Tasks } from './worker';
 /**
  * Stand-ins for the YouTube calls of TubeSensei's next phases, so that `npm start`, `npm run seed` and `npm run
  * worker` show jobs and sessions moving end to end. Discovery "finds" a few new videos made by the factories and
- * queues their transcripts in the same session; transcript extraction stores a factory transcript. Each takes
- * `workMs` and fails (retryably) at `failureRate`. Their results have their job type's shape (`jobResults`).
+ * queues their transcripts in the same session, with its completion; transcript extraction stores a factory
+ * transcript. Each takes `workMs` and fails (retryably) at `failureRate`. Their results have their job type's shape
+ * (`jobResults`).
  */
 export function standInTasks({ workMs, failureRate }: { workMs: number; failureRate: number }): Tasks {
   const work = async (signal: AbortSignal) => {
@@ -15,21 +16,21 @@ export function standInTasks({ workMs, failureRate }: { workMs: number; failureR
     if (Math.random() < failureRate) throw new Error('stand-in failure: the YouTube call timed out');
   };
   return {
-    channel_discovery: async (job, { api, signal }) => {
+    channel_discovery: async (job, { api, signal, followUp }) => {
       await work(signal);
       const videos = discoveredVideos(3);
       const upserted = await api.videos.upsertMany.mutate({ channelId: job.entityId, videos });
       const found = await Promise.all(
         videos.map((video) => api.videos.getByYoutubeId.query({ youtubeVideoId: video.youtubeVideoId })),
       );
-      await api.jobs.enqueueMany.mutate({
-        jobs: found.map((video) => ({
+      followUp(
+        ...found.map((video) => ({
           jobType: 'transcript_extraction' as const,
           entityType: 'video' as const,
           entityId: video.id,
           ...(job.sessionId ? { sessionId: job.sessionId } : {}),
         })),
-      });
+      );
       return { videosFound: videos.length, newVideos: upserted.inserted };
     },
     transcript_extraction: async (job, { api, signal }) => {
