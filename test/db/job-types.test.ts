@@ -47,7 +47,7 @@ afterAll(async () => {
 const claim = async (types: string[] | null) =>
   (
     await db.raw<{ rows: { job_type: string; entity_id: string }[] }>(
-      `SELECT job_type, entity_id FROM claim_jobs('w', ?::text[], 10, 60, '{queued,discovered}', '{processing}')`,
+      `SELECT job_type, entity_id FROM claim_jobs('w', ?::text[], 10, 60, '{queued,discovered}', '{processing}', NULL)`,
       [types],
     )
   ).rows;

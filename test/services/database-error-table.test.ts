@@ -10,7 +10,11 @@ import {
 import { ValidationError } from 'objection';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
-import { transientCode, translateDatabaseError } from '../../src/services/database-errors';
+import {
+  transientCode,
+  translateDatabaseError,
+  UnexpectedDatabaseError,
+} from '../../src/services/database-errors';
 import { ConflictError, InvalidInputError, UnavailableError } from '../../src/services/errors';
 import { testDatabase } from '../support/database';
 
@@ -245,17 +249,24 @@ describe('failures the caller may retry', () => {
       ['42601', 'the database system is shutting down'],
     ]) {
       const thrown = driverError(code!, message!);
-      // A failure of no kind the API names: wrapped as Objection would, for the 500 that follows.
+      // A failure of no kind the API names: a 500 naming its SQLSTATE, the driver's error kept as its cause.
       const error = translateDatabaseError(thrown);
-      expect(error).toBeInstanceOf(DBError);
-      expect(error).toMatchObject({ nativeError: thrown });
+      expect(error).toBeInstanceOf(UnexpectedDatabaseError);
+      expect(error).toMatchObject({ sqlState: code, cause: { nativeError: thrown } });
+      expect((error as Error).cause).toBeInstanceOf(DBError);
     }
+  });
+
+  it('a SQLSTATE of no kind the API names is an unexpected database error, not a race to run again', () => {
+    const error = translateDatabaseError(Object.assign(new Error('odd'), { code: '40P02' }));
+    expect(error).toBeInstanceOf(UnexpectedDatabaseError);
+    expect(error).toMatchObject({ sqlState: '40P02' });
   });
 
   it('anything else passes through unchanged, codes that only look alike included', () => {
     for (const thrown of [
       new TypeError('bug'),
-      Object.assign(new Error('odd'), { code: '40P02' }),
+      Object.assign(new Error('odd'), { code: 'E40P2' }),
       Object.assign(new Error('odd'), { code: 40001 }),
       Object.assign(new Error('odd'), { code: 53300 }),
     ])
