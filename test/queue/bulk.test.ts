@@ -414,7 +414,8 @@ describe('bulk retries beside workers', () => {
           await sleep(10);
         }
         for (const [index, job] of claimed.entries()) {
-          if (sweeping && (index + round) % 2 === 0)
+          if (sweeping && (index + round) % 2 === 0) {
+            failed += 1;
             await failJob(
               pool,
               failJobInput.parse({
@@ -424,12 +425,15 @@ describe('bulk retries beside workers', () => {
                 retryable: false,
               }),
             );
-          else await completeJob(pool, { id: job.id, leaseToken: job.leaseToken, result: null });
+          } else await completeJob(pool, { id: job.id, leaseToken: job.leaseToken, result: null });
         }
       }
     };
     let retried = 0;
+    let failed = 0;
     const sweeper = async () => {
+      // The sweeps meet the workers' failures however slowly the workers start: they begin at the first one.
+      await until(() => failed > 0);
       for (let round = 0; round < 8; round += 1)
         for (const result of await sweep((cursor) =>
           changeBulk(pool, 'retry', bulkRetryInput.parse({ sessionId: session.id, limit: 25, cursor })),

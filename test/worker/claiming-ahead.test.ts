@@ -82,11 +82,16 @@ describe('a worker claiming ahead', () => {
           return null;
         },
       },
-      hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
+      hooks: {
+        claimed: (jobs) => claimedByBusy.push(...jobs.map((job) => job.id)),
+        released: (jobs) => released.push(...jobs.map((job) => job.id)),
+      },
     });
+    const claimedByBusy: string[] = [];
     const claimed: string[] = [];
     busyWorker.start();
-    await until(() => ranOnBusy.length === 1);
+    // Both jobs with the busy worker, one running and one in its local queue, before the idle worker asks.
+    await until(() => ranOnBusy.length === 1 && claimedByBusy.length === 2);
     const ranOnIdle: string[] = [];
     const idleWorker = createWorker({
       url: api.url,
