@@ -34,35 +34,35 @@ export const sqlMutants: SqlMutant[] = [
   {
     name: 'claim hands out low priority first',
     file: claim,
-    find: `WHERE nth <= cap
-         ORDER BY priority DESC, created_at, id`,
-    replace: `WHERE nth <= cap
-         ORDER BY priority ASC, created_at, id`,
+    find: `SELECT id, budget, cost FROM in_budget
+         ORDER BY priority DESC, fair_round, created_at, id`,
+    replace: `SELECT id, budget, cost FROM in_budget
+         ORDER BY priority ASC, fair_round, created_at, id`,
     tests: ['test/queue/ordering.test.ts', 'test/queue/type-limits.test.ts'],
   },
   {
     name: 'claim hands out the newest job first among equal priorities',
     file: claim,
-    find: `ORDER BY priority DESC, created_at, id
-              LIMIT g.cap FOR UPDATE SKIP LOCKED) queued`,
-    replace: `ORDER BY priority DESC, created_at DESC, id
-              LIMIT g.cap FOR UPDATE SKIP LOCKED) queued`,
+    find: `ORDER BY priority DESC, fair_round, created_at, id
+            LIMIT g.cap FOR UPDATE SKIP LOCKED) queued`,
+    replace: `ORDER BY priority DESC, fair_round, created_at DESC, id
+            LIMIT g.cap FOR UPDATE SKIP LOCKED) queued`,
     tests: ['test/queue/ordering.test.ts'],
   },
   {
     name: 'claim ignores run_after (a retry runs at once)',
     file: claim,
-    find: `WHERE status = 'queued' AND NOT held AND run_after <= now() AND job_type`,
-    replace: `WHERE status = 'queued' AND NOT held AND job_type`,
+    find: `WHERE status = 'queued' AND NOT held AND run_after <= clock AND job_type = g.name`,
+    replace: `WHERE status = 'queued' AND NOT held AND job_type = g.name`,
     tests: queueTests,
   },
   {
     name: 'claim takes over an expired lease that has no attempt left',
     file: claim,
     find: `lease_expires_at < now() AND attempts < max_attempts
-                AND job_type`,
+              AND job_type = g.name`,
     replace: `lease_expires_at < now() AND attempts <= max_attempts
-                AND job_type`,
+              AND job_type = g.name`,
     tests: queueTests,
   },
   {
@@ -131,15 +131,19 @@ export const sqlMutants: SqlMutant[] = [
   {
     name: 'concurrent claims of a limited type do not take turns',
     file: claim,
-    find: `ORDER BY name FOR NO KEY UPDATE;`,
-    replace: `ORDER BY name;`,
+    find: `(claim_types IS NULL OR name = ANY(claim_types))
+        ORDER BY name FOR NO KEY UPDATE;
+      PERFORM 1 FROM quota_budgets`,
+    replace: `(claim_types IS NULL OR name = ANY(claim_types))
+        ORDER BY name;
+      PERFORM 1 FROM quota_budgets`,
     tests: ['test/queue/type-limits.test.ts'],
   },
   {
     name: "a limited type's room is ignored",
     file: claim,
-    find: `ELSE least(claim_limit, greatest(0, t.max_running - (`,
-    replace: `ELSE least(claim_limit, greatest(claim_limit, t.max_running - (`,
+    find: `CASE WHEN t.max_running IS NOT NULL THEN t.max_running - (`,
+    replace: `CASE WHEN t.max_running IS NOT NULL THEN claim_limit + t.max_running - (`,
     tests: ['test/queue/type-limits.test.ts'],
   },
   {
