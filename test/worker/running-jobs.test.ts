@@ -103,12 +103,14 @@ describe('a worker running jobs', () => {
     });
     worker.start();
     await until(() => started);
-    // Another worker takes the job over once its lease has run out.
-    await testDatabase()
-      .db('processing_jobs')
-      .where({ id: job!.id })
-      .update({ lease_expires_at: new Date(Date.now() - 1_000) });
-    const [takenOver] = await claimJobs(testDatabase().db, claimJobsInput.parse({ workerId: 'other' }));
+    // Another worker takes the job over once its lease has run out: in one transaction, so a renewal the worker
+    // sends meanwhile waits for the take-over and is rejected, instead of renewing the lease in between.
+    const [takenOver] = await testDatabase().db.transaction(async (trx) => {
+      await trx('processing_jobs')
+        .where({ id: job!.id })
+        .update({ lease_expires_at: new Date(Date.now() - 1_000) });
+      return claimJobs(trx, claimJobsInput.parse({ workerId: 'other' }));
+    });
     expect(takenOver?.id).toBe(job!.id);
     await until(() => aborted, 5_000);
     await completeJob(testDatabase().db, {
