@@ -1,7 +1,8 @@
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { config } from '../package.json';
 
 export interface LoadResult {
   requestsPerSecond: number;
@@ -30,14 +31,38 @@ const rssMb = (pid: number) => {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 };
 
+/** Where `npm run bench:build` compiles the servers (tsconfig.bench.json), apart from the package's dist/. */
+const compiledRoot = path.resolve(
+  __dirname,
+  '..',
+  (
+    JSON.parse(readFileSync(path.join(__dirname, '..', 'tsconfig.bench.json'), 'utf8')) as {
+      compilerOptions: { outDir: string };
+    }
+  ).compilerOptions.outDir,
+);
+
+/**
+ * A bench server (`ours.ts`, `bare.ts`) as `npm start` runs the API in production: compiled, with no TypeScript
+ * loader, whose compiled code would otherwise count in the server's memory.
+ */
+export function compiledServer(script: string): string {
+  const file = path.join(compiledRoot, 'bench', 'servers', script.replace(/\.ts$/, '.js'));
+  if (!existsSync(file))
+    throw new Error(`${file} is missing: run the bench with npm run bench, which builds it`);
+  return file;
+}
+
 /** Starts a server script in its own process, so the load generator does not share its event loop. */
 export async function startServer(
   script: string,
   databaseUrl: string,
   poolSize: number,
 ): Promise<BenchServer> {
-  const child = fork(path.join(__dirname, 'servers', script), {
-    execArgv: ['--import', 'tsx'],
+  const child = fork(compiledServer(script), {
+    // The flags `npm start` gives node in production, for both servers, rather than the load generator's own,
+    // which carry tsx's loader.
+    execArgv: config.productionNodeFlags,
     env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: String(poolSize) },
     stdio: 'inherit',
   });

@@ -5,43 +5,40 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
+import { config } from '../package.json';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { connect } from '../src/db/connect';
 import { ensureDatabase } from '../src/db/provision';
 import { seedDatabase } from '../src/factories/bulk-seed';
 import { seedPlanFrom } from '../src/factories/seed-plan';
+import { compiledServer } from './load';
 import type { MemoryReport } from './servers/ours';
 
 /**
  * `npm run bench:memory`: what holds the API's memory after a burst of 200 clients. Each variant starts the API in
  * a process of its own, bursts it, lets it settle, and reads its resident set and V8's heap before and after a full
  * garbage collection, so memory the JavaScript heap holds can be told from memory the process keeps elsewhere
- * (the allocator's arenas, the pool's sockets, the TypeScript loader's compiled code).
+ * (V8's pooled pages, the allocator's arenas, the TypeScript loader's compiled code). The server runs compiled, as
+ * `npm start` runs it in production, with or without the production flags (package.json's
+ * `config.productionNodeFlags`) and each of them alone, and once through tsx, as it ran before.
  */
 interface Variant {
   name: string;
+  /** Through the TypeScript loader, as the bench ran the server before it was compiled. */
+  tsx?: boolean;
   execArgv: string[];
   env: Record<string, string>;
 }
 
+const production = config.productionNodeFlags;
 const variants: Variant[] = [
-  { name: 'as benched (tsx loader, pool 20)', execArgv: ['--import', 'tsx'], env: {} },
-  {
-    name: 'MALLOC_ARENA_MAX=2',
-    execArgv: ['--import', 'tsx'],
-    env: { MALLOC_ARENA_MAX: '2' },
-  },
-  {
-    name: '--max-semi-space-size=4 (MB)',
-    execArgv: ['--import', 'tsx', '--max-semi-space-size=4'],
-    env: {},
-  },
-  {
-    name: '--max-semi-space-size=16 and MALLOC_ARENA_MAX=2',
-    execArgv: ['--import', 'tsx', '--max-semi-space-size=16'],
-    env: { MALLOC_ARENA_MAX: '2' },
-  },
-  { name: 'pool 5', execArgv: ['--import', 'tsx'], env: { DATABASE_POOL_SIZE: '5' } },
+  { name: 'tsx loader, no flags', tsx: true, execArgv: [], env: {} },
+  { name: 'compiled (node dist), no flags', execArgv: [], env: {} },
+  { name: `compiled, as npm start runs it: ${production.join(' ')}`, execArgv: production, env: {} },
+  ...production.map((flag) => ({ name: `compiled, ${flag} alone`, execArgv: [flag], env: {} })),
+  { name: 'compiled, MALLOC_ARENA_MAX=2', execArgv: [], env: { MALLOC_ARENA_MAX: '2' } },
+  { name: 'compiled, --max-semi-space-size=4', execArgv: ['--max-semi-space-size=4'], env: {} },
+  { name: 'compiled, pool 5', execArgv: [], env: { DATABASE_POOL_SIZE: '5' } },
 ];
 
 const burstConnections = 200;
@@ -51,9 +48,27 @@ const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 const rssMb = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
+/**
+ * Resident MB of anonymous 256 KB mappings: V8's heap pages. After a burst they far outnumber what V8 reports as its
+ * heap, because it keeps the pages it freed (a pool for reuse) resident; the allocator holds little beside them.
+ */
+function v8PagesMb(pid: number): number {
+  let kilobytes = 0;
+  let page = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^([0-9a-f]+)-([0-9a-f]+) (?:\S+ ){3}\d+ *(.*)$/.exec(line);
+    if (mapping)
+      page =
+        !mapping[3] && Number.parseInt(mapping[2]!, 16) - Number.parseInt(mapping[1]!, 16) === 256 * 1024;
+    else if (page && line.startsWith('Rss:')) kilobytes += Number.parseInt(line.slice(4), 10);
+  }
+  return kilobytes / 1024;
+}
+
 async function measure(variant: Variant, databaseUrl: string): Promise<string> {
-  const child = fork(path.join(__dirname, 'servers', 'ours.ts'), {
-    execArgv: [...variant.execArgv, '--expose-gc'],
+  const server = variant.tsx ? path.join(__dirname, 'servers', 'ours.ts') : compiledServer('ours.ts');
+  const child = fork(server, {
+    execArgv: [...(variant.tsx ? ['--import', 'tsx'] : []), ...variant.execArgv, '--expose-gc'],
     env: { ...process.env, DATABASE_URL: databaseUrl, DATABASE_POOL_SIZE: '20', ...variant.env },
     stdio: 'inherit',
   });
@@ -87,7 +102,7 @@ async function measure(variant: Variant, databaseUrl: string): Promise<string> {
     return [
       `| ${variant.name} | ${Math.round(burst.requests.average)} | ${mb(idle.rss)} | ${mb(peak)} | ${mb(after.rss)} | ${mb(after.heapTotal)}`,
       `${mb(after.heapUsed)} | ${mb(collected.rss)} | ${mb(collected.heapTotal)} | ${mb(collected.heapUsed)}`,
-      `${mb(collected.external)} | ${spaces} |`,
+      `${mb(collected.external)} | ${v8PagesMb(pid).toFixed(1)} | ${spaces} |`,
     ].join(' | ');
   } finally {
     child.kill('SIGTERM');
@@ -114,9 +129,9 @@ async function main(): Promise<void> {
       `## Memory after a burst of ${burstConnections} clients (${burstSeconds} s of GET /api/channels?limit=50)\n`,
     );
     console.log(
-      '| variant | requests/s | idle RSS | peak RSS | RSS after | heap total | heap used | RSS after gc | heap total | heap used | external | heap spaces after gc (MB) |',
+      '| variant | requests/s | idle RSS | peak RSS | RSS after | heap total | heap used | RSS after gc | heap total | heap used | external | V8 pages resident | heap spaces after gc (MB) |',
     );
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |');
     for (const variant of variants) console.log(await measure(variant, databaseUrl));
   } finally {
     await db.destroy();

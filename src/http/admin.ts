@@ -4,8 +4,11 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ApiToken, roleOf, unauthenticatedMessage } from '../api/access';
 
-/** Where `npm run build` writes the dashboard (admin/vite.config.mts). */
-export const adminAssetsDir = path.resolve(__dirname, '..', '..', 'dist', 'admin');
+/** Where `npm run build` writes the dashboard (admin/vite.config.mts): dist/admin, beside dist/src once compiled. */
+export const adminAssetsDir = path.resolve(
+  __dirname,
+  ...(path.extname(__filename) === '.js' ? ['..', '..', 'admin'] : ['..', '..', 'dist', 'admin']),
+);
 
 /**
  * What the dashboard may load and do: its own script and style files, calls to this server, nothing inline and
