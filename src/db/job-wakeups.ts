@@ -65,7 +65,6 @@ export class JobWakeups {
       const timer = setTimeout(done, Math.max(0, until - Date.now()));
       this.waiters.add(done);
       signal?.addEventListener('abort', done, { once: true });
-      if (this.generation !== seen) done();
     });
   }
 
