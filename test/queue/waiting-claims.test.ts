@@ -201,7 +201,7 @@ describe('the listening connection', () => {
   });
 });
 
-describe('a wait that cannot be woken', () => {
+describe('a wait ended without a notification', () => {
   it('ends at once when its caller already went away', async () => {
     const controller = new AbortController();
     controller.abort();
@@ -217,9 +217,34 @@ describe('a wait that cannot be woken', () => {
     await closed.waitAfter(closed.seen(), Date.now() + longWaitMs, undefined);
     expect(performance.now() - started).toBeLessThan(longWaitMs / 2);
   });
+
+  it('ends the waits in progress when the wake-ups close', async () => {
+    const closing = new JobWakeups(testDatabase().url);
+    expect(await closing.listening()).toBe(true);
+    const started = performance.now();
+    const waiting = closing.waitAfter(closing.seen(), Date.now() + longWaitMs, undefined);
+    // The wait has begun: it no longer looks at whether the wake-ups are closed.
+    await new Promise(setImmediate);
+    await closing.close();
+    await waiting;
+    expect(performance.now() - started).toBeLessThan(longWaitMs / 2);
+  });
 });
 
 describe('opening the listening connection', () => {
+  it('ends a wait begun before it opened, since notifications sent while none listened are lost', async () => {
+    const listener = new JobWakeups(testDatabase().url);
+    const seen = listener.seen();
+    const started = performance.now();
+    try {
+      await listener.waitAfter(seen, Date.now() + longWaitMs, undefined);
+    } finally {
+      await listener.close();
+    }
+    expect(performance.now() - started).toBeLessThan(longWaitMs / 2);
+    expect(listener.seen()).toBeGreaterThan(seen);
+  });
+
   it('leaves no connection listening when closed while the connection opens', async () => {
     const others = await listeners();
     const listener = new JobWakeups(testDatabase().url);
