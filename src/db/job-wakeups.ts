@@ -54,7 +54,7 @@ export class JobWakeups {
    */
   async waitAfter(seen: number, until: number, signal: AbortSignal | undefined): Promise<void> {
     await this.listen();
-    if (this.generation !== seen || this.stopped || signal?.aborted || Date.now() >= until) return;
+    if (this.generation !== seen || this.stopped || signal?.aborted) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -64,7 +64,7 @@ export class JobWakeups {
       };
       const timer = setTimeout(done, Math.max(0, until - Date.now()));
       this.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
+      signal?.addEventListener('abort', done);
     });
   }
 

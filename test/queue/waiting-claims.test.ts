@@ -218,6 +218,17 @@ describe('a wait ended without a notification', () => {
     expect(performance.now() - started).toBeLessThan(longWaitMs / 2);
   });
 
+  it('ends when its caller goes away while it waits', async () => {
+    expect(await wakeups.listening()).toBe(true);
+    const controller = new AbortController();
+    const started = performance.now();
+    const waiting = wakeups.waitAfter(wakeups.seen(), Date.now() + longWaitMs, controller.signal);
+    await new Promise(setImmediate);
+    controller.abort();
+    await waiting;
+    expect(performance.now() - started).toBeLessThan(longWaitMs / 2);
+  });
+
   it('ends the waits in progress when the wake-ups close', async () => {
     const closing = new JobWakeups(testDatabase().url);
     expect(await closing.listening()).toBe(true);
