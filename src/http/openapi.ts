@@ -3,7 +3,7 @@ import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
 import { z } from 'zod';
 import { version } from '../../package.json';
 import { restErrorBody, retryAfterSeconds } from '../api/error-shape';
-import { type ProcedureEntry, procedureTable } from '../api/library-internals';
+import { type ProcedureEntry, restProcedures } from './procedures';
 import { bodyLimitBytes } from '../api/raw-input';
 import { appRouter } from '../api/router';
 import { enqueueJob, jobTypeEntity } from '../schemas/processing-job';
@@ -303,7 +303,7 @@ export function openApiDocument(): OpenAPIObject {
   });
 
   const byOperationId = new Map(
-    [...procedureTable].map(([name, entry]) => [name.replace(/\./g, '-'), { name, entry }]),
+    [...restProcedures].map(([name, entry]) => [name.replace(/\./g, '-'), { name, entry }]),
   );
   for (const [path, item] of Object.entries(document.paths ?? {})) {
     for (const [method, operation] of Object.entries(item as Record<string, Operation>)) {

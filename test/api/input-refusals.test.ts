@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { procedureTable } from '../../src/api/library-internals';
+import { restProcedures } from '../../src/http/procedures';
 import {
   channelFactory,
   processingJobFactory,
@@ -393,7 +393,7 @@ describe('an update that changes nothing', () => {
   ];
 
   it('is every update procedure there is', () => {
-    const names = [...procedureTable.keys()].filter((name) => name.endsWith('.update'));
+    const names = [...restProcedures.keys()].filter((name) => name.endsWith('.update'));
     expect(names.sort()).toEqual(updates.map((update) => update.name).sort());
   });
 
