@@ -23,7 +23,7 @@ export default defineConfig({
       'test/api/fuzz.test.ts',
       'test/system/**',
     ],
-    // Each test file loads the modules afresh, as in `npm test`: what is built once and kept (the answer writers,
+    // Each test file loads the modules afresh, as in `npm test`: what is built once and kept (the procedure table,
     // the OpenAPI document) is then built again under the mutant being tested, instead of surviving from the
     // run before it.
     isolate: true,

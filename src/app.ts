@@ -4,21 +4,19 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Knex } from 'knex';
-import { answerCheck } from './api/answer-writer';
 import { defaultMaxBatchCalls } from './api/batch-limit';
 import type { ContextSettings } from './api/context';
-import { registerDocs } from './api/docs';
 import { fromFrameworkError } from './api/error-mapping';
-import { registerTRPC, sendTRPCError } from './api/fastify-handler';
-import { restPrefix } from './api/openapi';
 import { bodyLimitBytes } from './api/raw-input';
-import { RequestLog } from './api/request-log';
-import { replaceOutputChecks } from './api/library-internals';
-import { registerRest, sendRestError } from './api/rest-handler';
 import { JobWakeups } from './db/job-wakeups';
 import { registerAdmin } from './http/admin';
+import { registerDocs } from './http/docs';
 import { createApiMetrics, type MetricsOptions } from './http/metrics';
+import { openApiDocument, restPrefix } from './http/openapi';
+import { RequestLog } from './http/request-log';
+import { registerRest, sendRestError } from './http/rest-endpoint';
 import { traceRequests } from './http/tracing';
+import { registerTRPC, sendTRPCError } from './http/trpc-endpoint';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -51,7 +49,6 @@ export { bodyLimitBytes };
  * health checks beside them.
  */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
-  replaceOutputChecks(answerCheck);
   const app = Fastify({
     logger: options.logger,
     bodyLimit: bodyLimitBytes,
@@ -61,9 +58,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // What the router rejects before any route (a path that does not decode, a parameter past its length) is
     // answered in the error shape of the API the path is under.
     frameworkErrors: (error, request, reply) => {
-      const refusal = fromFrameworkError(error);
-      if (request.url.startsWith('/trpc/')) return sendTRPCError(request, reply, refusal, settings);
-      return sendRestError(reply, refusal, options.production);
+      const rejected = fromFrameworkError(error);
+      if (request.url.startsWith('/trpc/')) return void sendTRPCError(request, reply, rejected, settings);
+      return sendRestError(reply, rejected, options.production);
     },
   });
   const connection = options.db.client.config.connection as {
@@ -120,11 +117,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   // Each API in its own scope: tRPC reads bodies as text itself, REST routes take Fastify's parsed JSON.
+  const document = openApiDocument();
   await app.register(async (scope) =>
     registerTRPC(scope, '/trpc', settings, options.maxBatchCalls ?? defaultMaxBatchCalls),
   );
-  await app.register(async (scope) => registerRest(scope, restPrefix, settings));
-  await registerDocs(app);
+  await app.register(async (scope) => registerRest(scope, restPrefix, settings, document));
+  await registerDocs(app, document);
   await registerAdmin(app, { tokens: options.tokens });
 
   return app;

@@ -1,5 +1,5 @@
 import type { FastifyServerOptions } from 'fastify';
-import { restPrefix } from './api/openapi';
+import { restPrefix } from './http/openapi';
 import { buildApp } from './app';
 import {
   apiTokens,

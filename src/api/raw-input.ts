@@ -1,9 +1,9 @@
 import { InvalidInputError } from '../services/errors';
 
 /**
- * Checks on a call's input before any schema or transformer walks it: those walk recursively, so input nested
- * thousands of levels deep would overflow the stack, PostgreSQL cannot store a NUL character in text or JSONB, and
- * a `__proto__` key means something else to JavaScript than to JSON.
+ * Checks on a call's input as `JSON.parse` left it, before any schema or transformer walks it: those walk
+ * recursively, so input nested thousands of levels deep would overflow the stack, PostgreSQL cannot store a NUL
+ * character in text or JSONB, and a `__proto__` key means something else to JavaScript than to JSON.
  */
 
 /** Largest request body accepted: room for a 1,000,000-character transcript in multi-byte UTF-8. */
@@ -12,25 +12,18 @@ export const bodyLimitBytes = 5 * 1024 * 1024;
 /** Deeper than any input of ours needs (a metadata object inside a batch item is about six levels). */
 export const maxJsonDepth = 100;
 
-/** Whether JSON text opens more than `maxJsonDepth` objects or arrays at once; one pass, brackets in strings skipped. */
-export function jsonTooDeep(text: string): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let index = 0; index < text.length; index += 1) {
-    const char = text.charCodeAt(index);
-    if (inString) {
-      if (char === 0x5c) index += 1;
-      else if (char === 0x22) inString = false;
-    } else if (char === 0x22) inString = true;
-    else if (char === 0x7b || char === 0x5b) {
-      depth += 1;
-      if (depth > maxJsonDepth) return true;
-    } else if (char === 0x7d || char === 0x5d) depth -= 1;
-  }
-  return false;
-}
-
 export const tooDeepMessage = `the JSON is nested more than ${maxJsonDepth} levels deep`;
+
+/** Rejects input that opens more than `maxJsonDepth` objects or arrays at once; walks with its own stack. */
+export function rejectTooDeep(input: unknown): void {
+  const pending: { value: unknown; depth: number }[] = [{ value: input, depth: 0 }];
+  while (pending.length > 0) {
+    const { value, depth } = pending.pop()!;
+    if (value === null || typeof value !== 'object' || value instanceof Date) continue;
+    if (depth + 1 > maxJsonDepth) throw new InvalidInputError(tooDeepMessage);
+    for (const item of Object.values(value)) pending.push({ value: item, depth: depth + 1 });
+  }
+}
 
 /**
  * The path of the first object key, or string too with `values`, that `faulty` picks; undefined when none does.
@@ -66,12 +59,16 @@ export function rejectNul(input: unknown): void {
   if (path) throw new InvalidInputError(`${dotted(path)}: must not contain a NUL character`, dotted(path));
 }
 
+/** Keys that name an object's prototype machinery rather than data. */
+const reservedKeys = new Set(['__proto__', 'constructor', 'prototype']);
+
 /**
- * `JSON.parse` keeps a key named `__proto__` as a plain key, superjson drops it, and assigning it replaces an
- * object's prototype: rejected wherever it appears, naming it, on both transports alike.
+ * `JSON.parse` keeps a key named `__proto__` as a plain key, and assigning it replaces an object's prototype;
+ * superjson, the tRPC wire format, refuses to write any of the three reserved keys, so a row holding one could not
+ * be read back over tRPC. Each is rejected wherever it appears, naming it, on both transports alike.
  */
-export function rejectProtoKey(input: unknown): void {
-  const path = pathWhere(input, (key) => key === '__proto__', false);
-  if (path)
-    throw new InvalidInputError(`${dotted(path)}: \`__proto__\` is not an accepted key`, dotted(path));
+export function rejectReservedKeys(input: unknown): void {
+  let key = '';
+  const path = pathWhere(input, (name) => reservedKeys.has(name) && Boolean((key = name)), false);
+  if (path) throw new InvalidInputError(`${dotted(path)}: \`${key}\` is not an accepted key`, dotted(path));
 }

@@ -1,12 +1,29 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import { getHTTPStatusCodeFromError } from '@trpc/server/http';
+import superjson, { type SuperJSONResult } from 'superjson';
 import type { OpenApiMeta, OpenApiMethod } from 'trpc-to-openapi';
 import { type Access, grants, roleOf, rolesFor, unauthenticatedMessage } from './access';
 import type { Context } from './context';
 import { toTRPCError } from './error-mapping';
 import { describeError } from './error-shape';
-import { transformer } from './transformer';
-import { rejectNul, rejectProtoKey } from './raw-input';
+import { rejectNul, rejectReservedKeys, rejectTooDeep } from './raw-input';
+
+/**
+ * superjson both ways. A call's input is checked as JSON left it first: superjson walks it recursively, and
+ * drops a `__proto__` key without a word.
+ */
+const transformer = {
+  input: {
+    serialize: (value: unknown) => superjson.serialize(value),
+    deserialize: (payload: SuperJSONResult) => {
+      const json = (payload as Partial<SuperJSONResult> | null)?.json;
+      rejectTooDeep(json);
+      rejectReservedKeys(json);
+      return superjson.deserialize(payload);
+    },
+  },
+  output: superjson,
+};
 
 const t = initTRPC
   .context<Context>()
@@ -106,13 +123,14 @@ const logCall = t.middleware(async ({ ctx, path, next }) => {
 });
 
 /**
- * What no schema says, checked on every procedure's input as it arrived: no NUL character, no `__proto__` key
- * (which only REST input still holds here: tRPC's transformer rejects it before superjson drops it).
+ * What no schema says, checked on every procedure's input as it arrived: no NUL character, no reserved key, no
+ * nesting past the limit (the last two only REST input can still hold here: the transformer rejects them first).
  */
 const rejectRawInput = t.middleware(async ({ getRawInput, next }) => {
   const input = await getRawInput();
+  rejectTooDeep(input);
   rejectNul(input);
-  rejectProtoKey(input);
+  rejectReservedKeys(input);
   return next();
 });
 

@@ -2,7 +2,7 @@ import superjson from 'superjson';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type Role, roles } from '../../src/api/access';
-import { procedureTable } from '../../src/api/library-internals';
+import { restProcedures } from '../../src/http/procedures';
 import { processingSessionFactory, videoFactory } from '../../src/factories';
 import type { ClaimedJob, CompleteJobsResult, ProcessingJob } from '../../src/schemas/processing-job';
 import { useApi } from '../support/api';
@@ -49,7 +49,7 @@ async function call<T = unknown>(
   name: string,
   input: Input = {},
 ): Promise<Sent<T>> {
-  const entry = procedureTable.get(name)!;
+  const entry = restProcedures.get(name)!;
   const server = api.app.server;
   const auth = { authorization: `Bearer ${tokens[role]}` };
   if (transport === 'trpc') {

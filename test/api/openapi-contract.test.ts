@@ -5,7 +5,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/api/access';
 import { errorDetail, restErrorBody } from '../../src/api/error-shape';
-import { openApiDocument, restPrefix } from '../../src/api/openapi';
+import { openApiDocument, restPrefix } from '../../src/http/openapi';
 import { buildApp } from '../../src/app';
 import { knexConfig } from '../../src/db/knex-config';
 import {

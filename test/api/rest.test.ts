@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { openApiDocument } from '../../src/api/openapi';
+import { openApiDocument } from '../../src/http/openapi';
 import { appRouter } from '../../src/api/router';
 import { channelFactory, processingJobFactory, videoFactory } from '../../src/factories';
 import { useApi, withUnanswerableChannel } from '../support/api';

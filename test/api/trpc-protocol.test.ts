@@ -133,14 +133,14 @@ describe('the tRPC endpoint', () => {
         batch: true,
         payload: batchOf(upsert, {}),
       },
-      // Left to tRPC's handler: a wrong method, an unknown procedure, input that is not JSON, a batch input that is not an object.
+      // A wrong method, an unknown procedure, input that is not JSON, a batch input that is not an object.
       { method: 'GET', path: 'channels.create', payload: encode({}) },
       { method: 'POST', path: 'videos.get', payload: encode({ id: video.id }) },
       { method: 'GET', path: 'videos.nothing', payload: encode({}) },
       { method: 'GET', path: 'constructor', payload: encode({}) },
       { method: 'GET', path: 'videos.get', payload: '{"json":' },
       { method: 'GET', path: 'videos.get', batch: true, payload: '7' },
-      // Streaming, as httpBatchStreamLink asks for it: JSON lines, not one JSON answer.
+      // Streaming, as httpBatchStreamLink asks for it: JSON lines, not one JSON response.
       {
         method: 'GET',
         path: 'videos.get',

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openApiDocument } from '../../src/api/openapi';
+import { openApiDocument } from '../../src/http/openapi';
 import { buildApp } from '../../src/app';
 import { channelFactory } from '../../src/factories';
 import { testDatabase } from '../support/database';

@@ -3,7 +3,7 @@ import superjson from 'superjson';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { ApiToken } from '../../src/api/access';
-import { openApiDocument, restPrefix } from '../../src/api/openapi';
+import { openApiDocument, restPrefix } from '../../src/http/openapi';
 import { buildApp } from '../../src/app';
 import { channelFactory } from '../../src/factories';
 import { testDatabase } from './database';

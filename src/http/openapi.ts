@@ -2,10 +2,10 @@ import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { generateOpenApiDocument, type OpenAPIObject } from 'trpc-to-openapi';
 import { z } from 'zod';
 import { version } from '../../package.json';
-import { restErrorBody, retryAfterSeconds } from './error-shape';
-import { type ProcedureEntry, procedureTable } from './library-internals';
-import { bodyLimitBytes } from './raw-input';
-import { appRouter } from './router';
+import { restErrorBody, retryAfterSeconds } from '../api/error-shape';
+import { type ProcedureEntry, restProcedures } from './procedures';
+import { bodyLimitBytes } from '../api/raw-input';
+import { appRouter } from '../api/router';
 import { enqueueJob, jobTypeEntity } from '../schemas/processing-job';
 
 /** Where the REST routes of the procedures are served. */
@@ -303,7 +303,7 @@ export function openApiDocument(): OpenAPIObject {
   });
 
   const byOperationId = new Map(
-    [...procedureTable].map(([name, entry]) => [name.replace(/\./g, '-'), { name, entry }]),
+    [...restProcedures].map(([name, entry]) => [name.replace(/\./g, '-'), { name, entry }]),
   );
   for (const [path, item] of Object.entries(document.paths ?? {})) {
     for (const [method, operation] of Object.entries(item as Record<string, Operation>)) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import swagger, { type StaticDocumentSpec } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { openApiDocument } from './openapi';
+import type { OpenAPIObject } from 'trpc-to-openapi';
 
 /** The one inline style Swagger UI writes, the colours of its logo's SVG: allowed by its hash, and only it. */
 const logoStyle = '.logo_small_svg__cls-2{fill:#fff}.logo_small_svg__cls-3{fill:#85ea2d}';
@@ -26,8 +26,7 @@ export const docsContentSecurityPolicy = {
 };
 
 /** Serves the OpenAPI document at `/openapi.json` and an interactive reference (Swagger UI) at `/docs`. */
-export async function registerDocs(app: FastifyInstance): Promise<void> {
-  const document = openApiDocument();
+export async function registerDocs(app: FastifyInstance, document: OpenAPIObject): Promise<void> {
   // The same document; the generator and the plugin type OpenAPI with different libraries.
   const specification = { document: document as unknown as StaticDocumentSpec['document'] };
   await app.register(swagger, { mode: 'static', specification });
