@@ -15,7 +15,7 @@ import { bodyLimitBytes } from './api/raw-input';
 import { RequestLog } from './api/request-log';
 import { replaceOutputChecks } from './api/library-internals';
 import { registerRest, sendRestError } from './api/rest-handler';
-import { JobWakeups } from './db/job-wakeups';
+import { JobWakeups } from './queue/wakeups';
 import { registerAdmin } from './http/admin';
 import { createApiMetrics, type MetricsOptions } from './http/metrics';
 import { traceRequests } from './http/tracing';

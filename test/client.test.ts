@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app';
 import { createClient, TransportError } from '../src/client';
-import { channelFactory, discoveredVideos } from '../src/factories';
+import { channelFactory, discoveredVideos } from '../dev/factories';
 import { testDatabase } from './support/database';
 
 const token = 'client-test-token-0123456789';

@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import superjson from 'superjson';
-import { channelFactory, discoveredVideos, processingSessionFactory } from '../src/factories';
-import { claimJobs, completeJob, enqueueJobs } from '../src/services/job-queue';
+import { channelFactory, discoveredVideos, processingSessionFactory } from '../dev/factories';
+import { claimJobs, completeJob, enqueueJobs } from '../src/queue/job-queue';
 import { testDatabase } from './support/database';
 
 const root = path.resolve(__dirname, '..');

@@ -1,7 +1,7 @@
 import { TRPCClientError } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '../../src/api/router';
-import { createClient } from '../../src/typed-client';
+import { createClient } from '../../src/client/typed-client';
 
 export type Client = ReturnType<typeof createClient>;
 export type Outputs = inferRouterOutputs<AppRouter>;

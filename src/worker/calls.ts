@@ -1,6 +1,6 @@
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../api/router';
-import { TransportError } from '../typed-client';
+import { TransportError } from '../client/typed-client';
 
 /** What a failed call says about sending it again. */
 export type Verdict =

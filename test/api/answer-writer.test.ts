@@ -13,7 +13,7 @@ import {
   processingSessionFactory,
   transcriptFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import { processingJobSchema, withoutLeaseToken } from '../../src/schemas/processing-job';
 import {
   jobEntity,

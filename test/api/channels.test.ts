@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, videoFactory } from '../../src/factories';
+import { channelFactory, videoFactory } from '../../dev/factories';
 import type { Channel } from '../../src/schemas/channel';
 import type { Page } from '../../src/schemas/pagination';
 import type { VideoCounts } from '../../src/schemas/responses';

@@ -9,7 +9,7 @@ import {
   processingSessionFactory,
   transcriptFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import { ChannelModel } from '../../src/models';
 import type { Page } from '../../src/schemas/pagination';
 import type { SessionProgress } from '../../src/schemas/responses';

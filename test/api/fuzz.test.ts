@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { appRouter } from '../../src/api/router';
-import { processingSessionFactory, transcriptFactory } from '../../src/factories';
+import { processingSessionFactory, transcriptFactory } from '../../dev/factories';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 

@@ -4,7 +4,7 @@ import {
   processingJobFactory,
   processingSessionFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import type { Page } from '../../src/schemas/pagination';
 import type { ClaimedJob, CompleteJobsResult, ProcessingJob } from '../../src/schemas/processing-job';
 import type { ProcessingSession } from '../../src/schemas/processing-session';

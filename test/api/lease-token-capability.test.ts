@@ -3,7 +3,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type Role, roles } from '../../src/api/access';
 import { procedureTable } from '../../src/api/library-internals';
-import { processingSessionFactory, videoFactory } from '../../src/factories';
+import { processingSessionFactory, videoFactory } from '../../dev/factories';
 import type { ClaimedJob, CompleteJobsResult, ProcessingJob } from '../../src/schemas/processing-job';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, discoveredVideos, videoFactory } from '../../src/factories';
+import { channelFactory, discoveredVideos, videoFactory } from '../../dev/factories';
 import { maxJsonBytes } from '../../src/schemas/fields';
 import { useApi } from '../support/api';
 

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { testDatabase } from '../support/database';
 
 /** An app whose log lines (JSON, one object each) are collected. */

@@ -14,7 +14,7 @@ import {
   processingSessionFactory,
   transcriptFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import { useApi, withUnanswerableChannel } from '../support/api';
 import { testDatabase } from '../support/database';
 import { type GeneratedRequest, type Pools, RequestArbitraries } from '../support/openapi-arbitraries';

@@ -5,7 +5,7 @@ import {
   processingJobFactory,
   processingSessionFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import type { ProcessingSession } from '../../src/schemas/processing-session';
 import type { Video } from '../../src/schemas/video';
 import { useApi } from '../support/api';

@@ -2,7 +2,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../src/api/openapi';
 import { appRouter } from '../../src/api/router';
-import { channelFactory, processingJobFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingJobFactory, videoFactory } from '../../dev/factories';
 import { useApi, withUnanswerableChannel } from '../support/api';
 import { testDatabase } from '../support/database';
 

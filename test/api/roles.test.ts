@@ -4,7 +4,7 @@ import type { AnyProcedure } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { appRouter } from '../../src/api/router';
 import { parseConfig, apiTokens } from '../../src/config';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 

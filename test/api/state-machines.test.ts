@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
 import type { JobStatus } from '../../src/schemas/processing-job';
 import { sessionStatuses, type SessionStatus } from '../../src/schemas/processing-session';
 import { videoStatuses, type VideoStatus } from '../../src/schemas/video';

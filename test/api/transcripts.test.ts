@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { transcriptFactory, videoFactory } from '../../src/factories';
+import { transcriptFactory, videoFactory } from '../../dev/factories';
 import type { Page } from '../../src/schemas/pagination';
 import type { Transcript } from '../../src/schemas/transcript';
 import type { TranscriptWithRelations } from '../../src/schemas/responses';

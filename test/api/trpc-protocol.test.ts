@@ -2,8 +2,8 @@ import { resolveResponse } from '@trpc/server/http';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { appRouter } from '../../src/api/router';
-import { channelFactory, videoFactory } from '../../src/factories';
-import { JobWakeups } from '../../src/db/job-wakeups';
+import { channelFactory, videoFactory } from '../../dev/factories';
+import { JobWakeups } from '../../src/queue/wakeups';
 import { useApi } from '../support/api';
 
 const token = 'a-long-enough-protocol-token';

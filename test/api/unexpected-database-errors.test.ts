@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { transcriptFactory } from '../../src/factories';
+import { transcriptFactory } from '../../dev/factories';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 

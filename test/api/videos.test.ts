@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, discoveredVideos, transcriptFactory, videoFactory } from '../../src/factories';
+import { channelFactory, discoveredVideos, transcriptFactory, videoFactory } from '../../dev/factories';
 import type { Page } from '../../src/schemas/pagination';
 import type { Video } from '../../src/schemas/video';
 import type { UpsertResult, VideoWithRelations } from '../../src/schemas/responses';

@@ -11,7 +11,7 @@ import { buildApp } from '../../src/app';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres';
 import { knexConfig } from '../../src/db/knex-config';
 import { ensureDatabase } from '../../src/db/provision';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { stableAddress } from '../support/stable-address';
 import { until } from '../support/until';
 

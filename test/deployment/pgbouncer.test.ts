@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/client';
 import { connect } from '../../src/db/connect';
-import { channelFactory, processingSessionFactory } from '../../src/factories';
-import { enqueueJobs } from '../../src/services/job-queue';
+import { channelFactory, processingSessionFactory } from '../../dev/factories';
+import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase, testPoolSettings } from '../support/database';
 import {
   formatReport,

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
-import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
 import { type ClaimedJob, claimJobsInput, type ProcessingJob } from '../../src/schemas/processing-job';
 import { ConflictError } from '../../src/services/errors';
 import {
@@ -13,7 +13,7 @@ import {
   enqueueJobs,
   failJob,
   retryBaseSeconds,
-} from '../../src/services/job-queue';
+} from '../../src/queue/job-queue';
 import { sessionProgress } from '../../src/services/processing-sessions';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';

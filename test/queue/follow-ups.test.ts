@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { channelFactory, processingJobFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingJobFactory, videoFactory } from '../../dev/factories';
 import {
   type ClaimedJob,
   type CompleteJobsResult,

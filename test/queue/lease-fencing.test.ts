@@ -1,7 +1,7 @@
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { processingJobFactory } from '../../src/factories';
-import { claimJobs, heartbeat } from '../../src/services/job-queue';
+import { processingJobFactory } from '../../dev/factories';
+import { claimJobs, heartbeat } from '../../src/queue/job-queue';
 import { ConflictError } from '../../src/services/errors';
 import { testDatabase } from '../support/database';
 

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
 import { toColumns } from '../../src/models/columns';
-import { processingSessionFactory, videoFactory } from '../../src/factories';
+import { processingSessionFactory, videoFactory } from '../../dev/factories';
 import { claimJobsInput, type ProcessingJob } from '../../src/schemas/processing-job';
 import { ConflictError } from '../../src/services/errors';
 import {
@@ -13,7 +13,7 @@ import {
   heartbeat,
   releaseJob,
   retryJob,
-} from '../../src/services/job-queue';
+} from '../../src/queue/job-queue';
 import { sessionProgress, transitionSession } from '../../src/services/processing-sessions';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';

@@ -3,9 +3,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { createClient } from '../../src/client';
-import { JobWakeups } from '../../src/db/job-wakeups';
-import { processingJobFactory, videoFactory } from '../../src/factories';
-import { claimJobs, enqueueJobs, releaseJob } from '../../src/services/job-queue';
+import { JobWakeups } from '../../src/queue/wakeups';
+import { processingJobFactory, videoFactory } from '../../dev/factories';
+import { claimJobs, enqueueJobs, releaseJob } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { seedDatabase } from '../../src/factories/bulk-seed';
-import { seedPlanFrom } from '../../src/factories/seed-plan';
+import { seedDatabase } from '../../dev/seeding/bulk-seed';
+import { seedPlanFrom } from '../../dev/seeding/seed-plan';
 import { channelSchema } from '../../src/schemas/channel';
 import { ChannelModel, ProcessingSessionModel, TranscriptModel, VideoModel } from '../../src/models';
 import { countWords } from '../../src/schemas/transcript';

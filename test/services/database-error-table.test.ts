@@ -9,7 +9,7 @@ import {
 } from 'db-errors';
 import { ValidationError } from 'objection';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
 import {
   transientCode,
   translateDatabaseError,

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { roleOf } from '../../src/api/access';
 import { describeError } from '../../src/api/error-shape';
-import { processingJobFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { processingJobFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
 import {
   cancelJob,
   claimJobs,
@@ -13,7 +13,7 @@ import {
   enqueueJobs,
   heartbeat,
   retryJob,
-} from '../../src/services/job-queue';
+} from '../../src/queue/job-queue';
 import { setJobTypeLimit } from '../../src/services/job-types';
 import { deleteJob } from '../../src/services/processing-jobs';
 import { deleteVideo } from '../../src/services/videos';

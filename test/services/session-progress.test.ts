@@ -1,7 +1,7 @@
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { describe, expect, it } from 'vitest';
-import { processingJobFactory, processingSessionFactory, videoFactory } from '../../src/factories';
-import { claimJobs, completeJob, cancelJob, enqueueJobs, failJob } from '../../src/services/job-queue';
+import { processingJobFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
+import { claimJobs, completeJob, cancelJob, enqueueJobs, failJob } from '../../src/queue/job-queue';
 import { deleteJob, updateJob } from '../../src/services/processing-jobs';
 import { deleteChannel } from '../../src/services/channels';
 import {

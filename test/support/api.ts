@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { ApiToken } from '../../src/api/access';
 import { openApiDocument, restPrefix } from '../../src/api/openapi';
 import { buildApp } from '../../src/app';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { testDatabase } from './database';
 import { OpenApiValidator, watchResponses } from './openapi-validator';
 

@@ -2,7 +2,7 @@ import { base, Faker } from '@faker-js/faker';
 import { TRPCClientError } from '@trpc/client';
 import type { Knex } from 'knex';
 import { createClient } from '../../src/client';
-import { channelFactory, discoveredVideos } from '../../src/factories';
+import { channelFactory, discoveredVideos } from '../../dev/factories';
 import type { ClaimedJob } from '../../src/schemas/processing-job';
 import type { SessionStatus } from '../../src/schemas/processing-session';
 

@@ -2,7 +2,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { connect } from '../../src/db/connect';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { transientAttempts, transientRetries } from '../../src/services/database-errors';
 import { testDatabase, testPoolSettings } from '../support/database';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { type ClaimedJob, createWorker, PermanentJobError, type WorkerHooks } from '../../src/client';
 import { claimJobsInput } from '../../src/schemas/processing-job';
-import { claimJobs, completeJob } from '../../src/services/job-queue';
+import { claimJobs, completeJob } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';

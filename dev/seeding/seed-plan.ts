@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseEnvironment } from '../config';
-import { defaultSeed } from './fake';
+import { parseEnvironment } from '../../src/config';
+import { defaultSeed } from '../factories/fake';
 
 /**
  * The data sets `knex seed:run` makes. `demo`: a coherent, browsable database (1,000 videos); `queue`: every

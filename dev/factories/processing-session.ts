@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { ProcessingSessionModel } from '../models/processing-session';
-import type { processingSessionWrite } from '../schemas/processing-session';
+import { ProcessingSessionModel } from '../../src/models/processing-session';
+import type { processingSessionWrite } from '../../src/schemas/processing-session';
 import { Factory } from './factory';
 import { laterBy } from './fake';
 import { processingJobFactory } from './processing-job';

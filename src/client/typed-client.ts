@@ -8,8 +8,7 @@ import {
 } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
-import { defaultMaxBatchCalls } from './api/batch-limit';
-import type { AppRouter } from './api/router';
+import type { AppRouter } from '../api/router';
 
 export interface ClientOptions {
   /** The server's base URL, for example `http://127.0.0.1:3000`. */
@@ -50,10 +49,10 @@ const transportErrors: TRPCLink<AppRouter> =
     );
 
 /**
- * Batches stay well inside what the server reads: Node refuses a request head over 16 KiB with 431, and the
- * server refuses a batch of more calls than its limit, which is never below `defaultMaxBatchCalls`.
+ * Batches stay well inside what the server reads: Node rejects a request head over 16 KiB with 431, and the
+ * server rejects a batch of more calls than its limit, which its configuration never sets below `maxItems`.
  */
-export const clientBatchLimits = { maxURLLength: 8_000, maxItems: defaultMaxBatchCalls } as const;
+export const clientBatchLimits = { maxURLLength: 8_000, maxItems: 50 } as const;
 
 /** Claims may wait for work (`waitMs`); batched with other calls, they would hold those calls' answers back. */
 const unbatched = new Set(['jobs.claim']);

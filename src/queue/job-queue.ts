@@ -3,10 +3,10 @@ import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { toColumns } from '../models/columns';
 import { ProcessingJobModel } from '../models/processing-job';
-import type { JobWakeups } from '../db/job-wakeups';
-import { reportToObservers } from '../queue/events';
-import { applyFailurePolicy } from '../queue/failure-policies';
-import { inSpan, traceparentOf } from '../queue/tracing';
+import type { JobWakeups } from './wakeups';
+import { reportToObservers } from './events';
+import { applyFailurePolicy } from './failure-policies';
+import { inSpan, traceparentOf } from './tracing';
 import {
   type ClaimedJob,
   type ClaimJobsInput,
@@ -25,9 +25,9 @@ import {
   withoutLeaseToken,
 } from '../schemas/processing-job';
 import { videoStatusFrom } from '../schemas/video';
-import { moveVideosWithJobs } from './video-follows-job';
-import { ConflictError, InvalidInputError, NotFoundError } from './errors';
-import { retryLostRaces } from './lost-races';
+import { moveVideosWithJobs } from '../services/video-follows-job';
+import { ConflictError, InvalidInputError, NotFoundError } from '../services/errors';
+import { retryLostRaces } from '../services/lost-races';
 
 /**
  * The PostgreSQL work queue. Every state change is one conditional UPDATE (`WHERE <expected state>`), so two
@@ -38,7 +38,7 @@ import { retryLostRaces } from './lost-races';
  * follow their jobs in the same statement or transaction.
  */
 
-export { retryBaseSeconds, retryDelaySeconds, retryMaxSeconds } from '../queue/failure-policies';
+export { retryBaseSeconds, retryDelaySeconds, retryMaxSeconds } from './failure-policies';
 
 /** A claimed job as its claimant sees it, with the lease token its claim issued (never null on a running job). */
 const toClaimedJob = (row: Record<string, unknown>): ClaimedJob =>
