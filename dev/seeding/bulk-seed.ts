@@ -148,6 +148,61 @@ async function additiveSalt(knex: Knex): Promise<number> {
   return rows[0]!.videos * 7_919 + rows[0]!.channels;
 }
 
+/** What every phase builds with: factories pinned to the reference date, and the rows' ids and timestamps. */
+interface Builders {
+  ref: Date;
+  asOf: {
+    channel: typeof channelFactory;
+    video: typeof videoFactory;
+    transcript: typeof transcriptFactory;
+    session: typeof processingSessionFactory;
+    job: typeof processingJobFactory;
+  };
+  stamp: Stamp;
+}
+
+/** Every object is built as of the reference date, whatever the clock says, so a seed number gives one data set. */
+function buildersAsOf(ref: Date): Builders {
+  return {
+    ref,
+    asOf: {
+      channel: channelFactory.at(ref),
+      video: videoFactory.at(ref),
+      transcript: transcriptFactory.at(ref),
+      session: processingSessionFactory.at(ref),
+      job: processingJobFactory.at(ref),
+    },
+    stamp: (row, at) => ({
+      ...row,
+      id: (row.id as string | undefined) ?? uuidFrom(fake),
+      createdAt: at,
+      updatedAt: at,
+    }),
+  };
+}
+
+/**
+ * Runs `write` in one transaction on a connection of its own, so a failed seed leaves the database as it was; a dry
+ * run gets no connection and writes nothing.
+ */
+async function inOneTransaction(
+  knex: Knex,
+  dryRun: boolean,
+  write: (client: pg.PoolClient | undefined) => Promise<void>,
+): Promise<void> {
+  const client = dryRun ? undefined : ((await knex.client.acquireConnection()) as pg.PoolClient);
+  try {
+    await client?.query('BEGIN');
+    await write(client);
+    await client?.query('COMMIT');
+  } catch (error) {
+    await client?.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    if (client) await knex.client.releaseConnection(client);
+  }
+}
+
 /** Fills the database with the plan's scenario; a dry run only counts the rows it would write. */
 export async function seedDatabase(
   knex: Knex,
@@ -155,23 +210,9 @@ export async function seedDatabase(
   progress: Progress = () => undefined,
 ): Promise<SeedReport> {
   const started = performance.now();
-  const ref = plan.referenceDate;
   const salt = plan.mode === 'add' ? await additiveSalt(knex) : 0;
   seedFactories(plan.seed + salt);
-  // Every object is built as of the reference date, whatever the clock says, so a seed number gives one data set.
-  const asOf = {
-    channel: channelFactory.at(ref),
-    video: videoFactory.at(ref),
-    transcript: transcriptFactory.at(ref),
-    session: processingSessionFactory.at(ref),
-    job: processingJobFactory.at(ref),
-  };
-  const stamp = (row: Record<string, unknown>, at: Date): Row => ({
-    ...row,
-    id: (row.id as string | undefined) ?? uuidFrom(fake),
-    createdAt: at,
-    updatedAt: at,
-  });
+  const builders = buildersAsOf(plan.referenceDate);
   const rows: Record<Table, number> = {
     channels: 0,
     videos: 0,
@@ -180,213 +221,269 @@ export async function seedDatabase(
     processing_jobs: 0,
   };
 
-  const client = plan.dryRun ? undefined : ((await knex.client.acquireConnection()) as pg.PoolClient);
-  const sink = client ? copySink(client) : countingSink;
-  try {
-    await client?.query('BEGIN');
+  await inOneTransaction(knex, plan.dryRun, async (client) => {
+    const sink = client ? copySink(client) : countingSink;
     if (plan.mode === 'replace') {
       await client?.query(
         'TRUNCATE processing_session_job_counts, processing_jobs, processing_sessions, transcripts, videos, channels',
       );
     }
-
-    const counts = videosPerChannel(plan.videos, plan.channels);
-    const channels: ChannelProfile[] = counts.map((videos) => {
-      const about = topic(fake);
-      const roll = fake.number.float({ min: 0, max: 1 });
-      const trait = roll < 0.1 ? 'paused' : roll < 0.15 ? 'inactive' : 'checked';
-      const spoken = spokenLanguage(fake);
-      const followedAt = new Date(ref.getTime() - fake.number.int({ min: 30, max: 900 }) * dayMs);
-      const built = asOf.channel
-        .transient({ topic: about })
-        .trait(trait)
-        .build({
-          videoCount: videos + fake.number.int({ min: 0, max: Math.ceil(videos / 4) }),
-          processingConfig: {
-            discoverEveryHours: fake.helpers.arrayElement([6, 12, 24, 24, 48, 168]),
-            transcriptLanguages: [spoken],
-          },
-        });
-      const handle = String(built.metadata?.customUrl ?? '@channel').slice(1);
-      const shortsShare = fake.number.float({ min: 0, max: 0.6 });
-      const reach = 1.5 * normal();
-      const channelVideos = asOf.video.transient({ topic: about, handle, shortsShare, reach });
-      return {
-        row: stamp(built, followedAt),
-        topic: about,
-        handle,
-        spoken,
-        followedAt,
-        // Uploading for one to six years before the reference date.
-        firstUpload: new Date(ref.getTime() - fake.number.float({ min: 1, max: 6 }) * yearMs),
-        videos,
-        factories: {
-          discovered: channelVideos,
-          queued: channelVideos.trait('queued'),
-          processing: channelVideos.trait('processing'),
-          completed: channelVideos.trait('completed'),
-          failed: channelVideos.trait('failed'),
-        },
-      };
-    });
+    const channels = followChannels(plan, builders);
     rows.channels += await sink(
       'channels',
       channels.map((channel) => channel.row),
     );
+    const sessions = openSessions(plan, builders);
+    rows.processing_sessions += await sink('processing_sessions', [...sessions.running, ...sessions.others]);
 
-    const sessions = Array.from({ length: plan.sessions }, () =>
-      // Stamped an hour early: the counters' UPDATE at the end moves updated_at to the reference date.
-      stamp(asOf.session.trait('running').build(), new Date(ref.getTime() - hourMs)),
-    );
-    const sessionJobs = new Map<string, number>();
-    let jobIndex = 0;
-    let batch = { videos: [] as Row[], transcripts: [] as Row[], jobs: [] as Row[] };
-
-    /** A job's row, created when it was first due (or started), in the next session of the round. */
-    const addJob = (job: ProcessingJobAttrs, sessionId?: string) => {
-      const session = sessionId ?? sessions[jobIndex++ % sessions.length]!.id;
-      sessionJobs.set(session, (sessionJobs.get(session) ?? 0) + 1);
-      const times = [job.runAfter, job.startedAt, job.completedAt].filter(
-        (at): at is Date => at instanceof Date,
-      );
-      const createdAt = new Date(Math.min(...times.map((at) => at.getTime())));
-      batch.jobs.push(stamp({ ...job, sessionId: session }, createdAt));
-    };
-
-    /** A video, its transcript when completed, and its transcript job unless only discovered. */
-    const addVideo = (
-      channel: ChannelProfile,
-      status: VideoStatus,
-      overrides: Partial<VideoAttrs>,
-      job: JobSpec = {},
-      sentences?: number,
-    ) => {
-      const video = channel.factories[status].build({ channelId: channel.row.id, ...overrides });
-      const row = stamp(video, video.discoveredAt!);
-      batch.videos.push(row);
-      let result: ProcessingJobAttrs['result'] = null;
-      if (status === 'completed') {
-        const duration = video.durationSeconds ?? 600;
-        const transcript = asOf.transcript
-          .transient({
-            spoken: channel.spoken,
-            durationSeconds: duration,
-            sentences: sentences ?? Math.min(16, Math.max(3, Math.round(duration / 60))),
-          })
-          .build({ videoId: row.id });
-        batch.transcripts.push(stamp(transcript, video.processedAt!));
-        result = { wordCount: transcript.wordCount!, language: transcript.language! };
-      }
-      const trait = job.trait ?? (status === 'discovered' ? null : jobTraitFor[status]);
-      if (trait === null) return;
-      const finished = status === 'completed' || status === 'failed';
-      // A finished job ran soon after its video was found; a waiting or running one was queued minutes ago.
-      const recently = new Date(ref.getTime() - fake.number.int({ min: 30_000, max: 10 * minuteMs }));
-      const due = finished
-        ? new Date(
-            Math.min(
-              video.discoveredAt!.getTime() + fake.number.int(10 * minuteMs),
-              (video.processedAt ?? ref).getTime(),
-            ),
-          )
-        : new Date(Math.max(recently.getTime(), video.discoveredAt!.getTime()));
-      const factory = trait ? asOf.job.trait(trait) : asOf.job;
-      addJob(
-        factory.build({
-          entityId: row.id,
-          // The key the database would give it, written here so the COPY need not look the channel up.
-          rateKey: `channel:${channel.row.id}`,
-          runAfter: due,
-          ...(status === 'completed' ? { completedAt: video.processedAt!, result } : {}),
-          ...job.overrides,
-        }),
-        job.sessionId,
-      );
-    };
-
-    // The server stores one batch while Node builds the next: a batch's COPYs run in the background, and the
-    // next flush waits for them before it starts its own.
-    let storing: Promise<void> = Promise.resolve();
-    const flush = async () => {
-      const full = batch;
-      batch = { videos: [], transcripts: [], jobs: [] };
-      await storing;
-      storing = (async () => {
-        rows.videos += await sink('videos', full.videos);
-        rows.transcripts += await sink('transcripts', full.transcripts);
-        rows.processing_jobs += await sink('processing_jobs', full.jobs);
-        progress(rows.videos, plan.videos);
-      })();
-      // Nothing awaits it until the next flush: keep a failure for then, not for the process.
-      storing.catch(() => undefined);
-    };
-
-    const extraSessions = plan.scenario === 'queue' ? queueSessions(stamp, asOf.session, ref) : [];
-    rows.processing_sessions += await sink('processing_sessions', [...sessions, ...extraSessions]);
-
+    const writer = new SeedWriter(builders, sessions.running, async (batch) => {
+      rows.videos += await sink('videos', batch.videos);
+      rows.transcripts += await sink('transcripts', batch.transcripts);
+      rows.processing_jobs += await sink('processing_jobs', batch.jobs);
+      progress(rows.videos, plan.videos);
+    });
     const shares = statusShares(plan.transcriptShare);
-    for (const channel of channels) {
-      const lastChecked =
-        (channel.row.lastCheckedAt as Date | null) ?? new Date(channel.followedAt.getTime() + hourMs);
-      addJob(
-        asOf.job.trait('discovery', 'completed').build({
-          entityId: channel.row.id,
-          rateKey: `channel:${channel.row.id}`,
-          runAfter: new Date(lastChecked.getTime() - 2 * minuteMs),
-          completedAt: lastChecked,
-          result: {
-            videosFound: channel.videos,
-            newVideos: fake.number.int({ min: 0, max: Math.min(3, channel.videos) }),
-          },
-        }),
-      );
-      // Uploads spread over the channel's years, a little irregularly.
-      const spacing = (ref.getTime() - channel.firstUpload.getTime()) / Math.max(channel.videos, 1);
-      for (let index = 0; index < channel.videos; index += 1) {
-        const publishedAt = new Date(
-          channel.firstUpload.getTime() + index * spacing + fake.number.float({ min: 0, max: spacing / 2 }),
-        );
-        // Found on the first check after it was out and the channel was followed.
-        const found = Math.max(publishedAt.getTime(), channel.followedAt.getTime());
-        const discoveredAt = new Date(Math.min(ref.getTime(), found + fake.number.int(2 * dayMs)));
-        addVideo(channel, pickStatus(shares), { publishedAt, discoveredAt });
-        if (batch.videos.length === plan.batchVideos) await flush();
-        // Building rows never holds the event loop for long, so the batch being stored keeps flowing.
-        else if (batch.videos.length % yieldEvery === 0) await new Promise(setImmediate);
-      }
-    }
+    for (const channel of channels) await addChannelHistory(channel, writer, shares, plan.batchVideos);
     if (plan.scenario === 'queue' && channels.length > 0) {
-      const added = addQueueStates(channels[0]!, sessions[0]!.id, extraSessions, addVideo, ref);
+      const added = addQueueStates(
+        channels[0]!,
+        sessions.running[0]!.id,
+        sessions.others,
+        (...args) => writer.addVideo(...args),
+        builders.ref,
+      );
       await client?.query('UPDATE channels SET video_count = video_count + $1 WHERE id = $2', [
         added,
         channels[0]!.row.id,
       ]);
     }
-    await flush();
-    await storing;
+    await writer.finish();
 
-    // processed_videos was counted by the database's triggers as the jobs were copied in.
-    for (const session of [...sessions, ...extraSessions]) {
-      await client?.query('UPDATE processing_sessions SET total_videos = $1, updated_at = $2 WHERE id = $3', [
-        sessionJobs.get(session.id) ?? 0,
-        ref,
-        session.id,
-      ]);
+    if (client) {
+      await countSessionVideos(
+        client,
+        [...sessions.running, ...sessions.others],
+        writer.sessionJobs,
+        builders.ref,
+      );
+      await seedFlowControl(client, plan.scenario, plan.mode, builders.ref);
     }
-    if (client) await seedFlowControl(client, plan.scenario, plan.mode, ref);
-    await client?.query('COMMIT');
-  } catch (error) {
-    await client?.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    if (client) await knex.client.releaseConnection(client);
-  }
+  });
   // Fresh statistics for the planner, and a visibility map so counts can read indexes alone.
   if (!plan.dryRun) await knex.raw('VACUUM ANALYZE');
 
   const seconds = (performance.now() - started) / 1_000;
   const total = Object.values(rows).reduce((sum, n) => sum + n, 0);
   return { rows, seconds, rowsPerSecond: total / seconds };
+}
+
+/** The followed channels, each with its topic, language, upload years and videos' factories; built, not stored. */
+function followChannels(plan: SeedPlan, { ref, asOf, stamp }: Builders): ChannelProfile[] {
+  return videosPerChannel(plan.videos, plan.channels).map((videos) => {
+    const about = topic(fake);
+    const roll = fake.number.float({ min: 0, max: 1 });
+    const trait = roll < 0.1 ? 'paused' : roll < 0.15 ? 'inactive' : 'checked';
+    const spoken = spokenLanguage(fake);
+    const followedAt = new Date(ref.getTime() - fake.number.int({ min: 30, max: 900 }) * dayMs);
+    const built = asOf.channel
+      .transient({ topic: about })
+      .trait(trait)
+      .build({
+        videoCount: videos + fake.number.int({ min: 0, max: Math.ceil(videos / 4) }),
+        processingConfig: {
+          discoverEveryHours: fake.helpers.arrayElement([6, 12, 24, 24, 48, 168]),
+          transcriptLanguages: [spoken],
+        },
+      });
+    const handle = String(built.metadata?.customUrl ?? '@channel').slice(1);
+    const shortsShare = fake.number.float({ min: 0, max: 0.6 });
+    const reach = 1.5 * normal();
+    const channelVideos = asOf.video.transient({ topic: about, handle, shortsShare, reach });
+    return {
+      row: stamp(built, followedAt),
+      topic: about,
+      handle,
+      spoken,
+      followedAt,
+      // Uploading for one to six years before the reference date.
+      firstUpload: new Date(ref.getTime() - fake.number.float({ min: 1, max: 6 }) * yearMs),
+      videos,
+      factories: {
+        discovered: channelVideos,
+        queued: channelVideos.trait('queued'),
+        processing: channelVideos.trait('processing'),
+        completed: channelVideos.trait('completed'),
+        failed: channelVideos.trait('failed'),
+      },
+    };
+  });
+}
+
+/** The running sessions the jobs are dealt into, and (in the queue scenario) a paused and a failed one. */
+function openSessions(plan: SeedPlan, { ref, asOf, stamp }: Builders): { running: Row[]; others: Row[] } {
+  const running = Array.from({ length: plan.sessions }, () =>
+    // Stamped an hour early: the counters' UPDATE at the end moves updated_at to the reference date.
+    stamp(asOf.session.trait('running').build(), new Date(ref.getTime() - hourMs)),
+  );
+  const others = plan.scenario === 'queue' ? queueSessions(stamp, asOf.session, ref) : [];
+  return { running, others };
+}
+
+type Batch = { videos: Row[]; transcripts: Row[]; jobs: Row[] };
+
+/**
+ * Builds the rows of videos, their transcripts and their jobs into batches. The server stores one batch while Node
+ * builds the next: a batch is handed to `store` in the background, and the next flush waits for it first.
+ */
+class SeedWriter {
+  /** How many jobs each session holds, for its total_videos. */
+  readonly sessionJobs = new Map<string, number>();
+  private batch: Batch = { videos: [], transcripts: [], jobs: [] };
+  private storing: Promise<void> = Promise.resolve();
+  private jobIndex = 0;
+
+  constructor(
+    readonly builders: Builders,
+    private readonly sessions: Row[],
+    private readonly store: (batch: Batch) => Promise<void>,
+  ) {}
+
+  get videosInBatch(): number {
+    return this.batch.videos.length;
+  }
+
+  /** A job's row, created when it was first due (or started), in the next session of the round. */
+  addJob(job: ProcessingJobAttrs, sessionId?: string): void {
+    const session = sessionId ?? this.sessions[this.jobIndex++ % this.sessions.length]!.id;
+    this.sessionJobs.set(session, (this.sessionJobs.get(session) ?? 0) + 1);
+    const times = [job.runAfter, job.startedAt, job.completedAt].filter(
+      (at): at is Date => at instanceof Date,
+    );
+    const createdAt = new Date(Math.min(...times.map((at) => at.getTime())));
+    this.batch.jobs.push(this.builders.stamp({ ...job, sessionId: session }, createdAt));
+  }
+
+  /** A video, its transcript when completed, and its transcript job unless only discovered. */
+  addVideo(
+    channel: ChannelProfile,
+    status: VideoStatus,
+    overrides: Partial<VideoAttrs>,
+    job: JobSpec = {},
+    sentences?: number,
+  ): void {
+    const { ref, asOf, stamp } = this.builders;
+    const video = channel.factories[status].build({ channelId: channel.row.id, ...overrides });
+    const row = stamp(video, video.discoveredAt!);
+    this.batch.videos.push(row);
+    let result: ProcessingJobAttrs['result'] = null;
+    if (status === 'completed') {
+      const duration = video.durationSeconds ?? 600;
+      const transcript = asOf.transcript
+        .transient({
+          spoken: channel.spoken,
+          durationSeconds: duration,
+          sentences: sentences ?? Math.min(16, Math.max(3, Math.round(duration / 60))),
+        })
+        .build({ videoId: row.id });
+      this.batch.transcripts.push(stamp(transcript, video.processedAt!));
+      result = { wordCount: transcript.wordCount!, language: transcript.language! };
+    }
+    const trait = job.trait ?? (status === 'discovered' ? null : jobTraitFor[status]);
+    if (trait === null) return;
+    const finished = status === 'completed' || status === 'failed';
+    // A finished job ran soon after its video was found; a waiting or running one was queued minutes ago.
+    const recently = new Date(ref.getTime() - fake.number.int({ min: 30_000, max: 10 * minuteMs }));
+    const due = finished
+      ? new Date(
+          Math.min(
+            video.discoveredAt!.getTime() + fake.number.int(10 * minuteMs),
+            (video.processedAt ?? ref).getTime(),
+          ),
+        )
+      : new Date(Math.max(recently.getTime(), video.discoveredAt!.getTime()));
+    const factory = trait ? asOf.job.trait(trait) : asOf.job;
+    this.addJob(
+      factory.build({
+        entityId: row.id,
+        // The key the database would give it, written here so the COPY need not look the channel up.
+        rateKey: `channel:${channel.row.id}`,
+        runAfter: due,
+        ...(status === 'completed' ? { completedAt: video.processedAt!, result } : {}),
+        ...job.overrides,
+      }),
+      job.sessionId,
+    );
+  }
+
+  /** Hands the batch built so far to `store`, once the batch before it is stored. */
+  async flush(): Promise<void> {
+    const full = this.batch;
+    this.batch = { videos: [], transcripts: [], jobs: [] };
+    await this.storing;
+    this.storing = this.store(full);
+    // Nothing awaits it until the next flush: keep a failure for then, not for the process.
+    this.storing.catch(() => undefined);
+  }
+
+  /** Stores what is left, and waits until every batch is stored. */
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.storing;
+  }
+}
+
+/** A channel's discovery job, then its uploads over the years, each with its status's transcript and job. */
+async function addChannelHistory(
+  channel: ChannelProfile,
+  writer: SeedWriter,
+  shares: [VideoStatus, number][],
+  batchVideos: number,
+): Promise<void> {
+  const { ref, asOf } = writer.builders;
+  const lastChecked =
+    (channel.row.lastCheckedAt as Date | null) ?? new Date(channel.followedAt.getTime() + hourMs);
+  writer.addJob(
+    asOf.job.trait('discovery', 'completed').build({
+      entityId: channel.row.id,
+      rateKey: `channel:${channel.row.id}`,
+      runAfter: new Date(lastChecked.getTime() - 2 * minuteMs),
+      completedAt: lastChecked,
+      result: {
+        videosFound: channel.videos,
+        newVideos: fake.number.int({ min: 0, max: Math.min(3, channel.videos) }),
+      },
+    }),
+  );
+  // Uploads spread over the channel's years, a little irregularly.
+  const spacing = (ref.getTime() - channel.firstUpload.getTime()) / Math.max(channel.videos, 1);
+  for (let index = 0; index < channel.videos; index += 1) {
+    const publishedAt = new Date(
+      channel.firstUpload.getTime() + index * spacing + fake.number.float({ min: 0, max: spacing / 2 }),
+    );
+    // Found on the first check after it was out and the channel was followed.
+    const found = Math.max(publishedAt.getTime(), channel.followedAt.getTime());
+    const discoveredAt = new Date(Math.min(ref.getTime(), found + fake.number.int(2 * dayMs)));
+    writer.addVideo(channel, pickStatus(shares), { publishedAt, discoveredAt });
+    if (writer.videosInBatch === batchVideos) await writer.flush();
+    // Building rows never holds the event loop for long, so the batch being stored keeps flowing.
+    else if (writer.videosInBatch % yieldEvery === 0) await new Promise(setImmediate);
+  }
+}
+
+/** Each session's total_videos; processed_videos was counted by the database's triggers as the jobs were copied in. */
+async function countSessionVideos(
+  client: pg.PoolClient,
+  sessions: Row[],
+  sessionJobs: ReadonlyMap<string, number>,
+  ref: Date,
+): Promise<void> {
+  for (const session of sessions) {
+    await client.query('UPDATE processing_sessions SET total_videos = $1, updated_at = $2 WHERE id = $3', [
+      sessionJobs.get(session.id) ?? 0,
+      ref,
+      session.id,
+    ]);
+  }
 }
 
 type Stamp = (row: Record<string, unknown>, at: Date) => Row;
