@@ -57,7 +57,7 @@ describe('a worker process killed in the middle of a job', () => {
 });
 
 describe('SIGTERM under load', () => {
-  it('finishes the requests in flight, refuses new ones, and exits 0', async () => {
+  it('finishes the requests in flight, rejects new ones, and exits 0', async () => {
     const server = start('src/main.ts', {
       DATABASE_URL: testDatabase().url,
       PORT: '0',

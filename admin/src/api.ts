@@ -9,7 +9,7 @@ export type Inputs = inferRouterInputs<AppRouter>;
 export type Job = Outputs['jobs']['get'];
 export type Role = 'reader' | 'worker' | 'admin';
 
-/** Who the page acts as: the server's answer to `/admin/role` for the token it holds. */
+/** Who the page acts as: the server's response to `/admin/role` for the token it holds. */
 export interface Caller {
   role: Role;
   tokensRequired: boolean;

@@ -18,9 +18,9 @@ export interface ClientOptions {
 }
 
 /**
- * A call that never got a tRPC answer: the server could not be reached, or answered something that is not one of
+ * A call that never got a tRPC response: the server could not be reached, or responded with something that is not one of
  * its error shapes (a proxy's page, a refused connection). `code` is always `TRANSPORT_ERROR`; `httpStatus` is the
- * status when an answer came. Safe to retry for queries; a mutation may or may not have run.
+ * status when a response came. Safe to retry for queries; a mutation may or may not have run.
  */
 export class TransportError extends TRPCClientError<AppRouter> {
   readonly code = 'TRANSPORT_ERROR';
@@ -54,7 +54,7 @@ const transportErrors: TRPCLink<AppRouter> =
  */
 export const clientBatchLimits = { maxURLLength: 8_000, maxItems: 50 } as const;
 
-/** Claims may wait for work (`waitMs`); batched with other calls, they would hold those calls' answers back. */
+/** Claims may wait for work (`waitMs`); batched with other calls, they would hold those calls' responses back. */
 const unbatched = new Set(['jobs.claim']);
 
 /** A typed client: every procedure's input and output are inferred from the server's router. */

@@ -14,7 +14,7 @@ export type Verdict =
    */
   | { kind: 'retry'; afterMs: number | undefined };
 
-/** Statuses that refuse what was sent, whoever sends it and however often. */
+/** Statuses that reject what was sent, whoever sends it and however often. */
 const invalidStatuses = new Set([400, 413, 422]);
 
 export function judge(error: unknown): Verdict {

@@ -260,7 +260,7 @@ describe('/metrics', () => {
     expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
   });
 
-  it('answers 401 without the token or with another, and names the header it wants', async () => {
+  it('responds with 401 without the token or with another, and names the header it wants', async () => {
     const none = await request(app.server).get('/metrics');
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer');
@@ -282,7 +282,7 @@ describe('/metrics', () => {
     }
   });
 
-  it('still serves the process’s own metrics while the database does not answer, leaving the job counts out', async () => {
+  it('still serves the process’s own metrics while the database does not respond, leaving the job counts out', async () => {
     const unreachable = connect('postgres://postgres@127.0.0.1:1/nothing', {
       ...testPoolSettings,
       DATABASE_CONNECT_TIMEOUT_MS: 500,

@@ -87,7 +87,7 @@ describe('channel schedules', () => {
     expect(none.data.nextDiscoveryAt).toBeNull();
   });
 
-  it('refuse a period outside 0.01 to 8,760 hours, naming the field, and accept both ends', async () => {
+  it('reject a period outside 0.01 to 8,760 hours, naming the field, and accept both ends', async () => {
     for (const hours of [0.01, 8_760]) {
       const ok = await api.mutate('channels.update', {
         id: (await scheduled()).id,
@@ -97,12 +97,12 @@ describe('channel schedules', () => {
     }
     const channel = await scheduled();
     for (const hours of [0.009, 8_760.01, '24', null]) {
-      const refused = await api.mutate('channels.update', {
+      const rejected = await api.mutate('channels.update', {
         id: channel.id,
         processingConfig: { discoverEveryHours: hours },
       });
-      expect(refused.status, String(hours)).toBe(400);
-      expect(refused.error?.data.field).toBe('processingConfig.discoverEveryHours');
+      expect(rejected.status, String(hours)).toBe(400);
+      expect(rejected.error?.data.field).toBe('processingConfig.discoverEveryHours');
     }
   });
 });

@@ -137,9 +137,9 @@ describe('a running limit per job type', () => {
       [{ jobType: 'transcript_extraction', maxRunning: 1.5 }, 'maxRunning'],
       [{ jobType: 'idea_extraction', maxRunning: 1 }, 'jobType'],
     ] as const) {
-      const refused = await api.mutate('jobs.setTypeLimit', input);
-      expect(refused.status, JSON.stringify(input)).toBe(400);
-      expect(refused.error?.data.field).toBe(field);
+      const rejected = await api.mutate('jobs.setTypeLimit', input);
+      expect(rejected.status, JSON.stringify(input)).toBe(400);
+      expect(rejected.error?.data.field).toBe(field);
     }
   });
 });

@@ -78,7 +78,7 @@ describe('knex seed:run', () => {
     expect(await ProcessingSessionModel.query(testDatabase().db).resultSize()).toBe(3);
   });
 
-  it('refuses to run in production unless forced', () => {
+  it('will not run in production unless forced', () => {
     expect(() => seedPlanFrom({ NODE_ENV: 'production' })).toThrow(/SEED_FORCE/);
     expect(seedPlanFrom({ NODE_ENV: 'production', SEED_FORCE: 'true' }).videos).toBe(1_000);
     expect(() => seedPlanFrom({ SEED_VIDEOS: '-1' })).toThrow(/SEED_VIDEOS/);

@@ -102,7 +102,7 @@ export const jobsRouter = router({
       route(
         'POST',
         '/jobs/complete',
-        'Finish several claimed jobs at once; any whose lease was lost are refused',
+        'Finish several claimed jobs at once; any whose lease was lost are rejected',
         'work',
       ),
     )
