@@ -36,6 +36,19 @@ export class TransportError extends TRPCClientError<AppRouter> {
   }
 }
 
+/**
+ * An error response that is not JSON (a proxy's or load balancer's page) would fail to parse before tRPC keeps the
+ * response, losing its status and `Retry-After`: it is rejected here instead, with the response kept on `meta`.
+ */
+const fetchKeepingErrorPages = async (input: URL | string, init?: RequestInit) => {
+  const response = await fetch(input, init);
+  if (response.ok || /json/i.test(response.headers.get('content-type') ?? '')) return response;
+  await response.body?.cancel();
+  throw new TRPCClientError(`the server responded ${response.status} without the API's JSON`, {
+    meta: { response },
+  });
+};
+
 /** Errors without a server-shaped body become `TransportError`s; the server's own errors pass as they are. */
 const transportErrors: TRPCLink<AppRouter> =
   () =>
@@ -63,6 +76,7 @@ export function createClient({ url, token }: ClientOptions) {
     url: `${url.replace(/\/$/, '')}/trpc`,
     transformer: superjson,
     headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
+    fetch: fetchKeepingErrorPages,
   };
   return createTRPCClient<AppRouter>({
     links: [

@@ -65,13 +65,13 @@ export class JobWakeups {
       const timer = setTimeout(done, Math.max(0, until - Date.now()));
       this.waiters.add(done);
       signal?.addEventListener('abort', done, { once: true });
-      if (this.generation !== seen) done();
     });
   }
 
   async close(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnect);
+    // Stryker disable next-line all: a wait begins only on an open connection, whose end, just below, wakes it too.
     for (const wake of [...this.waiters]) wake();
     await this.client?.end().catch(() => undefined);
     this.client = undefined;

@@ -260,6 +260,17 @@ describe('/metrics', () => {
     expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
   });
 
+  it('times a request no route matches under route="unmatched", so unknown paths add no series of their own', async () => {
+    const paths = ['/no-such-page', '/no-such-page-either?id=1'];
+    for (const path of paths) expect((await request(app.server).get(path)).status).toBe(404);
+    const text = await scrape();
+    const unmatched = { method: 'GET', route: 'unmatched', status_code: '404' };
+    expect(sample(text, 'tubesensei_http_request_duration_seconds_count', unmatched)).toBeGreaterThanOrEqual(
+      2,
+    );
+    expect(text).not.toContain('no-such-page');
+  });
+
   it('responds with 401 without the token or with another, and names the header it wants', async () => {
     const none = await request(app.server).get('/metrics');
     expect(none.status).toBe(401);

@@ -1,6 +1,11 @@
 import { createRequire } from 'node:module';
 import { SpanKind } from '@opentelemetry/api';
-import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace';
 import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +14,7 @@ import { createClient, createWorker } from '../../src/client';
 import { connect } from '../../src/db/connect';
 import { channelFactory } from '../../dev/factories';
 import { startTelemetry } from '../../src/http/telemetry';
-import { telemetryEnabled, traceIds } from '../../src/http/tracing';
+import { flushTraces, telemetryEnabled, traceIds } from '../../src/http/tracing';
 import { testDatabase, testPoolSettings } from '../support/database';
 import { until } from '../support/until';
 
@@ -19,9 +24,19 @@ import { until } from '../support/until';
  * patch it, and the app gets a pool opened after the start, whose driver load lets the instrumentation patch pg.
  */
 const exporter = new InMemorySpanExporter();
+// Beside it, spans buffered as a production exporter buffers them, sent only when the buffer is flushed.
+const buffered = new InMemorySpanExporter();
 const sdk = startTelemetry({
   serviceName: 'tubesensei-test',
-  spanProcessors: [new SimpleSpanProcessor({ exporter })],
+  spanProcessors: [
+    new SimpleSpanProcessor({ exporter }),
+    new BatchSpanProcessor({
+      exporter: buffered,
+      scheduledDelayMillis: 3_600_000,
+      maxExportBatchSize: 10_000,
+      maxQueueSize: 10_000,
+    }),
+  ],
 });
 createRequire(__filename)('node:http');
 
@@ -141,6 +156,39 @@ describe('traces', () => {
     const lines = logLines.filter((line) => line.reqId === 'traced-request-1');
     expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['procedure', 'request']));
     for (const line of lines) expect(line.trace_id).toBe(server.spanContext().traceId);
+  });
+
+  it('leave scrapes and health checks out, and trace the requests beside them', async () => {
+    for (const path of ['/health', '/ready', '/metrics', '/health?probe=1'])
+      await fetch(`${url}${path}`, { headers: { 'x-request-id': `untraced ${path}` } });
+    await fetch(`${url}/trpc/channels.list?input=${encodeURIComponent('{"json":{"limit":1}}')}`, {
+      headers: { 'x-request-id': 'traced beside them' },
+    });
+    const served = (requestId: string) =>
+      spans().filter(
+        (span) => span.kind === SpanKind.SERVER && span.attributes['tubesensei.request_id'] === requestId,
+      );
+    await until(() => served('traced beside them').length === 1);
+    for (const path of ['/health', '/ready', '/metrics', '/health?probe=1'])
+      expect(served(`untraced ${path}`)).toEqual([]);
+  });
+
+  it('send the spans still buffered when flushed, as the processes do before they exit', async () => {
+    await fetch(`${url}/health`);
+    await fetch(`${url}/trpc/channels.list?input=${encodeURIComponent('{"json":{"limit":1}}')}`, {
+      headers: { 'x-request-id': 'flushed-request' },
+    });
+    const flushedRequest = () =>
+      buffered
+        .getFinishedSpans()
+        .some(
+          (span) =>
+            span.kind === SpanKind.SERVER && span.attributes['tubesensei.request_id'] === 'flushed-request',
+        );
+    await until(() => spans().some((span) => span.attributes['tubesensei.request_id'] === 'flushed-request'));
+    expect(flushedRequest()).toBe(false);
+    await flushTraces();
+    expect(flushedRequest()).toBe(true);
   });
 
   it.each([

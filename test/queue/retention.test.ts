@@ -114,4 +114,26 @@ describe('pruning finished jobs', () => {
     expect(ticks).toMatchObject([{ pruned: 7 }]);
     expect(await db()('processing_jobs').where({ status: 'completed' }).pluck('id')).toEqual([kept!.id]);
   });
+
+  it('stops a tick after its budget of full batches, and leaves the rest to the next tick', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    await jobsAged(
+      session.id,
+      Array.from({ length: 5 }, () => ['completed', 3] as [Kind, number]),
+    );
+    const ticks: { pruned: number }[] = [];
+    const scheduler = startScheduler({
+      db: db(),
+      intervalMs: 60_000,
+      batchSize: 1,
+      retentionDays: 2,
+      maxBatchesPerTick: 2,
+      log: { info: (tick) => ticks.push(tick as { pruned: number }), error: () => undefined },
+    });
+    // The tick at start, then this one.
+    await scheduler.tick();
+    await scheduler.stop();
+    expect(ticks.map((tick) => tick.pruned)).toEqual([2, 2]);
+    expect(await db()('processing_jobs').where({ status: 'completed' })).toHaveLength(1);
+  });
 });

@@ -1,4 +1,6 @@
 import { claimJobsInput } from '../../src/schemas/processing-job';
+import { once } from 'node:events';
+import net, { type AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
@@ -70,6 +72,20 @@ describe('a claim that waits for work', () => {
     expect(ms).toBeGreaterThanOrEqual(390);
     // Not waiting on for a recheck or a notification that never comes.
     expect(ms).toBeLessThan(longWaitMs / 2);
+  });
+
+  it('asks the database once at the start of an idle wait and once at its end, not in a loop', async () => {
+    const claims: string[] = [];
+    const count = ({ sql }: { sql: string }) => {
+      if (sql.includes('claim_jobs(')) claims.push(sql);
+    };
+    db().on('query', count);
+    try {
+      expect((await waiting(1_500)).jobs).toEqual([]);
+    } finally {
+      db().off('query', count);
+    }
+    expect(claims).toHaveLength(2);
   });
 
   it('takes a retry when it falls due, and a lease when it runs out, with no notification', async () => {
@@ -182,6 +198,85 @@ describe('the listening connection', () => {
     expect(listener.seen()).toBeGreaterThan(next);
     await listener.close();
     expect(listener.closed).toBe(true);
+  });
+});
+
+describe('a wait ended without a notification', () => {
+  it('ends at once when its caller already went away', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const started = performance.now();
+    await wakeups.waitAfter(wakeups.seen(), Date.now() + longWaitMs, controller.signal);
+    expect(performance.now() - started).toBeLessThan(longWaitMs / 2);
+  });
+
+  it('ends at once when the wake-ups were closed, as a stopping server’s are', async () => {
+    const closed = new JobWakeups(testDatabase().url);
+    await closed.close();
+    const started = performance.now();
+    await closed.waitAfter(closed.seen(), Date.now() + longWaitMs, undefined);
+    expect(performance.now() - started).toBeLessThan(longWaitMs / 2);
+  });
+
+  it('ends the waits in progress when the wake-ups close', async () => {
+    const closing = new JobWakeups(testDatabase().url);
+    expect(await closing.listening()).toBe(true);
+    const started = performance.now();
+    const waiting = closing.waitAfter(closing.seen(), Date.now() + longWaitMs, undefined);
+    // The wait has begun: it no longer looks at whether the wake-ups are closed.
+    await new Promise(setImmediate);
+    await closing.close();
+    await waiting;
+    expect(performance.now() - started).toBeLessThan(longWaitMs / 2);
+  });
+});
+
+describe('opening the listening connection', () => {
+  it('ends a wait begun before it opened, since notifications sent while none listened are lost', async () => {
+    const listener = new JobWakeups(testDatabase().url);
+    const seen = listener.seen();
+    const started = performance.now();
+    try {
+      await listener.waitAfter(seen, Date.now() + longWaitMs, undefined);
+    } finally {
+      await listener.close();
+    }
+    expect(performance.now() - started).toBeLessThan(longWaitMs / 2);
+    expect(listener.seen()).toBeGreaterThan(seen);
+  });
+
+  it('leaves no connection listening when closed while the connection opens', async () => {
+    const others = await listeners();
+    const listener = new JobWakeups(testDatabase().url);
+    const opening = listener.listening();
+    await listener.close();
+    expect(await opening).toBe(false);
+    await until(async () => (await listeners()).every((pid) => others.includes(pid)));
+  });
+
+  it('tries a refused connection again in the background, each pause twice the one before', async () => {
+    // A server that takes each connection and drops it at once, as a database restarting does.
+    const attempts: number[] = [];
+    const refusing = net.createServer((socket) => {
+      attempts.push(performance.now());
+      socket.destroy();
+    });
+    refusing.listen(0, '127.0.0.1');
+    await once(refusing, 'listening');
+    const { port } = refusing.address() as AddressInfo;
+    const listener = new JobWakeups(`postgres://postgres@127.0.0.1:${port}/postgres`);
+    try {
+      expect(await listener.listening()).toBe(false);
+      // 200, 400 and 800 ms: a pause of 5 s (the cap) from the first would not get there.
+      await until(() => attempts.length >= 4, 4_500);
+    } finally {
+      await listener.close();
+      refusing.close();
+    }
+    const pauses = attempts.slice(1).map((at, index) => at - attempts[index]!);
+    expect(pauses[0]).toBeGreaterThanOrEqual(190);
+    expect(pauses[1]).toBeGreaterThanOrEqual(390);
+    expect(pauses[2]).toBeGreaterThanOrEqual(790);
   });
 });
 

@@ -1,0 +1,77 @@
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient, TransportError } from '../../src/client';
+import { judge } from '../../src/worker/calls';
+
+/**
+ * What a load balancer in front of the API responds with while the API is away: a status and headers, and a body
+ * that is not the API's.
+ */
+let respond: { status: number; headers: Record<string, string> } = { status: 503, headers: {} };
+let server: http.Server;
+let url: string;
+
+beforeAll(async () => {
+  server = http.createServer((_request, response) => {
+    response.writeHead(respond.status, { ...respond.headers, 'content-type': 'text/html' });
+    response.end('<html><body>Service unavailable</body></html>');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+/** The error a worker's call gets when the response is as `respond` says. */
+async function errorOn(status: number, headers: Record<string, string> = {}) {
+  respond = { status, headers };
+  const api = createClient({ url });
+  const error = await api.jobs.heartbeat
+    .mutate({
+      id: '00000000-0000-4000-8000-000000000001',
+      leaseToken: '00000000-0000-4000-8000-000000000002',
+    })
+    .then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+  expect(error).toBeDefined();
+  return error;
+}
+
+const verdictOn = async (status: number, headers: Record<string, string> = {}) =>
+  judge(await errorOn(status, headers));
+
+describe('a worker’s call responded to by a proxy in front of the API', () => {
+  it('reaches the caller as a TransportError with the status the proxy responded with', async () => {
+    const error = await errorOn(502);
+    expect(error).toBeInstanceOf(TransportError);
+    expect(error).toMatchObject({ code: 'TRANSPORT_ERROR', httpStatus: 502 });
+  });
+
+  it('is tried again when a Retry-After date says, and no sooner', async () => {
+    const at = new Date(Math.ceil((Date.now() + 120_000) / 1_000) * 1_000);
+    const sentAt = Date.now();
+    const verdict = await verdictOn(503, { 'retry-after': at.toUTCString() });
+    const receivedAt = Date.now();
+    expect(verdict.kind).toBe('retry');
+    const { afterMs } = verdict as { afterMs: number };
+    expect(afterMs).toBeGreaterThanOrEqual(at.getTime() - receivedAt);
+    expect(afterMs).toBeLessThanOrEqual(at.getTime() - sentAt);
+  });
+
+  it('is tried again at once when the Retry-After date has passed, and after the usual backoff when it is no date', async () => {
+    expect(await verdictOn(503, { 'retry-after': new Date(Date.now() - 60_000).toUTCString() })).toEqual({
+      kind: 'retry',
+      afterMs: 0,
+    });
+    expect(await verdictOn(503, { 'retry-after': 'soon' })).toEqual({ kind: 'retry', afterMs: undefined });
+    expect(await verdictOn(502)).toEqual({ kind: 'retry', afterMs: undefined });
+  });
+
+  it('is not sent again when the proxy rejects the request itself as too large', async () => {
+    expect(await verdictOn(413)).toMatchObject({ kind: 'invalid' });
+  });
+});

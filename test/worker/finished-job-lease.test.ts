@@ -1,0 +1,62 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createWorker } from '../../src/client';
+import { testDatabase } from '../support/database';
+import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
+import { until } from '../support/until';
+import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
+
+const api = useWorkerApi();
+let proxy: FaultyProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
+
+describe('a worker holding a finished job’s result', () => {
+  it('reports the job’s lease lost once when a renewal is rejected while the result waits to be delivered, and records no result', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    let cancelled = false;
+    let renewedSinceCancel = false;
+    // Every completion fails on the way until a renewal has gone out after the cancel: the renewal is the first
+    // call to learn that the job is no longer the worker's.
+    proxy.decide = (request) => {
+      if (cancelled && jobIdsOf(request, 'jobs.heartbeat').includes(job!.id)) renewedSinceCancel = true;
+      return jobIdsOf(request, 'jobs.completeMany').includes(job!.id) && !renewedSinceCancel
+        ? 'reset'
+        : 'pass';
+    };
+    const lost: { id: string; reason: string }[] = [];
+    const completed: string[] = [];
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 200,
+      leaseSeconds: 3,
+      tasks: { channel_discovery: () => ({ by: 'the worker' }) },
+      hooks: {
+        leaseLost: (lostJob, reason) => lost.push({ id: lostJob.id, reason }),
+        completed: (done) => completed.push(done.id),
+      },
+    });
+    try {
+      worker.start();
+      await until(() => proxy!.requests.some((request) => jobIdsOf(request, 'jobs.completeMany').length > 0));
+      // An admin cancels the job while its result waits to be delivered.
+      await testDatabase()
+        .db('processing_jobs')
+        .where({ id: job!.id })
+        .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
+      cancelled = true;
+      await until(() => lost.length > 0);
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+
+    expect(renewedSinceCancel).toBe(true);
+    expect(lost.map(({ id }) => id)).toEqual([job!.id]);
+    expect(completed).toEqual([]);
+    expect(await jobRow(job!.id)).toMatchObject({ status: 'cancelled', result: null });
+  });
+});

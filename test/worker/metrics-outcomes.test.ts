@@ -1,0 +1,242 @@
+import { Gauge, Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createWorker, type Deferral, PermanentJobError, type Undelivered } from '../../src/client';
+import { serveMetrics, workerMetrics } from '../../src/worker/metrics';
+import { testDatabase } from '../support/database';
+import { type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';
+import { until } from '../support/until';
+import { discoveryJobs, jobRows, useWorkerApi } from '../support/worker-api';
+
+const api = useWorkerApi();
+let proxy: FaultyProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
+
+/** One sample's value from Prometheus' text format; NaN when the series is absent. */
+const sample = (text: string, series: string) =>
+  Number(
+    text
+      .split('\n')
+      .find((line) => line.startsWith(`${series} `))
+      ?.slice(series.length + 1),
+  );
+
+const handled = (text: string, outcome: string) =>
+  sample(text, `tubesensei_worker_job_seconds_count{job_type="channel_discovery",outcome="${outcome}"}`);
+
+describe('a worker’s metrics', () => {
+  it('count each outcome under its own label (deferred, lease lost, released) and the claims that found no work, passing every hook on', async () => {
+    const [snoozed, cancelled, stopped] = await discoveryJobs(3);
+    const registry = new Registry();
+    let running = 0;
+    const passedOn = {
+      deferred: [] as { id: string; reason: Deferral }[],
+      leaseLost: [] as string[],
+      released: [] as string[],
+      idle: 0,
+    };
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 3,
+      waitMs: 200,
+      graceMs: 100,
+      tasks: {
+        channel_discovery: async (job, helpers) => {
+          running += 1;
+          if (job.id === snoozed!.id) return helpers.snooze(600, 'the premiere has not aired yet');
+          if (job.id === cancelled!.id) {
+            // An admin cancels the job while its handler runs: its result is dropped.
+            await testDatabase()
+              .db('processing_jobs')
+              .where({ id: job.id })
+              .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
+            return { by: 'the worker' };
+          }
+          // Gives up when the stop aborts it, as a fetch does: released.
+          return new Promise((_, reject) =>
+            helpers.signal.addEventListener('abort', () => reject(helpers.signal.reason)),
+          );
+        },
+      },
+      hooks: workerMetrics(registry, {
+        deferred: (job, reason) => passedOn.deferred.push({ id: job.id, reason }),
+        leaseLost: (job) => passedOn.leaseLost.push(job.id),
+        released: (jobs) => passedOn.released.push(...jobs.map((job) => job.id)),
+        idle: () => (passedOn.idle += 1),
+      }),
+    });
+    try {
+      worker.start();
+      await until(() => running === 3 && passedOn.deferred.length === 1 && passedOn.leaseLost.length === 1);
+      // The two free slots claim again and find nothing.
+      await until(() => passedOn.idle > 0);
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+
+    const text = await registry.metrics();
+    expect(handled(text, 'snoozed')).toBe(1);
+    expect(handled(text, 'lease_lost')).toBe(1);
+    expect(handled(text, 'released')).toBe(1);
+    expect(handled(text, 'completed')).toBeNaN();
+    expect(sample(text, 'tubesensei_worker_idle_claims_total')).toBe(passedOn.idle);
+    expect(sample(text, 'tubesensei_worker_jobs_held')).toBe(0);
+    expect(passedOn.deferred).toEqual([{ id: snoozed!.id, reason: 'snoozed' }]);
+    expect(passedOn.leaseLost).toEqual([cancelled!.id]);
+    expect(passedOn.released).toEqual([stopped!.id]);
+  });
+
+  it('count the outcomes the API never acknowledged by kind, and the calls that failed meanwhile, holding no job after the stop', async () => {
+    const [done, broken] = await discoveryJobs(2, 1);
+    proxy = await startFaultyProxy(api.url);
+    const registry = new Registry();
+    let finish: () => void = () => undefined;
+    const finishing = new Promise<void>((resolve) => (finish = resolve));
+    let running = 0;
+    const passedOn = { errors: [] as Error[], undelivered: [] as Undelivered[] };
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 2,
+      waitMs: 200,
+      drainMs: 500,
+      tasks: {
+        channel_discovery: async (job) => {
+          running += 1;
+          await finishing;
+          if (job.id === broken!.id) throw new Error('quota exceeded');
+          return { ok: true };
+        },
+      },
+      hooks: workerMetrics(registry, {
+        error: (error) => passedOn.errors.push(error),
+        undelivered: (jobs) => passedOn.undelivered.push(...jobs),
+      }),
+    });
+    try {
+      worker.start();
+      await until(() => running === 2);
+      expect(sample(await registry.metrics(), 'tubesensei_worker_jobs_held')).toBe(2);
+      const unreachable = proxy;
+      proxy = undefined;
+      await unreachable.close();
+      finish();
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+
+    const text = await registry.metrics();
+    expect(sample(text, 'tubesensei_worker_undelivered_total{outcome="complete"}')).toBe(1);
+    expect(sample(text, 'tubesensei_worker_undelivered_total{outcome="fail"}')).toBe(1);
+    expect(sample(text, 'tubesensei_worker_call_errors_total')).toBe(passedOn.errors.length);
+    expect(passedOn.errors.length).toBeGreaterThan(0);
+    expect(sample(text, 'tubesensei_worker_jobs_held')).toBe(0);
+    expect(handled(text, 'completed')).toBeNaN();
+    expect(handled(text, 'failed')).toBeNaN();
+    expect(passedOn.undelivered.map(({ job }) => job.id).sort()).toEqual([done!.id, broken!.id].sort());
+  });
+
+  it('count every outcome with no hooks to pass them on to', async () => {
+    const [snoozed, done, broken] = await discoveryJobs(3);
+    const registry = new Registry();
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 3,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: (job, helpers) => {
+          if (job.id === snoozed!.id) return helpers.snooze(600);
+          if (job.id === broken!.id) throw new PermanentJobError('no such channel');
+          return { ok: true };
+        },
+      },
+      hooks: workerMetrics(registry),
+    });
+    try {
+      worker.start();
+      await until(async () => {
+        const text = await registry.metrics();
+        return (
+          handled(text, 'snoozed') + handled(text, 'completed') + handled(text, 'failed_permanently') === 3 &&
+          sample(text, 'tubesensei_worker_idle_claims_total') > 0
+        );
+      });
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+    const rows = await jobRows([snoozed!.id, done!.id, broken!.id]);
+    expect(rows.find((row: { id: string }) => row.id === snoozed!.id)).toMatchObject({
+      status: 'queued',
+      wait_reason: 'snoozed',
+    });
+    expect(rows.find((row: { id: string }) => row.id === done!.id)).toMatchObject({ status: 'completed' });
+    expect(rows.find((row: { id: string }) => row.id === broken!.id)).toMatchObject({ status: 'failed' });
+  });
+});
+
+describe('a worker’s metrics endpoint', () => {
+  const token = 'worker-metrics-token-of-the-test';
+
+  it('serves a scrape with the right bearer token, query string and all, and rejects a wrong one with 401', async () => {
+    const registry = new Registry();
+    const server = await serveMetrics(registry, { host: '127.0.0.1', port: 0, token });
+    try {
+      const wrong = await fetch(`${server.url}/metrics`, {
+        headers: { authorization: 'Bearer not-the-token' },
+      });
+      expect(wrong.status).toBe(401);
+      expect(wrong.headers.get('www-authenticate')).toBe('Bearer');
+      expect(await wrong.text()).toMatch(/Authorization: Bearer/);
+      const basic = await fetch(`${server.url}/metrics`, { headers: { authorization: `Basic ${token}` } });
+      expect(basic.status).toBe(401);
+      const right = await fetch(`${server.url}/metrics?name[]=x`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(right.status).toBe(200);
+      expect(right.headers.get('content-type')).toBe(registry.contentType);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('serves anyone when no token is set, and only GET /metrics: other paths and methods are 404', async () => {
+    const registry = new Registry();
+    const server = await serveMetrics(registry, { host: '127.0.0.1', port: 0 });
+    try {
+      expect((await fetch(`${server.url}/metrics`)).status).toBe(200);
+      expect((await fetch(`${server.url}/metrics`, { method: 'POST' })).status).toBe(404);
+      expect((await fetch(`${server.url}/metrics/extra`)).status).toBe(404);
+      expect((await fetch(`${server.url}/`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('responds 500, and keeps serving, when a metric cannot be collected', async () => {
+    const registry = new Registry();
+    let broken = true;
+    new Gauge({
+      name: 'tubesensei_test_collected',
+      help: 'A gauge whose collection fails while `broken` is set.',
+      registers: [registry],
+      collect() {
+        if (broken) throw new Error('the source of this gauge is gone');
+        this.set(1);
+      },
+    });
+    const server = await serveMetrics(registry, { host: '127.0.0.1', port: 0 });
+    try {
+      expect((await fetch(`${server.url}/metrics`)).status).toBe(500);
+      broken = false;
+      const response = await fetch(`${server.url}/metrics`);
+      expect(response.status).toBe(200);
+      expect(sample(await response.text(), 'tubesensei_test_collected')).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+});
