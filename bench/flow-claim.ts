@@ -9,7 +9,7 @@ import { ensureDatabase } from '../src/db/provision';
 import { setBudget, setJobTypeCost } from '../src/queue/budgets';
 import { setJobTypeRate, setRateKey } from '../src/queue/rate-limits';
 import { claimJobsInput } from '../src/schemas/processing-job';
-import { claimJobs } from '../src/services/job-queue';
+import { claimJobs } from '../src/queue/job-queue';
 import { captureQueries, explain } from './explain';
 import { addFinishedJobs } from './retention';
 

@@ -9,8 +9,8 @@ import { config } from '../package.json';
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres';
 import { connect } from '../src/db/connect';
 import { ensureDatabase } from '../src/db/provision';
-import { seedDatabase } from '../src/factories/bulk-seed';
-import { seedPlanFrom } from '../src/factories/seed-plan';
+import { seedDatabase } from '../dev/seeding/bulk-seed';
+import { seedPlanFrom } from '../dev/seeding/seed-plan';
 import { compiledServer } from './load';
 import type { MemoryReport } from './servers/ours';
 

@@ -22,7 +22,7 @@ export async function scrapeMetrics(db: Knex, scrapes: number): Promise<ScrapeRe
     const started = performance.now();
     const response = await fetch(`${address}/metrics`);
     const text = await response.text();
-    if (!response.ok) throw new Error(`/metrics answered ${response.status}`);
+    if (!response.ok) throw new Error(`/metrics responded ${response.status}`);
     return { ms: performance.now() - started, text };
   };
   try {

@@ -1,6 +1,6 @@
 import { claimJobsInput } from '../src/schemas/processing-job';
 import type { Knex } from 'knex';
-import { claimJobs, completeJob, completeJobs, enqueueJobs } from '../src/services/job-queue';
+import { claimJobs, completeJob, completeJobs, enqueueJobs } from '../src/queue/job-queue';
 
 export interface QueueResult {
   jobs: number;

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { pruneFinishedJobs } from '../src/services/schedules';
+import { pruneFinishedJobs } from '../src/queue/schedules';
 
 export interface TableSize {
   rows: number;

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, makeWorkerUtils, run } from 'graphile-worker';
-import { channelFactory } from '../src/factories';
+import { channelFactory } from '../dev/factories';
 import { createWorker } from '../src/worker';
-import { enqueueJobs } from '../src/services/job-queue';
+import { enqueueJobs } from '../src/queue/job-queue';
 import { type QueueResult, queueResult } from './queue';
 
 /** The work each bench job does, the same in both runtimes. */

@@ -7,10 +7,10 @@ import { fileURLToPath, pathToFileURL, URL } from 'node:url';
 import { config as loadDotenv } from 'dotenv';
 
 /**
- * `npm start`, `npm run worker` and `npm run scheduler`: `node scripts/start.mjs [--telemetry] src/<entry>.ts`.
- * With NODE_ENV=production (from the environment or .env) it runs the compiled dist/src/<entry>.js with plain
- * node, without the TypeScript loader's memory and start-up. Anywhere else it runs the source through tsx, so
- * no build is needed while developing. `--telemetry` preloads src/telemetry.ts (or its compiled form) so that
+ * `npm start`, `npm run worker` and `npm run scheduler`: `node scripts/start.mjs [--telemetry] <dir>/<entry>.ts`, an
+ * entry point in src/ (or the demo worker in dev/). With NODE_ENV=production (from the environment or .env) it runs
+ * the compiled dist/<dir>/<entry>.js with plain node, without the TypeScript loader's memory and start-up. Anywhere
+ * else it runs the source through tsx, so no build is needed while developing. `--telemetry` preloads src/telemetry.ts (or its compiled form) so that
  * OpenTelemetry patches http, undici and pg before the entry point loads them.
  *
  * The process replaces itself with the server (process.execve), so signals and the exit code are the server's
@@ -20,8 +20,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);
 const telemetry = args[0] === '--telemetry';
 const [entry, ...entryArgs] = telemetry ? args.slice(1) : args;
-if (!entry?.startsWith('src/') || !entry.endsWith('.ts')) {
-  console.error('usage: node scripts/start.mjs [--telemetry] src/<entry>.ts [arguments]');
+if (!/^(src|dev)\/[\w-]+\.ts$/.test(entry ?? '')) {
+  console.error('usage: node scripts/start.mjs [--telemetry] src/<entry>.ts|dev/<entry>.ts [arguments]');
   process.exit(2);
 }
 

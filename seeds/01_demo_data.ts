@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { seedDatabase } from '../src/factories/bulk-seed';
-import { seedPlanFrom } from '../src/factories/seed-plan';
+import { seedDatabase } from '../dev/seeding/bulk-seed';
+import { seedPlanFrom } from '../dev/seeding/seed-plan';
 
 /**
  * Fills the database with a scenario made by the factories: SEED_SCENARIO `demo` (default), `queue` or `load`.

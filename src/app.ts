@@ -8,7 +8,7 @@ import { defaultMaxBatchCalls } from './api/batch-limit';
 import type { ContextSettings } from './api/context';
 import { fromFrameworkError } from './api/error-mapping';
 import { bodyLimitBytes } from './api/raw-input';
-import { JobWakeups } from './db/job-wakeups';
+import { JobWakeups } from './queue/wakeups';
 import { registerAdmin } from './http/admin';
 import { registerDocs } from './http/docs';
 import { createApiMetrics, type MetricsOptions } from './http/metrics';
@@ -56,11 +56,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     logController: new RequestLog(),
     // What the router rejects before any route (a path that does not decode, a parameter past its length) is
-    // answered in the error shape of the API the path is under.
+    // responded to in the error shape of the API the path is under.
     frameworkErrors: (error, request, reply) => {
-      const rejected = fromFrameworkError(error);
-      if (request.url.startsWith('/trpc/')) return void sendTRPCError(request, reply, rejected, settings);
-      return sendRestError(reply, rejected, options.production);
+      const rejection = fromFrameworkError(error);
+      if (request.url.startsWith('/trpc/')) return void sendTRPCError(request, reply, rejection, settings);
+      return sendRestError(reply, rejection, options.production);
     },
   });
   const connection = options.db.client.config.connection as {
@@ -71,7 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     options.listenUrl ?? connection.connectionString,
     connection.connectionTimeoutMillis,
   );
-  // Closing waits for requests in flight; before it does, waiting claims answer empty, and connections that never
+  // Closing waits for requests in flight; before it does, waiting claims return empty, and connections that never
   // sent a request are closed (Node counts them as neither idle nor busy, so they would hold the close until
   // its headers timeout).
   const unused = new Set<Socket>();

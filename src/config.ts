@@ -1,7 +1,7 @@
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
-import { type ApiToken, roles } from './api/access';
-import { defaultMaxBatchCalls } from './api/batch-limit';
+import { clientBatchLimits } from './client/typed-client';
+import { type ApiToken, roles } from './schemas/roles';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -42,15 +42,18 @@ const envSchema = z
       .pipe(z.array(z.url()))
       .default([]),
     /**
-     * The most calls one tRPC batch request may hold; a larger batch is answered 400. Never below what the typed
-     * client puts in one batch.
+     * The most calls one tRPC batch request may hold; a larger batch is rejected with 400. Never below what the
+     * typed client puts in one batch; the API's own default (`defaultMaxBatchCalls`) when unset.
      */
     TRPC_MAX_BATCH_CALLS: z.coerce
       .number()
       .int()
-      .min(defaultMaxBatchCalls, `must be at least ${defaultMaxBatchCalls}, the typed client's batch`)
+      .min(
+        clientBatchLimits.maxItems,
+        `must be at least ${clientBatchLimits.maxItems}, the typed client's batch`,
+      )
       .max(10_000)
-      .default(defaultMaxBatchCalls),
+      .optional(),
     /** Seconds between scheduler ticks in the API process (due discoveries, pruning); 0 turns it off. */
     SCHEDULER_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
     /** Channels enqueued, or finished jobs pruned, per statement of a scheduler tick. */

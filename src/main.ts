@@ -13,7 +13,7 @@ import { connect } from './db/connect';
 import { type ProvisionedDatabase, provisionDatabase } from './db/provision';
 import { budgetsLeft } from './http/metrics';
 import { flushTraces, traceIds } from './http/tracing';
-import { startScheduler } from './scheduler';
+import { startScheduler } from './queue/scheduler';
 
 const shutdownTimeoutMs = 10_000;
 
@@ -57,7 +57,7 @@ function banner(address: string, database: ProvisionedDatabase, config: Config):
     `  API reference   ${address}/docs  (OpenAPI document: ${address}/openapi.json)`,
     `  dashboard       ${address}/admin/`,
     `  REST            ${address}${restPrefix}/channels, ...`,
-    `  tRPC            ${address}/trpc  (typed client: createClient() from src/client.ts)`,
+    `  tRPC            ${address}/trpc  (typed client: createClient() from src/client/)`,
     `  metrics         ${metricsLine(address, config)}`,
     `  database        ${source}`,
     `  seed it         npm run seed  (SEED_SCENARIO=queue npm run seed for every queue state)`,

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { ConfigError, loadConfig, schedulerSettings } from './config';
 import { connect } from './db/connect';
 import { provisionDatabase } from './db/provision';
-import { startScheduler } from './scheduler';
+import { startScheduler } from './queue/scheduler';
 
 /**
  * `npm run scheduler`: the scheduler on its own, for deployments that keep it out of the API processes

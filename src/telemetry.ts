@@ -11,7 +11,7 @@ import { telemetryEnabled } from './http/tracing';
 /** Each entry point's `service.name`, unless `OTEL_SERVICE_NAME` says otherwise. */
 const services: Record<string, string> = {
   main: 'tubesensei-api',
-  'worker-main': 'tubesensei-worker',
+  'demo-worker': 'tubesensei-worker',
 };
 
 loadDotenv({ quiet: true });

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app';
 import { createClient, TransportError } from '../src/client';
-import { channelFactory, discoveredVideos } from '../src/factories';
+import { channelFactory, discoveredVideos } from '../dev/factories';
 import { testDatabase } from './support/database';
 
 const token = 'client-test-token-0123456789';
@@ -62,7 +62,7 @@ describe('the typed client against a listening server', () => {
     });
   });
 
-  it('answers 300 parallel reads on one client, batched within what the server accepts', async () => {
+  it('serves 300 parallel reads on one client, batched within what the server accepts', async () => {
     const channels = await channelFactory.createList(300);
     const read = await Promise.all(channels.map((channel) => client.channels.get.query({ id: channel.id })));
     expect(read.map((channel) => channel.id)).toEqual(channels.map((channel) => channel.id));
@@ -84,7 +84,7 @@ describe('the typed client against a listening server', () => {
     expect(error).toMatchObject({ code: 'TRANSPORT_ERROR', httpStatus: undefined });
   });
 
-  it('is refused without the token', async () => {
+  it('is rejected without the token', async () => {
     const anonymous = createClient({
       url: `http://127.0.0.1:${(server.server.address() as { port: number }).port}`,
     });

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app';
-import { channelFactory } from '../src/factories';
+import { channelFactory } from '../dev/factories';
 import { testDatabase } from './support/database';
 
 const run = promisify(execFile);
@@ -87,8 +87,32 @@ describe('the package as another project installs it', () => {
     const { stdout } = await run(process.execPath, [path.join(scratch, 'out/worker.js'), url], {
       cwd: scratch,
     });
-    const answer = JSON.parse(stdout) as { names: string[]; transport: string };
-    expect(answer.transport).toBe('function');
-    expect(answer.names).toContain(channel.name);
+    const response = JSON.parse(stdout) as { names: string[]; transport: string };
+    expect(response.transport).toBe('function');
+    expect(response.names).toContain(channel.name);
+  });
+
+  it("loads none of the server's packages or modules when a project imports the client", async () => {
+    // Every module the import resolves, ESM or CommonJS, is recorded as it loads.
+    const probe = `
+const { registerHooks } = require('node:module');
+const loaded = [];
+registerHooks({ resolve: (specifier, context, next) => { const found = next(specifier, context); loaded.push(found.url); return found; } });
+const client = require('tubesensei');
+console.log(JSON.stringify({ exports: Object.keys(client), loaded }));
+`;
+    const { stdout } = await run(process.execPath, ['--input-type=commonjs', '--eval', probe], {
+      cwd: scratch,
+    });
+    const { exports, loaded } = JSON.parse(stdout) as { exports: string[]; loaded: string[] };
+    expect(exports).toEqual(expect.arrayContaining(['createClient', 'createWorker', 'TransportError']));
+    expect(loaded.some((url) => url.includes('/node_modules/@trpc/client/'))).toBe(true);
+    const serverPackages = loaded.filter((url) =>
+      /\/node_modules\/(fastify|knex|objection|pg|@faker-js\/faker)\//.test(url),
+    );
+    expect(serverPackages).toEqual([]);
+    const ownModules = loaded.filter((url) => url.includes('/node_modules/tubesensei/dist/'));
+    expect(ownModules.length).toBeGreaterThan(0);
+    expect(ownModules.filter((url) => !/\/dist\/src\/(client|worker)\//.test(url))).toEqual([]);
   });
 });

@@ -6,8 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import superjson from 'superjson';
-import { channelFactory, discoveredVideos, processingSessionFactory } from '../src/factories';
-import { claimJobs, completeJob, enqueueJobs } from '../src/services/job-queue';
+import { channelFactory, discoveredVideos, processingSessionFactory } from '../dev/factories';
+import { claimJobs, completeJob, enqueueJobs } from '../src/queue/job-queue';
 import { testDatabase } from './support/database';
 
 const root = path.resolve(__dirname, '..');
@@ -57,7 +57,7 @@ describe('a worker process killed in the middle of a job', () => {
 });
 
 describe('SIGTERM under load', () => {
-  it('finishes the requests in flight, refuses new ones, and exits 0', async () => {
+  it('finishes the requests in flight, rejects new ones, and exits 0', async () => {
     const server = start('src/main.ts', {
       DATABASE_URL: testDatabase().url,
       PORT: '0',

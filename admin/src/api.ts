@@ -1,7 +1,7 @@
 import { TRPCClientError } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '../../src/api/router';
-import { createClient } from '../../src/typed-client';
+import { createClient } from '../../src/client/typed-client';
 
 export type Client = ReturnType<typeof createClient>;
 export type Outputs = inferRouterOutputs<AppRouter>;
@@ -9,7 +9,7 @@ export type Inputs = inferRouterInputs<AppRouter>;
 export type Job = Outputs['jobs']['get'];
 export type Role = 'reader' | 'worker' | 'admin';
 
-/** Who the page acts as: the server's answer to `/admin/role` for the token it holds. */
+/** Who the page acts as: the server's response to `/admin/role` for the token it holds. */
 export interface Caller {
   role: Role;
   tokensRequired: boolean;

@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { type ApiToken, type Role, roles } from '../schemas/roles';
 
-/** Who a token belongs to; each role may do what the roles before it may, and more. */
-export const roles = ['reader', 'worker', 'admin'] as const;
-export type Role = (typeof roles)[number];
+export { type ApiToken, type Role, roles };
 
 /**
  * What a procedure needs: `read` any role; `work` a worker's calls (the queue and the writes a job produces:
@@ -18,11 +17,6 @@ export const grants: Record<Role, readonly Access[]> = {
 
 /** The roles that may make a call of this access, for messages and the API reference. */
 export const rolesFor = (access: Access): Role[] => roles.filter((role) => grants[role].includes(access));
-
-export interface ApiToken {
-  token: string;
-  role: Role;
-}
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify';
 import type { Knex } from 'knex';
-import type { JobWakeups } from '../db/job-wakeups';
+import type { JobWakeups } from '../queue/wakeups';
 import type { ApiToken } from './access';
 
 export interface Context {

@@ -81,7 +81,7 @@ const mapErrors = t.middleware(async ({ next }) => {
 
 /**
  * With tokens configured, every procedure needs a bearer token whose role grants the procedure's access (403
- * otherwise), before its input is even read. Over HTTP a request without a token it knows is answered 401 before
+ * otherwise), before its input is even read. Over HTTP a request without a token it knows is rejected with 401 before
  * its body is read (see `authenticated`); the check here holds for any other way a call arrives.
  */
 const requireRole = t.middleware(({ ctx, meta, next }) => {

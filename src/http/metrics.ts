@@ -206,11 +206,11 @@ export function createApiMetrics(db: Knex, options: MetricsOptions = {}): ApiMet
       for (const { budget, unitsLeft } of (await options.budgets?.(db)) ?? [])
         budgetUnits?.set({ budget }, unitsLeft);
     } catch (error) {
-      // The process's own metrics still say something while the database does not answer; stale counts would not.
+      // The process's own metrics still say something while the database does not respond; stale counts would not.
       jobs.reset();
       leaseExpiries.reset();
       budgetUnits?.reset();
-      log.warn({ err: error }, 'metrics: the database did not answer; job counts left out of this scrape');
+      log.warn({ err: error }, 'metrics: the database did not respond; job counts left out of this scrape');
     }
   };
 

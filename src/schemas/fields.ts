@@ -19,7 +19,7 @@ export const byId = z.strictObject({ id: uuid });
 
 /**
  * An update's input, `id` and the fields to change: at least one of them, so an update that would change nothing
- * is rejected rather than answered as if it had changed something.
+ * is rejected rather than treated as if it had changed something.
  */
 export const updateOf = <Update extends z.ZodObject<{ id: typeof uuid }>>(update: Update): Update =>
   update.refine(

@@ -223,7 +223,7 @@ export const claimJobsInput = z.strictObject({
   /** How long the claim holds before another worker may take the job over. */
   leaseSeconds: leaseSeconds.default(300),
   /**
-   * How long to wait, in milliseconds, when nothing is claimable: the claim answers as soon as a job becomes
+   * How long to wait, in milliseconds, when nothing is claimable: the claim returns as soon as a job becomes
    * claimable (enqueued, retried, released, due, or its lease expired), or empty at the end of the wait.
    */
   waitMs: z.number().int().min(0).max(maxClaimWaitMs).default(0),
@@ -249,7 +249,7 @@ export const completeJobInput = leaseInput.extend({
   followUps: z.array(enqueueJob).max(maxFollowUps).optional(),
 });
 
-/** A claimed job handed back untouched (a worker stopping): queued again at once, its attempt not spent. */
+/** A claimed job released untouched (a worker stopping): queued again at once, its attempt not spent. */
 export const releaseJobInput = leaseInput;
 
 /** The longest a job may be snoozed, in seconds: as far ahead as a job may be scheduled. */
@@ -288,7 +288,7 @@ export const completeJobsInput = z.strictObject({
 export const completeJobsResult = z.strictObject({
   completed: z.array(processingJobSchema),
   /** The jobs not completed, each with the reason `jobs.complete` would have given. */
-  refused: z.array(z.strictObject({ id: uuid, reason: z.string() })),
+  rejected: z.array(z.strictObject({ id: uuid, reason: z.string() })),
 });
 export type CompleteJobsResult = z.infer<typeof completeJobsResult>;
 

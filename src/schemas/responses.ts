@@ -6,7 +6,7 @@ import { transcriptSchema } from './transcript';
 import { videoSchema, videoStatuses } from './video';
 
 /**
- * What the procedures answer. tRPC checks every answer against these, the OpenAPI document describes them, and
+ * What the procedures respond with. tRPC checks every response against these, the OpenAPI document describes them, and
  * the services' return types are inferred from them.
  */
 

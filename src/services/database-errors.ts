@@ -24,13 +24,13 @@ const constraintFields: Record<string, string> = {
   processing_jobs_session_is_open: 'sessionId',
 };
 
-/** Constraints whose refusal is best said in words of their own. */
+/** Constraints whose rejection is best said in words of their own. */
 const constraintMessages: Record<string, string> = {
   processing_jobs_job_type_fkey: 'the job type is unknown or is about the other kind of entity',
   processing_jobs_session_is_open: 'the session is finished and takes no new jobs',
 };
 
-/** Constraints that refuse a write for the state of other rows, not for its input: a conflict, not a 400. */
+/** Constraints that reject a write for the state of other rows, not for its input: a conflict, not a 400. */
 const stateConstraints = new Set(['processing_jobs_session_is_open']);
 
 const parentNames: Record<string, string> = {
@@ -148,8 +148,8 @@ export function translateDatabaseError(thrown: unknown): unknown {
     const field = constraintFields[error.constraint] ?? checkedColumn(error.table, error.constraint);
     const message =
       constraintMessages[error.constraint] ?? `${field ?? 'the input'} breaks a rule of the data`;
-    const Refusal = stateConstraints.has(error.constraint) ? ConflictError : InvalidInputError;
-    return new Refusal(message, field, { cause: error });
+    const Rejection = stateConstraints.has(error.constraint) ? ConflictError : InvalidInputError;
+    return new Rejection(message, field, { cause: error });
   }
   if (error instanceof NotNullViolationError) {
     return new InvalidInputError(`${propertyOf(error.column)} is required`, propertyOf(error.column), {
@@ -175,7 +175,7 @@ export function translateDatabaseError(thrown: unknown): unknown {
 }
 
 /**
- * A failure PostgreSQL reported that no rule translates: a bug of ours, answered 500. Its own text quotes the
+ * A failure PostgreSQL reported that no rule translates: a bug of ours, a 500 response. Its own text quotes the
  * statement, so the response (in development too) names only the SQLSTATE; the log keeps the cause.
  */
 export class UnexpectedDatabaseError extends Error {

@@ -32,7 +32,7 @@ export class InvalidInputError extends DomainError {
   override name = 'InvalidInputError';
 }
 
-/** The database cannot be reached or did not answer in time; the caller may retry. */
+/** The database cannot be reached or did not respond in time; the caller may retry. */
 export class UnavailableError extends DomainError {
   readonly kind = 'unavailable';
   override name = 'UnavailableError';

@@ -81,7 +81,7 @@ export interface NewestFirstInput {
 
 /**
  * A page of a list ordered by creation, newest first, over a `(…, created_at DESC, id DESC)` index: applies the
- * creation-time range and the allow-listed includes. The rows are answered as the models read them: the answer
+ * creation-time range and the allow-listed includes. The rows are returned as the models read them: the response
  * writer reads their columns and relations, so no copy into plain objects is made.
  */
 export async function newestFirst<M extends Model>(

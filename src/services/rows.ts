@@ -22,7 +22,7 @@ export function rowsOf<M extends Model>(query: (db: Knex) => QueryBuilder<M, M[]
     },
 
     insert(db: Knex, attrs: PartialModelObject<M>): Promise<M> {
-      // Objection validates while building the query, so a refusal is thrown from inside the retried work; the cast
+      // Objection validates while building the query, so a rejection is thrown from inside the retried work; the cast
       // keeps TypeScript from expanding objection's generic overloads without end.
       return retryLostRaces(
         () =>

@@ -57,7 +57,7 @@ const maxFollowUps = 1_000;
 /** `jobs.completeMany` calls in flight at once, at most. */
 const completionCalls = 2;
 
-/** A call that has not answered in this long is given up on and tried again. */
+/** A call that has not responded in this long is given up on and tried again. */
 const callTimeoutMs = 30_000;
 
 /** A job's error as `jobs.fail` stores it: text PostgreSQL can hold, within the schema's length. */
@@ -205,7 +205,7 @@ export function createAcknowledgements(settings: {
 
   const complete = async (batch: Pending[]): Promise<void> => {
     try {
-      const { completed, refused } = await api.jobs.completeMany.mutate(
+      const { completed, rejected: notCompleted } = await api.jobs.completeMany.mutate(
         {
           jobs: batch.map(({ job, outcome }) => ({
             id: job.id,
@@ -223,7 +223,7 @@ export function createAcknowledgements(settings: {
       );
       if (closing.signal.aborted) return;
       const done = new Set(completed.map((job) => job.id));
-      const reasons = new Map(refused.map(({ id, reason }) => [id, reason]));
+      const reasons = new Map(notCompleted.map(({ id, reason }) => [id, reason]));
       await Promise.all(
         batch.map((item) =>
           done.has(item.job.id)

@@ -1,6 +1,6 @@
 import { TRPCClientError } from '@trpc/client';
 import type { AppRouter } from '../api/router';
-import { TransportError } from '../typed-client';
+import { TransportError } from '../client/typed-client';
 
 /** What a failed call says about sending it again. */
 export type Verdict =
@@ -14,7 +14,7 @@ export type Verdict =
    */
   | { kind: 'retry'; afterMs: number | undefined };
 
-/** Statuses that refuse what was sent, whoever sends it and however often. */
+/** Statuses that reject what was sent, whoever sends it and however often. */
 const invalidStatuses = new Set([400, 413, 422]);
 
 export function judge(error: unknown): Verdict {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { createClient } from '../typed-client';
+import { createClient } from '../client/typed-client';
 import { createAcknowledgements } from './acknowledgements';
 import { asError, Changes } from './calls';
 import { createClaimLoop } from './claim-loop';

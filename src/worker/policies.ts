@@ -29,7 +29,7 @@ export class SnoozeJob extends Error {
 }
 
 /**
- * Thrown by a handler when YouTube answered 429 or a temporary block: the job waits `retryAfterSeconds` (its
+ * Thrown by a handler when YouTube responded with 429 or a temporary block: the job waits `retryAfterSeconds` (its
  * `Retry-After`; 60 without) with its attempt unspent, and its key cools down as long, or with `scope: 'type'` every
  * job of its type; a run of them opens the key's breaker.
  */
@@ -49,7 +49,7 @@ export class RateLimitedError extends Error {
 }
 
 /**
- * Thrown by a handler when YouTube answered 403 `quotaExceeded`: the job type's budget is marked spent until its
+ * Thrown by a handler when YouTube responded with 403 `quotaExceeded`: the job type's budget is marked spent until its
  * reset, and the job waits for it with its attempt unspent. A type without a budget has none to exhaust: its job
  * is retried with backoff as after any other error.
  */

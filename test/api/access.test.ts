@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
-import { type Api, useApi, withUnanswerableChannel } from '../support/api';
+import { type Api, useApi, withUnreadableChannel } from '../support/api';
 import { testDatabase } from '../support/database';
 
 const token = 'a-long-enough-test-token';
@@ -9,7 +9,7 @@ const secured = useApi({ apiToken: token, production: true });
 const open = useApi();
 
 describe('access', () => {
-  it('refuses a call without the bearer token, or with a wrong one, when a token is set', async () => {
+  it('rejects a call without the bearer token, or with a wrong one, when a token is set', async () => {
     expect((await secured.query('channels.list', {})).status).toBe(401);
     const wrong = await secured.query('channels.list', {}, { authorization: 'Bearer nope' });
     expect(wrong.status).toBe(401);
@@ -33,7 +33,7 @@ describe('access', () => {
     expect(ready.body).toEqual({ status: 'ready' });
   });
 
-  it('leaves stack traces out of production answers', async () => {
+  it('leaves stack traces out of production responses', async () => {
     const response = await secured.query(
       'channels.get',
       { id: 'nope' },
@@ -43,8 +43,8 @@ describe('access', () => {
     expect(response.error?.data.stack).toBeUndefined();
   });
 
-  it('answers a failed call with its message and stack in development, and with neither in production', async () => {
-    await withUnanswerableChannel(async (id) => {
+  it('responds to a failed call with its message and stack in development, and with neither in production', async () => {
+    await withUnreadableChannel(async (id) => {
       const development = await open.query('channels.get', { id });
       expect(development.status).toBe(500);
       expect(development.error?.message).toBe('Output validation failed');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, videoFactory } from '../../src/factories';
+import { channelFactory, videoFactory } from '../../dev/factories';
 import type { Channel } from '../../src/schemas/channel';
 import type { Page } from '../../src/schemas/pagination';
 import type { VideoCounts } from '../../src/schemas/responses';
@@ -23,7 +23,7 @@ describe('channels API', () => {
     expect(byYoutubeId.data.id).toBe(created.data.id);
   });
 
-  it('answers CONFLICT naming youtubeChannelId for a duplicate, and writes nothing', async () => {
+  it('responds with CONFLICT naming youtubeChannelId for a duplicate, and writes nothing', async () => {
     const existing = await channelFactory.create();
     const duplicate = await api.mutate(
       'channels.create',
@@ -64,7 +64,7 @@ describe('channels API', () => {
     expect(updated.data.updatedAt.getTime()).toBeGreaterThan(channel.updatedAt.getTime());
   });
 
-  it('answers NOT_FOUND for a channel that does not exist, on get, update and delete', async () => {
+  it('responds with NOT_FOUND for a channel that does not exist, on get, update and delete', async () => {
     const id = '00000000-0000-4000-8000-000000000000';
     for (const response of [
       await api.query('channels.get', { id }),

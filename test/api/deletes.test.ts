@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, processingJobFactory, transcriptFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingJobFactory, transcriptFactory, videoFactory } from '../../dev/factories';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 

@@ -9,7 +9,7 @@ import {
   processingSessionFactory,
   transcriptFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import { ChannelModel } from '../../src/models';
 import type { Page } from '../../src/schemas/pagination';
 import type { SessionProgress } from '../../src/schemas/responses';
@@ -22,7 +22,7 @@ const earlier = () => new Date(Date.now() - 60_000);
 
 /**
  * Lists with one filter at a time: each decoy differs from the wanted row only where its filter looks, so a list
- * that ignored that filter would hold it (rows of earlier tests can be in the answer too; they are not checked).
+ * that ignored that filter would hold it (rows of earlier tests can be in the response too; they are not checked).
  */
 async function expectEachFilterAlone(
   path: string,
@@ -160,7 +160,7 @@ describe('model validation', () => {
     await expect(ChannelModel.query(testDatabase().db).insert({} as never)).rejects.toThrow(/name/);
   });
 
-  it('answers an update of a missing row with NOT_FOUND', async () => {
+  it('responds to an update of a missing row with NOT_FOUND', async () => {
     const response = await api.mutate('channels.update', {
       id: '00000000-0000-4000-8000-000000000007',
       name: 'Renamed',
@@ -170,7 +170,7 @@ describe('model validation', () => {
 });
 
 describe('readiness with pending migrations', () => {
-  it('answers 503 until the database is migrated', async () => {
+  it('responds with 503 until the database is migrated', async () => {
     const { name, url } = await createDatabaseFromTemplate('tubesensei_ready');
     const db = knex({ client: 'pg', connection: url, migrations: migrationsConfig });
     await db.raw('DELETE FROM knex_migrations WHERE id = (SELECT max(id) FROM knex_migrations)');

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
 import { appRouter } from '../../src/api/router';
-import { processingSessionFactory, transcriptFactory } from '../../src/factories';
+import { processingSessionFactory, transcriptFactory } from '../../dev/factories';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 
@@ -103,7 +103,7 @@ describe('every procedure, fuzzed with invalid and boundary input', () => {
   });
 
   for (const [path, procedure] of procedures) {
-    it(`${path} answers bad input with a 4xx naming the problem, never a 5xx, and changes nothing`, async () => {
+    it(`${path} rejects bad input with a 4xx naming the problem, never a 5xx, and changes nothing`, async () => {
       const call = procedure._def.type === 'query' ? api.query : api.mutate;
       await fc.assert(
         fc.asyncProperty(inputsFor(procedure._def.inputs[0]), async (input) => {
@@ -114,9 +114,9 @@ describe('every procedure, fuzzed with invalid and boundary input', () => {
           expect(response.status, JSON.stringify(response.error)).toBeLessThan(500);
           if (response.status >= 400) {
             tally.rejected += 1;
-            // A query string too long for Node's HTTP parser is refused before tRPC sees it (414/431).
-            const refusedByHttp = response.status === 414 || response.status === 431;
-            if (!refusedByHttp) expect(response.error?.message.length ?? 0).toBeGreaterThan(0);
+            // A query string too long for Node's HTTP parser is rejected before tRPC sees it (414/431).
+            const rejectedByHttp = response.status === 414 || response.status === 431;
+            if (!rejectedByHttp) expect(response.error?.message.length ?? 0).toBeGreaterThan(0);
             const after = await fingerprint();
             if (after !== before) tally.changedByRejected += 1;
             expect(after).toBe(before);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { processingJobFactory, processingSessionFactory } from '../../src/factories';
+import { processingJobFactory, processingSessionFactory } from '../../dev/factories';
 import type { ProcessingJob } from '../../src/schemas/processing-job';
 import type { JobEntity } from '../../src/schemas/responses';
 import { useApi } from '../support/api';

@@ -4,7 +4,7 @@ import {
   processingJobFactory,
   processingSessionFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import type { Page } from '../../src/schemas/pagination';
 import type { ClaimedJob, CompleteJobsResult, ProcessingJob } from '../../src/schemas/processing-job';
 import type { ProcessingSession } from '../../src/schemas/processing-session';
@@ -83,7 +83,7 @@ describe('jobs API', () => {
     expect(next.data.id).not.toBe(claimed!.id);
   });
 
-  it('refuses a job about a row that does not exist, naming entityId, and a missing session, naming sessionId', async () => {
+  it('rejects a job about a row that does not exist, naming entityId, and a missing session, naming sessionId', async () => {
     const missing = await api.mutate('jobs.enqueue', {
       jobType: 'channel_discovery',
       entityType: 'channel',
@@ -194,7 +194,7 @@ describe('jobs API', () => {
       })),
     });
     expect(done.status).toBe(200);
-    expect(done.data.refused).toEqual([]);
+    expect(done.data.rejected).toEqual([]);
     expect(done.data.completed.map((job) => [job.id, job.status, job.result])).toEqual(
       claimed.map((job, index) => [job.id, 'completed', { part: index }]),
     );
@@ -204,7 +204,7 @@ describe('jobs API', () => {
     expect(progress.data).toMatchObject({ total: 3, completed: 3, processedVideos: 3 });
   });
 
-  it('completes the jobs whose lease still holds and refuses the others, each with its reason', async () => {
+  it('completes the jobs whose lease still holds and rejects the others, each with its reason', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const jobs = await processingJobFactory.createList(3, { sessionId: session.id, priority: 1_000_000 });
     const [held, lost, cancelled] = (await claimOne(session.id)).sort(
@@ -221,7 +221,7 @@ describe('jobs API', () => {
       ],
     });
     expect(done.data.completed.map((job) => job.id)).toEqual([held!.id]);
-    expect(done.data.refused).toEqual([
+    expect(done.data.rejected).toEqual([
       { id: lost!.id, reason: 'the lease is no longer yours: the job was claimed again' },
       { id: cancelled!.id, reason: 'the job is cancelled' },
       { id: missing, reason: `job ${missing} not found` },
@@ -273,7 +273,7 @@ describe('jobs API', () => {
     expect((await api.mutate('jobs.retry', { id: job.data.id })).status).toBe(409);
   });
 
-  it('cancels queued and running jobs, refuses a finished one, and refuses the worker afterwards', async () => {
+  it('cancels queued and running jobs, rejects a finished one, and rejects the worker afterwards', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const queued = await processingJobFactory.create({ sessionId: session.id });
     expect((await api.mutate<ProcessingJob>('jobs.cancel', { id: queued.id })).data.status).toBe('cancelled');
@@ -322,7 +322,7 @@ describe('jobs API', () => {
 });
 
 describe('sessions API', () => {
-  it('moves a session through its legal transitions and refuses the rest', async () => {
+  it('moves a session through its legal transitions and rejects the rest', async () => {
     const created = await api.mutate<ProcessingSession>('sessions.create', {
       sessionName: 'Backfill',
       sessionType: 'bulk_processing',
@@ -340,14 +340,14 @@ describe('sessions API', () => {
     ).toBe('running');
     const completed = await api.mutate<ProcessingSession>('sessions.complete', { id: created.data.id });
     expect(completed.data.completedAt).toBeInstanceOf(Date);
-    const refused = await api.mutate('sessions.start', { id: created.data.id });
-    expect(refused.status).toBe(409);
+    const rejected = await api.mutate('sessions.start', { id: created.data.id });
+    expect(rejected.status).toBe(409);
     expect((await api.query<ProcessingSession>('sessions.get', { id: created.data.id })).data.status).toBe(
       'completed',
     );
   });
 
-  it('refuses lifecycle fields on create and update', async () => {
+  it('rejects lifecycle fields on create and update', async () => {
     const response = await api.mutate('sessions.create', {
       sessionName: 'x',
       sessionType: 'manual',

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type Role, roles } from '../../src/api/access';
 import { restProcedures } from '../../src/http/procedures';
-import { processingSessionFactory, videoFactory } from '../../src/factories';
+import { processingSessionFactory, videoFactory } from '../../dev/factories';
 import type { ClaimedJob, CompleteJobsResult, ProcessingJob } from '../../src/schemas/processing-job';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
@@ -243,11 +243,11 @@ describe('a lease token', () => {
         expect(sent.status, what).toBe(status);
         expectNoToken(sent, what);
       }
-      const refused = await call<CompleteJobsResult>(transport, 'worker', 'jobs.completeMany', {
+      const rejected = await call<CompleteJobsResult>(transport, 'worker', 'jobs.completeMany', {
         jobs: [{ id: missing, leaseToken: job.leaseToken }],
       });
-      expect(refused.data.refused).toEqual([{ id: missing, reason: `job ${missing} not found` }]);
-      expectNoToken(refused, 'a batch completion naming a missing job');
+      expect(rejected.data.rejected).toEqual([{ id: missing, reason: `job ${missing} not found` }]);
+      expectNoToken(rejected, 'a batch completion naming a missing job');
     },
   );
 
@@ -291,7 +291,7 @@ describe("another worker's token", () => {
       });
       expect(batch.data).toEqual({
         completed: [],
-        refused: [{ id: theirs.id, reason: 'the lease is no longer yours: the job was claimed again' }],
+        rejected: [{ id: theirs.id, reason: 'the lease is no longer yours: the job was claimed again' }],
       });
       const requeue = await call(transport, 'worker', 'jobs.requeue', {
         id: theirs.id,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, discoveredVideos, videoFactory } from '../../src/factories';
+import { channelFactory, discoveredVideos, videoFactory } from '../../dev/factories';
 import { maxJsonBytes } from '../../src/schemas/fields';
 import { useApi } from '../support/api';
 
@@ -16,7 +16,7 @@ interface Limit {
   input: (size: number) => Promise<unknown> | unknown;
 }
 
-/** Every documented limit: the limit itself is accepted, one past it is refused naming the field. */
+/** Every documented limit: the limit itself is accepted, one past it is rejected naming the field. */
 const limits: Limit[] = [
   {
     what: 'page size',
@@ -182,7 +182,7 @@ async function videoInput() {
 }
 
 describe('every documented limit', () => {
-  it.each(limits)('takes a $what of $limit and refuses one more, naming $field', async (limit) => {
+  it.each(limits)('takes a $what of $limit and rejects one more, naming $field', async (limit) => {
     const call = limit.type === 'query' ? api.query : api.mutate;
     const at = await call(limit.procedure, await limit.input(limit.limit));
     expect(at.error?.data.field ?? null, JSON.stringify(at.error?.message)).not.toBe(limit.field);

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { testDatabase } from '../support/database';
 
 /** An app whose log lines (JSON, one object each) are collected. */
@@ -92,11 +92,11 @@ describe('logs', () => {
       }),
     ]);
     // Each in milliseconds, to a hundredth: the call inside the request, the request inside the test's own clock.
-    const [call, answered] = of('trace-me').map((line) => line.durationMs as number);
-    for (const duration of [call!, answered!]) expect(duration).toBe(Math.round(duration * 100) / 100);
+    const [call, responded] = of('trace-me').map((line) => line.durationMs as number);
+    for (const duration of [call!, responded!]) expect(duration).toBe(Math.round(duration * 100) / 100);
     expect(call).toBeGreaterThan(0);
-    expect(call).toBeLessThanOrEqual(answered! + 0.01);
-    expect(answered).toBeLessThanOrEqual(elapsedMs + 0.01);
+    expect(call).toBeLessThanOrEqual(responded! + 0.01);
+    expect(responded).toBeLessThanOrEqual(elapsedMs + 0.01);
     expect(lines.some((line) => line.msg === 'incoming request')).toBe(false);
     expect(of('and-me')).toEqual([
       expect.objectContaining({ procedure: 'videos.get', outcome: 'BAD_REQUEST' }),
@@ -104,10 +104,10 @@ describe('logs', () => {
     ]);
   });
 
-  it('log a failed procedure once, at error level with its cause, on every path; a refusal is not an error', async () => {
+  it('log a failed procedure once, at error level with its cause, on every path; a rejection is not an error', async () => {
     const { app, lines } = await loggedApp('trace', true);
     const channel = await channelFactory.create();
-    // A row that breaks the answer schema: the procedure fails, which only a bug or a bad migration causes.
+    // A row that breaks the response schema: the procedure fails, which only a bug or a bad migration causes.
     await testDatabase()
       .db('channels')
       .where({ id: channel.id })

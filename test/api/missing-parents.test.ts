@@ -35,7 +35,7 @@ const childLists = [
 
 describe('a call about the children of a parent that does not exist', () => {
   it.each(childLists)(
-    '$procedure answers 404 naming $field, on both transports',
+    '$procedure responds with 404 naming $field, on both transports',
     async ({ procedure, rest, field, parent }) => {
       const trpc = await api.query(procedure, { [field]: missing });
       expect(trpc.status).toBe(404);

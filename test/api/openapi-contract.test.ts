@@ -14,8 +14,8 @@ import {
   processingSessionFactory,
   transcriptFactory,
   videoFactory,
-} from '../../src/factories';
-import { useApi, withUnanswerableChannel } from '../support/api';
+} from '../../dev/factories';
+import { useApi, withUnreadableChannel } from '../support/api';
 import { testDatabase } from '../support/database';
 import { type GeneratedRequest, type Pools, RequestArbitraries } from '../support/openapi-arbitraries';
 import { OpenApiValidator } from '../support/openapi-validator';
@@ -208,7 +208,7 @@ describe('the OpenAPI document, held against the server', () => {
       expect(tally.byStatus.get(status)).toBeGreaterThan(0);
   });
 
-  it('documents a conflict as it is answered: a session moved where its status does not allow', async () => {
+  it('documents a conflict as it is sent: a session moved where its status does not allow', async () => {
     const session = await processingSessionFactory.create();
     for (const mode of Object.keys(apps) as (keyof typeof apps)[]) {
       const response = await request(apps[mode].app.server)
@@ -221,8 +221,8 @@ describe('the OpenAPI document, held against the server', () => {
     }
   });
 
-  it('documents a failure as it is answered, in either mode: a stored row its response schema rejects', async () => {
-    await withUnanswerableChannel(async (id) => {
+  it('documents a failure as it is sent, in either mode: a stored row its response schema rejects', async () => {
+    await withUnreadableChannel(async (id) => {
       for (const mode of Object.keys(apps) as (keyof typeof apps)[]) {
         const response = await request(apps[mode].app.server)
           .get(`${restPrefix}/channels/${id}`)
@@ -261,7 +261,7 @@ describe('the OpenAPI document, with the database out of reach', () => {
     await db?.destroy();
   });
 
-  it('answers every operation that needs the database 503 with Retry-After, as documented', async () => {
+  it('responds to every operation that needs the database with 503 with Retry-After, as documented', async () => {
     // All at once: each waits out the connection timeout. A request the document fits may still break a rule it
     // states in words (an update that changes nothing, say), so each operation gets up to twenty. One that
     // succeeds needs no database (the caller's own role, say).
@@ -333,7 +333,7 @@ describe('what Fastify rejects before any procedure runs', () => {
   };
 
   for (const rejected of cases(restPrefix, `${restPrefix}/channels`, `${restPrefix}/channels/:`)) {
-    it(`answers ${rejected.what} over REST with ${rejected.status} in the API's error shape`, async () => {
+    it(`responds to ${rejected.what} over REST with ${rejected.status} in the API's error shape`, async () => {
       const response = await send(rejected);
       expect(response.status).toBe(rejected.status);
       expect(response.headers['content-type']).toMatch(/^application\/json/);
@@ -348,7 +348,7 @@ describe('what Fastify rejects before any procedure runs', () => {
   }
 
   for (const rejected of cases('/trpc', '/trpc/channels.create', '/trpc/:')) {
-    it(`answers ${rejected.what} over tRPC with ${rejected.status} in tRPC's error shape, with the API's detail`, async () => {
+    it(`responds to ${rejected.what} over tRPC with ${rejected.status} in tRPC's error shape, with the API's detail`, async () => {
       const response = await send(rejected);
       expect(response.status).toBe(rejected.status);
       expect(response.headers['content-type']).toMatch(/^application\/json/);

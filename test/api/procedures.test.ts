@@ -5,7 +5,7 @@ import {
   processingJobFactory,
   processingSessionFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import type { ProcessingSession } from '../../src/schemas/processing-session';
 import type { Video } from '../../src/schemas/video';
 import { useApi } from '../support/api';
@@ -30,7 +30,7 @@ describe('every procedure', () => {
 });
 
 describe('video changes', () => {
-  it("change a video's own fields, and answer 404 for a video that does not exist", async () => {
+  it("change a video's own fields, and respond with 404 for a video that does not exist", async () => {
     const video = await videoFactory.trait('failed').create();
     const changed = await api.mutate<Video>('videos.update', { id: video.id, title: 'Retitled' });
     expect(changed.data).toMatchObject({ status: 'failed', title: 'Retitled' });

@@ -5,7 +5,7 @@ import { testDatabase } from '../support/database';
 import { until } from '../support/until';
 
 describe('an exhausted pool', () => {
-  it('answers SERVICE_UNAVAILABLE while every connection is held, instead of waiting for one', async () => {
+  it('responds with SERVICE_UNAVAILABLE while every connection is held, instead of waiting for one', async () => {
     const db = connect(testDatabase().url, {
       DATABASE_POOL_SIZE: 2,
       DATABASE_CONNECT_TIMEOUT_MS: 500,
@@ -32,7 +32,7 @@ describe('an exhausted pool', () => {
       });
       expect(response.statusCode).toBe(503);
       expect(response.json().error.json.data.code).toBe('SERVICE_UNAVAILABLE');
-      // Answered while both connections were still held: it gave up waiting for one.
+      // Responded to while both connections were still held: it gave up waiting for one.
       expect(released).toBe(false);
     } finally {
       await testDatabase().db.raw('SELECT pg_cancel_backend(pid) FROM unnest(?::integer[]) AS pid', [

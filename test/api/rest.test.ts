@@ -2,8 +2,8 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../src/http/openapi';
 import { appRouter } from '../../src/api/router';
-import { channelFactory, processingJobFactory, videoFactory } from '../../src/factories';
-import { useApi, withUnanswerableChannel } from '../support/api';
+import { channelFactory, processingJobFactory, videoFactory } from '../../dev/factories';
+import { useApi, withUnreadableChannel } from '../support/api';
 import { testDatabase } from '../support/database';
 
 // Built for each test: these tests check how the REST routes, their parsers and error handler were registered.
@@ -32,7 +32,7 @@ describe('REST routes', () => {
     expect((await http().get(`/api/channels/${id}`)).status).toBe(404);
   });
 
-  it('answers 400 naming the field for a bad body, and writes nothing', async () => {
+  it('responds with 400 naming the field for a bad body, and writes nothing', async () => {
     const input = channelFactory.build({ channelUrl: 'ftp://example.com' });
     const response = await http().post('/api/channels').send(input);
     expect(response.status).toBe(400);
@@ -45,7 +45,7 @@ describe('REST routes', () => {
     expect(row).toBeUndefined();
   });
 
-  it('answers 409 naming the field for a duplicate', async () => {
+  it('responds with 409 naming the field for a duplicate', async () => {
     const existing = await channelFactory.create();
     const response = await http()
       .post('/api/channels')
@@ -77,7 +77,7 @@ describe('REST routes', () => {
     expect(future.body.items).toEqual([]);
   });
 
-  it('answers 400 for query parameters that are not what the schema says', async () => {
+  it('responds with 400 for query parameters that are not what the schema says', async () => {
     for (const query of [
       { limit: 'ten' },
       { limit: '0' },
@@ -95,7 +95,7 @@ describe('REST routes', () => {
     }
   });
 
-  it('reads digits as a number only where the schema wants one: a decimal limit is refused as a decimal', async () => {
+  it('reads digits as a number only where the schema wants one: a decimal limit is rejected as a decimal', async () => {
     const digits = String(Date.now());
     const channel = await channelFactory.create({ name: `Channel ${digits}` });
     const found = await http().get('/api/channels').query({ search: digits });
@@ -106,7 +106,7 @@ describe('REST routes', () => {
     expect(decimal.body.message).toMatch(/^limit: .*expected int, received number/);
   });
 
-  it('refuses a body that names another resource than the path, and a body that is not an object', async () => {
+  it('rejects a body that names another resource than the path, and a body that is not an object', async () => {
     const channel = await channelFactory.create();
     const other = await channelFactory.create();
     const conflicting = await http()
@@ -133,7 +133,7 @@ describe('REST routes', () => {
     expect((await testDatabase().db('channels').where({ id: other.id }).first()).name).toBe(other.name);
   });
 
-  it('answers malformed JSON, another content type and a repeated single-value parameter with a 4xx in the same shape', async () => {
+  it('rejects malformed JSON, another content type and a repeated single-value parameter with a 4xx in the same shape', async () => {
     const malformed = await http()
       .post('/api/channels')
       .set('content-type', 'application/json')
@@ -148,15 +148,15 @@ describe('REST routes', () => {
     expect(twice.body.issues[0].path).toEqual(['status']);
   });
 
-  it('refuses a body over the size limit with 413', async () => {
+  it('rejects a body over the size limit with 413', async () => {
     const input = channelFactory.build({ description: 'x'.repeat(6 * 1024 * 1024) });
     const response = await http().post('/api/channels').send(input);
     expect(response.status).toBe(413);
     expect(response.body.code).toBe('PAYLOAD_TOO_LARGE');
   });
 
-  it('answers a row that breaks the answer schema with a 500 that, in production, names nothing', async () => {
-    await withUnanswerableChannel(async (id) => {
+  it('responds to a row that breaks the response schema with a 500 that, in production, names nothing', async () => {
+    await withUnreadableChannel(async (id) => {
       const response = await request(secured.app.server)
         .get(`/api/channels/${id}`)
         .set('authorization', `Bearer ${token}`);
@@ -185,7 +185,7 @@ describe('REST routes', () => {
     expect(started.body.status).toBe('running');
   });
 
-  it('answers 404 for a missing resource and for a route that does not exist', async () => {
+  it('responds with 404 for a missing resource and for a route that does not exist', async () => {
     const missing = await http().get('/api/videos/00000000-0000-4000-8000-000000000000');
     expect(missing.status).toBe(404);
     expect(missing.body).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
@@ -210,7 +210,7 @@ describe('REST routes', () => {
     expect(done.body).toMatchObject({ status: 'completed', result: { words: 12 } });
   });
 
-  it('requires the bearer token when one is set, and hides internals in production answers', async () => {
+  it('requires the bearer token when one is set, and hides internals in production responses', async () => {
     const agent = () => request(secured.app.server);
     expect((await agent().get('/api/channels')).status).toBe(401);
     expect((await agent().get('/api/channels').set('authorization', 'Bearer wrong')).status).toBe(401);

@@ -4,7 +4,7 @@ import type { AnyProcedure } from '@trpc/server';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { appRouter } from '../../src/api/router';
 import { parseConfig, apiTokens } from '../../src/config';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 
@@ -46,16 +46,16 @@ const allowed = (role: keyof typeof tokens, name: string, type: string) =>
 
 describe('roles', () => {
   it.each(['reader', 'worker', 'admin'] as const)(
-    'lets a %s token make exactly the calls its role allows, over tRPC, and refuses the rest with 403',
+    'lets a %s token make exactly the calls its role allows, over tRPC, and rejects the rest with 403',
     async (role) => {
       for (const { name, type } of procedures) {
         const call = type === 'query' ? api.query : api.mutate;
-        const answer = await call(name, {}, bearer(role));
-        if (allowed(role, name, type)) expect(answer.status, name).not.toBe(403);
+        const response = await call(name, {}, bearer(role));
+        if (allowed(role, name, type)) expect(response.status, name).not.toBe(403);
         else {
-          expect(answer.status, name).toBe(403);
-          expect(answer.error?.data.code).toBe('FORBIDDEN');
-          expect(answer.error?.message).toMatch(
+          expect(response.status, name).toBe(403);
+          expect(response.error?.data.code).toBe('FORBIDDEN');
+          expect(response.error?.message).toMatch(
             new RegExp(`^a ${role} token may not make this call; it needs (admin|worker or admin)$`),
           );
         }
@@ -63,7 +63,7 @@ describe('roles', () => {
     },
   );
 
-  it('refuses over REST what it refuses over tRPC, and a denied delete changes nothing', async () => {
+  it('rejects over REST what it rejects over tRPC, and a denied delete changes nothing', async () => {
     const channel = await channelFactory.create();
     for (const role of ['reader', 'worker'] as const) {
       const denied = await request(api.app.server).delete(`/api/channels/${channel.id}`).set(bearer(role));
@@ -80,7 +80,7 @@ describe('roles', () => {
     expect(deleted.status).toBe(200);
   });
 
-  it('answers 401, not 403, for a token it does not know', async () => {
+  it('responds with 401, not 403, for a token it does not know', async () => {
     expect(
       (await api.query('channels.list', {}, { authorization: 'Bearer unknown-token-0123456' })).status,
     ).toBe(401);

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
 import type { JobStatus } from '../../src/schemas/processing-job';
 import { sessionStatuses, type SessionStatus } from '../../src/schemas/processing-session';
 import { videoStatuses, type VideoStatus } from '../../src/schemas/video';
@@ -110,20 +110,20 @@ const sessionPairs = sessionStatuses.flatMap((from) =>
 describe('the session state machine, every (status, transition) pair', () => {
   it.each(sessionPairs)('$from, then $transition', async ({ from, transition }) => {
     const session = await processingSessionFactory.create({ status: from });
-    const answer = await api.mutate<{
+    const response = await api.mutate<{
       status: SessionStatus;
       startedAt: Date | null;
       completedAt: Date | null;
     }>(`sessions.${transition}`, { id: session.id });
     const move = sessionMoves[transition];
     if (move.from.includes(from)) {
-      expect(answer.status).toBe(200);
-      expect(answer.data.status).toBe(move.to);
-      if (transition === 'start') expect(answer.data.startedAt).toBeInstanceOf(Date);
+      expect(response.status).toBe(200);
+      expect(response.data.status).toBe(move.to);
+      if (transition === 'start') expect(response.data.startedAt).toBeInstanceOf(Date);
       if (move.to === 'completed' || move.to === 'failed')
-        expect(answer.data.completedAt).toBeInstanceOf(Date);
+        expect(response.data.completedAt).toBeInstanceOf(Date);
     } else {
-      expect(answer.status).toBe(409);
+      expect(response.status).toBe(409);
       const read = await api.query<{ status: SessionStatus }>('sessions.get', { id: session.id });
       expect(read.data.status).toBe(from);
     }

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { channelFactory, videoFactory } from '../../src/factories';
+import { channelFactory, videoFactory } from '../../dev/factories';
 import type { Page } from '../../src/schemas/pagination';
 import type { Video } from '../../src/schemas/video';
 import { useApi } from '../support/api';

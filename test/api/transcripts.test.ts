@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { transcriptFactory, videoFactory } from '../../src/factories';
+import { transcriptFactory, videoFactory } from '../../dev/factories';
 import type { Page } from '../../src/schemas/pagination';
 import type { Transcript } from '../../src/schemas/transcript';
 import type { TranscriptWithRelations } from '../../src/schemas/responses';
@@ -65,7 +65,7 @@ describe('transcripts API', () => {
     expect(paths).toEqual(['confidenceScore', 'language', 'source']);
   });
 
-  it('answers CONFLICT for a second transcript of the same video, language and source', async () => {
+  it('responds with CONFLICT for a second transcript of the same video, language and source', async () => {
     const transcript = await transcriptFactory.create({ language: 'pt-BR' });
     const response = await api.mutate(
       'transcripts.create',
@@ -78,7 +78,7 @@ describe('transcripts API', () => {
     expect(response.status).toBe(409);
   });
 
-  it('answers BAD_REQUEST naming videoId for a video that does not exist', async () => {
+  it('responds with BAD_REQUEST naming videoId for a video that does not exist', async () => {
     const response = await api.mutate(
       'transcripts.create',
       transcriptFactory.build({ videoId: '00000000-0000-4000-8000-000000000006' }),

@@ -2,8 +2,8 @@ import { resolveResponse } from '@trpc/server/http';
 import superjson from 'superjson';
 import { describe, expect, it } from 'vitest';
 import { appRouter } from '../../src/api/router';
-import { channelFactory, videoFactory } from '../../src/factories';
-import { JobWakeups } from '../../src/db/job-wakeups';
+import { channelFactory, videoFactory } from '../../dev/factories';
+import { JobWakeups } from '../../src/queue/wakeups';
 import { useApi } from '../support/api';
 
 const token = 'a-long-enough-protocol-token';
@@ -45,7 +45,7 @@ function headersOf(call: Call): Record<string, string> {
 /** The media type without parameters: Fastify adds `charset=utf-8` to text bodies. */
 const mediaType = (header: unknown) => String(header).split(';')[0];
 
-/** What our server answers. */
+/** What our server responds. */
 async function served(call: Call) {
   const response = await api.app.inject({
     method: call.method,
@@ -60,7 +60,7 @@ async function served(call: Call) {
   };
 }
 
-/** What tRPC's own request handler answers for the same request and context. */
+/** What tRPC's own request handler responds for the same request and context. */
 async function reference(call: Call) {
   const headers = headersOf(call);
   const response = await resolveResponse({
@@ -89,8 +89,8 @@ async function reference(call: Call) {
 }
 
 describe('the tRPC endpoint', () => {
-  // A call without a token the API knows is answered before the endpoint reads it (see input-refusals.test.ts).
-  it("answers every kind of plain call exactly as tRPC's own request handler does", async () => {
+  // A call without a token the API knows is rejected before the endpoint reads it (see rejected-input.test.ts).
+  it("responds to every kind of plain call exactly as tRPC's own request handler does", async () => {
     const video = await videoFactory.create();
     const upsert = {
       channelId: video.channelId,

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { connect } from '../../src/db/connect';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import type { Channel } from '../../src/schemas/channel';
 import type { Page } from '../../src/schemas/pagination';
 import type { ProcessingJob } from '../../src/schemas/processing-job';

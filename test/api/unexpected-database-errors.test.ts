@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { transcriptFactory } from '../../src/factories';
+import { transcriptFactory } from '../../dev/factories';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 
@@ -12,7 +12,7 @@ const db = () => testDatabase().db;
 const sqlWords = /select|from|"transcripts"|transcripts_hidden|relation/i;
 
 describe('a database error no rule translates', () => {
-  // The table goes missing under the running app, as a botched deployment would leave it: PostgreSQL answers
+  // The table goes missing under the running app, as a botched deployment would leave it: PostgreSQL responds
   // 42P01 (undefined_table), whose text quotes the statement.
   beforeEach(async () => {
     await transcriptFactory.create();

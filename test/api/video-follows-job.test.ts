@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { processingSessionFactory, videoFactory } from '../../src/factories';
+import { processingSessionFactory, videoFactory } from '../../dev/factories';
 import type { ClaimedJob, ProcessingJob } from '../../src/schemas/processing-job';
 import type { VideoStatus } from '../../src/schemas/video';
 import type { VideoCounts } from '../../src/schemas/responses';

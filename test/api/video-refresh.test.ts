@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, discoveredVideos, videoFactory } from '../../src/factories';
+import { channelFactory, discoveredVideos, videoFactory } from '../../dev/factories';
 import type { UpsertResult } from '../../src/schemas/responses';
 import type { Video } from '../../src/schemas/video';
 import { useApi } from '../support/api';

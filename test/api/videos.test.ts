@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, discoveredVideos, transcriptFactory, videoFactory } from '../../src/factories';
+import { channelFactory, discoveredVideos, transcriptFactory, videoFactory } from '../../dev/factories';
 import type { Page } from '../../src/schemas/pagination';
 import type { Video } from '../../src/schemas/video';
 import type { UpsertResult, VideoWithRelations } from '../../src/schemas/responses';
@@ -39,7 +39,7 @@ describe('videos API', () => {
     expect(read.data.transcripts?.every((t) => t.videoId === created.data.id)).toBe(true);
   });
 
-  it('answers BAD_REQUEST naming channelId when the channel does not exist', async () => {
+  it('responds with BAD_REQUEST naming channelId when the channel does not exist', async () => {
     const response = await api.mutate(
       'videos.create',
       videoFactory.build({ channelId: '00000000-0000-4000-8000-000000000001' }),
@@ -48,7 +48,7 @@ describe('videos API', () => {
     expect(response.error?.data.field).toBe('channelId');
   });
 
-  it('answers CONFLICT naming youtubeVideoId for a duplicate', async () => {
+  it('responds with CONFLICT naming youtubeVideoId for a duplicate', async () => {
     const video = await videoFactory.create();
     const response = await api.mutate(
       'videos.create',
@@ -242,7 +242,7 @@ describe('videos API', () => {
     expect(response.status).toBe(400);
   });
 
-  it('pages a video’s transcripts, and answers NOT_FOUND for a missing video', async () => {
+  it('pages a video’s transcripts, and responds with NOT_FOUND for a missing video', async () => {
     const video = await videoFactory.transient({ transcript: true }).create();
     const page = await api.query<Page<unknown>>('videos.transcripts', { videoId: video.id });
     expect(page.data.items).toHaveLength(1);

@@ -4,13 +4,13 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
-import { seedDatabase } from '../../src/factories/bulk-seed';
-import { seedPlanFrom } from '../../src/factories/seed-plan';
+import { seedDatabase } from '../../dev/seeding/bulk-seed';
+import { seedPlanFrom } from '../../dev/seeding/seed-plan';
 import { adminContentSecurityPolicy } from '../../src/http/admin';
 import { previewBulk } from '../../src/queue/bulk';
 import { bulkPreviewInput } from '../../src/schemas/job-bulk';
 import { claimJobsInput, failJobInput } from '../../src/schemas/processing-job';
-import { claimJobs, completeJob, failJob } from '../../src/services/job-queue';
+import { claimJobs, completeJob, failJob } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
 
 /** Debian's Chromium; no browser is downloaded. */

@@ -3,7 +3,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../src/http/openapi';
 import { buildApp } from '../../src/app';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { testDatabase } from '../support/database';
 
 /** Debian's Chromium; no browser is downloaded. */

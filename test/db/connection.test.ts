@@ -37,7 +37,7 @@ describe('configuration', () => {
     expect(() => parseConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
   });
 
-  it('refuses production without an API token', () => {
+  it('rejects a production configuration without an API token', () => {
     expect(() => parseConfig({ NODE_ENV: 'production' })).toThrow(/API_TOKEN/);
     expect(parseConfig({ NODE_ENV: 'production', API_TOKEN: 'x'.repeat(16) }).API_TOKEN).toHaveLength(16);
   });
@@ -73,7 +73,7 @@ describe('readiness', () => {
     expect(response.json()).toEqual({ status: 'database unavailable' });
   });
 
-  it('answers SERVICE_UNAVAILABLE with a time to retry, not a 500, when a procedure cannot reach the database', async () => {
+  it('responds with SERVICE_UNAVAILABLE with a time to retry, not a 500, when a procedure cannot reach the database', async () => {
     const db = connect('postgres://postgres@127.0.0.1:1/none', {
       DATABASE_POOL_SIZE: 1,
       DATABASE_CONNECT_TIMEOUT_MS: 500,
@@ -91,14 +91,14 @@ describe('readiness', () => {
         expect(response.headers['retry-after'], url).toBe(retryAfterSeconds);
         expect(response.body).not.toMatch(/ECONNREFUSED|127\.0\.0\.1/);
       }
-      // Refused before it needs the database: no time to retry.
+      // Rejected before it needs the database: no time to retry.
       for (const url of [
         '/api/channels/not-a-uuid',
         `/trpc/channels.get?input=${encodeURIComponent('{"json":{"id":"nope"}}')}`,
       ]) {
-        const refused = await app.inject({ method: 'GET', url });
-        expect(refused.statusCode, url).toBe(400);
-        expect(refused.headers['retry-after'], url).toBeUndefined();
+        const rejected = await app.inject({ method: 'GET', url });
+        expect(rejected.statusCode, url).toBe(400);
+        expect(rejected.headers['retry-after'], url).toBeUndefined();
       }
     } finally {
       await app.close();

@@ -7,7 +7,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { retryAfterSeconds } from '../../src/api/error-shape';
 import { buildApp } from '../../src/app';
 import { knexConfig } from '../../src/db/knex-config';
-import { channelFactory, processingJobFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingJobFactory, videoFactory } from '../../dev/factories';
 import { testDatabase, testPoolSettings } from '../support/database';
 import { until } from '../support/until';
 

@@ -3,7 +3,7 @@ import request from 'supertest';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { retryAfterSeconds } from '../../src/api/error-shape';
 import { buildApp } from '../../src/app';
-import { videoFactory } from '../../src/factories';
+import { videoFactory } from '../../dev/factories';
 import { testDatabase } from '../support/database';
 import { stableAddress, type StableAddress } from '../support/stable-address';
 import { until } from '../support/until';

@@ -11,7 +11,7 @@ import { buildApp } from '../../src/app';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres';
 import { knexConfig } from '../../src/db/knex-config';
 import { ensureDatabase } from '../../src/db/provision';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { stableAddress } from '../support/stable-address';
 import { until } from '../support/until';
 
@@ -113,7 +113,7 @@ describe('PostgreSQL going away under load', () => {
         await until(async () => (await app.inject({ method: 'GET', url: listUrl })).statusCode === 200);
         const before = acknowledged.length;
         await until(() => acknowledged.length > before);
-        // Ready again: the database answers and the connection waiting claims need listens.
+        // Ready again: the database responds and the connection waiting claims need listens.
         await until(async () => (await app.inject({ method: 'GET', url: '/ready' })).statusCode === 200);
         console.info(`outage: writes by status ${JSON.stringify(Object.fromEntries(statuses))}`);
       } finally {

@@ -6,7 +6,7 @@ import {
   processingSessionFactory,
   transcriptFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import { ChannelModel, ProcessingJobModel, TranscriptModel, VideoModel } from '../../src/models';
 import { channelSchema, channelStatuses } from '../../src/schemas/channel';
 import {

@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/client';
 import { connect } from '../../src/db/connect';
-import { channelFactory, processingSessionFactory } from '../../src/factories';
-import { enqueueJobs } from '../../src/services/job-queue';
+import { channelFactory, processingSessionFactory } from '../../dev/factories';
+import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase, testPoolSettings } from '../support/database';
 import {
   formatReport,
@@ -82,7 +82,7 @@ async function drain(urls: string[], count: number, workers = 8) {
 }
 
 describe('several API processes behind PgBouncer in transaction pooling mode', () => {
-  it('answers no 5xx to 12 clients writing overlapping rows through two processes, and every invariant holds', async () => {
+  it('responds with no 5xx to 12 clients writing overlapping rows through two processes, and every invariant holds', async () => {
     const report = await runManyWriters({
       urls: pooled.map((api) => api.url),
       token: adminToken,
@@ -118,7 +118,7 @@ describe('several API processes behind PgBouncer in transaction pooling mode', (
       expect([...run.completions.values()].every((n) => n === 1)).toBe(true);
       expect(run.progress).toMatchObject({ completed: count, processedVideos: count, total: count });
     }
-    // The same statements run through the pooler: it answers plain queries too.
+    // The same statements run through the pooler: it runs plain queries too.
     expect((await viaBouncer.raw('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
   }, 120_000);
 });

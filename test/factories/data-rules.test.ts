@@ -6,11 +6,11 @@ import {
   seedFactories,
   transcriptFactory,
   videoFactory,
-} from '../../src/factories';
-import { seedDatabase } from '../../src/factories/bulk-seed';
-import { checkDataRules, dataRules } from '../../src/factories/data-rules';
-import type { Factory } from '../../src/factories/factory';
-import { seedPlanFrom } from '../../src/factories/seed-plan';
+} from '../../dev/factories';
+import { seedDatabase } from '../../dev/seeding/bulk-seed';
+import { checkDataRules, dataRules } from '../../dev/factories/data-rules';
+import type { Factory } from '../../dev/factories/factory';
+import { seedPlanFrom } from '../../dev/seeding/seed-plan';
 import { jobStatuses, jobTypeEntity, jobTypes } from '../../src/schemas/processing-job';
 import { videoStatuses } from '../../src/schemas/video';
 import { testDatabase } from '../support/database';

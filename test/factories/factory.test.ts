@@ -6,9 +6,9 @@ import {
   transcriptFactory,
   useFactoryDatabase,
   videoFactory,
-} from '../../src/factories';
-import { Factory } from '../../src/factories/factory';
-import { languageMarkers } from '../../src/factories/speech';
+} from '../../dev/factories';
+import { Factory } from '../../dev/factories/factory';
+import { languageMarkers } from '../../dev/factories/speech';
 import { testDatabase } from '../support/database';
 
 interface Trip {

@@ -8,9 +8,9 @@ import {
   seedFactories,
   transcriptFactory,
   videoFactory,
-} from '../../src/factories';
-import type { Factory } from '../../src/factories/factory';
-import { fake, uuidFrom } from '../../src/factories/fake';
+} from '../../dev/factories';
+import type { Factory } from '../../dev/factories/factory';
+import { fake, uuidFrom } from '../../dev/factories/fake';
 import { channelSchema } from '../../src/schemas/channel';
 import { processingJobRow } from '../../src/schemas/processing-job';
 import { processingSessionSchema } from '../../src/schemas/processing-session';

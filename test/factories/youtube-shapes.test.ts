@@ -1,6 +1,6 @@
 import { faker } from '@faker-js/faker';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { chapterList, maxSegments, spokenText, timedSegments } from '../../src/factories/speech';
+import { chapterList, maxSegments, spokenText, timedSegments } from '../../dev/factories/speech';
 import {
   durationSeconds,
   engagement,
@@ -8,7 +8,7 @@ import {
   spokenLanguage,
   spokenLanguageOf,
   videoDescription,
-} from '../../src/factories/youtube-data';
+} from '../../dev/factories/youtube-data';
 
 beforeEach(() => {
   faker.seed(20261202);

@@ -57,7 +57,7 @@ describe('the dashboard at /admin', () => {
     await app.close();
   });
 
-  it('says plainly that the dashboard is not built, rather than answering 404', async () => {
+  it('says plainly that the dashboard is not built, rather than responding with 404', async () => {
     const app = await appWith({ tokens, assetsDir: empty });
     for (const url of ['/admin', '/admin/', '/admin/assets/index.js']) {
       const response = await request(app.server).get(url);

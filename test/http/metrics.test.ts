@@ -6,11 +6,11 @@ import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { connect } from '../../src/db/connect';
-import { channelFactory, processingJobFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingJobFactory, videoFactory } from '../../dev/factories';
 import { foldJobCountsAbove, readJobCounts } from '../../src/queue/job-counts';
 import { claimJobsInput } from '../../src/schemas/processing-job';
-import { claimJobs, completeJob, failJob, releaseJob } from '../../src/services/job-queue';
-import { pruneFinishedJobs } from '../../src/services/schedules';
+import { claimJobs, completeJob, failJob, releaseJob } from '../../src/queue/job-queue';
+import { pruneFinishedJobs } from '../../src/queue/schedules';
 import { workerMetrics } from '../../src/worker/metrics';
 import { budgetsLeft } from '../../src/http/metrics';
 import { setBudget } from '../../src/queue/budgets';
@@ -271,7 +271,7 @@ describe('/metrics', () => {
     expect(text).not.toContain('no-such-page');
   });
 
-  it('answers 401 without the token or with another, and names the header it wants', async () => {
+  it('responds with 401 without the token or with another, and names the header it wants', async () => {
     const none = await request(app.server).get('/metrics');
     expect(none.status).toBe(401);
     expect(none.headers['www-authenticate']).toBe('Bearer');
@@ -293,7 +293,7 @@ describe('/metrics', () => {
     }
   });
 
-  it('still serves the process’s own metrics while the database does not answer, leaving the job counts out', async () => {
+  it('still serves the process’s own metrics while the database does not respond, leaving the job counts out', async () => {
     const unreachable = connect('postgres://postgres@127.0.0.1:1/nothing', {
       ...testPoolSettings,
       DATABASE_CONNECT_TIMEOUT_MS: 500,

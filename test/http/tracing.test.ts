@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { createClient, createWorker } from '../../src/client';
 import { connect } from '../../src/db/connect';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { startTelemetry } from '../../src/http/telemetry';
 import { flushTraces, telemetryEnabled, traceIds } from '../../src/http/tracing';
 import { testDatabase, testPoolSettings } from '../support/database';

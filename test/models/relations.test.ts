@@ -5,7 +5,7 @@ import {
   processingSessionFactory,
   transcriptFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import {
   ChannelModel,
   ProcessingJobModel,

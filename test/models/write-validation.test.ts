@@ -1,6 +1,6 @@
 import { CheckViolationError, ValidationError } from 'objection';
 import { describe, expect, it } from 'vitest';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { BaseModel, ChannelModel } from '../../src/models';
 import { testDatabase } from '../support/database';
 

@@ -165,7 +165,7 @@ export const sqlMutants: SqlMutant[] = [
     file: 'migrations/20261202000015_sessions_and_limits_govern_claims.ts',
     find: `FOREIGN KEY (job_type, entity_type) REFERENCES job_types (name, entity_type);`,
     replace: `FOREIGN KEY (job_type) REFERENCES job_types (name);`,
-    tests: ['test/api/input-refusals.test.ts', 'test/db/job-types.test.ts'],
+    tests: ['test/api/rejected-input.test.ts', 'test/db/job-types.test.ts'],
   },
   {
     name: 'the scheduler enqueues paused and inactive channels',

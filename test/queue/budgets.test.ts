@@ -5,7 +5,7 @@ import { connect } from '../../src/db/connect';
 import type { Budget } from '../../src/schemas/budget';
 import type { JobTypeSettings, ProcessingJob } from '../../src/schemas/processing-job';
 import { listBudgets, setBudget, setJobTypeCost } from '../../src/queue/budgets';
-import { completeJob, failJob, releaseJob, snoozeJob } from '../../src/services/job-queue';
+import { completeJob, failJob, releaseJob, snoozeJob } from '../../src/queue/job-queue';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
 import { after, at, claimAt, queuedDiscoveries, resetFlowControl } from '../support/flow-control';

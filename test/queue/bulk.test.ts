@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import request from 'supertest';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
-import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
 import { changeBulk, previewBulk } from '../../src/queue/bulk';
 import {
   type BulkAction,
@@ -22,7 +22,7 @@ import {
 } from '../../src/schemas/processing-job';
 import { transientRetries } from '../../src/services/database-errors';
 import { ConflictError } from '../../src/services/errors';
-import { claimJobs, completeJob, enqueueJobs, failJob } from '../../src/services/job-queue';
+import { claimJobs, completeJob, enqueueJobs, failJob } from '../../src/queue/job-queue';
 import { sessionProgress, transitionSession } from '../../src/services/processing-sessions';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';

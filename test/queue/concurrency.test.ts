@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
-import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
 import { type ClaimedJob, claimJobsInput, type ProcessingJob } from '../../src/schemas/processing-job';
 import { ConflictError } from '../../src/services/errors';
 import {
@@ -13,7 +13,7 @@ import {
   enqueueJobs,
   failJob,
   retryBaseSeconds,
-} from '../../src/services/job-queue';
+} from '../../src/queue/job-queue';
 import { sessionProgress } from '../../src/services/processing-sessions';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
@@ -63,7 +63,7 @@ describe('the job queue under real concurrency', () => {
       const completions = new Map<string, number>();
       const held = new Set<string>();
       let doubleHeld = 0;
-      let refused = 0;
+      let rejected = 0;
 
       const worker = async (workerId: string) => {
         for (;;) {
@@ -86,7 +86,7 @@ describe('the job queue under real concurrency', () => {
               })),
             });
             for (const job of done.completed) count(job.id);
-            refused += done.refused.length;
+            rejected += done.rejected.length;
           } else {
             for (const job of claimed) {
               await completeJob(db, {
@@ -95,7 +95,7 @@ describe('the job queue under real concurrency', () => {
                 result: { by: workerId },
               }).then(
                 () => count(job.id),
-                () => (refused += 1),
+                () => (rejected += 1),
               );
             }
           }
@@ -110,7 +110,7 @@ describe('the job queue under real concurrency', () => {
       );
 
       expect(doubleHeld).toBe(0);
-      expect(refused).toBe(0);
+      expect(rejected).toBe(0);
       expect(completions.size).toBe(5_000);
       expect([...completions.values()].every((count) => count === 1)).toBe(true);
       expect(new Set(enqueued.map((job) => job.id))).toEqual(new Set(completions.keys()));
@@ -125,7 +125,7 @@ describe('the job queue under real concurrency', () => {
     }, 180_000);
   }
 
-  it('hands an expired lease to another worker and refuses the stale worker’s completion', async () => {
+  it('hands an expired lease to another worker and rejects the stale worker’s completion', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const [job] = await enqueueForChannels(1, session.id);
     const [first] = await claimJobs(

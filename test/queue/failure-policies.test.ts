@@ -1,9 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { processingJobFactory, videoFactory } from '../../src/factories';
+import { processingJobFactory, videoFactory } from '../../dev/factories';
 import type { ClaimedJob, FailureKind, ProcessingJob } from '../../src/schemas/processing-job';
 import type { RateKey } from '../../src/schemas/rate-key';
 import { listRateKeys, setRateKey } from '../../src/queue/rate-limits';
-import { completeJob, failJob } from '../../src/services/job-queue';
+import { completeJob, failJob } from '../../src/queue/job-queue';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 import { after, at, claimAt, queuedDiscoveries, resetFlowControl } from '../support/flow-control';

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { channelFactory, videoFactory } from '../../src/factories';
+import { channelFactory, videoFactory } from '../../dev/factories';
 import type { ClaimedJob } from '../../src/schemas/processing-job';
-import { enqueueJobs } from '../../src/services/job-queue';
+import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
 import { claimAt, resetFlowControl } from '../support/flow-control';
 

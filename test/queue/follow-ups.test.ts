@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { channelFactory, processingJobFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingJobFactory, videoFactory } from '../../dev/factories';
 import {
   type ClaimedJob,
   type CompleteJobsResult,
@@ -108,7 +108,7 @@ describe('follow-up jobs written with a completion', () => {
       jobs: [kept, lost].map(({ job, followUps }) => ({ id: job.id, leaseToken: job.leaseToken, followUps })),
     });
     expect(result.data.completed.map((job) => job.id)).toEqual([kept.job.id]);
-    expect(result.data.refused.map((job) => job.id)).toEqual([lost.job.id]);
+    expect(result.data.rejected.map((job) => job.id)).toEqual([lost.job.id]);
     expect((await transcriptJobs()).map((row) => row.entity_id).sort()).toEqual(
       kept.followUps.map((f) => f.entityId).sort(),
     );

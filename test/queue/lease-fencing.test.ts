@@ -1,7 +1,7 @@
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { processingJobFactory } from '../../src/factories';
-import { claimJobs, heartbeat } from '../../src/services/job-queue';
+import { processingJobFactory } from '../../dev/factories';
+import { claimJobs, heartbeat } from '../../src/queue/job-queue';
 import { ConflictError } from '../../src/services/errors';
 import { testDatabase } from '../support/database';
 
@@ -15,7 +15,7 @@ beforeEach(async () => {
 const claimOne = async () => (await claimJobs(db(), claimJobsInput.parse({ workerId: 'w', limit: 1 })))[0];
 
 describe('a lease token fences its job', () => {
-  it('refuses a heartbeat with a lease token that is no longer the job’s', async () => {
+  it('rejects a heartbeat with a lease token that is no longer the job’s', async () => {
     await processingJobFactory.create();
     const first = (await claimOne())!;
     await db()('processing_jobs')

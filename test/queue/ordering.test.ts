@@ -1,8 +1,8 @@
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { processingJobFactory } from '../../src/factories';
-import { claimJobs, failJob, retryDelaySeconds, retryMaxSeconds } from '../../src/services/job-queue';
-import { enqueueJobs } from '../../src/services/job-queue';
+import { processingJobFactory } from '../../dev/factories';
+import { claimJobs, failJob, retryDelaySeconds, retryMaxSeconds } from '../../src/queue/job-queue';
+import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
 
 const db = () => testDatabase().db;

@@ -1,10 +1,10 @@
 import request from 'supertest';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
 import { readOverview } from '../../src/queue/overview';
 import { claimJobsInput, failJobInput, jobStatuses, jobTypes } from '../../src/schemas/processing-job';
 import { throughputMinutes } from '../../src/schemas/queue-overview';
-import { cancelJob, claimJobs, completeJob, enqueueJobs, failJob } from '../../src/services/job-queue';
+import { cancelJob, claimJobs, completeJob, enqueueJobs, failJob } from '../../src/queue/job-queue';
 import { transitionSession } from '../../src/services/processing-sessions';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';

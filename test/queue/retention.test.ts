@@ -1,11 +1,11 @@
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { processingJobFactory, processingSessionFactory } from '../../src/factories';
+import { processingJobFactory, processingSessionFactory } from '../../dev/factories';
 import type { SessionProgress } from '../../src/schemas/responses';
-import { startScheduler } from '../../src/scheduler';
-import { claimJobs, completeJob } from '../../src/services/job-queue';
+import { startScheduler } from '../../src/queue/scheduler';
+import { claimJobs, completeJob } from '../../src/queue/job-queue';
 import { sessionProgress } from '../../src/services/processing-sessions';
-import { pruneFinishedJobs } from '../../src/services/schedules';
+import { pruneFinishedJobs } from '../../src/queue/schedules';
 import { testDatabase } from '../support/database';
 
 const db = () => testDatabase().db;

@@ -4,11 +4,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { parseConfig, schedulerSettings } from '../../src/config';
 import { connect } from '../../src/db/connect';
-import { channelFactory, processingJobFactory } from '../../src/factories';
+import { channelFactory, processingJobFactory } from '../../dev/factories';
 import type { Channel } from '../../src/schemas/channel';
-import { type Scheduler, startScheduler } from '../../src/scheduler';
-import { claimJobs, completeJob, enqueueJobs } from '../../src/services/job-queue';
-import { enqueueDueDiscoveries } from '../../src/services/schedules';
+import { type Scheduler, startScheduler } from '../../src/queue/scheduler';
+import { claimJobs, completeJob, enqueueJobs } from '../../src/queue/job-queue';
+import { enqueueDueDiscoveries } from '../../src/queue/schedules';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
 import { until } from '../support/until';
@@ -87,7 +87,7 @@ describe('channel schedules', () => {
     expect(none.data.nextDiscoveryAt).toBeNull();
   });
 
-  it('refuse a period outside 0.01 to 8,760 hours, naming the field, and accept both ends', async () => {
+  it('reject a period outside 0.01 to 8,760 hours, naming the field, and accept both ends', async () => {
     for (const hours of [0.01, 8_760]) {
       const ok = await api.mutate('channels.update', {
         id: (await scheduled()).id,
@@ -97,12 +97,12 @@ describe('channel schedules', () => {
     }
     const channel = await scheduled();
     for (const hours of [0.009, 8_760.01, '24', null]) {
-      const refused = await api.mutate('channels.update', {
+      const rejected = await api.mutate('channels.update', {
         id: channel.id,
         processingConfig: { discoverEveryHours: hours },
       });
-      expect(refused.status, String(hours)).toBe(400);
-      expect(refused.error?.data.field).toBe('processingConfig.discoverEveryHours');
+      expect(rejected.status, String(hours)).toBe(400);
+      expect(rejected.error?.data.field).toBe('processingConfig.discoverEveryHours');
     }
   });
 });

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
 import { toColumns } from '../../src/models/columns';
-import { processingSessionFactory, videoFactory } from '../../src/factories';
+import { processingSessionFactory, videoFactory } from '../../dev/factories';
 import { claimJobsInput, type ProcessingJob } from '../../src/schemas/processing-job';
 import { ConflictError } from '../../src/services/errors';
 import {
@@ -13,7 +13,7 @@ import {
   heartbeat,
   releaseJob,
   retryJob,
-} from '../../src/services/job-queue';
+} from '../../src/queue/job-queue';
 import { sessionProgress, transitionSession } from '../../src/services/processing-sessions';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
@@ -175,7 +175,7 @@ describe('a finished session', () => {
     });
   }
 
-  it('cancels a retry of its running job instead of queueing it, and refuses a new job naming sessionId', async () => {
+  it('cancels a retry of its running job instead of queueing it, and rejects a new job naming sessionId', async () => {
     const { session, videos } = await sessionWithJobs(1);
     const [running] = await claimAll(1);
     await transitionSession(db(), session.id, 'complete');
@@ -185,15 +185,15 @@ describe('a finished session', () => {
     expect(await videoStatuses([videos[0]!.id])).toEqual(['discovered']);
     await expect(retryJob(db(), running!.id)).rejects.toBeInstanceOf(ConflictError);
 
-    const refused = await api.mutate('jobs.enqueue', {
+    const rejected = await api.mutate('jobs.enqueue', {
       jobType: 'transcript_extraction',
       entityType: 'video',
       entityId: videos[0]!.id,
       sessionId: session.id,
     });
-    expect(refused.status).toBe(409);
-    expect(refused.error?.data).toMatchObject({ code: 'CONFLICT', field: 'sessionId' });
-    expect(refused.error?.message).toBe('the session is finished and takes no new jobs');
+    expect(rejected.status).toBe(409);
+    expect(rejected.error?.data).toMatchObject({ code: 'CONFLICT', field: 'sessionId' });
+    expect(rejected.error?.message).toBe('the session is finished and takes no new jobs');
     expect(await jobsOf(session.id)).toHaveLength(1);
   });
 

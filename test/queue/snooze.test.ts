@@ -1,8 +1,8 @@
 import request from 'supertest';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { processingJobFactory } from '../../src/factories';
+import { processingJobFactory } from '../../dev/factories';
 import type { ProcessingJob } from '../../src/schemas/processing-job';
-import { snoozeJob } from '../../src/services/job-queue';
+import { snoozeJob } from '../../src/queue/job-queue';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 import { after, at, claimAt, resetFlowControl } from '../support/flow-control';

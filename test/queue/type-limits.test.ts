@@ -2,9 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
-import { processingJobFactory } from '../../src/factories';
+import { processingJobFactory } from '../../dev/factories';
 import { claimJobsInput, type JobType, type JobTypeSettings } from '../../src/schemas/processing-job';
-import { claimJobs, completeJob } from '../../src/services/job-queue';
+import { claimJobs, completeJob } from '../../src/queue/job-queue';
 import { setJobTypeLimit } from '../../src/services/job-types';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
@@ -137,9 +137,9 @@ describe('a running limit per job type', () => {
       [{ jobType: 'transcript_extraction', maxRunning: 1.5 }, 'maxRunning'],
       [{ jobType: 'idea_extraction', maxRunning: 1 }, 'jobType'],
     ] as const) {
-      const refused = await api.mutate('jobs.setTypeLimit', input);
-      expect(refused.status, JSON.stringify(input)).toBe(400);
-      expect(refused.error?.data.field).toBe(field);
+      const rejected = await api.mutate('jobs.setTypeLimit', input);
+      expect(rejected.status, JSON.stringify(input)).toBe(400);
+      expect(rejected.error?.data.field).toBe(field);
     }
   });
 });

@@ -5,9 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { createClient } from '../../src/client';
-import { JobWakeups } from '../../src/db/job-wakeups';
-import { processingJobFactory, videoFactory } from '../../src/factories';
-import { claimJobs, enqueueJobs, releaseJob } from '../../src/services/job-queue';
+import { JobWakeups } from '../../src/queue/wakeups';
+import { processingJobFactory, videoFactory } from '../../dev/factories';
+import { claimJobs, enqueueJobs, releaseJob } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
 
@@ -30,7 +30,7 @@ beforeEach(async () => {
   await db()('processing_jobs').delete();
 });
 
-/** Long enough that a claim answering before half of it has passed was woken, not timed out. */
+/** Long enough that a claim returning before half of it has passed was woken, not timed out. */
 const longWaitMs = 20_000;
 
 /** The server processes of the connections listening for claimable jobs. */
@@ -54,7 +54,7 @@ const waiting = (waitMs: number) => {
 };
 
 describe('a claim that waits for work', () => {
-  it('answers as soon as a job is enqueued, not at the end of its wait', async () => {
+  it('returns as soon as a job is enqueued, not at the end of its wait', async () => {
     const video = await videoFactory.create();
     const claim = waiting(longWaitMs);
     await listening();
@@ -66,7 +66,7 @@ describe('a claim that waits for work', () => {
     expect(ms).toBeLessThan(longWaitMs / 2);
   });
 
-  it('answers empty at the end of its wait when nothing comes', async () => {
+  it('returns empty at the end of its wait when nothing comes', async () => {
     const { jobs, ms } = await waiting(400);
     expect(jobs).toEqual([]);
     expect(ms).toBeGreaterThanOrEqual(390);
@@ -115,7 +115,7 @@ describe('a claim that waits for work', () => {
     expect(await db()('processing_jobs').where({ id: job.id }).first()).toMatchObject({ status: 'queued' });
   });
 
-  it('hands back, unspent, what it leased for a caller that went away while the claim ran', async () => {
+  it('releases, unspent, what it leased for a caller that went away while the claim ran', async () => {
     const job = await processingJobFactory.create();
     const controller = new AbortController();
     controller.abort();
@@ -133,7 +133,7 @@ describe('a claim that waits for work', () => {
 
 describe('a waiting claim with jobs falling due at different times', () => {
   const waitMs = 20_000;
-  // Half the wait: a claim that slept until one of these instead of the earliest would answer that late.
+  // Half the wait: a claim that slept until one of these instead of the earliest would return that late.
   const laterMs = 10_000;
   const fallingDue = {
     'a retry': (at: Date) => processingJobFactory.trait('retrying').create({ runAfter: at }),

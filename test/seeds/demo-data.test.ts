@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { seedDatabase } from '../../src/factories/bulk-seed';
-import { seedPlanFrom } from '../../src/factories/seed-plan';
+import { seedDatabase } from '../../dev/seeding/bulk-seed';
+import { seedPlanFrom } from '../../dev/seeding/seed-plan';
 import { channelSchema } from '../../src/schemas/channel';
 import { ChannelModel, ProcessingSessionModel, TranscriptModel, VideoModel } from '../../src/models';
 import { countWords } from '../../src/schemas/transcript';
@@ -78,7 +78,7 @@ describe('knex seed:run', () => {
     expect(await ProcessingSessionModel.query(testDatabase().db).resultSize()).toBe(3);
   });
 
-  it('refuses to run in production unless forced', () => {
+  it('will not run in production unless forced', () => {
     expect(() => seedPlanFrom({ NODE_ENV: 'production' })).toThrow(/SEED_FORCE/);
     expect(seedPlanFrom({ NODE_ENV: 'production', SEED_FORCE: 'true' }).videos).toBe(1_000);
     expect(() => seedPlanFrom({ SEED_VIDEOS: '-1' })).toThrow(/SEED_VIDEOS/);

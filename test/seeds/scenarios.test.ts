@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { seedDatabase } from '../../src/factories/bulk-seed';
-import { checkDataRules } from '../../src/factories/data-rules';
-import { seededEgress } from '../../src/factories/flow-control-seed';
-import { seedPlanFrom } from '../../src/factories/seed-plan';
+import { seedDatabase } from '../../dev/seeding/bulk-seed';
+import { checkDataRules } from '../../dev/factories/data-rules';
+import { seededEgress } from '../../dev/seeding/flow-control-seed';
+import { seedPlanFrom } from '../../dev/seeding/seed-plan';
 import { listBudgets } from '../../src/queue/budgets';
 import { listRateKeys } from '../../src/queue/rate-limits';
 import { jobTypeSettings } from '../../src/services/job-types';

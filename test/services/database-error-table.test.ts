@@ -9,7 +9,7 @@ import {
 } from 'db-errors';
 import { ValidationError } from 'objection';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { channelFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { channelFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
 import {
   transientCode,
   translateDatabaseError,
@@ -25,7 +25,7 @@ const driverError = (code: string, message: string) =>
   Object.assign(new Error(message), { code, severity: 'FATAL', table: undefined, internalQuery: undefined });
 
 /** What a statement's failure becomes, with the driver's error kept as the cause. */
-async function refusalOf(statement: () => PromiseLike<unknown>) {
+async function rejectionOf(statement: () => PromiseLike<unknown>) {
   const thrown = await Promise.resolve(statement()).then(
     () => expect.unreachable('the statement was accepted'),
     (error: unknown) => error,
@@ -46,10 +46,10 @@ beforeAll(async () => {
     )`);
 });
 
-describe('each kind of database refusal, as the caller is told it', () => {
+describe('each kind of database rejection, as the caller is told it', () => {
   it('a duplicate of a named unique key is a conflict on its input field', async () => {
     const channel = await channelFactory.create();
-    const error = await refusalOf(() =>
+    const error = await rejectionOf(() =>
       db()('channels').insert({
         youtube_channel_id: channel.youtubeChannelId,
         channel_url: 'https://www.youtube.com/@copy',
@@ -65,13 +65,13 @@ describe('each kind of database refusal, as the caller is told it', () => {
     const video = await videoFactory.create();
     const row = { video_id: video.id, board: 'b', pin_label: 'p' };
     await db()('pins').insert(row);
-    const error = await refusalOf(() => db()('pins').insert(row));
+    const error = await rejectionOf(() => db()('pins').insert(row));
     expect(error).toBeInstanceOf(ConflictError);
     expect(error).toMatchObject({ field: 'pinLabel', message: 'pinLabel already exists' });
   });
 
   it('a missing parent is invalid input naming the parent and its field', async () => {
-    const error = await refusalOf(() =>
+    const error = await rejectionOf(() =>
       db()('transcripts').insert({
         video_id: '00000000-0000-4000-8000-000000000000',
         content: 'words',
@@ -85,7 +85,7 @@ describe('each kind of database refusal, as the caller is told it', () => {
 
   it('a job type unknown for its entity is invalid input in words of its own', async () => {
     const channel = await channelFactory.create();
-    const error = await refusalOf(() =>
+    const error = await rejectionOf(() =>
       db()('processing_jobs').insert({
         job_type: 'transcript_extraction',
         entity_type: 'channel',
@@ -102,21 +102,21 @@ describe('each kind of database refusal, as the caller is told it', () => {
   it('deleting a row others still reference is a conflict about no field', async () => {
     const video = await videoFactory.create();
     await db()('pins').insert({ video_id: video.id });
-    const error = await refusalOf(() => db()('videos').where({ id: video.id }).delete());
+    const error = await rejectionOf(() => db()('videos').where({ id: video.id }).delete());
     expect(error).toBeInstanceOf(ConflictError);
     expect(error).toMatchObject({ field: undefined, message: 'the row is still referenced by other rows' });
     expect(error.cause).toBeInstanceOf(ForeignKeyViolationError);
   });
 
   it('a CHECK PostgreSQL named itself names its column', async () => {
-    const error = await refusalOf(() => db()('pins').insert({ rank: 0 }));
+    const error = await rejectionOf(() => db()('pins').insert({ rank: 0 }));
     expect(error).toBeInstanceOf(InvalidInputError);
     expect(error).toMatchObject({ field: 'rank', message: 'rank breaks a rule of the data' });
     expect(error.cause).toBeInstanceOf(CheckViolationError);
   });
 
   it('a CHECK named otherwise names no field', async () => {
-    const error = await refusalOf(() => db()('pins').insert({ weight: 10 }));
+    const error = await rejectionOf(() => db()('pins').insert({ weight: 10 }));
     expect(error).toBeInstanceOf(InvalidInputError);
     expect(error).toMatchObject({ field: undefined, message: 'the input breaks a rule of the data' });
   });
@@ -124,7 +124,7 @@ describe('each kind of database refusal, as the caller is told it', () => {
   it('a CHECK about the state of other rows is a conflict in words of its own', async () => {
     const session = await processingSessionFactory.create({ status: 'completed' });
     const video = await videoFactory.create();
-    const error = await refusalOf(() =>
+    const error = await rejectionOf(() =>
       db()('processing_jobs').insert({
         job_type: 'transcript_extraction',
         entity_type: 'video',
@@ -140,14 +140,14 @@ describe('each kind of database refusal, as the caller is told it', () => {
   });
 
   it('a NOT NULL names the missing field', async () => {
-    const error = await refusalOf(() => db()('channels').insert({ name: 'x', channel_url: 'https://x' }));
+    const error = await rejectionOf(() => db()('channels').insert({ name: 'x', channel_url: 'https://x' }));
     expect(error).toBeInstanceOf(InvalidInputError);
     expect(error).toMatchObject({ field: 'youtubeChannelId', message: 'youtubeChannelId is required' });
     expect(error.cause).toBeInstanceOf(NotNullViolationError);
   });
 
   it('malformed data is invalid input that quotes nothing of the statement', async () => {
-    const error = await refusalOf(() => db().raw(`SELECT 'secret-looking'::uuid`));
+    const error = await rejectionOf(() => db().raw(`SELECT 'secret-looking'::uuid`));
     expect(error).toBeInstanceOf(InvalidInputError);
     expect(error).toMatchObject({ field: undefined, message: 'a value cannot be stored as given' });
     expect(error.cause).toBeInstanceOf(DataError);

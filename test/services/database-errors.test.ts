@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { processingJobFactory, videoFactory } from '../../src/factories';
+import { processingJobFactory, videoFactory } from '../../dev/factories';
 import { translateDatabaseError } from '../../src/services/database-errors';
 import { ConflictError, InvalidInputError, UnavailableError } from '../../src/services/errors';
 import { getJobEntity } from '../../src/services/processing-jobs';

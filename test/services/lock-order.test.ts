@@ -5,7 +5,7 @@ import {
   processingJobFactory,
   processingSessionFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import {
   lockJobsAbout,
   lockJobsOfSession,

@@ -5,7 +5,7 @@ import { graphOf } from '../../src/services/rows';
 
 const lostRace = (code: string) => Object.assign(new Error('deadlock detected'), { code });
 
-/** Work that fails with `failures` in turn, then answers `done`; counts its runs. */
+/** Work that fails with `failures` in turn, then returns `done`; counts its runs. */
 function flaky(failures: Error[]) {
   const work = async () => {
     work.runs += 1;

@@ -1,7 +1,7 @@
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { describe, expect, it } from 'vitest';
-import { processingJobFactory, processingSessionFactory, videoFactory } from '../../src/factories';
-import { claimJobs, completeJob, cancelJob, enqueueJobs, failJob } from '../../src/services/job-queue';
+import { processingJobFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
+import { claimJobs, completeJob, cancelJob, enqueueJobs, failJob } from '../../src/queue/job-queue';
 import { deleteJob, updateJob } from '../../src/services/processing-jobs';
 import { deleteChannel } from '../../src/services/channels';
 import {
@@ -41,7 +41,7 @@ describe('session progress figures', () => {
     await processingJobFactory.createList(7, { sessionId: session.id });
     const asked = Date.now();
     const progress = await sessionProgress(db(), session.id);
-    const answered = Date.now();
+    const returned = Date.now();
     expect(progress).toMatchObject({
       total: 20,
       completed: 10,
@@ -55,12 +55,12 @@ describe('session progress figures', () => {
     // that time again, counted from the moment of the response (less the fraction of a millisecond a Date drops).
     const since = (at: number) => (at - startedAt) / 1_000;
     expect(progress.ratePerSecond).toBeLessThanOrEqual(10 / since(asked));
-    expect(progress.ratePerSecond).toBeGreaterThanOrEqual(10 / since(answered));
+    expect(progress.ratePerSecond).toBeGreaterThanOrEqual(10 / since(returned));
     expect(progress.estimatedFinishAt!.getTime()).toBeGreaterThanOrEqual(
       asked + 0.7 * (asked - startedAt) - 1,
     );
     expect(progress.estimatedFinishAt!.getTime()).toBeLessThanOrEqual(
-      answered + 0.7 * (answered - startedAt),
+      returned + 0.7 * (returned - startedAt),
     );
   });
 

@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { ApiToken } from '../../src/api/access';
 import { openApiDocument, restPrefix } from '../../src/http/openapi';
 import { buildApp } from '../../src/app';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { testDatabase } from './database';
 import { OpenApiValidator, watchResponses } from './openapi-validator';
 
@@ -139,11 +139,11 @@ export async function mutate<T = unknown>(
 }
 
 /**
- * Runs `check` with a channel whose stored URL its answer schema refuses (written past the services, as a bad
- * migration or a manual fix could), so reading it answers 500; the row is deleted afterwards, as other tests of
+ * Runs `check` with a channel whose stored URL its response schema rejects (written past the services, as a bad
+ * migration or a manual fix could), so reading it gets a 500 response; the row is deleted afterwards, as other tests of
  * the file list channels.
  */
-export async function withUnanswerableChannel(check: (id: string) => Promise<void>): Promise<void> {
+export async function withUnreadableChannel(check: (id: string) => Promise<void>): Promise<void> {
   const channel = await channelFactory.create();
   const rows = () => testDatabase().db('channels').where({ id: channel.id });
   await rows().update({ channel_url: 'ftp://example.com/feed' });

@@ -3,7 +3,7 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { connect } from '../../src/db/connect';
-import { useFactoryDatabase } from '../../src/factories/database';
+import { useFactoryDatabase } from '../../dev/factories/database';
 import { ensureDatabase } from '../../src/db/provision';
 
 /** Settings the tests connect with: a small pool, and a short wait so a broken test fails instead of hanging. */

@@ -110,13 +110,13 @@ export async function startFaultyProxy(apiUrl: string): Promise<FaultyProxy> {
       const fault = proxy.decide({ calls });
       proxy.requests.push({ calls, fault, at: Date.now() });
       if (fault === 'reset') return void request.socket.destroy();
-      const answered = await forward(fault === 'unavailable' ? unavailableUrl : apiUrl, request, body);
+      const upstream = await forward(fault === 'unavailable' ? unavailableUrl : apiUrl, request, body);
       if (fault === 'reset-after') return void request.socket.destroy();
-      const { 'transfer-encoding': _chunked, ...headers } = answered.headers;
-      response.writeHead(answered.status, { ...headers, 'content-length': answered.body.length });
-      response.end(answered.body);
+      const { 'transfer-encoding': _chunked, ...headers } = upstream.headers;
+      response.writeHead(upstream.status, { ...headers, 'content-length': upstream.body.length });
+      response.end(upstream.body);
     } catch {
-      // The caller went away (its call timed out, or the proxy is closing): nobody is left to answer.
+      // The caller went away (its call timed out, or the proxy is closing): nobody is left to respond to.
       request.socket.destroy();
     }
   });

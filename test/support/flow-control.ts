@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import { processingJobFactory } from '../../src/factories';
+import { processingJobFactory } from '../../dev/factories';
 import { claimJobsInput, type ClaimedJob, type JobType } from '../../src/schemas/processing-job';
-import { claimJobs } from '../../src/services/job-queue';
+import { claimJobs } from '../../src/queue/job-queue';
 
 /**
  * Claims take any runnable job of the database, and budgets, rates and keys are shared by every job: a test of

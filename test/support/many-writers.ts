@@ -2,7 +2,7 @@ import { base, Faker } from '@faker-js/faker';
 import { TRPCClientError } from '@trpc/client';
 import type { Knex } from 'knex';
 import { createClient } from '../../src/client';
-import { channelFactory, discoveredVideos } from '../../src/factories';
+import { channelFactory, discoveredVideos } from '../../dev/factories';
 import type { ClaimedJob } from '../../src/schemas/processing-job';
 import type { SessionStatus } from '../../src/schemas/processing-session';
 
@@ -38,7 +38,7 @@ export interface ProcedureTally {
   calls: number;
   ok: number;
   /** Responses by tRPC code, for everything that was not ok. */
-  refused: Record<string, number>;
+  rejected: Record<string, number>;
   /** 5xx responses: must stay 0. */
   serverErrors: number;
 }
@@ -139,7 +139,7 @@ export async function runManyWriters(options: ManyWritersOptions): Promise<Repor
     random.helpers.arrayElements(items, { min: Math.min(1, items.length), max: items.length });
 
   const call = async <T>(procedure: string, work: () => Promise<T>): Promise<T | undefined> => {
-    const tally = (report[procedure] ??= { calls: 0, ok: 0, refused: {}, serverErrors: 0 });
+    const tally = (report[procedure] ??= { calls: 0, ok: 0, rejected: {}, serverErrors: 0 });
     tally.calls += 1;
     try {
       const result = await work();
@@ -151,8 +151,8 @@ export async function runManyWriters(options: ManyWritersOptions): Promise<Repor
       const code = error instanceof TRPCClientError ? (error.data?.code as string | undefined) : undefined;
       if (status === undefined || status >= 500) {
         tally.serverErrors += 1;
-        tally.refused[code ?? String(error)] = (tally.refused[code ?? String(error)] ?? 0) + 1;
-      } else tally.refused[code ?? String(status)] = (tally.refused[code ?? String(status)] ?? 0) + 1;
+        tally.rejected[code ?? String(error)] = (tally.rejected[code ?? String(error)] ?? 0) + 1;
+      } else tally.rejected[code ?? String(status)] = (tally.rejected[code ?? String(status)] ?? 0) + 1;
       return undefined;
     }
   };
@@ -493,15 +493,15 @@ export async function invariantViolations(db: Knex): Promise<Record<string, numb
   return found;
 }
 
-/** The report as lines a person reads: calls, ok, refusals by code and 5xx per procedure. */
+/** The report as lines a person reads: calls, ok, rejections by code and 5xx per procedure. */
 export function formatReport(report: Report): string {
   return Object.entries(report)
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([procedure, t]) => {
-      const refused = Object.entries(t.refused)
+      const rejected = Object.entries(t.rejected)
         .map(([code, n]) => `${code} ${n}`)
         .join(', ');
-      return `${procedure.padEnd(24)} calls ${String(t.calls).padStart(5)}  ok ${String(t.ok).padStart(5)}  5xx ${t.serverErrors}${refused ? `  refused: ${refused}` : ''}`;
+      return `${procedure.padEnd(24)} calls ${String(t.calls).padStart(5)}  ok ${String(t.ok).padStart(5)}  5xx ${t.serverErrors}${rejected ? `  rejected: ${rejected}` : ''}`;
     })
     .join('\n');
 }

@@ -3,7 +3,7 @@ import addFormats from 'ajv-formats';
 import type { FastifyInstance } from 'fastify';
 import type { OpenAPIObject } from 'trpc-to-openapi';
 
-/** A REST response as a client sees it: the operation it answers, its status, headers and parsed JSON body. */
+/** A REST response as a client sees it: the operation it responds to, its status, headers and parsed JSON body. */
 export interface RestResponse {
   method: string;
   /** The operation's path as the document writes it, without the server's prefix: `/channels/{id}`. */

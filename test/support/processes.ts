@@ -45,7 +45,7 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'
   await exited;
 }
 
-/** `npm start`'s entry point as its own process, on the given database, answering once `/ready` says so. */
+/** `npm start`'s entry point as its own process, on the given database, ready once `/ready` says so. */
 export async function startApi(env: Record<string, string>): Promise<Started> {
   const port = await freePort();
   const child = fork(path.join(root, 'src/main.ts'), {

@@ -1,6 +1,6 @@
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { connect } from '../../src/db/connect';
-import { claimJobs } from '../../src/services/job-queue';
+import { claimJobs } from '../../src/queue/job-queue';
 
 /** A worker that claims one job with a one-second lease, reports it, and then hangs until it is killed. */
 async function main(): Promise<void> {

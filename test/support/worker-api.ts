@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { buildApp } from '../../src/app';
-import { channelFactory } from '../../src/factories';
-import { enqueueJobs } from '../../src/services/job-queue';
+import { channelFactory } from '../../dev/factories';
+import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase } from './database';
 
 /**

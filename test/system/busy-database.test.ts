@@ -2,12 +2,12 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { connect } from '../../src/db/connect';
-import { channelFactory } from '../../src/factories';
+import { channelFactory } from '../../dev/factories';
 import { transientAttempts, transientRetries } from '../../src/services/database-errors';
 import { testDatabase, testPoolSettings } from '../support/database';
 
 describe('a database busy past the retries', () => {
-  it('answers 503 with Retry-After, after retrying the call, and the row stays as it was', async () => {
+  it('responds with 503 with Retry-After, after retrying the call, and the row stays as it was', async () => {
     const { db, url } = testDatabase();
     const channel = await channelFactory.create();
     // The app's connections give up on a row lock after 50 ms (55P03, lock_not_available), which is retried.
@@ -20,10 +20,12 @@ describe('a database busy past the retries', () => {
     try {
       await holder('channels').where({ id: channel.id }).forUpdate().select('id');
       const before = transientRetries.get('55P03') ?? 0;
-      const answer = await request(app.server).patch(`/api/channels/${channel.id}`).send({ name: 'Renamed' });
-      expect(answer.status).toBe(503);
-      expect(answer.headers['retry-after']).toBe('1');
-      expect(answer.body).toMatchObject({
+      const response = await request(app.server)
+        .patch(`/api/channels/${channel.id}`)
+        .send({ name: 'Renamed' });
+      expect(response.status).toBe(503);
+      expect(response.headers['retry-after']).toBe('1');
+      expect(response.body).toMatchObject({
         code: 'SERVICE_UNAVAILABLE',
         message: expect.stringMatching(/busy/),
       });

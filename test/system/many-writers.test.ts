@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 describe('many writers at once', () => {
-  it('answers no 5xx to 12 clients making every kind of write on overlapping rows at once, and leaves every invariant holding', async () => {
+  it('responds with no 5xx to 12 clients making every kind of write on overlapping rows at once, and leaves every invariant holding', async () => {
     const report = await runManyWriters({ urls: [url], clients: 12, seed: 1, rounds: 6 });
     const retries = Object.fromEntries(transientRetries);
     console.info(`${formatReport(report)}\nretried after a lost race: ${JSON.stringify(retries)}`);

@@ -79,7 +79,7 @@ async function everyJob(jobIds: string[], status: string) {
 }
 
 describe('a worker whose calls fail keeps each outcome until the API acknowledges it', () => {
-  it('completes every job once, on its only attempt, through completion calls answered 503 while the database restarts, waiting as retry-after says', async () => {
+  it('completes every job once, on its only attempt, through completion calls rejected with 503 while the database restarts, waiting as retry-after says', async () => {
     const jobs = await discoveryJobs(300, 1);
     proxy = await startFaultyProxy(api.url);
     proxy.decide = firstCallsFail('jobs.completeMany', ['unavailable']);
@@ -93,9 +93,9 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
     expect(new Set(runs.values())).toEqual(new Set([1]));
     expect(seen.completed.sort()).toEqual(ids(jobs));
     expect(seen.leaseLost).toEqual([]);
-    const refused = proxy.requests.filter((request) => request.fault === 'unavailable');
-    expect(refused.length).toBeGreaterThan(0);
-    for (const failed of refused) {
+    const rejected = proxy.requests.filter((request) => request.fault === 'unavailable');
+    expect(rejected.length).toBeGreaterThan(0);
+    for (const failed of rejected) {
       for (const id of jobIdsOf(failed, 'jobs.completeMany')) {
         const next = proxy.requests.find(
           (request) => request.at > failed.at && jobIdsOf(request, 'jobs.completeMany').includes(id),
@@ -123,7 +123,7 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
     expect(proxy.requests.filter((request) => request.fault === 'reset-after').length).toBeGreaterThan(0);
   }, 60_000);
 
-  it('records each failure once, spending one attempt, through fail calls answered 503 or reset before or after the API ran them', async () => {
+  it('records each failure once, spending one attempt, through fail calls rejected with 503 or reset before or after the API ran them', async () => {
     const jobs = await discoveryJobs(60, 3);
     const permanent = new Set(ids(jobs.slice(0, 20)));
     proxy = await startFaultyProxy(api.url);
@@ -177,7 +177,7 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
     worker.start();
     await until(() => runs.size === jobs.length);
     other.start();
-    // Longer than a lease, while every completion call is answered 503.
+    // Longer than a lease, while every completion call gets a 503 response.
     await sleep(5_000);
     delivering = true;
     await until(() => everyJob(ids(jobs), 'completed'));

@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-/** The error a worker's call gets when answered as `respond` says. */
+/** The error a worker's call gets when the response is as `respond` says. */
 async function errorOn(status: number, headers: Record<string, string> = {}) {
   respond = { status, headers };
   const api = createClient({ url });
@@ -44,7 +44,7 @@ async function errorOn(status: number, headers: Record<string, string> = {}) {
 const verdictOn = async (status: number, headers: Record<string, string> = {}) =>
   judge(await errorOn(status, headers));
 
-describe('a worker’s call answered by a proxy in front of the API', () => {
+describe('a worker’s call responded to by a proxy in front of the API', () => {
   it('reaches the caller as a TransportError with the status the proxy responded with', async () => {
     const error = await errorOn(502);
     expect(error).toBeInstanceOf(TransportError);

@@ -6,10 +6,10 @@ import {
   processingSessionFactory,
   transcriptFactory,
   videoFactory,
-} from '../../src/factories';
-import { languageTags } from '../../src/factories/speech';
-import { enqueueJobs } from '../../src/services/job-queue';
-import { standInTasks } from '../../src/stand-in-tasks';
+} from '../../dev/factories';
+import { languageTags } from '../../dev/factories/speech';
+import { enqueueJobs } from '../../src/queue/job-queue';
+import { exampleHandlers } from '../../dev/example-handlers';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
 import { useWorkerApi } from '../support/worker-api';
@@ -38,7 +38,7 @@ describe('the example handlers', () => {
       { jobType: 'channel_discovery', entityType: 'channel', entityId: alone!.id },
     ]);
     const jobs = () => db()('processing_jobs');
-    await runUntilSettled(standInTasks({ workMs: 0, failureRate: 0 }), async () => {
+    await runUntilSettled(exampleHandlers({ workMs: 0, failureRate: 0 }), async () => {
       const rows = await jobs();
       return rows.length === 8 && rows.every((row: { status: string }) => row.status === 'completed');
     });
@@ -78,7 +78,7 @@ describe('the example handlers', () => {
     );
     const job = await processingJobFactory.create({ entityId: video.id });
     await runUntilSettled(
-      standInTasks({ workMs: 0, failureRate: 0 }),
+      exampleHandlers({ workMs: 0, failureRate: 0 }),
       async () => (await db()('processing_jobs').where({ id: job.id }).first()).status === 'completed',
     );
     const { result } = await db()('processing_jobs').where({ id: job.id }).first();
@@ -93,12 +93,12 @@ describe('the example handlers', () => {
       { jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id },
     ]);
     await runUntilSettled(
-      standInTasks({ workMs: 0, failureRate: 1 }),
+      exampleHandlers({ workMs: 0, failureRate: 1 }),
       async () => (await db()('processing_jobs').where({ id: discovery!.id }).first()).attempts === 1,
     );
     expect(await db()('processing_jobs').where({ id: discovery!.id }).first()).toMatchObject({
       status: 'queued',
-      error_message: 'stand-in failure: the YouTube call timed out',
+      error_message: 'example failure: the YouTube call timed out',
     });
   });
 });

@@ -8,9 +8,9 @@ import {
   SnoozeJob,
   type Task,
 } from '../../src/client';
-import { channelFactory, videoFactory } from '../../src/factories';
+import { channelFactory, videoFactory } from '../../dev/factories';
 import { setBudget, setJobTypeCost } from '../../src/queue/budgets';
-import { enqueueJobs } from '../../src/services/job-queue';
+import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
 import { resetFlowControl } from '../support/flow-control';
 import { until } from '../support/until';

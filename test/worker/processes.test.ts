@@ -5,9 +5,9 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { createClient, createWorker } from '../../src/client';
-import { channelFactory, videoFactory } from '../../src/factories';
-import { enqueueJobs } from '../../src/services/job-queue';
-import { standInTasks } from '../../src/stand-in-tasks';
+import { channelFactory, videoFactory } from '../../dev/factories';
+import { enqueueJobs } from '../../src/queue/job-queue';
+import { exampleHandlers } from '../../dev/example-handlers';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
 import { type Started, startApi } from '../support/processes';
@@ -85,7 +85,7 @@ describe('worker processes', () => {
       db(),
       videos.map((video) => ({ jobType: 'transcript_extraction', entityType: 'video', entityId: video.id })),
     );
-    const worker = forkWorker('src/worker-main.ts', {
+    const worker = forkWorker('dev/demo-worker.ts', {
       WORKER_CONCURRENCY: '4',
       WORKER_JOB_MS: '400',
       WORKER_FAILURE_RATE: '0',
@@ -104,7 +104,7 @@ describe('worker processes', () => {
       url,
       concurrency: 8,
       waitMs: 200,
-      tasks: standInTasks({ workMs: 0, failureRate: 0 }),
+      tasks: exampleHandlers({ workMs: 0, failureRate: 0 }),
     });
     finisher.start();
     await until(async () => ((await statusCounts()).completed ?? 0) === videos.length);

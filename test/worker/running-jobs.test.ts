@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import { type ClaimedJob, createWorker, PermanentJobError, type WorkerHooks } from '../../src/client';
 import { claimJobsInput } from '../../src/schemas/processing-job';
-import { claimJobs, completeJob } from '../../src/services/job-queue';
+import { claimJobs, completeJob } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
@@ -151,7 +151,7 @@ describe('a worker running jobs', () => {
     expect(await jobRow(failing!.id)).toMatchObject({ status: 'cancelled', error_message: null });
   });
 
-  it('reports calls that fail for other reasons and keeps trying, backing off, until the API answers', async () => {
+  it('reports calls that fail for other reasons and keeps trying, backing off, until the API responds', async () => {
     const gone = await buildApp({ db: testDatabase().db, logger: false, tokens: [], production: false });
     const goneUrl = await gone.listen({ host: '127.0.0.1', port: 0 });
     await gone.close();
@@ -171,7 +171,7 @@ describe('a worker running jobs', () => {
     expect(errors[0]).toMatchObject({ code: 'TRANSPORT_ERROR' });
   });
 
-  it('refuses to start without a task', () => {
+  it('rejects to start without a task', () => {
     expect(() => createWorker({ url: api.url, concurrency: 1, tasks: {} }).start()).toThrow(/no job type/);
   });
 

@@ -25,7 +25,7 @@ import {
 import { setJobTypeCost } from '../../queue/budgets';
 import { setJobTypeRate } from '../../queue/rate-limits';
 import { jobEntity, jobWithRelations, pageOf } from '../../schemas/responses';
-import * as queue from '../../services/job-queue';
+import * as queue from '../../queue/job-queue';
 import * as jobTypes from '../../services/job-types';
 import * as jobs from '../../services/processing-jobs';
 import { procedure, restRoutes, router } from '../trpc';
@@ -102,7 +102,7 @@ export const jobsRouter = router({
       route(
         'POST',
         '/jobs/complete',
-        'Finish several claimed jobs at once; any whose lease was lost are refused',
+        'Finish several claimed jobs at once; any whose lease was lost are rejected',
         'work',
       ),
     )

@@ -8,8 +8,7 @@ import {
 } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
-import { defaultMaxBatchCalls } from './api/batch-limit';
-import type { AppRouter } from './api/router';
+import type { AppRouter } from '../api/router';
 
 export interface ClientOptions {
   /** The server's base URL, for example `http://127.0.0.1:3000`. */
@@ -19,9 +18,9 @@ export interface ClientOptions {
 }
 
 /**
- * A call that never got a tRPC answer: the server could not be reached, or answered something that is not one of
+ * A call that never got a tRPC response: the server could not be reached, or responded with something that is not one of
  * its error shapes (a proxy's page, a refused connection). `code` is always `TRANSPORT_ERROR`; `httpStatus` is the
- * status when an answer came. Safe to retry for queries; a mutation may or may not have run.
+ * status when a response came. Safe to retry for queries; a mutation may or may not have run.
  */
 export class TransportError extends TRPCClientError<AppRouter> {
   readonly code = 'TRANSPORT_ERROR';
@@ -63,12 +62,12 @@ const transportErrors: TRPCLink<AppRouter> =
     );
 
 /**
- * Batches stay well inside what the server reads: Node refuses a request head over 16 KiB with 431, and the
- * server refuses a batch of more calls than its limit, which is never below `defaultMaxBatchCalls`.
+ * Batches stay well inside what the server reads: Node rejects a request head over 16 KiB with 431, and the
+ * server rejects a batch of more calls than its limit, which its configuration never sets below `maxItems`.
  */
-export const clientBatchLimits = { maxURLLength: 8_000, maxItems: defaultMaxBatchCalls } as const;
+export const clientBatchLimits = { maxURLLength: 8_000, maxItems: 50 } as const;
 
-/** Claims may wait for work (`waitMs`); batched with other calls, they would hold those calls' answers back. */
+/** Claims may wait for work (`waitMs`); batched with other calls, they would hold those calls' responses back. */
 const unbatched = new Set(['jobs.claim']);
 
 /** A typed client: every procedure's input and output are inferred from the server's router. */

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { ChannelModel } from '../models/channel';
-import type { channelWrite } from '../schemas/channel';
+import { ChannelModel } from '../../src/models/channel';
+import type { channelWrite } from '../../src/schemas/channel';
 import { Factory } from './factory';
 import { videoFactory } from './video';
 import {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { enqueueDueDiscoveries, pruneFinishedJobs } from './services/schedules';
+import { enqueueDueDiscoveries, pruneFinishedJobs } from './schedules';
 
 export interface SchedulerOptions {
   /** The database whose channels and jobs it tends. */

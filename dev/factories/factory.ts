@@ -50,7 +50,7 @@ export interface FactoryDefinition<Attrs extends object, Row, Trait extends stri
   persist(attrs: Attrs[]): PromiseLike<Row[]>;
   /** Runs on each built object, dependent fields included, before it is returned or saved. */
   afterBuild?(attrs: Attrs, context: FactoryContext<Transient>): Attrs;
-  /** Runs after each row is saved (has-many helpers); returns the row to hand back. */
+  /** Runs after each row is saved (has-many helpers); returns the row the caller gets. */
   afterCreate?(row: Row, context: FactoryContext<Transient>): Promise<Row>;
 }
 

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { roleOf } from '../../src/api/access';
 import { describeError } from '../../src/api/error-shape';
-import { processingJobFactory, processingSessionFactory, videoFactory } from '../../src/factories';
+import { processingJobFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
 import {
   cancelJob,
   claimJobs,
@@ -13,7 +13,7 @@ import {
   enqueueJobs,
   heartbeat,
   retryJob,
-} from '../../src/services/job-queue';
+} from '../../src/queue/job-queue';
 import { setJobTypeLimit } from '../../src/services/job-types';
 import { deleteJob } from '../../src/services/processing-jobs';
 import { deleteVideo } from '../../src/services/videos';
@@ -24,7 +24,7 @@ const db = () => testDatabase().db;
 const missingId = '00000000-0000-4000-8000-00000000dead';
 
 /** The error a call rejects with, for its class, words and field at once. */
-const refusal = (call: Promise<unknown>) =>
+const rejection = (call: Promise<unknown>) =>
   call.then(
     () => expect.unreachable('the call was accepted'),
     (error: Error & { field?: string }) => ({ name: error.name, message: error.message, field: error.field }),
@@ -34,10 +34,10 @@ beforeEach(async () => {
   await db()('processing_jobs').delete();
 });
 
-describe('what a refused queue call says', () => {
+describe('what a rejected queue call says', () => {
   it('names the missing entity of an enqueue', async () => {
     expect(
-      await refusal(
+      await rejection(
         enqueueJobs(db(), [{ jobType: 'transcript_extraction', entityType: 'video', entityId: missingId }]),
       ),
     ).toEqual({ name: 'InvalidInputError', message: `video ${missingId} does not exist`, field: 'entityId' });
@@ -59,20 +59,20 @@ describe('what a refused queue call says', () => {
 
   it('says why a job cannot be cancelled or retried, naming its status', async () => {
     const done = await processingJobFactory.trait('completed').create();
-    expect(await refusal(cancelJob(db(), done.id))).toEqual({
+    expect(await rejection(cancelJob(db(), done.id))).toEqual({
       name: 'ConflictError',
       message: 'only queued or running jobs can be cancelled; this one is completed',
       field: 'status',
     });
     const queued = await processingJobFactory.create();
-    expect(await refusal(retryJob(db(), queued.id))).toEqual({
+    expect(await rejection(retryJob(db(), queued.id))).toEqual({
       name: 'ConflictError',
       message: 'only failed jobs can be retried; this one is queued',
       field: 'status',
     });
   });
 
-  it('says why each of a batch of completions was refused: finished, claimed again, or unknown', async () => {
+  it('says why each of a batch of completions was rejected: finished, claimed again, or unknown', async () => {
     const [finished, taken] = await processingJobFactory.createList(2);
     const [claimedFinished, claimedTaken] = await claimJobs(
       db(),
@@ -83,7 +83,7 @@ describe('what a refused queue call says', () => {
     await db()('processing_jobs')
       .where({ id: taken!.id })
       .update({ lease_token: '00000000-0000-4000-8000-000000000003' });
-    const { completed, refused } = await completeJobs(db(), {
+    const { completed, rejected } = await completeJobs(db(), {
       jobs: [
         { id: finished!.id, leaseToken: byId.get(finished!.id)!.leaseToken! },
         { id: taken!.id, leaseToken: byId.get(taken!.id)!.leaseToken! },
@@ -91,7 +91,7 @@ describe('what a refused queue call says', () => {
       ],
     });
     expect(completed).toEqual([]);
-    expect(refused).toEqual([
+    expect(rejected).toEqual([
       { id: finished!.id, reason: 'the job is completed' },
       { id: taken!.id, reason: 'the lease is no longer yours: the job was claimed again' },
       { id: missingId, reason: `job ${missingId} not found` },
@@ -106,25 +106,25 @@ describe('what a call about a row that does not exist says', () => {
       message: `${entity} ${missingId} not found`,
       field: 'id',
     });
-    expect(await refusal(deleteJob(db(), missingId))).toEqual(notFound('job'));
-    expect(await refusal(deleteSession(db(), missingId))).toEqual(notFound('processing session'));
-    expect(await refusal(deleteVideo(db(), missingId))).toEqual(notFound('video'));
+    expect(await rejection(deleteJob(db(), missingId))).toEqual(notFound('job'));
+    expect(await rejection(deleteSession(db(), missingId))).toEqual(notFound('processing session'));
+    expect(await rejection(deleteVideo(db(), missingId))).toEqual(notFound('video'));
     const lease = { id: missingId, leaseToken: '00000000-0000-4000-8000-000000000005' };
-    expect(await refusal(heartbeat(db(), { ...lease, leaseSeconds: 60 }))).toEqual(notFound('job'));
-    expect(await refusal(completeJob(db(), lease))).toEqual(notFound('job'));
-    expect(await refusal(cancelJob(db(), missingId))).toEqual(notFound('job'));
+    expect(await rejection(heartbeat(db(), { ...lease, leaseSeconds: 60 }))).toEqual(notFound('job'));
+    expect(await rejection(completeJob(db(), lease))).toEqual(notFound('job'));
+    expect(await rejection(cancelJob(db(), missingId))).toEqual(notFound('job'));
     expect(
-      await refusal(
+      await rejection(
         setJobTypeLimit(db(), { jobType: 'idea_extraction' as 'channel_discovery', maxRunning: 1 }),
       ),
     ).toEqual({ name: 'NotFoundError', message: 'job type idea_extraction not found', field: 'id' });
   });
 });
 
-describe('what a refused session call says', () => {
+describe('what a rejected session call says', () => {
   it('names the status a session cannot leave by that transition', async () => {
     const session = await processingSessionFactory.trait('completed').create();
-    expect(await refusal(transitionSession(db(), session.id, 'pause'))).toEqual({
+    expect(await rejection(transitionSession(db(), session.id, 'pause'))).toEqual({
       name: 'ConflictError',
       message: 'a completed session cannot pause',
       field: 'status',
@@ -132,7 +132,7 @@ describe('what a refused session call says', () => {
   });
 
   it('names a session that does not exist', async () => {
-    expect(await refusal(getSession(db(), missingId))).toEqual({
+    expect(await rejection(getSession(db(), missingId))).toEqual({
       name: 'NotFoundError',
       message: `processing session ${missingId} not found`,
       field: 'id',
@@ -172,16 +172,16 @@ describe('the role of a bearer token', () => {
 });
 
 describe('what an error tells the caller', () => {
-  const refused = (schema: z.ZodType, input: unknown) =>
+  const rejected = (schema: z.ZodType, input: unknown) =>
     describeError(new TRPCError({ code: 'BAD_REQUEST', cause: schema.safeParse(input).error! }), false);
 
-  it('sums up refused input field by field, the first field named, the root called input', () => {
-    expect(refused(z.object({ a: z.string(), b: z.number() }), { a: 1, b: 'x' })).toMatchObject({
+  it('sums up rejected input field by field, the first field named, the root called input', () => {
+    expect(rejected(z.object({ a: z.string(), b: z.number() }), { a: 1, b: 'x' })).toMatchObject({
       message:
         'a: Invalid input: expected string, received number; b: Invalid input: expected number, received string',
       field: 'a',
     });
-    expect(refused(z.object({ a: z.string() }), 'text')).toMatchObject({
+    expect(rejected(z.object({ a: z.string() }), 'text')).toMatchObject({
       message: 'input: Invalid input: expected object, received string',
       field: null,
     });
@@ -189,7 +189,7 @@ describe('what an error tells the caller', () => {
 
   it('names an unknown key of a strict object down to the key', () => {
     expect(
-      refused(z.strictObject({ items: z.array(z.strictObject({})) }), { items: [{ stray: 1 }] }),
+      rejected(z.strictObject({ items: z.array(z.strictObject({})) }), { items: [{ stray: 1 }] }),
     ).toMatchObject({
       field: 'items.0.stray',
       issues: [{ path: ['items', 0, 'stray'], code: 'unrecognized_keys' }],

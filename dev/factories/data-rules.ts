@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { type JobType, jobResults, videoStatusForJob } from '../schemas/processing-job';
-import { countWords } from '../schemas/transcript';
+import { type JobType, jobResults, videoStatusForJob } from '../../src/schemas/processing-job';
+import { countWords } from '../../src/schemas/transcript';
 import type { ProcessingJobAttrs } from './processing-job';
 import type { ProcessingSessionAttrs } from './processing-session';
 import { languageMarkers, type SpokenLanguage, type TimedSegment } from './speech';

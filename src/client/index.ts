@@ -1,5 +1,5 @@
 /** The package's entry point: what another project imports from `tubesensei`. */
-export type { AppRouter } from './api/router';
+export type { AppRouter } from '../api/router';
 export { clientBatchLimits, type ClientOptions, createClient, TransportError } from './typed-client';
 export {
   type ClaimedJob,
@@ -22,4 +22,4 @@ export {
   type Worker,
   type WorkerHooks,
   type WorkerOptions,
-} from './worker';
+} from '../worker';

@@ -2,11 +2,11 @@ import { config as loadDotenv } from 'dotenv';
 import pino from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { z } from 'zod';
-import { parseEnvironment } from './config';
-import { flushTraces, traceIds } from './http/tracing';
-import { standInTasks } from './stand-in-tasks';
-import { createWorker } from './worker';
-import { type MetricsServer, serveMetrics, workerMetrics } from './worker/metrics';
+import { parseEnvironment } from '../src/config';
+import { flushTraces, traceIds } from '../src/http/tracing';
+import { exampleHandlers } from './example-handlers';
+import { createWorker } from '../src/worker';
+import { type MetricsServer, serveMetrics, workerMetrics } from '../src/worker/metrics';
 
 const envSchema = z.object({
   /** The API to work for. */
@@ -15,9 +15,9 @@ const envSchema = z.object({
   WORKER_TOKEN: z.string().optional(),
   API_TOKEN: z.string().optional(),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
-  /** How long a stand-in job works, on average. */
+  /** How long an example handler works, on average. */
   WORKER_JOB_MS: z.coerce.number().int().min(0).max(60_000).default(200),
-  /** The share of stand-in jobs that fail (and are retried). */
+  /** The share of example jobs that fail (and are retried). */
   WORKER_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.05),
   WORKER_LEASE_SECONDS: z.coerce.number().int().min(3).max(3_600).default(60),
   WORKER_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
@@ -30,7 +30,7 @@ const envSchema = z.object({
 });
 
 /**
- * `npm run worker`: a worker with the stand-in handlers, one log line per job, and its metrics on
+ * `npm run worker`: the demo worker with the example handlers, one log line per job, and its metrics on
  * WORKER_METRICS_PORT when set; SIGTERM or SIGINT stop it.
  */
 async function main(): Promise<void> {
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     concurrency: env.WORKER_CONCURRENCY,
     leaseSeconds: env.WORKER_LEASE_SECONDS,
     graceMs: env.WORKER_GRACE_MS,
-    tasks: standInTasks({ workMs: env.WORKER_JOB_MS, failureRate: env.WORKER_FAILURE_RATE }),
+    tasks: exampleHandlers({ workMs: env.WORKER_JOB_MS, failureRate: env.WORKER_FAILURE_RATE }),
     hooks: workerMetrics(registry, {
       claimed: (jobs) => log.debug({ jobs: jobs.map((job) => job.id) }, 'claimed'),
       completed: (job, durationMs) =>

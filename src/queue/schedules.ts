@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { ProcessingJobModel } from '../models/processing-job';
 import type { ProcessingJob } from '../schemas/processing-job';
-import { retryLostRaces } from './lost-races';
+import { retryLostRaces } from '../services/lost-races';
 
 /**
  * Enqueues one discovery job for each of up to `batchSize` due, active channels (src/queue/sql/enqueue_due_discoveries.sql: a

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { TranscriptModel } from '../models/transcript';
-import { countWords, type transcriptWrite } from '../schemas/transcript';
+import { TranscriptModel } from '../../src/models/transcript';
+import { countWords, type transcriptWrite } from '../../src/schemas/transcript';
 import { Factory } from './factory';
 import { uuidFrom } from './fake';
 import { type SpokenLanguage, spokenText, timedSegments } from './speech';

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { VideoModel } from '../models/video';
-import type { upsertVideosInput, videoWrite } from '../schemas/video';
+import { VideoModel } from '../../src/models/video';
+import type { upsertVideosInput, videoWrite } from '../../src/schemas/video';
 import { channelFactory } from './channel';
 import { type DeepPartial, Factory } from './factory';
 import { laterBy, uuidFrom } from './fake';

@@ -1,7 +1,7 @@
 import type { Faker } from '@faker-js/faker';
 import type { z } from 'zod';
-import { ProcessingJobModel } from '../models/processing-job';
-import type { JobStatus, processingJobWrite } from '../schemas/processing-job';
+import { ProcessingJobModel } from '../../src/models/processing-job';
+import type { JobStatus, processingJobWrite } from '../../src/schemas/processing-job';
 import { channelFactory } from './channel';
 import { Factory } from './factory';
 import { uuidFrom } from './fake';

@@ -23,13 +23,13 @@ export class JobWakeups {
   private failures = 0;
   private stopped = false;
 
-  /** `connectTimeoutMs` bounds each attempt, so a readiness check cannot hang on an address that never answers. */
+  /** `connectTimeoutMs` bounds each attempt, so a readiness check cannot hang on an address that never responds. */
   constructor(
     private readonly url: string,
     private readonly connectTimeoutMs = 5_000,
   ) {}
 
-  /** Closed by a stopping server: waits end at once and waiting claims answer empty. */
+  /** Closed by a stopping server: waits end at once and waiting claims return empty. */
   get closed(): boolean {
     return this.stopped;
   }

@@ -7,10 +7,11 @@ import {
   processingSessionFactory,
   transcriptFactory,
   videoFactory,
-} from '../../src/factories';
+} from '../../dev/factories';
 import { defaultMaxBatchCalls } from '../../src/api/batch-limit';
 import { maxJsonDepth } from '../../src/api/raw-input';
 import { bodyLimitBytes, buildApp } from '../../src/app';
+import { clientBatchLimits } from '../../src/client/typed-client';
 import { parseConfig } from '../../src/config';
 import { translateDatabaseError } from '../../src/services/database-errors';
 import { useApi } from '../support/api';
@@ -21,7 +22,7 @@ const api = useApi();
 const production = useApi({ apiToken: token, production: true });
 const auth = { authorization: `Bearer ${token}` };
 
-/** What no answer in production may carry: SQL, table names, the driver's words. */
+/** What no response in production may carry: SQL, table names, the driver's words. */
 const leaks = /select |insert |update |from "|videos|channels|processing_jobs|invalid input syntax|\$\d/i;
 
 const cursorOf = (sort: string, id = '00000000-0000-4000-8000-000000000000') =>
@@ -29,8 +30,8 @@ const cursorOf = (sort: string, id = '00000000-0000-4000-8000-000000000000') =>
 
 const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 
-describe('refused input', () => {
-  it('refuses a job whose type is not about its entity, naming entityType, on both transports', async () => {
+describe('rejected input', () => {
+  it('rejects a job whose type is not about its entity, naming entityType, on both transports', async () => {
     const channel = await channelFactory.create();
     const video = await videoFactory.create();
     for (const job of [
@@ -49,7 +50,7 @@ describe('refused input', () => {
     );
   });
 
-  it('has the database refuse a mismatched job too, and names entityType', async () => {
+  it('has the database reject a mismatched job too, and names entityType', async () => {
     const video = await videoFactory.create();
     const error = await testDatabase()
       .db('processing_jobs')
@@ -58,7 +59,7 @@ describe('refused input', () => {
     expect(error).toMatchObject({ kind: 'invalid_input', field: 'entityType' });
   });
 
-  it('names the first offending field of a refused input, and an unknown key by its name', async () => {
+  it('names the first offending field of a rejected input, and an unknown key by its name', async () => {
     const bad = await api.mutate('channels.create', { ...channelFactory.build(), channelUrl: 'ftp://x' });
     expect(bad.error?.data.field).toBe('channelUrl');
     const unknown = await api.mutate('channels.create', { ...channelFactory.build(), owner: 'me' });
@@ -70,7 +71,7 @@ describe('refused input', () => {
     expect(nestedField.error?.data.field).toBe('videos.0.youtubeVideoId');
   });
 
-  it('refuses a NUL character in a title or inside metadata, naming the field, with no SQL in production', async () => {
+  it('rejects a NUL character in a title or inside metadata, naming the field, with no SQL in production', async () => {
     const channel = await channelFactory.create();
     const cases = [
       { input: { ...channelFactory.build(), name: 'a\u0000b' }, field: 'name' },
@@ -81,10 +82,10 @@ describe('refused input', () => {
       { input: { ...channelFactory.build(), metadata: { 'k\u0000': 1 } }, field: 'metadata.k\u0000' },
     ];
     for (const { input, field } of cases) {
-      const answer = await production.mutate('channels.create', input, auth);
-      expect(answer.status).toBe(400);
-      expect(answer.error?.data.field).toBe(field);
-      expect(answer.error?.message).not.toMatch(leaks);
+      const response = await production.mutate('channels.create', input, auth);
+      expect(response.status).toBe(400);
+      expect(response.error?.data.field).toBe(field);
+      expect(response.error?.message).not.toMatch(leaks);
     }
     const rest = await request(production.app.server)
       .patch(`/api/channels/${channel.id}`)
@@ -95,15 +96,15 @@ describe('refused input', () => {
   });
 
   it('names the input itself when it is a string with a NUL character', async () => {
-    const answer = await api.query('videos.get', 'a\u0000b');
-    expect(answer.status).toBe(400);
-    expect(answer.error).toMatchObject({
+    const response = await api.query('videos.get', 'a\u0000b');
+    expect(response.status).toBe(400);
+    expect(response.error).toMatchObject({
       message: 'input: must not contain a NUL character',
       data: { field: 'input' },
     });
   });
 
-  it('refuses a cursor PostgreSQL would not read, without SQL, whatever JavaScript makes of it', async () => {
+  it('rejects a cursor PostgreSQL would not read, without SQL, whatever JavaScript makes of it', async () => {
     const encoded = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     for (const cursor of [
       ...['1 ', '2024-01-01', '2024-02-30T00:00:00.000Z', '2024-13-01T00:00:00.000Z', 'infinity'].map(
@@ -116,9 +117,9 @@ describe('refused input', () => {
       encoded({ sort: '2024-01-01T00:00:00.000Z' }),
       'not base64 JSON at all',
     ]) {
-      const answer = await production.query('videos.list', { cursor }, auth);
-      expect(answer.status).toBe(400);
-      expect(answer.error).toMatchObject({
+      const response = await production.query('videos.list', { cursor }, auth);
+      expect(response.status).toBe(400);
+      expect(response.error).toMatchObject({
         message: 'cursor is not one this API issued',
         data: { field: 'cursor' },
       });
@@ -132,7 +133,7 @@ describe('refused input', () => {
     expect((await production.query('videos.list', { cursor: cursorOf('-infinity') }, auth)).status).toBe(200);
   });
 
-  it('answers a value the database cannot read in words of its own, in production and development', async () => {
+  it('rejects a value the database cannot read in words of its own, in production and development', async () => {
     const error = translateDatabaseError(
       await testDatabase()
         .db.raw(`SELECT '1 '::timestamptz`)
@@ -141,7 +142,7 @@ describe('refused input', () => {
     expect(error).toMatchObject({ kind: 'invalid_input', message: 'a value cannot be stored as given' });
   });
 
-  it(`refuses JSON nested deeper than ${maxJsonDepth} levels with a clear message, and takes ${maxJsonDepth}`, async () => {
+  it(`rejects JSON nested deeper than ${maxJsonDepth} levels with a clear message, and takes ${maxJsonDepth}`, async () => {
     const deep = `{"json":{"name":${nested(1_500)}}}`;
     const trpc = await request(api.app.server).post('/trpc/channels.create').type('json').send(deep);
     expect(trpc.status).toBe(400);
@@ -228,8 +229,8 @@ describe('refused input', () => {
 
   it('takes the bearer scheme in any case', async () => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
-      const answer = await production.query('channels.list', {}, { authorization: `${scheme} ${token}` });
-      expect(answer.status).toBe(200);
+      const response = await production.query('channels.list', {}, { authorization: `${scheme} ${token}` });
+      expect(response.status).toBe(200);
     }
     expect((await production.query('channels.list', {}, { authorization: `Basic ${token}` })).status).toBe(
       401,
@@ -249,7 +250,7 @@ describe('a caller without a token the API knows', () => {
   ];
   const cases = callers.flatMap((caller) => bodies.map((body) => ({ ...caller, ...body })));
 
-  it.each(cases)('with $who and $what is answered 401 on both transports', async ({ headers, text }) => {
+  it.each(cases)('with $who and $what is rejected with 401 on both transports', async ({ headers, text }) => {
     const trpc = await request(production.app.server)
       .post('/trpc/channels.create')
       .set(headers)
@@ -274,7 +275,7 @@ describe('a caller without a token the API knows', () => {
     });
   });
 
-  it('is answered 401 for a query whose input its schema rejects, and for a batch', async () => {
+  it('is rejected with 401 for a query whose input its schema rejects, and for a batch', async () => {
     const query = await request(production.app.server).get(
       `/trpc/channels.list?input=${encodeURIComponent('{"json":{"limit":"many"}}')}`,
     );
@@ -288,12 +289,12 @@ describe('a caller without a token the API knows', () => {
   });
 
   it('still gets 400, not 401, with the token: the check comes first, the body rules after', async () => {
-    const answer = await request(production.app.server)
+    const response = await request(production.app.server)
       .post('/api/channels')
       .set(auth)
       .type('json')
       .send('{"name":7}');
-    expect(answer.status).toBe(400);
+    expect(response.status).toBe(400);
   });
 });
 
@@ -328,8 +329,9 @@ describe('a tRPC batch', () => {
   });
 
   it('holds as many calls as TRPC_MAX_BATCH_CALLS allows, never fewer than the typed client sends', async () => {
-    expect(parseConfig({}).TRPC_MAX_BATCH_CALLS).toBe(defaultMaxBatchCalls);
-    expect(() => parseConfig({ TRPC_MAX_BATCH_CALLS: String(defaultMaxBatchCalls - 1) })).toThrow(
+    expect(parseConfig({}).TRPC_MAX_BATCH_CALLS).toBeUndefined();
+    expect(clientBatchLimits.maxItems).toBeLessThanOrEqual(defaultMaxBatchCalls);
+    expect(() => parseConfig({ TRPC_MAX_BATCH_CALLS: String(clientBatchLimits.maxItems - 1) })).toThrow(
       /TRPC_MAX_BATCH_CALLS/,
     );
     const limit = parseConfig({ TRPC_MAX_BATCH_CALLS: '60' }).TRPC_MAX_BATCH_CALLS;

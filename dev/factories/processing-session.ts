@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { ProcessingSessionModel } from '../models/processing-session';
-import type { processingSessionWrite } from '../schemas/processing-session';
+import { ProcessingSessionModel } from '../../src/models/processing-session';
+import type { processingSessionWrite } from '../../src/schemas/processing-session';
 import { Factory } from './factory';
 import { laterBy } from './fake';
 import { processingJobFactory } from './processing-job';
@@ -51,7 +51,7 @@ export const processingSessionFactory = new Factory<
   persist: (rows) => ProcessingSessionModel.query(factoryDatabase()).insert(rows).returning('*'),
   afterCreate: async (session, { transient, now }) => {
     if (transient.jobs === 0) return session;
-    // A finished session takes no queued job (the database refuses one), so its jobs are finished too.
+    // A finished session takes no queued job (the database rejects one), so its jobs are finished too.
     const jobFactory =
       {
         completed: processingJobFactory.trait('completed'),

@@ -3,10 +3,10 @@ import type { Knex } from 'knex';
 import type { z } from 'zod';
 import { toColumns } from '../models/columns';
 import { ProcessingJobModel } from '../models/processing-job';
-import type { JobWakeups } from '../db/job-wakeups';
-import { reportToObservers } from '../queue/events';
-import { applyFailurePolicy } from '../queue/failure-policies';
-import { inSpan, traceparentOf } from '../queue/tracing';
+import type { JobWakeups } from './wakeups';
+import { reportToObservers } from './events';
+import { applyFailurePolicy } from './failure-policies';
+import { inSpan, traceparentOf } from './tracing';
 import {
   type ClaimedJob,
   type ClaimJobsInput,
@@ -25,9 +25,9 @@ import {
   withoutLeaseToken,
 } from '../schemas/processing-job';
 import { videoStatusFrom } from '../schemas/video';
-import { moveVideosWithJobs } from './video-follows-job';
-import { ConflictError, InvalidInputError, NotFoundError } from './errors';
-import { retryLostRaces } from './lost-races';
+import { moveVideosWithJobs } from '../services/video-follows-job';
+import { ConflictError, InvalidInputError, NotFoundError } from '../services/errors';
+import { retryLostRaces } from '../services/lost-races';
 
 /**
  * The PostgreSQL work queue. Every state change is one conditional UPDATE (`WHERE <expected state>`), so two
@@ -38,7 +38,7 @@ import { retryLostRaces } from './lost-races';
  * follow their jobs in the same statement or transaction.
  */
 
-export { retryBaseSeconds, retryDelaySeconds, retryMaxSeconds } from '../queue/failure-policies';
+export { retryBaseSeconds, retryDelaySeconds, retryMaxSeconds } from './failure-policies';
 
 /** A claimed job as its claimant sees it, with the lease token its claim issued (never null on a running job). */
 const toClaimedJob = (row: Record<string, unknown>): ClaimedJob =>
@@ -213,9 +213,9 @@ async function nextClaimableAt(db: Knex, jobTypes: ClaimJobsInput['jobTypes']): 
 }
 
 /**
- * Claims jobs; with `waitMs`, an empty claim waits for work instead of answering at once. It runs again when a
+ * Claims jobs; with `waitMs`, an empty claim waits for work instead of returning at once. It runs again when a
  * job is made claimable (a notification from any API process, see `JobWakeups`), when the next job is due or a
- * lease runs out, and answers empty at the end of the wait or when the caller goes away (`signal`).
+ * lease runs out, and returns empty at the end of the wait or when the caller goes away (`signal`).
  */
 export async function claimJobs(
   db: Knex,
@@ -246,7 +246,7 @@ async function handBack(db: Knex, jobs: ClaimedJob[]): Promise<[]> {
 }
 
 /** Why a lease-guarded update matched nothing, from the job's status now. */
-const refusal = (status: string) =>
+const rejection = (status: string) =>
   status === 'running' ? 'the lease is no longer yours: the job was claimed again' : `the job is ${status}`;
 
 /** A job's status now, for saying why a write that expected another one matched nothing. */
@@ -256,8 +256,8 @@ async function currentStatus(db: Knex, id: string): Promise<string> {
   return job.status;
 }
 
-async function leaseRefused(db: Knex, id: string): Promise<never> {
-  throw new ConflictError(refusal(await currentStatus(db, id)), 'leaseToken');
+async function leaseRejected(db: Knex, id: string): Promise<never> {
+  throw new ConflictError(rejection(await currentStatus(db, id)), 'leaseToken');
 }
 
 export async function heartbeat(db: Knex, input: z.output<typeof heartbeatInput>): Promise<ProcessingJob> {
@@ -267,7 +267,7 @@ export async function heartbeat(db: Knex, input: z.output<typeof heartbeatInput>
       .update({ lease_expires_at: db.raw('now() + make_interval(secs => ?)', [input.leaseSeconds]) })
       .returning('*'),
   );
-  return row ? toJob(row) : leaseRefused(db, input.id);
+  return row ? toJob(row) : leaseRejected(db, input.id);
 }
 
 /** Completes the jobs whose lease the caller holds, in one statement; returns them by id. */
@@ -318,12 +318,12 @@ export async function completeJob(
   input: z.output<typeof completeJobInput>,
 ): Promise<ProcessingJob> {
   const completed = await completeLeased(db, [input]);
-  return completed.get(input.id) ?? leaseRefused(db, input.id);
+  return completed.get(input.id) ?? leaseRejected(db, input.id);
 }
 
 /**
  * Completes a worker's claimed jobs in one round trip. A job whose lease is no longer the caller's is left as it
- * is and listed under `refused`, with the reason `completeJob` would give; the others complete regardless.
+ * is and listed under `rejected`, with the reason `completeJob` would give; the others complete regardless.
  */
 export async function completeJobs(
   db: Knex,
@@ -342,9 +342,9 @@ export async function completeJobs(
   const statusOf = new Map(current.map((row) => [row.id, row.status]));
   return {
     completed: input.jobs.flatMap((job) => completed.get(job.id) ?? []),
-    refused: missed.map((id) => {
+    rejected: missed.map((id) => {
       const status = statusOf.get(id);
-      return { id, reason: status ? refusal(status) : new NotFoundError('job', id).message };
+      return { id, reason: status ? rejection(status) : new NotFoundError('job', id).message };
     }),
   };
 }
@@ -388,7 +388,7 @@ export async function failJob(
       return { row: failed as Record<string, unknown>, failure };
     }),
   );
-  if (!outcome) return leaseRefused(db, input.id);
+  if (!outcome) return leaseRejected(db, input.id);
   const job = toJob(outcome.row);
   if (outcome.failure) reportToObservers(db, 'failed', job);
   return job;
@@ -424,7 +424,7 @@ async function queueLeasedAgain(
       return queued as Record<string, unknown>;
     }),
   );
-  return row ? toJob(row) : leaseRefused(db, lease.id);
+  return row ? toJob(row) : leaseRejected(db, lease.id);
 }
 
 /**
@@ -466,7 +466,7 @@ export const snoozeJob = (
       input.unitsSpent === undefined ? Promise.resolve() : spend.update({ units: input.unitsSpent }),
   );
 
-/** Stops a queued or running job; a running worker's later complete or fail is refused. */
+/** Stops a queued or running job; a running worker's later complete or fail is rejected. */
 export async function cancelJob(db: Knex, id: string): Promise<ProcessingJob> {
   const row = await retryLostRaces(() =>
     db.transaction(async (trx) => {

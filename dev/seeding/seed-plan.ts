@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseEnvironment } from '../config';
-import { defaultSeed } from './fake';
+import { parseEnvironment } from '../../src/config';
+import { defaultSeed } from '../factories/fake';
 
 /**
  * The data sets `knex seed:run` makes. `demo`: a coherent, browsable database (1,000 videos); `queue`: every
@@ -58,7 +58,7 @@ export function seedPlanFrom(env: NodeJS.ProcessEnv, now: Date = new Date()): Se
   const options = parseEnvironment(planSchema, env, 'seed settings');
   if (options.NODE_ENV === 'production' && options.SEED_MODE === 'replace' && !options.SEED_FORCE) {
     throw new Error(
-      'Refusing to replace data with seed data when NODE_ENV=production; set SEED_FORCE=true to insist',
+      'Will not replace data with seed data when NODE_ENV=production; set SEED_FORCE=true to insist',
     );
   }
   const scenario = options.SEED_SCENARIO;

@@ -1,19 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TRPCClientError } from '@trpc/client';
 import { discoveredVideos, transcriptFactory } from './factories';
-import type { Tasks } from './worker';
+import type { Tasks } from '../src/worker';
 
 /**
- * Stand-ins for the YouTube calls of TubeSensei's next phases, so that `npm start`, `npm run seed` and `npm run
- * worker` show jobs and sessions moving end to end. Discovery "finds" a few new videos made by the factories and
+ * Example handlers in place of the YouTube calls of TubeSensei's next phases, so that `npm start`, `npm run seed`
+ * and `npm run worker` show jobs and sessions moving end to end. Discovery "finds" a few new videos made by the factories and
  * queues their transcripts in the same session, with its completion; transcript extraction stores a factory
  * transcript. Each takes `workMs` and fails (retryably) at `failureRate`. Their results have their job type's shape
  * (`jobResults`).
  */
-export function standInTasks({ workMs, failureRate }: { workMs: number; failureRate: number }): Tasks {
+export function exampleHandlers({ workMs, failureRate }: { workMs: number; failureRate: number }): Tasks {
   const work = async (signal: AbortSignal) => {
     await sleep(workMs * (0.5 + Math.random()), undefined, { signal });
-    if (Math.random() < failureRate) throw new Error('stand-in failure: the YouTube call timed out');
+    if (Math.random() < failureRate) throw new Error('example failure: the YouTube call timed out');
   };
   return {
     channel_discovery: async (job, { api, signal, followUp }) => {
