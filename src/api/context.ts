@@ -8,7 +8,7 @@ export interface Context {
   authorization: string | undefined;
   /** The tokens a call may present, each with its role; none turns auth off. */
   tokens: readonly ApiToken[];
-  /** Hides error details from answers. */
+  /** Hides error details from responses. */
   production: boolean;
   /** The request's logger: every line it writes carries the request id. */
   log: FastifyBaseLogger;
@@ -32,7 +32,7 @@ export interface ContextSettings {
 }
 
 /**
- * Aborts when the client goes away before its answer is sent, so a claim waiting for work stops waiting (and
+ * Aborts when the client goes away before its response is sent, so a claim waiting for work stops waiting (and
  * hands out nothing to a worker that is gone).
  */
 export function disconnectSignal(reply: FastifyReply): AbortSignal {

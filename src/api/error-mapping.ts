@@ -10,7 +10,7 @@ const codes = {
 } as const;
 
 /**
- * The one place a failure becomes an answer: a domain error the services threw, or a database error translated
+ * The one place a failure becomes a response: a domain error the services threw, or a database error translated
  * into one (`translateDatabaseError`), becomes the matching tRPC code, keeping the domain error as `cause` so the
  * formatter can name the field. A database error no rule translates is a 500 that quotes no SQL; anything else
  * stays as it is (a 500).

@@ -17,7 +17,7 @@ type Responses = NonNullable<Operation['responses']>;
 type Schema = Record<string, unknown>;
 
 /**
- * Why a write is answered 409, by procedure, where the reason is known. Every write may be (a unique value taken,
+ * Why a write is rejected with 409, by procedure, where the reason is known. Every write may be (a unique value taken,
  * or a row changed by another request first), so one not named here documents the general reason.
  */
 const leaseLost = 'The lease is no longer the caller’s: it expired and was taken over, or the job ended.';
@@ -59,7 +59,7 @@ const errorBody = (code: TRPC_ERROR_CODE_KEY) => restErrorBody.extend({ code: z.
  * Every error status an operation may respond with, the rule that says which operations may, and what it means.
  * Each is in the body shape of `restErrorBody`, its `code` fixed by the status.
  */
-const refusals: {
+const rejections: {
   status: number;
   name: string;
   code: TRPC_ERROR_CODE_KEY;
@@ -136,7 +136,7 @@ const errorContent = (code: TRPC_ERROR_CODE_KEY) => ({ 'application/json': { sch
 
 /** The shared error responses, referred to by each operation that may give them. */
 const errorResponses = Object.fromEntries(
-  refusals.map(({ status, name, code, description }) => [
+  rejections.map(({ status, name, code, description }) => [
     name,
     {
       description,
@@ -242,9 +242,9 @@ function complete(
   path: string,
 ): void {
   const responses: Responses = { 200: operation.responses?.[200] };
-  for (const refusal of refusals) {
-    if (refusal.applies(entry, method, path))
-      responses[refusal.status] = { $ref: `#/components/responses/${refusal.name}` };
+  for (const rejection of rejections) {
+    if (rejection.applies(entry, method, path))
+      responses[rejection.status] = { $ref: `#/components/responses/${rejection.name}` };
   }
   if (method !== 'get')
     responses[409] = { description: conflicts[name] ?? anyConflict, content: errorContent(conflictCode) };
@@ -274,7 +274,7 @@ function complete(
  * each operation may give.
  */
 export function openApiDocument(): OpenAPIObject {
-  const codes: TRPC_ERROR_CODE_KEY[] = [...refusals.map((refusal) => refusal.code), conflictCode];
+  const codes: TRPC_ERROR_CODE_KEY[] = [...rejections.map((rejection) => rejection.code), conflictCode];
   const document = generateOpenApiDocument(appRouter, {
     title: 'TubeSensei API',
     version,
@@ -282,7 +282,7 @@ export function openApiDocument(): OpenAPIObject {
       'Channels, videos, transcripts, processing jobs and sessions. Every operation here is also a tRPC ' +
       'procedure at `/trpc/<router>.<name>` for TypeScript clients. When the server runs with tokens ' +
       '(`API_TOKEN`, `API_TOKENS`), send one as a bearer token (Authorize, above); each operation names the ' +
-      'roles that may call it, and a token of another role is answered 403.\n\n' +
+      'roles that may call it, and a token of another role is rejected with 403.\n\n' +
       'Every error response has the body `{ code, message, field, issues }`, its `code` fixed by its status. ' +
       'A query parameter or body property an operation does not name is rejected with 400. A request whose ' +
       'request line and headers pass 16 KB is rejected by the HTTP server itself with 431, before the API ' +

@@ -16,7 +16,7 @@ export class RequestLog extends LogController {
     request: FastifyRequest,
     reply: FastifyReply,
   ): void {
-    // An error here is a failure to send the answer; Fastify's own line for it says the most.
+    // An error here is a failure to send the response; Fastify's own line for it says the most.
     if (error) return super.requestCompleted(error, request, reply);
     reply.log.info(
       {

@@ -38,8 +38,8 @@ export async function sendTRPCError(
 
 /**
  * Serves the router at `<prefix>/:path` through tRPC's Fastify adapter. A caller without a token the API knows is
- * answered before its body is read; what Fastify rejects itself (another content type, a body too large) and a
- * path that names no route are answered in tRPC's error shape, as the procedures' errors are.
+ * rejected before its body is read; what Fastify rejects itself (another content type, a body too large) and a
+ * path that names no route get responses in tRPC's error shape, as the procedures' errors are.
  */
 export async function registerTRPC(
   app: FastifyInstance,
@@ -53,7 +53,7 @@ export async function registerTRPC(
     return sendTRPCError(request, reply, error, settings);
   });
   // Each call of a batch runs at once, so a batch's size is bounded before its body is read. (tRPC's own
-  // `maxBatchSize` checks it once the body is read, and answers it as text/plain.)
+  // `maxBatchSize` checks it once the body is read, and responds in text/plain.)
   app.addHook('onRequest', async (request: FastifyRequest<{ Querystring: { batch?: string } }>, reply) => {
     const calls = request.query.batch === '1' ? request.url.split('?')[0]!.split(',').length : 1;
     if (calls <= maxBatchCalls) return;

@@ -240,7 +240,7 @@ describe('OpenAPI document', () => {
       'processing jobs and sessions',
       '/trpc/<router>.<name>',
       'API_TOKENS',
-      'answered 403',
+      'rejected with 403',
     ])
       expect(fresh.info.description).toContain(phrase);
     const bearer = fresh.components?.securitySchemes?.bearer as { description?: string } | undefined;
