@@ -436,6 +436,9 @@ async function main(): Promise<void> {
   } finally {
     await db.destroy();
     await copyDb.destroy();
+    // An embedded server goes with its data; on a server of the caller's, each run's two databases would be left
+    // behind at the scale seeded.
+    if (!embedded) await dropDatabases(serverUrl, names);
     await embedded?.stop();
   }
   if (failed) {
@@ -454,6 +457,14 @@ async function writeBenchmarks(tables: string): Promise<void> {
   const notes = previous.includes(notesMarker) ? previous.slice(previous.indexOf(notesMarker)) : notesMarker;
   const options = await prettier.resolveConfig(file);
   writeFileSync(file, await prettier.format(`${tables}\n${notes}`, { ...options, filepath: file }));
+}
+
+async function dropDatabases(url: string, names: string[]): Promise<void> {
+  const client = new pg.Client(url);
+  await client.connect();
+  for (const name of names)
+    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+  await client.end();
 }
 
 async function serverVersion(url: string): Promise<string> {
