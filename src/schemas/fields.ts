@@ -5,14 +5,57 @@ import type { ZodOpenApiOverrideMeta } from 'zod-openapi';
 
 export const uuid = z.uuid();
 
+/** Checks that say what type a value is rather than what a write may set it to: an integer stays an integer. */
+const typeChecks = new Set<string>(['number_format']);
+
 /**
- * A stored row's schema from its entity's write schema: every written field present (null where empty), the id,
- * any columns the database computes (`computed`), and the timestamps it keeps.
+ * What a column written through `schema` can hold when it is read back: the same types, nullability, enums and
+ * shapes, without the rules a write is held to (lengths, ranges, patterns, formats other than uuid, trimming, and
+ * times relative to now). A row may predate a rule that was tightened since, and a database whose clock runs ahead
+ * of this host's stamps moments this host would take for the future, so a response shows the row as it is rather
+ * than fail its own check.
+ *
+ * The static type stays `T`'s: the rules it drops never narrow a type. A timestamp's pipe, which also takes
+ * ISO strings as input, becomes the date it outputs; a response is built from rows, which hold dates.
+ */
+export function stored<T extends z.ZodType>(schema: T): T {
+  const def = schema._zod.def as z.core.$ZodTypeDef & Record<string, unknown>;
+  const checks = def.checks?.filter((check) => typeChecks.has(check._zod.def.check));
+  const loosened = (parts: Record<string, unknown> = {}) =>
+    schema.clone({ ...def, checks, ...parts } as z.core.$ZodTypeDef) as T;
+  switch (def.type) {
+    case 'optional':
+    case 'nullable':
+    case 'nonoptional':
+    case 'default':
+      return loosened({ innerType: stored(def.innerType as z.ZodType) });
+    case 'pipe':
+      return stored(def.out as T);
+    case 'array':
+      return loosened({ element: stored(def.element as z.ZodType) });
+    case 'record':
+      return loosened({ valueType: stored(def.valueType as z.ZodType) });
+    case 'object':
+      return loosened({
+        shape: Object.fromEntries(
+          Object.entries(def.shape as z.ZodRawShape).map(([key, field]) => [key, stored(field as z.ZodType)]),
+        ),
+      });
+    case 'string':
+      return def.format === 'uuid' ? schema : (z.string() as z.ZodType as T);
+    default:
+      return def.checks?.length ? loosened() : schema;
+  }
+}
+
+/**
+ * A stored row's schema from its entity's write schema: every written field present (null where empty) as
+ * `stored` reads it, the id, any columns the database computes (`computed`), and the timestamps it keeps.
  */
 export const rowSchema = <Shape extends z.ZodRawShape, Computed extends z.ZodRawShape = Record<never, never>>(
   write: z.ZodObject<Shape>,
   computed: Computed = {} as Computed,
-) => write.required().extend({ id: uuid, ...computed, createdAt: z.date(), updatedAt: z.date() });
+) => stored(write.required()).extend({ id: uuid, ...computed, createdAt: z.date(), updatedAt: z.date() });
 
 /** The input of every procedure that names one row by its id. */
 export const byId = z.strictObject({ id: uuid });

@@ -153,7 +153,7 @@ export const withoutLeaseToken = ({ leaseToken, traceparent, ...job }: Processin
  */
 export const claimedJobSchema = processingJobSchema.extend({
   leaseToken: uuid,
-  traceparent: traceparent.nullable(),
+  traceparent: processingJobRow.shape.traceparent,
 });
 export type ClaimedJob = z.infer<typeof claimedJobSchema>;
 

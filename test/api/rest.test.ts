@@ -171,7 +171,7 @@ describe('REST routes', () => {
       expect(development.status).toBe(500);
       expect(development.body).toMatchObject({
         message: 'Output validation failed',
-        issues: [{ path: ['channelUrl'] }],
+        issues: [{ path: ['metadata', 'subscribers'] }],
       });
     });
   });

@@ -139,14 +139,14 @@ export async function mutate<T = unknown>(
 }
 
 /**
- * Runs `check` with a channel whose stored URL its response schema rejects (written past the services, as a bad
- * migration or a manual fix could), so reading it gets a 500 response; the row is deleted afterwards, as other tests of
- * the file list channels.
+ * Runs `check` with a channel whose stored metadata holds a number no response can carry (past what a JavaScript
+ * number holds, written past the services, as a bad migration or a manual fix could), so reading it gets a 500
+ * response; the row is deleted afterwards, as other tests of the file list channels.
  */
 export async function withUnreadableChannel(check: (id: string) => Promise<void>): Promise<void> {
   const channel = await channelFactory.create();
   const rows = () => testDatabase().db('channels').where({ id: channel.id });
-  await rows().update({ channel_url: 'ftp://example.com/feed' });
+  await rows().update({ metadata: testDatabase().db.raw(`'{"subscribers": 1e400}'::jsonb`) });
   try {
     await check(channel.id);
   } finally {
