@@ -107,11 +107,12 @@ describe('logs', () => {
   it('log a failed procedure once, at error level with its cause, on every path; a rejection is not an error', async () => {
     const { app, lines } = await loggedApp('trace', true);
     const channel = await channelFactory.create();
-    // A row that breaks the response schema: the procedure fails, which only a bug or a bad migration causes.
-    await testDatabase()
-      .db('channels')
+    // A row no response can carry (a number past what JavaScript holds): the procedure fails, which only a bug or
+    // a bad migration causes.
+    const { db } = testDatabase();
+    await db('channels')
       .where({ id: channel.id })
-      .update({ channel_url: 'ftp://example.com' });
+      .update({ metadata: db.raw(`'{"subscribers": 1e400}'::jsonb`) });
     const input = encodeURIComponent(JSON.stringify({ json: { id: channel.id } }));
     const calls = [
       { url: `/trpc/channels.get?input=${input}`, id: 'plain' },
