@@ -66,18 +66,44 @@ const videoInclude = z
 export const initialVideoStatus = 'discovered' satisfies VideoStatus;
 const followsItsJob = "follows the video's transcript job: enqueue, cancel or retry the job to move it";
 
+/**
+ * What the video's transcript job keeps, as it completes or fails: when it was processed, its last error and how
+ * many attempts failed. A client creates a video with their starting values at most, and never updates them.
+ */
+const keptByItsJob = "is kept by the video's transcript job";
+const startsAs = (value: string) => `must be ${value}, where a video starts; it ${keptByItsJob}`;
+
 export const createVideoInput = videoWrite.extend({
   status: z
     .literal(initialVideoStatus, { error: `must be ${initialVideoStatus}; a later status ${followsItsJob}` })
     .optional(),
+  processedAt: z.null({ error: startsAs('null') }).optional(),
+  errorMessage: z.null({ error: startsAs('null') }).optional(),
+  retryCount: z.literal(0, { error: startsAs('0') }).optional(),
 });
-/** An update takes no `status`: one sent is rejected naming it, and saying what moves it instead. */
+
+/** Fields an update may not name, and why: each one sent is rejected naming it. */
+const keptFields = {
+  status: followsItsJob,
+  processedAt: keptByItsJob,
+  errorMessage: keptByItsJob,
+  retryCount: keptByItsJob,
+} as const;
+
 export const updateVideoInput = updateOf(
   z.strictObject(
-    { ...videoPatch.omit({ status: true }).shape, id: uuid },
     {
-      error: (issue) =>
-        issue.code === 'unrecognized_keys' && issue.keys.includes('status') ? followsItsJob : undefined,
+      ...videoPatch.omit({ status: true, processedAt: true, errorMessage: true, retryCount: true }).shape,
+      id: uuid,
+    },
+    {
+      error: (issue) => {
+        // The rejection names the first unknown key, so it says why that one.
+        const [first] = issue.code === 'unrecognized_keys' ? issue.keys : [];
+        return first !== undefined && Object.hasOwn(keptFields, first)
+          ? keptFields[first as keyof typeof keptFields]
+          : undefined;
+      },
     },
   ),
 );

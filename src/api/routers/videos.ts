@@ -39,7 +39,11 @@ export const videosRouter = router({
     .query(({ input, ctx }) => videos.listVideos(ctx.db, input)),
   update: procedure
     .meta(
-      route('PATCH', '/videos/{id}', "Change a video's own fields; its status follows its transcript job"),
+      route(
+        'PATCH',
+        '/videos/{id}',
+        "Change a video's own fields; its status and processing history follow its transcript job",
+      ),
     )
     .input(updateVideoInput)
     .output(videoSchema)
