@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { seedDatabase } from '../../dev/seeding/bulk-seed';
 import { seedPlanFrom } from '../../dev/seeding/seed-plan';
-import { channelSchema } from '../../src/schemas/channel';
+import { channelSchema, channelWrite } from '../../src/schemas/channel';
 import { ChannelModel, ProcessingSessionModel, TranscriptModel, VideoModel } from '../../src/models';
 import { countWords } from '../../src/schemas/transcript';
-import { videoSchema } from '../../src/schemas/video';
+import { videoSchema, videoWrite } from '../../src/schemas/video';
 import { testDatabase } from '../support/database';
 
 const tables = ['channels', 'videos', 'transcripts', 'processing_jobs', 'processing_sessions'];
@@ -50,11 +50,16 @@ describe('knex seed:run', () => {
 
   it('makes coherent rows: schema-valid, words counted, publish dates rising within a channel, counters agreeing', async () => {
     await seedDatabase(testDatabase().db, seedPlanFrom({ SEED_VIDEOS: '200', SEED_CHANNELS: '4' }));
-    for (const channel of await ChannelModel.query(testDatabase().db))
+    // As a row and as a write: a seeded row holds the rules a client's write would be held to today.
+    for (const channel of await ChannelModel.query(testDatabase().db)) {
       expect(channelSchema.safeParse(channel.$toJson()).success).toBe(true);
+      expect(channelWrite.strip().safeParse(channel.$toJson()).error?.issues ?? []).toEqual([]);
+    }
     const videos = await VideoModel.query(testDatabase().db).orderBy(['channel_id', 'created_at']);
-    for (const video of videos)
+    for (const video of videos) {
       expect(videoSchema.safeParse(video.$toJson()).error?.issues ?? []).toEqual([]);
+      expect(videoWrite.strip().safeParse(video.$toJson()).error?.issues ?? []).toEqual([]);
+    }
     const byChannel = new Map<string, typeof videos>();
     for (const video of videos)
       byChannel.set(video.channelId, [...(byChannel.get(video.channelId) ?? []), video]);
