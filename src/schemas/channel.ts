@@ -6,8 +6,10 @@ import {
   jsonObject,
   jsonObjectWith,
   longText,
+  onlyAtStart,
   pastTimestamp,
   rowSchema,
+  strictWithout,
   updateOf,
   uuid,
 } from './fields';
@@ -53,8 +55,18 @@ const channelPatch = channelWrite.partial();
 export const channelByYoutubeId = z.strictObject({ youtubeChannelId });
 export type ChannelRef = z.infer<typeof byId> | z.infer<typeof channelByYoutubeId>;
 
-export const createChannelInput = channelWrite;
-export const updateChannelInput = updateOf(channelPatch.extend({ id: uuid }));
+/** The channel's discovery job stamps `lastCheckedAt` as it completes, which moves `nextDiscoveryAt` from it. */
+const keptByDiscovery = "is kept by the channel's discovery job";
+
+export const createChannelInput = channelWrite.extend({
+  lastCheckedAt: onlyAtStart(channelWrite.shape.lastCheckedAt, null, keptByDiscovery),
+});
+export const updateChannelInput = updateOf(
+  strictWithout(
+    { ...channelPatch.omit({ lastCheckedAt: true }).shape, id: uuid },
+    { lastCheckedAt: keptByDiscovery },
+  ),
+);
 
 export const listChannelsInput = z.strictObject({
   ...pageInput,

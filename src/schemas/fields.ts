@@ -61,6 +61,36 @@ export const rowSchema = <Shape extends z.ZodRawShape, Computed extends z.ZodRaw
 export const byId = z.strictObject({ id: uuid });
 
 /**
+ * A strict object whose input may not name the fields in `kept`, each with why (something other than the caller
+ * keeps it): one sent is rejected naming it, with its reason. The rejection names the first unknown key, so the
+ * reason is that key's.
+ */
+export const strictWithout = <Shape extends z.ZodRawShape>(shape: Shape, kept: Record<string, string>) =>
+  z.strictObject(shape, {
+    error: (issue) => {
+      const [first] = issue.code === 'unrecognized_keys' ? issue.keys : [];
+      return first !== undefined && Object.hasOwn(kept, first) ? kept[first] : undefined;
+    },
+  });
+
+/**
+ * A field a create may carry only at `start`, the value a row starts with, because `keeper` keeps it after (a
+ * later value is rejected naming the field). Its type stays the written field's, so callers that build a whole
+ * row, as the factories do, still fit.
+ */
+export const onlyAtStart = <T extends z.ZodType>(field: T, start: null | number, keeper: string) => {
+  const message = `must be ${String(start)}, where it starts; it ${keeper}`;
+  // JSON Schema has no keyword for a refinement: the document says the one value a create takes.
+  const onlyStart: ZodOpenApiOverrideMeta = ({ jsonSchema }) => {
+    for (const key of Object.keys(jsonSchema)) delete jsonSchema[key as keyof typeof jsonSchema];
+    Object.assign(jsonSchema, start === null ? { type: 'null' } : { const: start }, { description: message });
+  };
+  return field
+    .refine((value) => value === undefined || value === start, { error: message })
+    .meta({ override: onlyStart });
+};
+
+/**
  * An update's input, `id` and the fields to change: at least one of them, so an update that would change nothing
  * is rejected rather than treated as if it had changed something.
  */

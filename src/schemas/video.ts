@@ -6,9 +6,11 @@ import {
   httpUrl,
   jsonObject,
   longText,
+  onlyAtStart,
   pastTimestamp,
   priority,
   rowSchema,
+  strictWithout,
   timestamp,
   updateOf,
   uuid,
@@ -71,18 +73,17 @@ const followsItsJob = "follows the video's transcript job: enqueue, cancel or re
  * many attempts failed. A client creates a video with their starting values at most, and never updates them.
  */
 const keptByItsJob = "is kept by the video's transcript job";
-const startsAs = (value: string) => `must be ${value}, where a video starts; it ${keptByItsJob}`;
 
 export const createVideoInput = videoWrite.extend({
   status: z
     .literal(initialVideoStatus, { error: `must be ${initialVideoStatus}; a later status ${followsItsJob}` })
     .optional(),
-  processedAt: z.null({ error: startsAs('null') }).optional(),
-  errorMessage: z.null({ error: startsAs('null') }).optional(),
-  retryCount: z.literal(0, { error: startsAs('0') }).optional(),
+  processedAt: onlyAtStart(videoWrite.shape.processedAt, null, keptByItsJob),
+  errorMessage: onlyAtStart(videoWrite.shape.errorMessage, null, keptByItsJob),
+  retryCount: onlyAtStart(videoWrite.shape.retryCount, 0, keptByItsJob),
 });
 
-/** Fields an update may not name, and why: each one sent is rejected naming it. */
+/** Fields an update may not name, and why. */
 const keptFields = {
   status: followsItsJob,
   processedAt: keptByItsJob,
@@ -91,20 +92,12 @@ const keptFields = {
 } as const;
 
 export const updateVideoInput = updateOf(
-  z.strictObject(
+  strictWithout(
     {
       ...videoPatch.omit({ status: true, processedAt: true, errorMessage: true, retryCount: true }).shape,
       id: uuid,
     },
-    {
-      error: (issue) => {
-        // The rejection names the first unknown key, so it says why that one.
-        const [first] = issue.code === 'unrecognized_keys' ? issue.keys : [];
-        return first !== undefined && Object.hasOwn(keptFields, first)
-          ? keptFields[first as keyof typeof keptFields]
-          : undefined;
-      },
-    },
+    keptFields,
   ),
 );
 

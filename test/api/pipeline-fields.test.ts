@@ -49,7 +49,9 @@ describe("a video's fields its transcript job keeps", () => {
       const trpc = await api.mutate('videos.create', input);
       expect(trpc.status).toBe(400);
       expect(trpc.error?.data.field).toBe(field);
-      expect(trpc.error?.message).toMatch(new RegExp(`^${field}: must be (null|0), where a video starts`));
+      expect(trpc.error?.message).toBe(
+        `${field}: must be ${field === 'retryCount' ? 0 : null}, where it starts; it is kept by the video's transcript job`,
+      );
       const rest = await http().post('/api/videos').send(input);
       expect(rest.status).toBe(400);
       expect(rest.body).toMatchObject({ code: 'BAD_REQUEST', field });
@@ -68,5 +70,35 @@ describe("a video's fields its transcript job keeps", () => {
     });
     expect(created.status).toBe(200);
     expect(created.data).toMatchObject({ processedAt: null, errorMessage: null, retryCount: 0 });
+  });
+});
+
+describe("a channel's field its discovery job keeps", () => {
+  const lastCheckedAt = '2026-01-02T03:04:05.000Z';
+
+  it('lastCheckedAt is rejected by channels.update on both transports, naming it; the channel is unchanged', async () => {
+    const channel = await channelFactory.create();
+    const trpc = await api.mutate('channels.update', { id: channel.id, name: 'New', lastCheckedAt });
+    expect(trpc.status).toBe(400);
+    expect(trpc.error?.data.field).toBe('lastCheckedAt');
+    expect(trpc.error?.message).toBe("lastCheckedAt: is kept by the channel's discovery job");
+    const rest = await http().patch(`/api/channels/${channel.id}`).send({ name: 'New', lastCheckedAt });
+    expect(rest.status).toBe(400);
+    expect(rest.body).toMatchObject({ code: 'BAD_REQUEST', field: 'lastCheckedAt' });
+    const stored = await testDatabase().db('channels').where({ id: channel.id }).first();
+    expect(stored).toMatchObject({ name: channel.name, last_checked_at: null });
+  });
+
+  it('lastCheckedAt other than null is rejected by channels.create on both transports, naming it', async () => {
+    const input = { ...JSON.parse(JSON.stringify(channelFactory.build())), lastCheckedAt };
+    const trpc = await api.mutate('channels.create', input);
+    expect(trpc.status).toBe(400);
+    expect(trpc.error?.data.field).toBe('lastCheckedAt');
+    const rest = await http().post('/api/channels').send(input);
+    expect(rest.status).toBe(400);
+    expect(rest.body).toMatchObject({ code: 'BAD_REQUEST', field: 'lastCheckedAt' });
+    const created = await api.mutate('channels.create', { ...input, lastCheckedAt: null });
+    expect(created.status).toBe(200);
+    expect(created.data).toMatchObject({ lastCheckedAt: null });
   });
 });
