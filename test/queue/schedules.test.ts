@@ -142,6 +142,23 @@ describe('the scheduler', () => {
   });
 });
 
+describe('a scheduler stopped during a tick', () => {
+  it('finishes that tick and starts no other', async () => {
+    const scheduler = startScheduler({
+      db: db(),
+      intervalMs: 20,
+      batchSize: 10,
+      retentionDays: 14,
+      log: quiet,
+    });
+    // The tick at start is under way.
+    await scheduler.stop();
+    await scheduled();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await discoveryJobs()).toEqual([]);
+  });
+});
+
 describe('a scheduler whose database goes away for a while', () => {
   let admin: pg.Client;
   let database: string;
