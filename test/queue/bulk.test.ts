@@ -151,6 +151,22 @@ describe('a bulk preview', () => {
     expect(await preview('retry', filter)).toMatchObject({ count: 0, sample: [] });
   });
 
+  it('narrows by each filter alone: the type, the session, and a creation before a time', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const [inSession] = await failedJobs(1, { sessionId: session.id });
+    const [discovery] = await failedJobs(1, { jobType: 'channel_discovery' });
+    const [older] = await failedJobs(1);
+    await db()('processing_jobs')
+      .where('id', older!.id)
+      .update({ created_at: db().raw("created_at - interval '2 hours'") });
+    const matching = async (filter: Record<string, unknown>) =>
+      (await preview('retry', filter)).sample.map((job) => job.id);
+
+    expect(await matching({ jobType: 'channel_discovery' })).toEqual([discovery!.id]);
+    expect(await matching({ sessionId: session.id })).toEqual([inSession!.id]);
+    expect(await matching({ createdBefore: new Date(Date.now() - 60 * 60_000) })).toEqual([older!.id]);
+  });
+
   it('reads a percent sign or an underscore in the error text as itself, not as a wildcard', async () => {
     const [percent] = await failedJobs(1, { error: 'quota 50% used' });
     await failedJobs(1, { error: 'quota 500 used' });
