@@ -115,6 +115,29 @@ describe('pruning finished jobs', () => {
     expect(await db()('processing_jobs').where({ status: 'completed' }).pluck('id')).toEqual([kept!.id]);
   });
 
+  it('ends a tick’s pruning at the first batch that comes back short, without asking again', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    await jobsAged(session.id, [['completed', 3]]);
+    const prunes: string[] = [];
+    const count = ({ sql }: { sql: string }) => {
+      if (sql.includes('prune_finished_jobs(')) prunes.push(sql);
+    };
+    db().on('query', count);
+    try {
+      const scheduler = startScheduler({
+        db: db(),
+        intervalMs: 60_000,
+        batchSize: 10,
+        retentionDays: 2,
+        log: { info: () => undefined, error: () => undefined },
+      });
+      await scheduler.stop();
+    } finally {
+      db().off('query', count);
+    }
+    expect(prunes).toHaveLength(1);
+  });
+
   it('stops a tick after its budget of full batches, and leaves the rest to the next tick', async () => {
     const session = await processingSessionFactory.trait('running').create();
     await jobsAged(
