@@ -40,7 +40,7 @@ export class TransportError extends TRPCClientError<AppRouter> {
  * An error response that is not JSON (a proxy's or load balancer's page) would fail to parse before tRPC keeps the
  * response, losing its status and `Retry-After`: it is rejected here instead, with the response kept on `meta`.
  */
-const fetchKeepingErrorPages = async (input: URL | string, init?: RequestInit) => {
+const fetchKeepingErrorPages = async (...[input, init]: Parameters<typeof fetch>) => {
   const response = await fetch(input, init);
   if (response.ok || /json/i.test(response.headers.get('content-type') ?? '')) return response;
   await response.body?.cancel();
