@@ -1,0 +1,30 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { channelFactory } from '../../dev/factories';
+import { observeQueue } from '../../src/queue/events';
+import { claimJobs, enqueueJobs } from '../../src/queue/job-queue';
+import { claimJobsInput } from '../../src/schemas/processing-job';
+import { testDatabase } from '../support/database';
+
+const db = () => testDatabase().db;
+
+// Claims take any runnable job of the database: each test starts from an empty queue.
+beforeEach(async () => {
+  await db()('processing_jobs').delete();
+});
+
+describe('an observer of the queue', () => {
+  it('hears only the events it listens for, and the others go on without it', async () => {
+    const claimed: string[] = [];
+    const stop = observeQueue(db(), { claimed: (jobs) => claimed.push(...jobs.map((job) => job.id)) });
+    try {
+      const channel = await channelFactory.create();
+      const [job] = await enqueueJobs(db(), [
+        { jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id },
+      ]);
+      await claimJobs(db(), claimJobsInput.parse({ workerId: 'w' }));
+      expect(claimed).toEqual([job!.id]);
+    } finally {
+      stop();
+    }
+  });
+});
