@@ -81,6 +81,22 @@ describe('a rate-limited failure', () => {
   });
 });
 
+describe('a rate limit on a video’s job', () => {
+  it('queues the video again without counting a retry or an error on it', async () => {
+    const video = await videoFactory.trait('queued').create();
+    await processingJobFactory.create({ entityId: video.id, runAfter: at('2026-01-01T00:00:00Z') });
+    const [job] = await claimAt(db(), start);
+    expect((await fail(job!, start, 'rate_limited')).status).toBe('queued');
+    expect(
+      await db()('videos').where('id', video.id).first('status', 'error_message', 'retry_count'),
+    ).toEqual({
+      status: 'queued',
+      error_message: null,
+      retry_count: video.retryCount,
+    });
+  });
+});
+
 describe('a permanent failure', () => {
   it('fails the job at once with its reason, whatever attempts remain, and its video with it', async () => {
     const video = await videoFactory.trait('queued').create();
