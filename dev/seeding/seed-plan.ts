@@ -11,8 +11,12 @@ export type SeedScenario = (typeof seedScenarios)[number];
 
 const defaultVideos: Record<SeedScenario, number> = { demo: 1_000, queue: 200, load: 1_000_000 };
 
-/** Demo and load data are "as of" this moment, so the same seed number gives the same rows. */
-const fixedReferenceDate = new Date('2026-11-01T00:00:00.000Z');
+/**
+ * Demo and load data are "as of" the start of the current day (UTC), so the same seed number gives the same rows all
+ * day, and the data stays recent: a fixed date would age past the queue's retention and the scheduler's first
+ * tick would prune the demo's history.
+ */
+const startOfDay = (now: Date) => new Date(Math.floor(now.getTime() / 86_400_000) * 86_400_000);
 
 /** How much data `knex seed:run` makes, and how, from the environment. */
 const planSchema = z.object({
@@ -34,7 +38,7 @@ const planSchema = z.object({
   SEED_MODE: z.enum(['replace', 'add']).default('replace'),
   /** Prints the plan and the rows it would write, and writes nothing. */
   SEED_DRY_RUN: z.stringbool().default(false),
-  /** The moment the data is "as of". Default: a fixed date for demo and load, the current minute for queue. */
+  /** The moment the data is "as of". Default: the start of the current UTC day for demo and load, the current minute for queue. */
   SEED_REFERENCE_DATE: z.iso.datetime().optional(),
   /** Allows replacing data when NODE_ENV=production. */
   SEED_FORCE: z.stringbool().default(false),
@@ -78,6 +82,6 @@ export function seedPlanFrom(env: NodeJS.ProcessEnv, now: Date = new Date()): Se
       ? new Date(options.SEED_REFERENCE_DATE)
       : scenario === 'queue'
         ? minute
-        : fixedReferenceDate,
+        : startOfDay(now),
   };
 }
