@@ -9,7 +9,7 @@ import { startScheduler } from './queue/scheduler';
  * (set SCHEDULER_INTERVAL_SECONDS=0 there). Same settings as the API's; SIGTERM or SIGINT stop it.
  */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig('scheduler');
   const interval = config.SCHEDULER_INTERVAL_SECONDS || 60;
   const database = await provisionDatabase(config);
   const db = connect(database.url, config);

@@ -37,9 +37,10 @@ describe('configuration', () => {
     expect(() => parseConfig({ LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
   });
 
-  it('rejects a production configuration without an API token', () => {
-    expect(() => parseConfig({ NODE_ENV: 'production' })).toThrow(/API_TOKEN/);
+  it('rejects a production configuration of the API without a token, and takes one of the scheduler, which serves nothing', () => {
+    expect(() => parseConfig({ NODE_ENV: 'production' })).toThrow(/API_TOKEN \(or API_TOKENS\) is required/);
     expect(parseConfig({ NODE_ENV: 'production', API_TOKEN: 'x'.repeat(16) }).API_TOKEN).toHaveLength(16);
+    expect(parseConfig({ NODE_ENV: 'production' }, 'scheduler').API_TOKEN).toBeUndefined();
   });
 
   it('reads CORS origins as a list of URLs, and none by default', () => {
