@@ -224,6 +224,11 @@ describe('a bulk retry', () => {
     expect(rest.body).toMatchObject({ code: 'BAD_REQUEST', field: 'limit' });
   });
 
+  it('changes nothing and ends the sweep when no job matches', async () => {
+    await failedJobs(1);
+    expect(await retry({ jobType: 'channel_discovery' })).toEqual({ changed: 0, nextCursor: null });
+  });
+
   it('does not retry a job twice in one sweep when it fails again after its retry', async () => {
     const jobs = await failedJobs(2);
     const first = await retry({ limit: 1 });
