@@ -57,10 +57,13 @@ function banner(address: string, database: ProvisionedDatabase, config: Config):
     `  API reference   ${address}/docs  (OpenAPI document: ${address}/openapi.json)`,
     `  dashboard       ${address}/admin/`,
     `  REST            ${address}${restPrefix}/channels, ...`,
-    `  tRPC            ${address}/trpc  (typed client: createClient() from src/client/)`,
+    `  tRPC            ${address}/trpc  (typed client: createClient() from 'tubesensei')`,
     `  metrics         ${metricsLine(address, config)}`,
     `  database        ${source}`,
-    `  seed it         npm run seed  (SEED_SCENARIO=queue npm run seed for every queue state)`,
+    // Seeding needs the development dependencies, which a production install leaves out.
+    ...(config.NODE_ENV === 'production'
+      ? []
+      : [`  seed it         npm run seed  (SEED_SCENARIO=queue npm run seed for every queue state)`]),
   ].join('\n');
 }
 
