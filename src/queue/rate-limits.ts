@@ -84,12 +84,14 @@ export async function listRateKeys(
  * key's breaker state and cool-down stay as they are.
  */
 export async function setRateKey(db: Knex, input: z.output<typeof setRateKeyInput>): Promise<RateKey> {
+  // Stryker disable ConditionalExpression: knex leaves out a column whose value is undefined, as the empty object does.
   const breaker = {
     ...(input.breakerThreshold === undefined ? {} : { breaker_threshold: input.breakerThreshold }),
     ...(input.breakerCooldownSeconds === undefined
       ? {}
       : { breaker_cooldown_seconds: input.breakerCooldownSeconds }),
   };
+  // Stryker restore ConditionalExpression
   const rate = {
     max_starts: input.maxStarts,
     per_seconds: input.perSeconds ?? null,

@@ -61,6 +61,23 @@ describe('a start rate per key', () => {
   });
 });
 
+describe('a key’s breaker settings', () => {
+  it('stay as they were when the key’s rate is set again without them', async () => {
+    await setRateKey(db(), {
+      key: egress,
+      maxStarts: 2,
+      perSeconds: 10,
+      breakerThreshold: 1,
+      breakerCooldownSeconds: 86_400,
+    });
+    expect(await setRateKey(db(), { key: egress, maxStarts: 5, perSeconds: 10 })).toMatchObject({
+      maxStarts: 5,
+      breakerThreshold: 1,
+      breakerCooldownSeconds: 86_400,
+    });
+  });
+});
+
 describe('start rates under 16 concurrent claimers', () => {
   const claimers = 16;
   let pool: Knex;
