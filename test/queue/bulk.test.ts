@@ -181,10 +181,15 @@ describe('a bulk preview', () => {
   });
 
   it('shows the newest matching jobs up to the sample size, and none at size 0', async () => {
-    const jobs = await failedJobs(4);
-    const newest = [...jobs]
-      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
-      .slice(0, 2);
+    // Created a minute apart, the newest with the lowest ids, and rewritten oldest last: neither the ids nor the
+    // order the rows were written in give the sample.
+    const ids = (await failedJobs(4)).map((job) => job.id).sort();
+    for (const [index, id] of [...ids.entries()].reverse()) {
+      await db()('processing_jobs')
+        .where({ id })
+        .update({ created_at: db().raw('now() - make_interval(mins => ?)', [index + 1]) });
+    }
+    const newest = [ids[0]!, ids[1]!].map((id) => ({ id }));
     const previewed = await preview('retry', { sampleSize: 2 });
     expect(previewed.count).toBe(4);
     expect(previewed.sample.map((job) => job.id)).toEqual(newest.map((job) => job.id));
