@@ -142,6 +142,25 @@ describe('the scheduler', () => {
   });
 });
 
+describe('a scheduler tick that only prunes', () => {
+  it('logs what it pruned', async () => {
+    const checkedNow = await scheduled({ lastCheckedAt: new Date() });
+    await processingJobFactory
+      .trait('discovery', 'completed')
+      .create({ entityId: checkedNow.id, completedAt: new Date(Date.now() - 20 * 24 * hour) });
+    const lines: object[] = [];
+    const scheduler = startScheduler({
+      db: db(),
+      intervalMs: 60_000,
+      batchSize: 10,
+      retentionDays: 14,
+      log: { info: (details) => lines.push(details), error: () => undefined },
+    });
+    await scheduler.stop();
+    expect(lines).toEqual([{ enqueued: 0, pruned: 1 }]);
+  });
+});
+
 describe('a scheduler stopped during a tick', () => {
   it('finishes that tick and starts no other', async () => {
     const scheduler = startScheduler({
