@@ -222,6 +222,8 @@ describe('a scheduler whose database goes away for a while', () => {
       );
       // Two failed ticks in a row: the first one's failure scheduled the next.
       await until(() => failures.length >= 2);
+      // Each logged with the error that failed it.
+      expect(failures.every((failure) => failure instanceof Error)).toBe(true);
       await admin.query(`ALTER DATABASE ${database} ALLOW_CONNECTIONS true`);
 
       const due = await scheduled();
