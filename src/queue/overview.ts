@@ -13,6 +13,8 @@ const maxWorkers = 200;
  * of the history.
  */
 export async function readOverview(db: Knex): Promise<QueueOverview> {
+  // The minutes before the current one that the throughput lists, and whose finished jobs it reads.
+  const minutesBefore = throughputMinutes - 1;
   const [counted, oldest, minutes, workers] = await Promise.all([
     readJobCounts(db),
     db('processing_jobs')
@@ -43,7 +45,7 @@ export async function readOverview(db: Knex): Promise<QueueOverview> {
                               interval '1 minute') AS minute
          LEFT JOIN finished USING (minute)
         ORDER BY minute`,
-      [throughputMinutes - 1, throughputMinutes - 1],
+      [minutesBefore, minutesBefore],
     ),
     // A job a worker finished keeps its `locked_by`; a cancelled one was ended by an admin, not by the worker.
     db.raw<{ rows: { worker_id: string; running: number; finished: number; last_seen_at: Date }[] }>(
