@@ -253,6 +253,9 @@ describe('budgets over the API', () => {
       const rejected = await api.mutate('jobs.setTypeCost', input);
       expect(rejected.status, JSON.stringify(input)).toBe(400);
       expect(rejected.error?.data.field, JSON.stringify(input)).toBe(field);
+      // A budget that is not there is named.
+      if (input.budget === 'missing')
+        expect(rejected.error?.message).toContain('budget missing does not exist');
     }
   });
 });
