@@ -27,4 +27,14 @@ describe('an observer of the queue', () => {
       stop();
     }
   });
+
+  it('hears nothing once stopped', async () => {
+    const claimed: string[] = [];
+    const stop = observeQueue(db(), { claimed: (jobs) => claimed.push(...jobs.map((job) => job.id)) });
+    stop();
+    const channel = await channelFactory.create();
+    await enqueueJobs(db(), [{ jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id }]);
+    expect(await claimJobs(db(), claimJobsInput.parse({ workerId: 'w' }))).toHaveLength(1);
+    expect(claimed).toEqual([]);
+  });
 });
