@@ -80,7 +80,7 @@ export async function registerRest(
     return sendRestError(
       reply,
       new TRPCError({ code: 'UNAUTHORIZED', message: unauthenticatedMessage }),
-      false,
+      settings.production,
     );
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
