@@ -8,6 +8,10 @@ import type { ClaimedJob, JobType, WorkerApi, WorkerHooks } from './types';
  * room, up to `claimsAhead` at once, so the next batch is on its way before the queue runs dry. An idle worker has
  * one claim waiting (`waitMs`) for all its room, so it sends one request per wait.
  *
+ * Unless the worker fixes its size, the local queue holds what the handlers start in a few claims' round trips at
+ * their recent pace, and never less than a slot's worth each: short jobs get large claims, whose cost per job is a
+ * fraction of small ones', while long jobs are not held back from other workers.
+ *
  * A job waiting in the local queue holds a lease nobody renews: one that cannot start within a third of its lease
  * (its worker's handlers all busy for that long) is released, queued again at once without spending its attempt,
  * for a worker with a free slot to take. It could not start later anyway without risking its lease. The worker
@@ -32,6 +36,12 @@ const maxBatch = 100;
 /** Claims a worker keeps in flight at once. */
 const claimsAhead = 2;
 
+/** The most an adaptive local queue holds: as much as the claims in flight bring. */
+const maxAdaptivePrefetch = claimsAhead * maxBatch;
+
+/** An adaptive local queue covers what the handlers start in this many claims' round trips. */
+const roundTripsAhead = 4;
+
 /** How long `stop()` lets claims in flight respond before cutting them off. */
 const claimSettleMs = 250;
 
@@ -50,8 +60,8 @@ export function createClaimLoop(settings: {
   hooks: WorkerHooks;
   /** Handlers run at once, at most. */
   concurrency: number;
-  /** Claimed jobs kept waiting for a slot, at most. */
-  prefetch: number;
+  /** Claimed jobs kept waiting for a slot, at most; by default as many as the recent pace needs. */
+  prefetch: number | undefined;
   /** Slots taken now: handlers running, and outcomes the API has not taken yet. */
   busy(): number;
   /** Starts a claimed job in a free slot; `leasedAt` is when its lease began, as far as the worker knows. */
@@ -59,11 +69,16 @@ export function createClaimLoop(settings: {
   /** Releases a claimed job unstarted, for another worker to take at once. */
   release(job: ClaimedJob, leasedAt: number): void;
 }): ClaimLoop {
-  const { api, workerId, jobTypes, leaseSeconds, waitMs, hooks, concurrency, prefetch } = settings;
+  const { api, workerId, jobTypes, leaseSeconds, waitMs, hooks, concurrency } = settings;
   const startWithinMs = (leaseSeconds * 1_000) / 3;
-  // Small claims cost nearly as much as large ones: wait until half the local queue has room (all of a slot's
-  // worth without one).
-  const claimFrom = Math.max(1, Math.ceil(prefetch / 2));
+  const starts = createPace();
+  const roundTrip = createSmoothed();
+  const prefetch = () =>
+    settings.prefetch ??
+    Math.min(
+      maxAdaptivePrefetch,
+      Math.max(concurrency, Math.ceil(starts.perMs() * roundTrip.value() * roundTripsAhead)),
+    );
   const cutOff = new AbortController();
   /** Claimed jobs waiting for a slot, highest priority first, in claim order within a priority. */
   let queue: Waiting[] = [];
@@ -79,7 +94,11 @@ export function createClaimLoop(settings: {
   /** Off from a release for lateness until a slot frees. */
   let prefetching = true;
 
-  const room = () => concurrency + (prefetching ? prefetch : 0) - settings.busy() - queue.length - requested;
+  const room = () =>
+    concurrency + (prefetching ? prefetch() : 0) - settings.busy() - queue.length - requested;
+  // Small claims cost nearly as much as large ones: wait until half the local queue has room (all of a slot's
+  // worth without one).
+  const claimFrom = () => Math.max(1, Math.ceil(prefetch() / 2));
 
   const late = (waiting: Waiting, now: number) => now - waiting.leasedAt >= startWithinMs;
 
@@ -107,18 +126,24 @@ export function createClaimLoop(settings: {
     while (queue.length > 0 && settings.busy() < concurrency) {
       const { job, leasedAt } = queue.shift()!;
       if (now - leasedAt >= startWithinMs) settings.release(job, leasedAt);
-      else settings.run(job, leasedAt);
+      else {
+        starts.add(1);
+        settings.run(job, leasedAt);
+      }
     }
   };
 
   const claim = async (limit: number) => {
     try {
+      const sent = Date.now();
       const jobs = await api.jobs.claim.mutate(
         { workerId, jobTypes, limit, leaseSeconds, waitMs },
         { signal: cutOff.signal },
       );
       const leasedAt = Date.now();
       failures = 0;
+      // A claim that found work at once measures the round trip; one that waited for work would overstate it.
+      if (jobs.length === limit) roundTrip.add(leasedAt - sent);
       if (stopping) {
         for (const job of jobs) settings.release(job, leasedAt);
         return;
@@ -146,7 +171,7 @@ export function createClaimLoop(settings: {
   const run = async () => {
     while (!stopping) {
       const wanted = Math.min(room(), maxBatch);
-      if (wanted >= claimFrom && inFlight < claimsAhead) {
+      if (wanted >= claimFrom() && inFlight < claimsAhead) {
         requested += wanted;
         inFlight += 1;
         void claim(wanted);
@@ -184,5 +209,37 @@ export function createClaimLoop(settings: {
       cutOff.abort();
       await loop;
     },
+  };
+}
+
+/** Events per millisecond, from a count that halves every `halfLifeMs`: the recent pace, forgetting the old. */
+function createPace(halfLifeMs = 1_000) {
+  let level = 0;
+  let at = performance.now();
+  const decay = () => {
+    const now = performance.now();
+    level *= 2 ** ((at - now) / halfLifeMs);
+    at = now;
+  };
+  return {
+    add(count: number) {
+      decay();
+      level += count;
+    },
+    perMs() {
+      decay();
+      return (level * Math.LN2) / halfLifeMs;
+    },
+  };
+}
+
+/** A moving average weighing the last figure by `weight`; 0 before the first. */
+function createSmoothed(weight = 0.2) {
+  let average: number | undefined;
+  return {
+    add(figure: number) {
+      average = average === undefined ? figure : average + weight * (figure - average);
+    },
+    value: () => average ?? 0,
   };
 }

@@ -157,7 +157,7 @@ export function createWorker(options: WorkerOptions): Worker {
     waitMs: options.waitMs ?? 30_000,
     hooks,
     concurrency: options.concurrency,
-    prefetch: options.prefetch ?? options.concurrency,
+    prefetch: options.prefetch,
     // Outcomes the API has not taken yet hold their slots: a worker whose calls fail stops claiming more.
     busy: () => running.size + acknowledgements.retrying,
     run,

@@ -46,6 +46,49 @@ describe('a worker claiming ahead', () => {
     expect([...runs.values()]).toEqual(jobs.map(() => 1));
   });
 
+  it('grows its local queue past its slots while short jobs run, in claims of at most a hundred, each job once', async () => {
+    const jobs = await discoveryJobs(600);
+    const claimSizes: number[] = [];
+    const runs = new Map<string, number>();
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 2,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: (job) => {
+          runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
+          return null;
+        },
+      },
+      hooks: { claimed: (claimed) => claimSizes.push(claimed.length) },
+    });
+    worker.start();
+    await until(() => runs.size === jobs.length, 20_000);
+    await worker.stop();
+    // A queue fixed at its slots' size would claim four at most (two running, two waiting).
+    expect(claimSizes[0]).toBe(4);
+    expect(Math.max(...claimSizes)).toBeGreaterThan(4);
+    expect(Math.max(...claimSizes)).toBeLessThanOrEqual(100);
+    expect([...runs.values()].every((count) => count === 1)).toBe(true);
+  });
+
+  it('keeps a fixed local queue when told its size', async () => {
+    const jobs = await discoveryJobs(200);
+    const claimSizes: number[] = [];
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 2,
+      prefetch: 2,
+      waitMs: 200,
+      tasks: { channel_discovery: () => null },
+      hooks: { claimed: (claimed) => claimSizes.push(claimed.length) },
+    });
+    worker.start();
+    await until(() => claimSizes.reduce((sum, size) => sum + size, 0) === jobs.length, 20_000);
+    await worker.stop();
+    expect(Math.max(...claimSizes)).toBe(4);
+  });
+
   it('claims only for free slots with no local queue', async () => {
     await discoveryJobs(6);
     const claimSizes: number[] = [];
