@@ -113,6 +113,8 @@ export function createAcknowledgements(settings: {
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Infinity;
   let completing = 0;
+  /** Pending outcomes whose last call failed; kept as a count since every free slot's check reads it. */
+  let retrying = 0;
 
   const callSignal = () => AbortSignal.any([closing.signal, AbortSignal.timeout(callTimeoutMs)]);
 
@@ -137,6 +139,7 @@ export function createAcknowledgements(settings: {
   /** Ends an item: acknowledged or rejected. */
   const end = (item: Pending) => {
     pending.delete(item.job.id);
+    if (item.failures > 0) retrying -= 1;
     settings.settled(item.job.id);
     changes.notify();
   };
@@ -162,6 +165,7 @@ export function createAcknowledgements(settings: {
     hooks.error?.(asError(error));
     for (const item of items) {
       item.sending = false;
+      if (item.failures === 0) retrying += 1;
       item.failures += 1;
       item.unsure = true;
       item.dueAt = Date.now() + (afterMs ?? backoffMs(item.failures));
@@ -384,9 +388,7 @@ export function createAcknowledgements(settings: {
       return true;
     },
     get retrying() {
-      let count = 0;
-      for (const item of pending.values()) if (item.failures > 0) count += 1;
-      return count;
+      return retrying;
     },
     async drain(deadline) {
       while (pending.size > 0 && Date.now() < deadline) await changes.next(deadline - Date.now());

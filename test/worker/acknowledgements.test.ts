@@ -151,6 +151,29 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
     expect(seen.leaseLost).toEqual([]);
   }, 60_000);
 
+  it('claims no more jobs while its completions fail: each outcome the API has not taken holds its slot', async () => {
+    const jobs = await discoveryJobs(40, 1);
+    proxy = await startFaultyProxy(api.url);
+    let failing = true;
+    proxy.decide = (request) =>
+      failing && jobIdsOf(request, 'jobs.completeMany').length > 0 ? 'unavailable' : 'pass';
+    const { worker, runs, seen } = observedWorker(proxy.url, () => null, { concurrency: 2, prefetch: 0 });
+    const refusals = () => proxy!.requests.filter((request) => request.fault === 'unavailable').length;
+    worker.start();
+    await until(() => refusals() >= 2);
+    const ranWhileFailing = runs.size;
+    // The next try, a second later as retry-after says, fails too; nothing was claimed in between.
+    const before = refusals();
+    await until(() => refusals() > before);
+    expect(runs.size).toBe(ranWhileFailing);
+    expect(ranWhileFailing).toBeLessThan(jobs.length);
+    failing = false;
+    await until(() => everyJob(ids(jobs), 'completed'), 20_000);
+    await worker.stop();
+    expect(seen.completed.sort()).toEqual(ids(jobs));
+    expect(new Set(runs.values())).toEqual(new Set([1]));
+  }, 30_000);
+
   it('renews the leases of results it cannot deliver yet, so another worker takes none of their jobs meanwhile', async () => {
     const jobs = await discoveryJobs(5, 1);
     proxy = await startFaultyProxy(api.url);
