@@ -12,9 +12,9 @@ import { JobWakeups } from './queue/wakeups';
 import { registerAdmin } from './http/admin';
 import { registerDocs } from './http/docs';
 import { createApiMetrics, type MetricsOptions } from './http/metrics';
+import { openApiDocument, restPrefix } from './http/openapi';
 import { RequestLog } from './http/request-log';
 import { registerRest, sendRestError } from './http/rest-endpoint';
-import { restPrefix } from './http/rest-routes';
 import { traceRequests } from './http/tracing';
 import { registerTRPC, sendTRPCError } from './http/trpc-endpoint';
 
@@ -117,12 +117,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   // Each API in its own scope: tRPC reads bodies as text itself, REST routes take Fastify's parsed JSON.
+  const document = openApiDocument();
   await app.register(async (scope) =>
     registerTRPC(scope, '/trpc', settings, options.maxBatchCalls ?? defaultMaxBatchCalls),
   );
-  await app.register(async (scope) => registerRest(scope, restPrefix, settings));
-  // The document is generated for its first reader, not at start (see registerDocs).
-  await registerDocs(app, async () => (await import('./http/openapi.js')).openApiDocument());
+  await app.register(async (scope) => registerRest(scope, restPrefix, settings, document));
+  await registerDocs(app, document);
   await registerAdmin(app, { tokens: options.tokens });
 
   return app;

@@ -1,5 +1,5 @@
 import type { FastifyServerOptions } from 'fastify';
-import { restPrefix } from './http/rest-routes';
+import { restPrefix } from './http/openapi';
 import { buildApp } from './app';
 import {
   apiTokens,

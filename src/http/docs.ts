@@ -25,44 +25,22 @@ export const docsContentSecurityPolicy = {
   'object-src': ["'none'"],
 };
 
-/**
- * Serves the OpenAPI document at `/openapi.json` and an interactive reference (Swagger UI) at `/docs`. The document
- * is built on the first request for either: generating it loads the generator and allocates a great deal, which a
- * server nobody reads the reference of should not carry.
- */
-export async function registerDocs(
-  app: FastifyInstance,
-  loadDocument: () => Promise<OpenAPIObject>,
-): Promise<void> {
-  // The plugin takes its document when registered and hands out that object; it is filled in place once built.
-  const document = {} as OpenAPIObject;
-  let built: Promise<void> | undefined;
-  await app.register(async (scope) => {
-    scope.addHook('onRequest', async () => {
-      built ??= loadDocument().then(
-        (loaded) => void Object.assign(document, loaded),
-        (error: unknown) => {
-          built = undefined;
-          throw error;
-        },
-      );
-      await built;
-    });
-    // The same document; the generator and the plugin type OpenAPI with different libraries.
-    const specification = { document: document as unknown as StaticDocumentSpec['document'] };
-    await scope.register(swagger, { mode: 'static', specification });
-    await scope.register(swaggerUi, {
-      routePrefix: '/docs',
-      staticCSP: docsContentSecurityPolicy,
-      // The token a reader authorizes with lives as long as the page: none is written to the browser's storage.
-      // The document is not sent to an outside validator either.
-      uiConfig: {
-        persistAuthorization: false,
-        displayOperationId: true,
-        tryItOutEnabled: true,
-        validatorUrl: null,
-      },
-    });
-    scope.get('/openapi.json', { schema: { hide: true } }, async () => document);
+/** Serves the OpenAPI document at `/openapi.json` and an interactive reference (Swagger UI) at `/docs`. */
+export async function registerDocs(app: FastifyInstance, document: OpenAPIObject): Promise<void> {
+  // The same document; the generator and the plugin type OpenAPI with different libraries.
+  const specification = { document: document as unknown as StaticDocumentSpec['document'] };
+  await app.register(swagger, { mode: 'static', specification });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: docsContentSecurityPolicy,
+    // The token a reader authorizes with lives as long as the page: none is written to the browser's storage.
+    // The document is not sent to an outside validator either.
+    uiConfig: {
+      persistAuthorization: false,
+      displayOperationId: true,
+      tryItOutEnabled: true,
+      validatorUrl: null,
+    },
   });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => document);
 }

@@ -7,9 +7,9 @@ import { type ProcedureEntry, restProcedures } from './procedures';
 import { bodyLimitBytes } from '../api/raw-input';
 import { appRouter } from '../api/router';
 import { enqueueJob, jobTypeEntity } from '../schemas/processing-job';
-import { restPrefix } from './rest-routes';
 
-export { restPrefix };
+/** Where the REST routes of the procedures are served. */
+export const restPrefix = '/api';
 
 type PathItem = NonNullable<OpenAPIObject['paths']>[string];
 type Operation = NonNullable<PathItem['get']>;

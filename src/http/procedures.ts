@@ -3,7 +3,6 @@ import type { z } from 'zod';
 import type { Access } from '../api/access';
 import { appRouter } from '../api/router';
 import type { ApiMeta } from '../api/trpc';
-import { procedureRecord } from './rest-routes';
 
 /** What the OpenAPI document and its tests need of one procedure with a REST route. */
 export interface ProcedureEntry {
@@ -17,21 +16,30 @@ export interface ProcedureEntry {
   output: z.ZodType;
 }
 
+/** A router holds its sub-routers and procedures by name, beside `_def` and `createCaller`. */
+function procedureRecord(router: object, prefix = ''): OpenApiProcedureRecord {
+  const record: OpenApiProcedureRecord = {};
+  for (const [key, value] of Object.entries(router)) {
+    if (key === '_def' || key === 'createCaller') continue;
+    if (typeof value === 'function') record[`${prefix}${key}`] = value as OpenApiProcedureRecord[string];
+    else if (typeof value === 'object' && value !== null)
+      Object.assign(record, procedureRecord(value as object, `${prefix}${key}.`));
+  }
+  return record;
+}
+
 /** The router's procedures with a REST route, by dotted name, as trpc-to-openapi reads them. */
 export const restProcedures: ReadonlyMap<string, ProcedureEntry> = (() => {
   const table = new Map<string, ProcedureEntry>();
-  forEachOpenApiProcedure<ApiMeta>(
-    procedureRecord(appRouter) as OpenApiProcedureRecord,
-    ({ path, type, procedure, meta }) => {
-      const { inputParser, outputParser } = getInputOutputParsers(procedure);
-      table.set(path, {
-        type,
-        route: meta.openapi,
-        access: meta.access,
-        input: inputParser as unknown as ProcedureEntry['input'],
-        output: outputParser as unknown as z.ZodType,
-      });
-    },
-  );
+  forEachOpenApiProcedure<ApiMeta>(procedureRecord(appRouter), ({ path, type, procedure, meta }) => {
+    const { inputParser, outputParser } = getInputOutputParsers(procedure);
+    table.set(path, {
+      type,
+      route: meta.openapi,
+      access: meta.access,
+      input: inputParser as unknown as ProcedureEntry['input'],
+      output: outputParser as unknown as z.ZodType,
+    });
+  });
   return table;
 })();

@@ -6,9 +6,14 @@ import { type ContextSettings, contextFor, disconnectSignal } from '../api/conte
 import { fromFrameworkError } from '../api/error-mapping';
 import { describeError, type RestErrorBody, retryAfterSeconds } from '../api/error-shape';
 import { appRouter } from '../api/router';
-import { type QueryValueKind, restOperations } from './rest-routes';
+import type { OpenAPIObject } from 'trpc-to-openapi';
 
 type Input = Record<string, unknown>;
+type Schema = { type?: string; anyOf?: Schema[] };
+interface Operation {
+  operationId: string;
+  parameters?: { name: string; in: string; schema?: Schema }[];
+}
 
 /** An error in the REST shape, `{ code, message, field, issues }`, with its status, and `retry-after` on a 503. */
 export function sendRestError(reply: FastifyReply, error: TRPCError, production: boolean): FastifyReply {
@@ -20,20 +25,25 @@ export function sendRestError(reply: FastifyReply, error: TRPCError, production:
 
 const badRequest = (message: string) => new TRPCError({ code: 'BAD_REQUEST', message });
 
+/** The JSON type a parameter's schema gives its values, under a nullable's `anyOf`. */
+const typeOf = (schema: Schema | undefined): string | undefined =>
+  schema?.type ?? schema?.anyOf?.find((branch) => branch.type !== 'null')?.type;
+
 /**
  * Query strings carry text; the document says what each parameter is. Repeated or single values of an array
  * become an array, and numbers their values; anything else is left for zod to judge.
  */
-function queryInput(
-  query: Record<string, string | string[]>,
-  kinds: ReadonlyMap<string, QueryValueKind>,
-): Input {
+function queryInput(query: Record<string, string | string[]>, types: Map<string, string | undefined>): Input {
   // Without a prototype, a `__proto__` parameter is a plain key, which the procedures' input check rejects by name.
   const input = Object.create(null) as Input;
   for (const [key, value] of Object.entries(query)) {
-    const kind = kinds.get(key);
-    if (kind === 'array') input[key] = Array.isArray(value) ? value : [value];
-    else if (typeof value === 'string' && kind === 'number' && /^-?\d+(\.\d+)?$/.test(value))
+    const type = types.get(key);
+    if (type === 'array') input[key] = Array.isArray(value) ? value : [value];
+    else if (
+      typeof value === 'string' &&
+      (type === 'number' || type === 'integer') &&
+      /^-?\d+(\.\d+)?$/.test(value)
+    )
       input[key] = Number(value);
     else input[key] = value;
   }
@@ -55,7 +65,7 @@ function bodyInput(body: unknown, params: Record<string, string>): Input {
 type Call = (input: Input) => Promise<unknown>;
 
 /**
- * Serves every operation the OpenAPI document describes at `<prefix><path>` as plain Fastify routes, each calling its
+ * Serves every operation of the OpenAPI document at `<prefix><path>` as plain Fastify routes, each calling its
  * procedure through the router's public caller: same input schema, auth, services and response schema as over
  * tRPC. Responses are plain JSON (dates as ISO strings); errors are `{ code, message, field, issues }`.
  */
@@ -63,6 +73,7 @@ export async function registerRest(
   app: FastifyInstance,
   prefix: string,
   settings: ContextSettings,
+  document: OpenAPIObject,
 ): Promise<void> {
   app.addHook('onRequest', async (request, reply) => {
     if (authenticated(request.headers.authorization, settings.tokens)) return;
@@ -95,31 +106,35 @@ export async function registerRest(
   );
 
   const createCaller = appRouter.createCaller;
-  for (const { name: dotted, method, path, queryKinds } of restOperations(appRouter)) {
-    const [namespace, name] = dotted.split('.') as [string, string];
-    const readsQuery = method === 'get' || method === 'delete';
-    app.route<{ Params: Record<string, string>; Querystring: Record<string, string | string[]> }>({
-      method: method.toUpperCase() as 'GET',
-      url: `${prefix}${path.replace(/\{(\w+)\}/g, ':$1')}`,
-      handler: async (request, reply) => {
-        try {
-          const input = {
-            ...(readsQuery ? queryInput(request.query, queryKinds) : bodyInput(request.body, request.params)),
-            ...request.params,
-          };
-          const caller = createCaller(contextFor(request, settings), { signal: disconnectSignal(reply) });
-          const procedures = caller[namespace as keyof typeof caller] as unknown as Record<string, Call>;
-          return await procedures[name]!(input);
-        } catch (thrown) {
-          const error =
-            thrown instanceof TRPCError
-              ? thrown
-              : new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: thrown });
-          if (error.code === 'INTERNAL_SERVER_ERROR')
-            request.log.error({ err: error.cause ?? error }, 'procedure failed');
-          return sendRestError(reply, error, settings.production);
-        }
-      },
-    });
+  for (const [path, item] of Object.entries(document.paths ?? {})) {
+    for (const [method, operation] of Object.entries(item as Record<string, Operation>)) {
+      // The generator names each operation after its procedure: `videos-list` is `videos.list`.
+      const [namespace, name] = operation.operationId.split('-') as [string, string];
+      const types = new Map((operation.parameters ?? []).map((p) => [p.name, typeOf(p.schema)]));
+      const readsQuery = method === 'get' || method === 'delete';
+      app.route<{ Params: Record<string, string>; Querystring: Record<string, string | string[]> }>({
+        method: method.toUpperCase() as 'GET',
+        url: `${prefix}${path.replace(/\{(\w+)\}/g, ':$1')}`,
+        handler: async (request, reply) => {
+          try {
+            const input = {
+              ...(readsQuery ? queryInput(request.query, types) : bodyInput(request.body, request.params)),
+              ...request.params,
+            };
+            const caller = createCaller(contextFor(request, settings), { signal: disconnectSignal(reply) });
+            const procedures = caller[namespace as keyof typeof caller] as unknown as Record<string, Call>;
+            return await procedures[name]!(input);
+          } catch (thrown) {
+            const error =
+              thrown instanceof TRPCError
+                ? thrown
+                : new TRPCError({ code: 'INTERNAL_SERVER_ERROR', cause: thrown });
+            if (error.code === 'INTERNAL_SERVER_ERROR')
+              request.log.error({ err: error.cause ?? error }, 'procedure failed');
+            return sendRestError(reply, error, settings.production);
+          }
+        },
+      });
+    }
   }
 }
