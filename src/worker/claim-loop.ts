@@ -39,8 +39,12 @@ const claimsAhead = 2;
 /** The most an adaptive local queue holds: as much as the claims in flight bring. */
 const maxAdaptivePrefetch = claimsAhead * maxBatch;
 
-/** An adaptive local queue covers what the handlers start in this many claims' round trips. */
+/**
+ * An adaptive local queue covers what the handlers start in this many claims' round trips, and in `aheadMs` at
+ * least: a queue sized by round trips alone settles on small claims, whose round trips are short.
+ */
 const roundTripsAhead = 4;
+const aheadMs = 100;
 
 /** How long `stop()` lets claims in flight respond before cutting them off. */
 const claimSettleMs = 250;
@@ -77,7 +81,10 @@ export function createClaimLoop(settings: {
     settings.prefetch ??
     Math.min(
       maxAdaptivePrefetch,
-      Math.max(concurrency, Math.ceil(starts.perMs() * roundTrip.value() * roundTripsAhead)),
+      Math.max(
+        concurrency,
+        Math.ceil(starts.perMs() * Math.max(aheadMs, roundTrip.value() * roundTripsAhead)),
+      ),
     );
   const cutOff = new AbortController();
   /** Claimed jobs waiting for a slot, highest priority first, in claim order within a priority. */

@@ -124,8 +124,8 @@ export interface WorkerOptions {
    * Claimed jobs kept waiting for a free slot, at most, so a slot that frees starts its next job without a round
    * trip; claims go out ahead, as this local queue empties. A job that waits a third of its lease without a free
    * slot is released for another worker. By default it follows the pace: what the handlers start in four claims'
-   * round trips, at least `concurrency` and at most 200, so short jobs come in large claims; a number fixes it, and
-   * 0 claims only for free slots.
+   * round trips or 100 ms, whichever is longer, at least `concurrency` and at most 200, so short jobs come in large
+   * claims; a number fixes it, and 0 claims only for free slots.
    */
   prefetch?: number;
   tasks: Tasks;

@@ -28,7 +28,8 @@ describe('a worker claiming ahead', () => {
           runs.set(job.id, (runs.get(job.id) ?? 0) + 1);
           running += 1;
           most = Math.max(most, running);
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          // Long enough that the pace never asks for more than a slot's worth waiting (20 starts a second).
+          await new Promise((resolve) => setTimeout(resolve, 150));
           running -= 1;
           return null;
         },
