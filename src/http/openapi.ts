@@ -241,7 +241,9 @@ function complete(
   method: string,
   path: string,
 ): void {
-  const responses: Responses = { 200: operation.responses?.[200] };
+  // A create answers 201 Created: the generator says 200 for every success.
+  const success = name.endsWith('.create') ? 201 : 200;
+  const responses: Responses = { [success]: operation.responses?.[200] };
   for (const rejection of rejections) {
     if (rejection.applies(entry, method, path))
       responses[rejection.status] = { $ref: `#/components/responses/${rejection.name}` };
@@ -252,10 +254,10 @@ function complete(
     Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b)),
   ) as Responses;
 
-  const success = (
-    operation.responses?.[200] as { content?: Record<string, { schema?: Schema }> } | undefined
+  const responseSchema = (
+    operation.responses?.[success] as { content?: Record<string, { schema?: Schema }> } | undefined
   )?.content?.['application/json']?.schema;
-  describeRules(entry.output, success);
+  describeRules(entry.output, responseSchema);
 
   const input = entry.input instanceof z.ZodOptional ? entry.input.unwrap() : entry.input;
   const shape = input.shape as Record<string, z.ZodType>;

@@ -13,6 +13,7 @@ type Schema = { type?: string; anyOf?: Schema[] };
 interface Operation {
   operationId: string;
   parameters?: { name: string; in: string; schema?: Schema }[];
+  responses?: Record<string, unknown>;
 }
 
 /** An error in the REST shape, `{ code, message, field, issues }`, with its status, and `retry-after` on a 503. */
@@ -112,6 +113,10 @@ export async function registerRest(
       const [namespace, name] = operation.operationId.split('-') as [string, string];
       const types = new Map((operation.parameters ?? []).map((p) => [p.name, typeOf(p.schema)]));
       const readsQuery = method === 'get' || method === 'delete';
+      // The document's success status (201 for a create), so the two cannot differ.
+      const success = Number(
+        Object.keys(operation.responses ?? {}).find((status) => status.startsWith('2')) ?? 200,
+      );
       app.route<{ Params: Record<string, string>; Querystring: Record<string, string | string[]> }>({
         method: method.toUpperCase() as 'GET',
         url: `${prefix}${path.replace(/\{(\w+)\}/g, ':$1')}`,
@@ -123,7 +128,8 @@ export async function registerRest(
             };
             const caller = createCaller(contextFor(request, settings), { signal: disconnectSignal(reply) });
             const procedures = caller[namespace as keyof typeof caller] as unknown as Record<string, Call>;
-            return await procedures[name]!(input);
+            const response = await procedures[name]!(input);
+            return reply.code(success).send(response);
           } catch (thrown) {
             const error =
               thrown instanceof TRPCError

@@ -397,11 +397,14 @@ describe('the OpenAPI document', () => {
     }
   });
 
-  it('documents on every operation 400, 401, 500 and 503 with Retry-After; 404 where the path names a row; 409, 413 and 415 on every write; 403 where a role may not call it', () => {
+  it('documents 201 on every create and 200 on every other operation; 400, 401, 500 and 503 with Retry-After on all; 404 where the path names a row; 409, 413 and 415 on every write; 403 where a role may not call it', () => {
     const has = (status: number) => (operation: Record<string, unknown>) =>
       status in (operation.responses as Record<string, unknown>);
-    for (const status of [200, 400, 401, 500, 503])
-      expect(operationsWith((o) => !has(status)(o))).toEqual([]);
+    const creates = operationsWith(has(201));
+    expect(creates.sort()).toEqual(['POST /channels', 'POST /sessions', 'POST /transcripts', 'POST /videos']);
+    expect(operationsWith((o) => !has(200)(o) && !has(201)(o))).toEqual([]);
+    expect(operationsWith((o) => has(200)(o) && has(201)(o))).toEqual([]);
+    for (const status of [400, 401, 500, 503]) expect(operationsWith((o) => !has(status)(o))).toEqual([]);
     expect(
       operationsWith((o, method) => method !== 'get' && !(has(409)(o) && has(413)(o) && has(415)(o))),
     ).toEqual([]);

@@ -13,10 +13,10 @@ const secured = useApi({ apiToken: token, production: true, perTest: true });
 const http = () => request(api.app.server);
 
 describe('REST routes', () => {
-  it('create, read (by id and by YouTube id), list, change and delete a channel as plain JSON', async () => {
+  it('create (201), read (by id and by YouTube id), list, change and delete a channel as plain JSON', async () => {
     const input = channelFactory.build();
     const created = await http().post('/api/channels').send(input);
-    expect(created.status).toBe(200);
+    expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ name: input.name, youtubeChannelId: input.youtubeChannelId });
     expect(created.body.createdAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const id: string = created.body.id;

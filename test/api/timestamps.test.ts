@@ -42,7 +42,7 @@ async function createOnBoth(overrides: Record<string, unknown>) {
 async function expectAccepted(overrides: Record<string, unknown>) {
   const { trpc, rest } = await createOnBoth(overrides);
   expect(trpc.status, trpc.message).toBe(200);
-  expect(rest.status, rest.message).toBe(200);
+  expect(rest.status, rest.message).toBe(201);
 }
 
 async function expectRejected(overrides: Record<string, unknown>, field: string, message: RegExp) {
