@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asError, backoffMs, judge } from './calls';
+import { createPace, createSmoothed } from './pace';
 import type { ClaimedJob, JobType, WorkerApi, WorkerHooks } from './types';
 
 /**
@@ -216,37 +217,5 @@ export function createClaimLoop(settings: {
       cutOff.abort();
       await loop;
     },
-  };
-}
-
-/** Events per millisecond, from a count that halves every `halfLifeMs`: the recent pace, forgetting the old. */
-function createPace(halfLifeMs = 1_000) {
-  let level = 0;
-  let at = performance.now();
-  const decay = () => {
-    const now = performance.now();
-    level *= 2 ** ((at - now) / halfLifeMs);
-    at = now;
-  };
-  return {
-    add(count: number) {
-      decay();
-      level += count;
-    },
-    perMs() {
-      decay();
-      return (level * Math.LN2) / halfLifeMs;
-    },
-  };
-}
-
-/** A moving average weighing the last figure by `weight`; 0 before the first. */
-function createSmoothed(weight = 0.2) {
-  let average: number | undefined;
-  return {
-    add(figure: number) {
-      average = average === undefined ? figure : average + weight * (figure - average);
-    },
-    value: () => average ?? 0,
   };
 }
