@@ -1,9 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createWorker } from '../../src/client';
+import { type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, jobRows, useWorkerApi } from '../support/worker-api';
 
 const api = useWorkerApi();
+let proxy: FaultyProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
+
+const claimsOf = (faulty: FaultyProxy) =>
+  faulty.requests.filter((request) => request.calls.some((call) => call.procedure === 'jobs.claim'));
 
 /** A handler's work that lasts until the test lets it end. */
 function gate() {
@@ -200,5 +209,50 @@ describe('a worker claiming ahead', () => {
     for (const row of await jobRows(released)) {
       expect(row).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
     }
+  });
+
+  it('claims again only when the Retry-After of a refused claim says, reporting the error, then runs the job', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    let refused = 0;
+    proxy.decide = (request) =>
+      request.calls.some((call) => call.procedure === 'jobs.claim') && refused++ < 2 ? 'unavailable' : 'pass';
+    const errors: Error[] = [];
+    const ran: string[] = [];
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 200,
+      tasks: { channel_discovery: (claimed) => (ran.push(claimed.id), null) },
+      hooks: { error: (error) => errors.push(error) },
+    });
+    worker.start();
+    await until(() => ran.length === 1, 10_000);
+    await worker.stop();
+    const [first, second, third] = claimsOf(proxy);
+    // Retry-After is one second: each claim after a refused one waits that long.
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(1_000);
+    expect(third!.at - second!.at).toBeGreaterThanOrEqual(1_000);
+    expect(errors).toHaveLength(2);
+    expect(ran).toEqual([job!.id]);
+  });
+
+  it('stops at once while it waits to claim again after a refused claim', async () => {
+    proxy = await startFaultyProxy(api.url);
+    proxy.decide = () => 'unavailable';
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 200,
+      tasks: { channel_discovery: () => null },
+      hooks: { error: () => undefined },
+    });
+    worker.start();
+    await until(() => claimsOf(proxy!).length === 1);
+    const stopping = performance.now();
+    await worker.stop();
+    // The wait after the refusal is a second; stopping cuts it short.
+    expect(performance.now() - stopping).toBeLessThan(700);
+    expect(claimsOf(proxy)).toHaveLength(1);
   });
 });
