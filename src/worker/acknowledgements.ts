@@ -366,6 +366,8 @@ export function createAcknowledgements(settings: {
   return {
     add(job, outcome, startedAt) {
       const now = Date.now();
+      // The same job claimed again after its lease ran out: the outcome that failed to reach the API is replaced.
+      if ((pending.get(job.id)?.failures ?? 0) > 0) retrying -= 1;
       pending.set(job.id, {
         job,
         outcome,
@@ -396,6 +398,7 @@ export function createAcknowledgements(settings: {
       closing.abort();
       clearTimeout(timer);
       pending.clear();
+      retrying = 0;
       return left;
     },
   };

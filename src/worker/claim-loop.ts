@@ -10,7 +10,7 @@ import type { ClaimedJob, JobType, WorkerApi, WorkerHooks } from './types';
  * one claim waiting (`waitMs`) for all its room, so it sends one request per wait.
  *
  * Unless the worker fixes its size, the local queue holds what the handlers start in a few claims' round trips at
- * their recent pace, and never less than a slot's worth each: short jobs get large claims, whose cost per job is a
+ * their recent pace while claims come back full, and never less than a slot's worth each: short jobs get large claims, whose cost per job is a
  * fraction of small ones', while long jobs are not held back from other workers.
  *
  * A job waiting in the local queue holds a lease nobody renews: one that cannot start within a third of its lease
@@ -46,6 +46,8 @@ const maxAdaptivePrefetch = claimsAhead * maxBatch;
  */
 const roundTripsAhead = 4;
 const aheadMs = 100;
+/** The longest round trip a claim is counted as taking. */
+const maxRoundTripMs = 1_000;
 
 /** How long `stop()` lets claims in flight respond before cutting them off. */
 const claimSettleMs = 250;
@@ -78,15 +80,22 @@ export function createClaimLoop(settings: {
   const startWithinMs = (leaseSeconds * 1_000) / 3;
   const starts = createPace();
   const roundTrip = createSmoothed();
+  /**
+   * The last claim brought all it asked for: work is waiting. Only then does the queue grow with the pace, so a
+   * worker whose queue ran dry waits for work with a slot's worth asked for, not the size of a past burst.
+   */
+  let saturated = false;
   const prefetch = () =>
     settings.prefetch ??
-    Math.min(
-      maxAdaptivePrefetch,
-      Math.max(
-        concurrency,
-        Math.ceil(starts.perMs() * Math.max(aheadMs, roundTrip.value() * roundTripsAhead)),
-      ),
-    );
+    (saturated
+      ? Math.max(
+          concurrency,
+          Math.min(
+            maxAdaptivePrefetch,
+            Math.ceil(starts.perMs() * Math.max(aheadMs, roundTrip.value() * roundTripsAhead)),
+          ),
+        )
+      : concurrency);
   const cutOff = new AbortController();
   /** Claimed jobs waiting for a slot, highest priority first, in claim order within a priority. */
   let queue: Waiting[] = [];
@@ -143,7 +152,8 @@ export function createClaimLoop(settings: {
 
   const claim = async (limit: number) => {
     try {
-      const sent = Date.now();
+      const sent = performance.now();
+      const expectedWork = saturated;
       const jobs = await api.jobs.claim.mutate(
         { workerId, jobTypes, limit, leaseSeconds, waitMs },
         { signal: cutOff.signal },
@@ -151,7 +161,11 @@ export function createClaimLoop(settings: {
       const leasedAt = Date.now();
       failures = 0;
       // A claim that found work at once measures the round trip; one that waited for work would overstate it.
-      if (jobs.length === limit) roundTrip.add(leasedAt - sent);
+      // A claim sent while work was waiting measures the round trip; one that may have waited for work would
+      // overstate it. Capped, so one slow response cannot hold the queue large for long.
+      if (expectedWork && jobs.length === limit)
+        roundTrip.add(Math.min(maxRoundTripMs, performance.now() - sent));
+      saturated = jobs.length === limit;
       if (stopping) {
         for (const job of jobs) settings.release(job, leasedAt);
         return;

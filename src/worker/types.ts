@@ -123,9 +123,10 @@ export interface WorkerOptions {
   /**
    * Claimed jobs kept waiting for a free slot, at most, so a slot that frees starts its next job without a round
    * trip; claims go out ahead, as this local queue empties. A job that waits a third of its lease without a free
-   * slot is released for another worker. By default it follows the pace: what the handlers start in four claims'
-   * round trips or 100 ms, whichever is longer, at least `concurrency` and at most 200, so short jobs come in large
-   * claims; a number fixes it, and 0 claims only for free slots.
+   * slot is released for another worker. By default it follows the pace while claims come back full: what the
+   * handlers start in four claims' round trips or 100 ms, whichever is longer, at least `concurrency`, otherwise at
+   * most 200, so short jobs come in large claims; `concurrency` once a claim comes back short. A number fixes it,
+   * and 0 claims only for free slots.
    */
   prefetch?: number;
   tasks: Tasks;
