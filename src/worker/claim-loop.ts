@@ -10,8 +10,8 @@ import type { ClaimedJob, JobType, WorkerApi, WorkerHooks } from './types';
  * one claim waiting (`waitMs`) for all its room, so it sends one request per wait.
  *
  * Unless the worker fixes its size, the local queue holds what the handlers start in a few claims' round trips at
- * their recent pace while claims come back full, and never less than a slot's worth each: short jobs get large claims, whose cost per job is a
- * fraction of small ones', while long jobs are not held back from other workers.
+ * their recent pace while claims come back full, and never less than a slot's worth each: short jobs get large
+ * claims, whose cost per job is a fraction of small ones', while long jobs are not held back from other workers.
  *
  * A job waiting in the local queue holds a lease nobody renews: one that cannot start within a third of its lease
  * (its worker's handlers all busy for that long) is released, queued again at once without spending its attempt,
@@ -160,7 +160,6 @@ export function createClaimLoop(settings: {
       );
       const leasedAt = Date.now();
       failures = 0;
-      // A claim that found work at once measures the round trip; one that waited for work would overstate it.
       // A claim sent while work was waiting measures the round trip; one that may have waited for work would
       // overstate it. Capped, so one slow response cannot hold the queue large for long.
       if (expectedWork && jobs.length === limit)
