@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
 import request from 'supertest';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connect } from '../../src/db/connect';
 import { channelFactory, processingSessionFactory, videoFactory } from '../../dev/factories';
 import { changeBulk, previewBulk } from '../../src/queue/bulk';
@@ -116,6 +116,17 @@ async function sweep(
   return results;
 }
 
+/** Waits until a statement of the database's that starts with `statement` waits for a lock another holds. */
+const blockedOn = (statement: string) =>
+  until(
+    async () =>
+      (await db()('pg_stat_activity')
+        .where('wait_event_type', 'Lock')
+        .whereRaw('datname = current_database()')
+        .whereLike('query', `${statement}%`)
+        .first('pid')) !== undefined,
+  );
+
 describe('a bulk preview', () => {
   it('counts exactly the jobs a retry with the same filter then changes, by type, session, error text and creation time', async () => {
     const session = await processingSessionFactory.trait('running').create();
@@ -194,6 +205,17 @@ describe('a bulk preview', () => {
     expect(previewed.count).toBe(4);
     expect(previewed.sample.map((job) => job.id)).toEqual(newest.map((job) => job.id));
     expect((await preview('retry', { sampleSize: 0 })).sample).toEqual([]);
+  });
+
+  it('takes a job created at the instant createdAfter names, and leaves one created at createdBefore out', async () => {
+    const [job] = await failedJobs(1);
+    const instant = new Date('2026-11-30T08:00:00.123Z');
+    await db()('processing_jobs').where('id', job!.id).update({ created_at: instant });
+    expect(await preview('retry', { createdAfter: instant })).toMatchObject({ count: 1 });
+    expect(await preview('retry', { createdBefore: instant })).toMatchObject({ count: 0 });
+    expect(await preview('retry', { createdBefore: new Date(instant.getTime() + 1) })).toMatchObject({
+      count: 1,
+    });
   });
 });
 
@@ -319,14 +341,7 @@ describe('a bulk retry', () => {
         [raced!.entityId],
       );
       const retried = retry();
-      await until(
-        async () =>
-          (await db()('pg_stat_activity')
-            .where('wait_event_type', 'Lock')
-            .whereRaw('datname = current_database()')
-            .whereLike('query', 'update "processing_jobs"%')
-            .first('pid')) !== undefined,
-      );
+      await blockedOn('update "processing_jobs"');
       await enqueuer.commit();
       expect(await retried).toEqual({ changed: 2, nextCursor: null });
     } finally {
@@ -337,6 +352,131 @@ describe('a bulk retry', () => {
       [others[0]!.id]: 'queued',
       [others[1]!.id]: 'queued',
     });
+  });
+
+  it('skips a failed job whose entity has an older running job, and one of a failed session', async () => {
+    const [retried] = await failedJobs(1);
+    const [withRunning] = await failedJobs(1);
+    const session = await processingSessionFactory.trait('running').create();
+    const [ofFailedSession] = await failedJobs(1, { sessionId: session.id });
+    await transitionSession(db(), session.id, 'fail');
+    const [running] = await enqueueJobs(db(), [
+      { jobType: withRunning!.jobType, entityType: withRunning!.entityType, entityId: withRunning!.entityId },
+    ]);
+    expect((await claimAll()).map((job) => job.id)).toEqual([running!.id]);
+    await db()('processing_jobs')
+      .where('id', running!.id)
+      .update({ created_at: db().raw("created_at - interval '1 hour'") });
+
+    expect(await retry()).toEqual({ changed: 1, nextCursor: null });
+    expect(await statusOf([retried!.id, withRunning!.id, ofFailedSession!.id])).toEqual({
+      [retried!.id]: 'queued',
+      [withRunning!.id]: 'failed',
+      [ofFailedSession!.id]: 'failed',
+    });
+  });
+
+  it('gives each job a fresh set of attempts, as a retry of one job does', async () => {
+    const video = await videoFactory.create();
+    const [job] = await enqueueJobs(db(), [
+      { jobType: 'transcript_extraction', entityType: 'video', entityId: video.id, maxAttempts: 2 },
+    ]);
+    const failOnce = async (retryable: boolean) => {
+      const [claimed] = await claimAll();
+      await failJob(
+        db(),
+        failJobInput.parse({ id: claimed!.id, leaseToken: claimed!.leaseToken, error: 'flaky', retryable }),
+      );
+      return claimed!;
+    };
+    await failOnce(false);
+    expect(await retry()).toEqual({ changed: 1, nextCursor: null });
+    expect((await failOnce(true)).attempts).toBe(1);
+    expect(await statusOf([job!.id])).toEqual({ [job!.id]: 'queued' });
+  });
+
+  describe('whose write fails', () => {
+    /**
+     * Makes the batch's write of jobs fail its first `times` tries with `constraint`'s error, as a commit of
+     * another writer would; a sequence counts the tries, since it is not rolled back with them.
+     */
+    async function failWrites(times: number, error: { code: string; constraint: string }): Promise<void> {
+      await db().raw(`
+        CREATE SEQUENCE job_write_tries;
+        CREATE FUNCTION fail_job_writes() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF nextval('job_write_tries') <= ${times} THEN
+            RAISE EXCEPTION 'the write lost to another writer'
+              USING ERRCODE = '${error.code}', CONSTRAINT = '${error.constraint}';
+          END IF;
+          RETURN NULL;
+        END $$;
+        CREATE TRIGGER fail_job_writes BEFORE UPDATE ON processing_jobs
+          FOR EACH STATEMENT EXECUTE FUNCTION fail_job_writes();`);
+    }
+    const tries = async () =>
+      Number((await db().raw('SELECT last_value FROM job_write_tries')).rows[0].last_value);
+    const lostToAnEnqueue = { code: '23505', constraint: 'processing_jobs_one_active_per_entity' };
+
+    afterEach(async () => {
+      await db().raw(`
+        DROP TRIGGER IF EXISTS fail_job_writes ON processing_jobs;
+        DROP FUNCTION IF EXISTS fail_job_writes();
+        DROP SEQUENCE IF EXISTS job_write_tries;`);
+    });
+
+    it('runs the batch again after each of two races lost to an enqueue', async () => {
+      await failedJobs(2);
+      await failWrites(2, lostToAnEnqueue);
+      expect(await retry()).toEqual({ changed: 2, nextCursor: null });
+      expect(await tries()).toBe(3);
+    });
+
+    it('gives up after a third race lost to an enqueue, and changes nothing', async () => {
+      const jobs = await failedJobs(2);
+      await failWrites(3, lostToAnEnqueue);
+      await expect(retry()).rejects.toMatchObject({ constraint: lostToAnEnqueue.constraint });
+      expect(await tries()).toBe(3);
+      expect(new Set(Object.values(await statusOf(jobs.map((job) => job.id))))).toEqual(new Set(['failed']));
+    });
+
+    it.each([
+      { code: '23514', constraint: 'processing_jobs_attempts_within_max' },
+      { code: '23505', constraint: 'processing_jobs_pkey' },
+    ])('does not run the batch again when the write fails on $constraint', async (error) => {
+      await failedJobs(1);
+      await failWrites(1, error);
+      await expect(retry()).rejects.toMatchObject({ constraint: error.constraint });
+      expect(await tries()).toBe(1);
+    });
+  });
+
+  it('leaves the video of a job its session cancels while the batch is written as it was, and queues the others', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const [closing] = await failedJobs(1, { sessionId: session.id });
+    const [open] = await failedJobs(1);
+    // The session completes after the batch read it as running, and before the jobs' trigger reads it.
+    const closer = await db().transaction();
+    try {
+      await closer('processing_sessions').where('id', session.id).forUpdate().select('id');
+      await closer('processing_sessions')
+        .where('id', session.id)
+        .update({ status: 'completed', completed_at: closer.fn.now() });
+      const retried = retry();
+      await blockedOn('update "processing_jobs"');
+      await closer.commit();
+      expect(await retried).toEqual({ changed: 2, nextCursor: null });
+    } finally {
+      if (!closer.isCompleted()) await closer.rollback();
+    }
+    expect(await statusOf([closing!.id, open!.id])).toEqual({
+      [closing!.id]: 'cancelled',
+      [open!.id]: 'queued',
+    });
+    const videoStatus = async (id: string) => (await db()('videos').where({ id }).first('status')).status;
+    // A cancelled job moves its video only from queued or processing, as a retry of one job in that session does.
+    expect(await videoStatus(closing!.entityId)).toBe(videoStatusForJob.failed);
+    expect(await videoStatus(open!.entityId)).toBe(videoStatusForJob.queued);
   });
 });
 
@@ -359,6 +499,15 @@ describe('a bulk cancel', () => {
         .whereNotNull('lease_token')
         .pluck('id'),
     ).toEqual([]);
+    expect(
+      await db()('processing_jobs')
+        .whereIn(
+          'id',
+          all.map((job) => job.id),
+        )
+        .whereNull('completed_at')
+        .pluck('id'),
+    ).toEqual([]);
     await expect(
       completeJob(db(), { id: claimed[0]!.id, leaseToken: claimed[0]!.leaseToken, result: null }),
     ).rejects.toBeInstanceOf(ConflictError);
@@ -372,6 +521,36 @@ describe('a bulk cancel', () => {
           .pluck('status'),
       ),
     ).toEqual(new Set([videoStatusForJob.cancelled]));
+  });
+
+  it('cancels a running job of a session that has completed', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    const [job] = await queuedJobs(1, { sessionId: session.id });
+    await claimAll();
+    await transitionSession(db(), session.id, 'complete');
+    expect(await preview('cancel')).toMatchObject({ count: 1 });
+    expect(await cancel()).toEqual({ changed: 1, nextCursor: null });
+    expect(await statusOf([job!.id])).toEqual({ [job!.id]: 'cancelled' });
+  });
+
+  it('counts only the jobs it cancelled when another call cancels one of its batch first', async () => {
+    const [first, second] = await queuedJobs(2);
+    const other = await db().transaction();
+    try {
+      await other('processing_jobs')
+        .where('id', first!.id)
+        .update({ status: 'cancelled', completed_at: other.fn.now() });
+      const cancelled = cancel();
+      await blockedOn('select "id" from "processing_jobs"');
+      await other.commit();
+      expect(await cancelled).toEqual({ changed: 1, nextCursor: null });
+    } finally {
+      if (!other.isCompleted()) await other.rollback();
+    }
+    expect(await statusOf([first!.id, second!.id])).toEqual({
+      [first!.id]: 'cancelled',
+      [second!.id]: 'cancelled',
+    });
   });
 
   it('rejects a status the action does not move, naming status, on both transports', async () => {
