@@ -28,6 +28,12 @@ const complete = sql('complete_jobs');
 const followSession = sql('follow_job_session');
 const schedule = sql('enqueue_due_discoveries');
 const prune = sql('prune_finished_jobs');
+const placeInKey = sql('place_job_in_its_key');
+const tokens = sql('refilled_tokens');
+const budgetWindow = sql('quota_window');
+const budgetTests = ['test/queue/budgets.test.ts'];
+const rateTests = ['test/queue/rate-limits.test.ts', 'test/queue/failure-policies.test.ts'];
+const fairnessTests = ['test/queue/fairness.test.ts'];
 const queueTests = ['test/api/jobs.test.ts', 'test/queue/concurrency.test.ts', 'test/queue/ordering.test.ts'];
 
 export const sqlMutants: SqlMutant[] = [
@@ -257,6 +263,227 @@ export const sqlMutants: SqlMutant[] = [
     find: `NEW.updated_at := now();`,
     replace: `NEW.updated_at := OLD.updated_at;`,
     tests: ['test/api/channels.test.ts'],
+  },
+  {
+    name: 'a type cooling down still starts jobs',
+    file: claim,
+    find: `CASE WHEN t.cooldown_until > clock THEN 0 ELSE least(`,
+    replace: `CASE WHEN false THEN 0 ELSE least(`,
+    tests: rateTests,
+  },
+  {
+    name: "a type's start rate is not a limit",
+    file: claim,
+    find: `floor(refilled_tokens(t.start_tokens, t.tokens_at, t.max_starts, t.per_seconds, clock)),`,
+    replace: `NULL,`,
+    tests: rateTests,
+  },
+  {
+    name: "a type's starts take no tokens",
+    file: claim,
+    find: `SET start_tokens = refilled_tokens(t.start_tokens, t.tokens_at, t.max_starts, t.per_seconds, clock) - started.jobs,`,
+    replace: `SET start_tokens = refilled_tokens(t.start_tokens, t.tokens_at, t.max_starts, t.per_seconds, clock),`,
+    tests: rateTests,
+  },
+  {
+    name: "a key's starts take no tokens",
+    file: claim,
+    find: `- started.jobs, k.start_tokens),`,
+    replace: `, k.start_tokens),`,
+    tests: rateTests,
+  },
+  {
+    name: 'a key out of tokens is not left out of the candidates',
+    file: claim,
+    find: `OR refilled_tokens(k.start_tokens, k.tokens_at, k.max_starts, k.per_seconds, clock) < 1;`,
+    replace: `;`,
+    tests: rateTests,
+  },
+  {
+    name: "a key's room is not limited by its tokens",
+    file: claim,
+    find: `floor(refilled_tokens(start_tokens, tokens_at, max_starts, per_seconds, clock)))::integer`,
+    replace: `NULL)::integer`,
+    tests: rateTests,
+  },
+  {
+    name: 'an open breaker lets all its jobs through once cooled down, not one probe',
+    file: claim,
+    find: `least(CASE WHEN breaker <> 'closed' THEN 1 END,`,
+    replace: `least(NULL,`,
+    tests: rateTests,
+  },
+  {
+    name: 'a probe leaves its breaker open instead of half open',
+    file: claim,
+    find: `breaker = CASE WHEN k.breaker = 'closed' THEN k.breaker ELSE 'half_open' END,`,
+    replace: `breaker = k.breaker,`,
+    tests: rateTests,
+  },
+  {
+    name: 'a success leaves its key rate-limited and its breaker as it was',
+    file: complete,
+    find: `UPDATE rate_keys SET rate_limited_in_a_row = 0, breaker = 'closed', breaker_until = NULL`,
+    replace: `UPDATE rate_keys SET rate_limited_in_a_row = rate_limited_in_a_row`,
+    tests: rateTests,
+  },
+  {
+    name: 'an exhausted budget still pays for jobs',
+    file: claim,
+    find: `CASE WHEN b.exhausted_until > clock THEN 0 ELSE`,
+    replace: `CASE WHEN false THEN 0 ELSE`,
+    tests: budgetTests,
+  },
+  {
+    name: 'a claim records no spend',
+    file: claim,
+    find: `WHERE chosen.budget IS NOT NULL
+         ORDER BY claimed.id`,
+    replace: `WHERE false
+         ORDER BY claimed.id`,
+    tests: budgetTests,
+  },
+  {
+    name: 'spends of past windows are never forgotten',
+    file: claim,
+    find: `WHERE budget = b.name AND spent_at < b.starts_at`,
+    replace: `WHERE budget = b.name AND spent_at < b.starts_at - interval '100 years'`,
+    tests: budgetTests,
+  },
+  {
+    name: 'what a worker reports it spent is ignored',
+    file: complete,
+    find: `UPDATE quota_spends SET units = given.units`,
+    replace: `UPDATE quota_spends SET units = quota_spends.units`,
+    tests: budgetTests,
+  },
+  {
+    name: "a budget's calendar day starts at UTC midnight",
+    file: budgetWindow,
+    find: `THEN date_trunc('day', clock AT TIME ZONE b.time_zone) AT TIME ZONE b.time_zone
+                     ELSE`,
+    replace: `THEN date_trunc('day', clock)
+                     ELSE`,
+    tests: budgetTests,
+  },
+  {
+    name: "a budget's day resets 24 hours after its start, whatever the day's length",
+    file: budgetWindow,
+    find: `THEN (date_trunc('day', clock AT TIME ZONE b.time_zone) + interval '1 day') AT TIME ZONE b.time_zone`,
+    replace: `THEN date_trunc('day', clock AT TIME ZONE b.time_zone) AT TIME ZONE b.time_zone + interval '24 hours'`,
+    tests: budgetTests,
+  },
+  {
+    name: 'a rolling window also counts the spend exactly one window old',
+    file: budgetWindow,
+    find: `AND (b.time_zone IS NOT NULL OR s.spent_at > w.starts_at))::bigint`,
+    replace: `)::bigint`,
+    tests: budgetTests,
+  },
+  {
+    name: 'tokens come back at one per period, not max_starts per period',
+    file: tokens,
+    find: `* max_starts / per_seconds) END`,
+    replace: `/ per_seconds) END`,
+    tests: rateTests,
+  },
+  {
+    name: 'a bucket refills past its size',
+    file: tokens,
+    find: `ELSE least(max_starts::double precision,`,
+    replace: `ELSE coalesce(NULL::double precision,`,
+    tests: rateTests,
+  },
+  {
+    name: "claim picks each type's candidates without their round",
+    file: claim,
+    find: `ORDER BY priority DESC, fair_round, created_at, id
+            LIMIT g.cap FOR UPDATE SKIP LOCKED) queued`,
+    replace: `ORDER BY priority DESC, created_at, id
+            LIMIT g.cap FOR UPDATE SKIP LOCKED) queued`,
+    tests: fairnessTests,
+  },
+  {
+    name: "a new job joins its key's last round instead of the next",
+    file: placeInKey,
+    find: `(SELECT max(fair_round) + 1 FROM processing_jobs`,
+    replace: `(SELECT max(fair_round) FROM processing_jobs`,
+    tests: fairnessTests,
+  },
+  {
+    name: "a new key's first job starts behind the rounds already served",
+    file: placeInKey,
+    find: `(SELECT fair_round FROM processing_jobs
+            WHERE job_type = NEW.job_type AND status = 'running' ORDER BY lease_expires_at DESC LIMIT 1),`,
+    replace: ``,
+    tests: fairnessTests,
+  },
+  {
+    name: "a video job's key is the video, not its channel",
+    file: placeInKey,
+    find: `WHEN 'video' THEN coalesce((SELECT channel_id FROM videos WHERE id = NEW.entity_id), NEW.entity_id)`,
+    replace: `WHEN 'video' THEN NEW.entity_id`,
+    tests: fairnessTests,
+  },
+  {
+    name: 'a queued job wakes no waiting claim',
+    file: sql('notify_claimable_jobs'),
+    find: `IF EXISTS (SELECT 1 FROM new_jobs WHERE status = 'queued' AND NOT held)
+         OR EXISTS`,
+    replace: `IF EXISTS`,
+    tests: ['test/queue/waiting-claims.test.ts'],
+  },
+  {
+    name: "a limited type's job that stops running wakes no waiting claim",
+    file: sql('notify_claimable_jobs'),
+    find: `WHERE n.status <> 'running' AND t.max_running IS NOT NULL`,
+    replace: `WHERE false`,
+    tests: ['test/queue/waiting-claims.test.ts', 'test/queue/type-limits.test.ts'],
+  },
+  {
+    name: 'a deleted job is counted as one more of its status',
+    file: sql('count_job_types_deleted'),
+    find: `SELECT job_type, status, -count(*), 0 FROM old_jobs`,
+    replace: `SELECT job_type, status, count(*), 0 FROM old_jobs`,
+    tests: ['test/queue/job-count-folding.test.ts', 'test/http/metrics.test.ts'],
+  },
+  {
+    name: 'a lease taken over is not counted as expired',
+    file: sql('count_job_types_updated'),
+    find: `AND (n.status = 'running' AND n.lease_token <> o.lease_token
+                      OR`,
+    replace: `AND (`,
+    tests: ['test/queue/job-count-folding.test.ts', 'test/http/metrics.test.ts'],
+  },
+  {
+    name: 'a new channel waits a whole period for its first discovery',
+    file: sql('schedule_channel_discovery'),
+    find: `WHEN NEW.last_checked_at IS NULL THEN NEW.created_at`,
+    replace: `WHEN NEW.last_checked_at IS NULL THEN NEW.created_at + make_interval(secs => (NEW.processing_config -> 'discoverEveryHours')::double precision * 3600)`,
+    tests: ['test/queue/schedules.test.ts'],
+  },
+  {
+    name: 'discovery periods are counted in minutes, not hours',
+    file: sql('schedule_channel_discovery'),
+    find: `::double precision * 3600)
+      END;`,
+    replace: `::double precision * 60)
+      END;`,
+    tests: ['test/queue/schedules.test.ts'],
+  },
+  {
+    name: "a session's processed videos grow by one per statement, not per job",
+    file: sql('add_session_job_counts'),
+    find: `SET processed_videos = processed_videos + completed.delta`,
+    replace: `SET processed_videos = processed_videos + sign(completed.delta)::integer`,
+    tests: ['test/services/session-progress.test.ts', 'test/api/jobs.test.ts'],
+  },
+  {
+    name: "a session's counts take jobs of sessions deleted meanwhile",
+    file: sql('add_session_job_counts'),
+    find: `AND EXISTS (SELECT 1 FROM processing_sessions s WHERE s.id = c.session_id)`,
+    replace: ``,
+    tests: ['test/services/session-progress.test.ts', 'test/api/jobs.test.ts'],
   },
 ];
 

@@ -97,6 +97,25 @@ describe('claims between keys', () => {
     expect(fresh.filter((id) => !claimed.some((job) => job.id === id))).toEqual([]);
   });
 
+  it('let a key that comes late join the round being served, behind the rounds already waiting', async () => {
+    await backlog('channel:early', 10);
+    // The early key's sixth job is taken first, so the newest lease serves round 5.
+    await db()
+      .from('processing_jobs')
+      .where({ rate_key: 'channel:early', fair_round: 5 })
+      .update({ priority: 10 });
+    expect(await claimAt(db(), undefined, 1)).toMatchObject([{ fairRound: 5 }]);
+    await db().from('processing_jobs').where({ rate_key: 'channel:early' }).update({ priority: 0 });
+    const [late] = await newChannels(1);
+    const order: string[] = [];
+    for (let claim = 0; claim < 6; claim += 1) {
+      order.push(
+        ...(await claimAt(db(), undefined, 1)).map((job) => (job.id === late ? 'late' : job.rateKey)),
+      );
+    }
+    expect(order).toEqual([...Array.from({ length: 5 }, () => 'channel:early'), 'late']);
+  });
+
   it('give way to priority: a backlog of higher priority starts first', async () => {
     await backlog('channel:urgent', 1_000, 10);
     const fresh = await newChannels(5);

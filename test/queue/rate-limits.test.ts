@@ -61,6 +61,16 @@ describe('a start rate per key', () => {
   });
 });
 
+describe('a key out of tokens', () => {
+  it("holds back none of another key's jobs, even in a claim of one", async () => {
+    await queuedDiscoveries(2, { rateKey: egress, priority: 5 });
+    const [other] = await queuedDiscoveries(1, { rateKey: 'egress:198.51.100.9' });
+    await setRateKey(db(), { key: egress, maxStarts: 1, perSeconds: 60 });
+    expect(keysOf(await claimAt(db(), start, 1))).toEqual([egress]);
+    expect((await claimAt(db(), start, 1)).map((job) => job.id)).toEqual([other!.id]);
+  });
+});
+
 describe('a key’s breaker settings', () => {
   it('stay as they were when the key’s rate is set again without them', async () => {
     await setRateKey(db(), {

@@ -7,7 +7,8 @@ import { buildApp } from '../../src/app';
 import { createClient } from '../../src/client';
 import { JobWakeups } from '../../src/queue/wakeups';
 import { processingJobFactory, videoFactory } from '../../dev/factories';
-import { claimJobs, enqueueJobs, releaseJob } from '../../src/queue/job-queue';
+import { claimJobs, completeJob, enqueueJobs, releaseJob } from '../../src/queue/job-queue';
+import { setJobTypeLimit } from '../../src/services/job-types';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
 
@@ -53,11 +54,28 @@ const waiting = (waitMs: number) => {
   }));
 };
 
+/**
+ * Resolves once a claim has found nothing it may take and read when the next job falls due: from then on it waits,
+ * and only a notification wakes it early. Set up before the claim starts, with the wake-ups already listening (a
+ * new connection wakes every waiter, and the claim would look again).
+ */
+const lookedWhenNext = () =>
+  new Promise<void>((resolve) => {
+    const read = (_response: unknown, { sql }: { sql: string }) => {
+      if (!sql.includes('least(')) return;
+      db().off('query-response', read);
+      resolve();
+    };
+    db().on('query-response', read);
+  });
+
 describe('a claim that waits for work', () => {
   it('returns as soon as a job is enqueued, not at the end of its wait', async () => {
     const video = await videoFactory.create();
+    expect(await wakeups.listening()).toBe(true);
+    const looked = lookedWhenNext();
     const claim = waiting(longWaitMs);
-    await listening();
+    await looked;
     const [job] = await enqueueJobs(db(), [
       { jobType: 'transcript_extraction', entityType: 'video', entityId: video.id },
     ]);
@@ -72,6 +90,27 @@ describe('a claim that waits for work', () => {
     expect(ms).toBeGreaterThanOrEqual(390);
     // Not waiting on for a recheck or a notification that never comes.
     expect(ms).toBeLessThan(longWaitMs / 2);
+  });
+
+  it('wakes when a job of a type at its running limit finishes, before its next look a second later', async () => {
+    await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: 1 });
+    try {
+      const running = await processingJobFactory
+        .trait('running')
+        .create({ leaseExpiresAt: new Date(Date.now() + 60_000) });
+      const queued = await processingJobFactory.create();
+      expect(await wakeups.listening()).toBe(true);
+      const looked = lookedWhenNext();
+      const claim = waiting(longWaitMs);
+      await looked;
+      const completed = performance.now();
+      await completeJob(db(), { id: running.id, leaseToken: running.leaseToken! });
+      expect((await claim).jobs.map((job) => job.id)).toEqual([queued.id]);
+      // Its job was due all along, so without a notification it would look again only a second later.
+      expect(performance.now() - completed).toBeLessThan(900);
+    } finally {
+      await setJobTypeLimit(db(), { jobType: 'transcript_extraction', maxRunning: null });
+    }
   });
 
   it('asks the database once at the start of an idle wait and once at its end, not in a loop', async () => {
