@@ -241,7 +241,7 @@ function complete(
   method: string,
   path: string,
 ): void {
-  // A create answers 201 Created: the generator says 200 for every success.
+  // A create responds 201 Created: the generator says 200 for every success.
   const success = name.endsWith('.create') ? 201 : 200;
   const responses: Responses = { [success]: operation.responses?.[200] };
   for (const rejection of rejections) {
