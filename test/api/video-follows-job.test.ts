@@ -137,6 +137,25 @@ describe('a video follows its transcript job', () => {
     expect(counts.data).toMatchObject({ processing: 0, discovered: 1 });
   });
 
+  it('counts each failed attempt, and takes the error only of the failure that ends its job', async () => {
+    const { video, job } = await videoWithJob(2);
+    const failAttempt = async (error: string) => {
+      const { leaseToken } = await claim(job);
+      await api.mutate('jobs.fail', { id: job.id, leaseToken, error });
+      // Due again at once, not after its retry's delay.
+      await testDatabase()
+        .db('processing_jobs')
+        .where({ id: job.id })
+        .update({ run_after: new Date(0) });
+      return testDatabase()
+        .db('videos')
+        .where({ id: video.id })
+        .first('status', 'error_message', 'retry_count');
+    };
+    expect(await failAttempt('timeout')).toEqual({ status: 'queued', error_message: null, retry_count: 1 });
+    expect(await failAttempt('gone')).toEqual({ status: 'failed', error_message: 'gone', retry_count: 2 });
+  });
+
   it('can be queued again after its job was cancelled', async () => {
     const { video, job } = await videoWithJob();
     await api.mutate('jobs.cancel', { id: job.id });

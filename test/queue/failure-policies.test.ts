@@ -81,6 +81,30 @@ describe('a rate-limited failure', () => {
   });
 });
 
+describe('a shorter rate limit reported while one runs', () => {
+  it("keeps the key's longer cool-down, and defers its job until then", async () => {
+    await queuedDiscoveries(3, { rateKey: egress });
+    const [first, second] = await claimAt(db(), start, 2);
+    await fail(first!, start, 'rate_limited', { retryAfterSeconds: 300 });
+    const deferred = await fail(second!, after(start, 10), 'rate_limited', { retryAfterSeconds: 60 });
+    expect(deferred.runAfter).toEqual(after(start, 300));
+    expect((await keyAt(after(start, 70)))?.cooldownUntil).toEqual(after(start, 300));
+    expect(await claimAt(db(), after(start, 299.999))).toEqual([]);
+  });
+
+  it("keeps the type's longer cool-down, and defers its job until then", async () => {
+    await queuedDiscoveries(3);
+    const [first, second] = await claimAt(db(), start, 2);
+    await fail(first!, start, 'rate_limited', { retryAfterSeconds: 300, scope: 'type' });
+    const deferred = await fail(second!, after(start, 10), 'rate_limited', {
+      retryAfterSeconds: 60,
+      scope: 'type',
+    });
+    expect(deferred.runAfter).toEqual(after(start, 300));
+    expect(await claimAt(db(), after(start, 299.999))).toEqual([]);
+  });
+});
+
 describe('a rate limit on a video’s job', () => {
   it('queues the video again without counting a retry or an error on it', async () => {
     const video = await videoFactory.trait('queued').create();
