@@ -112,6 +112,15 @@ describe('what a worker reports', () => {
     expect(await budgetAt(now)).toMatchObject({ used: 3, left: 97 });
   });
 
+  it('leaves none of the budget, and never less, when it spent more than the budget held', async () => {
+    await queuedDiscoveries(1);
+    await dailyBudget(10, 5);
+    const now = at('2026-06-01T12:00:00-07:00');
+    const [job] = await claimAt(db(), now);
+    await completeJob(db(), { id: job!.id, leaseToken: job!.leaseToken, result: null, unitsSpent: 25 });
+    expect(await budgetAt(now)).toMatchObject({ used: 25, left: 0 });
+  });
+
   it('gives back the units of a released job, and keeps those of a snoozed one unless it reports others', async () => {
     await queuedDiscoveries(3);
     await dailyBudget(100, 10);
@@ -158,6 +167,7 @@ describe('a budget a worker reports exhausted', () => {
     });
     expect(await budgetAt(now)).toMatchObject({ used: 1, left: 0, exhaustedUntil: reset });
     expect(await claimAt(db(), after(reset, -0.001))).toEqual([]);
+    expect(await budgetAt(reset)).toMatchObject({ used: 0, left: 100, exhaustedUntil: null });
     const claimed = await claimAt(db(), reset);
     expect(claimed.map((j) => j.id)).toContain(job!.id);
     expect(claimed.find((j) => j.id === job!.id)).toMatchObject({ attempts: 1, waitReason: null });
