@@ -34,4 +34,19 @@ describe('reading the job counts', () => {
     ]);
     expect(await deltaRows()).toBe(1);
   });
+
+  it('keeps no row for a type and status whose deltas come to nothing', async () => {
+    await deltas(foldJobCountsAbove);
+    await db()('processing_job_counts').insert({
+      job_type: 'channel_discovery',
+      status: 'queued',
+      jobs: 2,
+      lease_expiries: 0,
+    });
+    await readJobCounts(db());
+    expect(await readJobCounts(db())).toEqual([
+      { jobType: 'channel_discovery', status: 'queued', jobs: 2, leaseExpiries: 0 },
+    ]);
+    expect(await deltaRows()).toBe(1);
+  });
 });

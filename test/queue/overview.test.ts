@@ -106,6 +106,30 @@ describe('the queue overview', () => {
     }
   });
 
+  it('shows no oldest due job while every queued job waits for a later time', async () => {
+    const [later] = await enqueueVideos(1);
+    await db()('processing_jobs')
+      .where('id', later!.id)
+      .update({ run_after: db().raw("now() + interval '10 minutes'") });
+    expect((await readOverview(db())).oldestDue).toBeNull();
+  });
+
+  it('lists a worker by the jobs it finished in the last hour only, and not by jobs an admin cancelled', async () => {
+    await enqueueVideos(3);
+    const [earlier] = await claim('worker-earlier', 1);
+    const [cancelled] = await claim('worker-cancelled', 1);
+    const [recent] = await claim('worker-recent', 1);
+    for (const job of [earlier!, recent!])
+      await completeJob(db(), { id: job.id, leaseToken: job.leaseToken, result: null });
+    await db()('processing_jobs')
+      .where('id', earlier!.id)
+      .update({ completed_at: db().raw("now() - interval '61 minutes'") });
+    await cancelJob(db(), cancelled!.id);
+    expect((await readOverview(db())).workers.map((row) => [row.workerId, row.finishedLastHour])).toEqual([
+      ['worker-recent', 1],
+    ]);
+  });
+
   it('is read by a reader over REST, and shows no lease token', async () => {
     await enqueueVideos(1);
     const [running] = await claim('worker-c', 1);
