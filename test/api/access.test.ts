@@ -17,9 +17,11 @@ describe('access', () => {
     expect(wrong.error?.message).toBe('a valid bearer token is required');
   });
 
-  it('accepts the right token', async () => {
-    const response = await secured.query('channels.list', {}, { authorization: `Bearer ${token}` });
-    expect(response.status).toBe(200);
+  it('accepts the right token, whatever the case of its scheme', async () => {
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+      const response = await secured.query('channels.list', {}, { authorization: `${scheme} ${token}` });
+      expect(response.status, scheme).toBe(200);
+    }
   });
 
   it('needs no token when none is set', async () => {

@@ -119,6 +119,31 @@ describe('list filters', () => {
     });
   });
 
+  it('take a video published at publishedAfter, leave out one published at publishedBefore, and ask for every tag given', async () => {
+    const channel = await channelFactory.create();
+    const [at, hourLater] = [new Date('2026-03-01T12:00:00.000Z'), new Date('2026-03-01T13:00:00.000Z')];
+    const first = await videoFactory.create({
+      channelId: channel.id,
+      publishedAt: at,
+      tags: ['bread', 'rye'],
+    });
+    const second = await videoFactory.create({
+      channelId: channel.id,
+      publishedAt: hourLater,
+      tags: ['bread'],
+    });
+    const listed = async (filters: Record<string, unknown>) =>
+      (
+        await api.query<Page<{ id: string }>>('videos.list', { channelId: channel.id, ...filters })
+      ).data.items.map((item) => item.id);
+    expect(await listed({ publishedAfter: at })).toEqual([second.id, first.id]);
+    expect(await listed({ publishedBefore: hourLater })).toEqual([first.id]);
+    expect(await listed({ publishedAfter: at, publishedBefore: hourLater })).toEqual([first.id]);
+    expect(await listed({ tags: ['bread', 'rye'] })).toEqual([first.id]);
+    expect(await listed({ tags: ['rye', 'bread'] })).toEqual([first.id]);
+    expect(await listed({ tags: ['bread'] })).toEqual([second.id, first.id]);
+  });
+
   it('find channels by each filter alone, leaving out one that differs only where that filter looks', async () => {
     const marker = `Filtered ${Date.now()}`;
     const channel = await channelFactory.create({ name: `${marker} kitchen` });
