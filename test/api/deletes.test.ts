@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, processingJobFactory, transcriptFactory, videoFactory } from '../../dev/factories';
+import {
+  channelFactory,
+  processingJobFactory,
+  processingSessionFactory,
+  transcriptFactory,
+  videoFactory,
+} from '../../dev/factories';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 
@@ -20,6 +26,22 @@ describe('deleting a row takes what belongs to it, and nothing else', () => {
     expect(await jobsAbout([video!.id])).toEqual([]);
     expect(await db()('transcripts').where({ video_id: video!.id })).toEqual([]);
     expect(await jobsAbout([other!.id])).toEqual([kept.id]);
+  });
+
+  it('responds 404 naming the id to a delete of a row already deleted, on every delete', async () => {
+    const rows = {
+      'videos.delete': await videoFactory.create(),
+      'channels.delete': await channelFactory.create(),
+      'transcripts.delete': await transcriptFactory.create(),
+      'jobs.delete': await processingJobFactory.create(),
+      'sessions.delete': await processingSessionFactory.create(),
+    };
+    for (const [path, row] of Object.entries(rows)) {
+      expect((await api.mutate(path, { id: row.id })).status, path).toBe(200);
+      const again = await api.mutate(path, { id: row.id });
+      expect(again.status, path).toBe(404);
+      expect(again.error?.data.field, path).toBe('id');
+    }
   });
 
   it('deletes a channel with its videos, their transcripts, its jobs and its videos’ jobs', async () => {

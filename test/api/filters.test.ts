@@ -53,6 +53,26 @@ describe('list filters', () => {
     }
   });
 
+  it('take a row created at createdAfter and leave out one created at createdBefore, on every list', async () => {
+    const rows = {
+      'channels.list': ['channels', await channelFactory.create()],
+      'transcripts.list': ['transcripts', await transcriptFactory.create()],
+      'jobs.list': ['processing_jobs', await processingJobFactory.create()],
+      'sessions.list': ['processing_sessions', await processingSessionFactory.create()],
+    } as const;
+    // An instant no other row of the database was created at.
+    const instant = new Date(Date.UTC(2001, 0, 1) + Math.floor(Math.random() * 1e9));
+    const justAfter = new Date(instant.getTime() + 1);
+    for (const [path, [table, row]] of Object.entries(rows)) {
+      await testDatabase().db(table).where({ id: row.id }).update({ created_at: instant });
+      const listed = async (range: Record<string, Date>) =>
+        (await api.query<Page<{ id: string }>>(path, range)).data.items.map((item) => item.id);
+      expect(await listed({ createdAfter: instant, createdBefore: justAfter }), path).toEqual([row.id]);
+      expect(await listed({ createdAfter: justAfter, createdBefore: justAfter }), path).toEqual([]);
+      expect(await listed({ createdAfter: instant, createdBefore: instant }), path).toEqual([]);
+    }
+  });
+
   it('find jobs by entity, entity type and status with their relations', async () => {
     const job = await processingJobFactory.trait('discovery', 'running').create();
     const page = await api.query<Page<{ id: string; channel?: { id: string } }>>('jobs.list', {
