@@ -24,6 +24,24 @@ describe('access', () => {
     }
   });
 
+  it('rejects a REST request without a valid token with 401 before reading its body or looking up its route', async () => {
+    const malformed = () =>
+      request(secured.app.server)
+        .post('/api/channels')
+        .set('content-type', 'application/json')
+        .send('{"name":');
+    const unknown = () => request(secured.app.server).get('/api/no-such-operation');
+    for (const response of [await malformed(), await unknown()]) {
+      expect(response.status).toBe(401);
+      expect(response.body).toMatchObject({
+        code: 'UNAUTHORIZED',
+        message: 'a valid bearer token is required',
+      });
+    }
+    expect((await malformed().set('authorization', `Bearer ${token}`)).status).toBe(400);
+    expect((await unknown().set('authorization', `Bearer ${token}`)).status).toBe(404);
+  });
+
   it('needs no token when none is set', async () => {
     expect((await open.query('channels.list', {})).status).toBe(200);
   });
