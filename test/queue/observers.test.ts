@@ -28,6 +28,24 @@ describe('an observer of the queue', () => {
     }
   });
 
+  it('hears of the jobs an enqueue added, not of the active jobs it found instead', async () => {
+    const enqueued: string[] = [];
+    const stop = observeQueue(db(), { enqueued: (jobs) => enqueued.push(...jobs.map((job) => job.id)) });
+    try {
+      const [known, fresh] = (await channelFactory.createList(2)).map((channel) => ({
+        jobType: 'channel_discovery' as const,
+        entityType: 'channel' as const,
+        entityId: channel.id,
+      }));
+      const [first] = await enqueueJobs(db(), [known!]);
+      const [found, added] = await enqueueJobs(db(), [known!, fresh!]);
+      expect(found!.id).toBe(first!.id);
+      expect(enqueued).toEqual([first!.id, added!.id]);
+    } finally {
+      stop();
+    }
+  });
+
   it('hears nothing once stopped', async () => {
     const claimed: string[] = [];
     const stop = observeQueue(db(), { claimed: (jobs) => claimed.push(...jobs.map((job) => job.id)) });

@@ -2,7 +2,7 @@ import request from 'supertest';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { processingJobFactory } from '../../dev/factories';
 import type { ProcessingJob } from '../../src/schemas/processing-job';
-import { snoozeJob } from '../../src/queue/job-queue';
+import { releaseJob, snoozeJob } from '../../src/queue/job-queue';
 import { useApi } from '../support/api';
 import { testDatabase } from '../support/database';
 import { after, at, claimAt, resetFlowControl } from '../support/flow-control';
@@ -110,5 +110,15 @@ describe('a snooze', () => {
       expect(rejected.error?.data.field, JSON.stringify(input)).toBe(field);
     }
     expect((await api.mutate('jobs.snooze', { ...lease, delaySeconds: 366 * 86_400 })).status).toBe(200);
+  });
+});
+
+describe('a release', () => {
+  it('queues the job again as of the moment it is released, not of when it first fell due', async () => {
+    const job = await claimedTranscript();
+    const { rows } = await db().raw<{ rows: { now: Date }[] }>('SELECT now()');
+    const released = await releaseJob(db(), { id: job.id, leaseToken: job.leaseToken });
+    expect(released).toMatchObject({ status: 'queued', waitReason: null });
+    expect(released.runAfter.getTime()).toBeGreaterThanOrEqual(rows[0]!.now.getTime());
   });
 });
