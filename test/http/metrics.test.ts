@@ -239,6 +239,43 @@ describe('/metrics', () => {
     expect(added('tubesensei_job_run_seconds_count', { outcome: 'retried' })).toBe(1);
   });
 
+  it("observes a job's wait before its first start only, counted from the time it was due, and its run from its claim", async () => {
+    const dueAgo = 600;
+    const job = await processingJobFactory
+      .trait('discovery')
+      .create({ runAfter: new Date(Date.now() - dueAgo * 1_000) });
+    // Created long before it was due, so a run or a wait counted from its creation would show it.
+    await db()('processing_jobs')
+      .where({ id: job.id })
+      .update({ created_at: new Date(Date.now() - 3_600_000) });
+    const waited = (text: string, part: 'sum' | 'count') =>
+      sample(text, `tubesensei_job_start_delay_seconds_${part}`, { job_type: 'channel_discovery' }) ?? 0;
+    const claimOne = async () =>
+      (await mutate<{ id: string; leaseToken: string }[]>(app, 'jobs.claim', { workerId: 'w', limit: 1 }))
+        .data;
+    const before = await scrape();
+    const [first] = await claimOne();
+    const afterFirst = await scrape();
+    expect(waited(afterFirst, 'count') - waited(before, 'count')).toBe(1);
+    expect(waited(afterFirst, 'sum') - waited(before, 'sum')).toBeGreaterThanOrEqual(dueAgo);
+    expect(waited(afterFirst, 'sum') - waited(before, 'sum')).toBeLessThan(dueAgo + 60);
+
+    await mutate(app, 'jobs.fail', { id: job.id, leaseToken: first!.leaseToken, error: 'flaky' });
+    await db()('processing_jobs').where({ id: job.id }).update({ run_after: new Date() });
+    const [second] = await claimOne();
+    expect(second!.id).toBe(job.id);
+    const afterSecond = await scrape();
+    expect(waited(afterSecond, 'count')).toBe(waited(afterFirst, 'count'));
+
+    await mutate(app, 'jobs.complete', { id: job.id, leaseToken: second!.leaseToken });
+    const ran = (text: string) =>
+      sample(text, 'tubesensei_job_run_seconds_sum', {
+        job_type: 'channel_discovery',
+        outcome: 'completed',
+      }) ?? 0;
+    expect(ran(await scrape()) - ran(afterSecond)).toBeLessThan(60);
+  });
+
   it('times procedure calls by procedure and status, and requests by route, the database pool and the event loop beside them', async () => {
     await query(app, 'channels.list', { limit: 5 });
     await query(app, 'channels.list', { limit: 'five' });
@@ -256,7 +293,9 @@ describe('/metrics', () => {
     ).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'tubesensei_db_pool_max')).toBe(testPoolSettings.DATABASE_POOL_SIZE);
     expect(sample(text, 'tubesensei_db_pool_waiting')).toBe(0);
-    expect(sample(text, 'tubesensei_db_pool_connections', { state: 'used' })).toBeGreaterThanOrEqual(0);
+    // The scrape read the job counts through the pool and gave the connection back before it was collected.
+    expect(sample(text, 'tubesensei_db_pool_connections', { state: 'used' })).toBe(0);
+    expect(sample(text, 'tubesensei_db_pool_connections', { state: 'free' })).toBeGreaterThanOrEqual(1);
     expect(sample(text, 'nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
   });
 
@@ -316,6 +355,25 @@ describe('/metrics', () => {
     } finally {
       await lost.close();
       await unreachable.destroy();
+    }
+  });
+
+  it('leaves out the job counts it served before once the database stops responding, rather than serve them stale', async () => {
+    const own = connect(testDatabase().url, testPoolSettings);
+    const served = await buildApp({ db: own, logger: false, tokens: [], production: false, metrics: {} });
+    await served.ready();
+    const queued = (text: string) =>
+      sample(text, 'tubesensei_jobs', { job_type: 'channel_discovery', status: 'queued' });
+    try {
+      await processingJobFactory.trait('discovery').create();
+      expect(queued((await request(served.server).get('/metrics')).text)).toBe(1);
+      await own.destroy();
+      const response = await request(served.server).get('/metrics');
+      expect(response.status).toBe(200);
+      expect(queued(response.text)).toBe(undefined);
+    } finally {
+      await served.close();
+      await own.destroy();
     }
   });
 
