@@ -130,6 +130,23 @@ describe('the queue overview', () => {
     ]);
   });
 
+  it('lists 200 workers at most', async () => {
+    // One running job per worker, written by one statement, each of its own worker.
+    const running = (from: number, to: number) =>
+      db().raw(
+        `INSERT INTO processing_jobs (job_type, entity_type, entity_id, status, attempts, locked_by, lease_token,
+                                      lease_expires_at)
+         SELECT 'transcript_extraction', 'video', gen_random_uuid(), 'running', 1, 'worker-' || i,
+                gen_random_uuid(), now() + interval '1 hour'
+           FROM generate_series(?::int, ?::int) AS i`,
+        [from, to],
+      );
+    await running(1, 200);
+    expect((await readOverview(db())).workers).toHaveLength(200);
+    await running(201, 201);
+    expect((await readOverview(db())).workers).toHaveLength(200);
+  });
+
   it('is read by a reader over REST, and shows no lease token', async () => {
     await enqueueVideos(1);
     const [running] = await claim('worker-c', 1);

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { listRateKeys } from '../../src/queue/rate-limits';
+import { listRateKeys, setRateKey } from '../../src/queue/rate-limits';
 import { testDatabase } from '../support/database';
+import { claimAt, queuedDiscoveries, resetFlowControl } from '../support/flow-control';
 
 const db = () => testDatabase().db;
 
@@ -12,9 +13,7 @@ const keys = async (count: number) => {
   );
 };
 
-beforeEach(async () => {
-  await db()('rate_keys').delete();
-});
+beforeEach(() => resetFlowControl(db()));
 
 describe('a page of rate keys', () => {
   it('ends the list at a page filled exactly, with no cursor to an empty page', async () => {
@@ -50,5 +49,17 @@ describe('a page of rate keys', () => {
       db().off('query-response', read);
     }
     expect(rowsRead).toEqual([6]);
+  });
+});
+
+describe('a key whose rate is set again', () => {
+  it('starts again with a full bucket', async () => {
+    await queuedDiscoveries(4, { rateKey: 'egress:001' });
+    await setRateKey(db(), { key: 'egress:001', maxStarts: 2, perSeconds: 3_600 });
+    expect(await claimAt(db(), undefined)).toHaveLength(2);
+    expect(await setRateKey(db(), { key: 'egress:001', maxStarts: 2, perSeconds: 3_600 })).toMatchObject({
+      startTokens: 2,
+    });
+    expect(await claimAt(db(), undefined)).toHaveLength(2);
   });
 });
