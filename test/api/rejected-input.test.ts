@@ -328,6 +328,12 @@ describe('a tRPC batch', () => {
     expect(mutations.body.error.json.message).toMatch(/^a batch may hold at most/);
   });
 
+  it('counts the calls its path names, not the commas of its input left unencoded', async () => {
+    const atLimit = await request(api.app.server).get(listBatch(defaultMaxBatchCalls).replaceAll('%2C', ','));
+    expect(atLimit.status).toBe(200);
+    expect(atLimit.body).toHaveLength(defaultMaxBatchCalls);
+  });
+
   it('holds as many calls as TRPC_MAX_BATCH_CALLS allows, never fewer than the typed client sends', async () => {
     expect(parseConfig({}).TRPC_MAX_BATCH_CALLS).toBeUndefined();
     expect(clientBatchLimits.maxItems).toBeLessThanOrEqual(defaultMaxBatchCalls);

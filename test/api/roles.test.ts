@@ -89,12 +89,13 @@ describe('roles', () => {
   it('reads roles from API_TOKENS, keeps API_TOKEN as an admin token, and names a bad entry', () => {
     const config = parseConfig({
       API_TOKEN: 'the-admin-token-123',
-      API_TOKENS: 'worker:the-worker-token-12, reader:the-reader-token-12',
+      API_TOKENS: 'worker:the-worker-token-12, reader:the:reader:token:12',
     });
+    // A token may hold colons: only the first one ends the role.
     expect(apiTokens(config)).toEqual([
       { role: 'admin', token: 'the-admin-token-123' },
       { role: 'worker', token: 'the-worker-token-12' },
-      { role: 'reader', token: 'the-reader-token-12' },
+      { role: 'reader', token: 'the:reader:token:12' },
     ]);
     expect(() => parseConfig({ API_TOKENS: 'root:the-worker-token-12' })).toThrow(/API_TOKENS/);
     expect(() => parseConfig({ API_TOKENS: 'worker:short' })).toThrow(/16 characters[^]*at API_TOKENS/);
