@@ -35,6 +35,11 @@ export interface FaultyProxy {
   readonly requests: ProxiedRequest[];
   /** Decides what happens to each request; every request passes until it is set. */
   decide: (request: Omit<ProxiedRequest, 'fault' | 'at'>) => Fault;
+  /**
+   * The `retry-after` an `unavailable` response carries in place of the API's, as a load balancer in front of it
+   * may say: for a test that must tell a call sent at once from one sent when `retry-after` says.
+   */
+  retryAfter?: string;
   close(): Promise<void>;
 }
 
@@ -113,6 +118,8 @@ export async function startFaultyProxy(apiUrl: string): Promise<FaultyProxy> {
       const upstream = await forward(fault === 'unavailable' ? unavailableUrl : apiUrl, request, body);
       if (fault === 'reset-after') return void request.socket.destroy();
       const { 'transfer-encoding': _chunked, ...headers } = upstream.headers;
+      if (fault === 'unavailable' && proxy.retryAfter !== undefined)
+        headers['retry-after'] = proxy.retryAfter;
       response.writeHead(upstream.status, { ...headers, 'content-length': upstream.body.length });
       response.end(upstream.body);
     } catch {

@@ -59,4 +59,44 @@ describe('a worker holding a finished job’s result', () => {
     expect(completed).toEqual([]);
     expect(await jobRow(job!.id)).toMatchObject({ status: 'cancelled', result: null });
   });
+
+  it('sends the result at once when a renewal is rejected, rather than when the failed call’s retry-after says', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    // Far longer than the test waits: the result goes out before then only if the rejected renewal sends it.
+    proxy.retryAfter = '60';
+    let cancelled = false;
+    proxy.decide = (request) =>
+      !cancelled && jobIdsOf(request, 'jobs.completeMany').includes(job!.id) ? 'unavailable' : 'pass';
+    const lost: string[] = [];
+    const errors: Error[] = [];
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 200,
+      leaseSeconds: 3,
+      drainMs: 500,
+      tasks: { channel_discovery: () => ({ by: 'the worker' }) },
+      hooks: { leaseLost: (lostJob) => lost.push(lostJob.id), error: (error) => errors.push(error) },
+    });
+    try {
+      worker.start();
+      await until(() => errors.length > 0);
+      await testDatabase()
+        .db('processing_jobs')
+        .where({ id: job!.id })
+        .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
+      cancelled = true;
+      await until(() => lost.length > 0, 10_000);
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+
+    expect(lost).toEqual([job!.id]);
+    const completions = proxy.requests.filter((request) =>
+      jobIdsOf(request, 'jobs.completeMany').includes(job!.id),
+    );
+    expect(completions.map((request) => request.fault)).toEqual(['unavailable', 'pass']);
+  });
 });
