@@ -1,0 +1,146 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ClaimedJob, createWorker, type Deferral, type Task } from '../../src/client';
+import { claimJobs, completeJob, requeueJob } from '../../src/queue/job-queue';
+import { claimJobsInput } from '../../src/schemas/processing-job';
+import { testDatabase } from '../support/database';
+import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
+import { until } from '../support/until';
+import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
+
+const api = useWorkerApi();
+let proxy: FaultyProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
+
+/** The first request carrying a call of each procedure in `faults` meets that fault; every other request passes. */
+function firstCallFails(faults: Record<string, 'unavailable' | 'reset-after'>): FaultyProxy['decide'] {
+  const met = new Set<string>();
+  return ({ calls }) => {
+    for (const { procedure } of calls) {
+      const fault = faults[procedure];
+      if (fault && !met.has(procedure)) {
+        met.add(procedure);
+        return fault;
+      }
+    }
+    return 'pass';
+  };
+}
+
+/** A worker through the proxy running `task`, with what its hooks report. */
+function observedWorker(task: Task<'channel_discovery'>) {
+  const seen = {
+    completed: [] as string[],
+    deferred: [] as { id: string; reason: Deferral; until: Date }[],
+    leaseLost: [] as string[],
+  };
+  const worker = createWorker({
+    url: proxy!.url,
+    concurrency: 1,
+    waitMs: 200,
+    tasks: { channel_discovery: task },
+    hooks: {
+      completed: (job: ClaimedJob) => seen.completed.push(job.id),
+      deferred: (job, reason, at) => seen.deferred.push({ id: job.id, reason, until: at }),
+      leaseLost: (job) => seen.leaseLost.push(job.id),
+    },
+  });
+  return { worker, seen };
+}
+
+describe('a worker that cannot tell whether its call reached the API', () => {
+  it('acknowledges a snooze the API ran before the connection reset, by the reason the API stored, and reports no lease lost', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    proxy.decide = firstCallFails({ 'jobs.snooze': 'reset-after' });
+    // Sent trimmed: the job read back shows the reason without the spaces.
+    const { worker, seen } = observedWorker((_job, helpers) =>
+      helpers.snooze(600, '  the premiere has not aired yet  '),
+    );
+    try {
+      worker.start();
+      await until(() => seen.deferred.length + seen.leaseLost.length > 0);
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+
+    const row = await jobRow(job!.id);
+    expect(row).toMatchObject({
+      status: 'queued',
+      attempts: 0,
+      wait_reason: 'snoozed',
+      wait_detail: 'the premiere has not aired yet',
+    });
+    expect(seen.leaseLost).toEqual([]);
+    expect(seen.deferred).toEqual([{ id: job!.id, reason: 'snoozed', until: row.run_after }]);
+    expect(proxy.requests.some(({ calls }) => calls.some((call) => call.procedure === 'jobs.get'))).toBe(
+      true,
+    );
+  });
+
+  it('reads the job back again as retry-after says when its first read fails, and acknowledges the completion it finds', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    proxy.retryAfter = '2';
+    proxy.decide = firstCallFails({ 'jobs.completeMany': 'reset-after', 'jobs.get': 'unavailable' });
+    const { worker, seen } = observedWorker(() => ({ ok: true }));
+    try {
+      worker.start();
+      await until(() => seen.completed.length + seen.leaseLost.length > 0);
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+
+    expect(seen.leaseLost).toEqual([]);
+    expect(seen.completed).toEqual([job!.id]);
+    expect(await jobRow(job!.id)).toMatchObject({ status: 'completed', attempts: 1, result: { ok: true } });
+    // A query's input is in its URL, which the proxy does not read: the read is known by its procedure.
+    const failedRead = proxy.requests.find((request) => request.fault === 'unavailable')!;
+    expect(failedRead.calls.map((call) => call.procedure)).toContain('jobs.get');
+    const next = proxy.requests.find(
+      (request) => request.at > failedRead.at && jobIdsOf(request, 'jobs.completeMany').includes(job!.id),
+    )!;
+    expect(next.at - failedRead.at).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('reports the lease lost, not a completion, when the job it reads back was completed by another worker after an admin requeued it', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    let completedByOther = false;
+    proxy.decide = (request) =>
+      !completedByOther && jobIdsOf(request, 'jobs.completeMany').length > 0 ? 'unavailable' : 'pass';
+    const { worker, seen } = observedWorker(() => ({ by: 'the worker' }));
+    try {
+      worker.start();
+      await until(() => proxy!.requests.some((request) => request.fault === 'unavailable'));
+      // The admin gives the attempt back, so the other worker's claim runs the same attempt as this worker's.
+      const db = testDatabase().db;
+      await requeueJob(db, { id: job!.id, requeuedBy: 'admin', reason: 'the worker looks stuck' });
+      const [taken] = await claimJobs(db, claimJobsInput.parse({ workerId: 'other' }));
+      expect(taken?.id).toBe(job!.id);
+      await completeJob(db, {
+        id: taken!.id,
+        leaseToken: taken!.leaseToken!,
+        result: { by: 'the other worker' },
+      });
+      completedByOther = true;
+      await until(() => seen.completed.length + seen.leaseLost.length > 0);
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+
+    expect(seen.completed).toEqual([]);
+    expect(seen.leaseLost).toEqual([job!.id]);
+    expect(await jobRow(job!.id)).toMatchObject({
+      status: 'completed',
+      attempts: 1,
+      locked_by: 'other',
+      result: { by: 'the other worker' },
+    });
+  });
+});
