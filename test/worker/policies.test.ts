@@ -107,6 +107,24 @@ describe('a handler saying what becomes of its job', () => {
     });
   });
 
+  it('fails a job snoozed past the schedule’s horizon, saying the API rejected the snooze, to be retried', async () => {
+    const [job] = await discoveryJobs(1);
+    const run = await runDiscoveries(1, (_job, helpers) => helpers.snooze(400 * 86_400, 'next year'));
+    expect(run.deferred).toEqual([]);
+    expect(run.failed.map(({ job: failed, permanent }) => [failed.id, permanent])).toEqual([
+      [job!.id, false],
+    ]);
+    expect(run.errors.map((error) => error.message)).toEqual([
+      expect.stringMatching(/^the API rejected the snooze of job .*: failed instead$/),
+    ]);
+    expect(await jobRow(job!.id)).toMatchObject({
+      status: 'queued',
+      attempts: 1,
+      wait_reason: 'retry',
+      error_message: expect.stringMatching(/^the API rejected the snooze: /),
+    });
+  });
+
   it('defers a rate-limited job by its retry-after, its attempt unspent, and cools its key down as long', async () => {
     const [job] = await discoveryJobs(1);
     const run = await runDiscoveries(1, () => {

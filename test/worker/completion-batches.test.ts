@@ -1,0 +1,104 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createWorker, type Task } from '../../src/client';
+import { videoFactory } from '../../dev/factories';
+import { testDatabase } from '../support/database';
+import { type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';
+import { until } from '../support/until';
+import { discoveryJobs, jobRows, useWorkerApi } from '../support/worker-api';
+
+const api = useWorkerApi();
+let proxy: FaultyProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
+
+/** The jobs each `jobs.completeMany` call carried, call by call, in the order they arrived. */
+const completionCalls = (requests: FaultyProxy['requests']) =>
+  requests.flatMap(({ calls }) =>
+    calls
+      .filter((call) => call.procedure === 'jobs.completeMany')
+      .map((call) => (call.input as { jobs: { id: string; followUps?: unknown[] }[] }).jobs),
+  );
+
+/**
+ * Runs `count` jobs through a worker (behind the proxy) whose handlers all wait until every one of them is running,
+ * then finish together, in one turn of the event loop; returns what each completion call carried.
+ */
+async function finishingTogether(count: number, task: Task<'channel_discovery'>) {
+  proxy = await startFaultyProxy(api.url);
+  let running = 0;
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const failed: string[] = [];
+  const completed: string[] = [];
+  const worker = createWorker({
+    url: proxy.url,
+    concurrency: count,
+    waitMs: 200,
+    tasks: {
+      channel_discovery: async (job, helpers) => {
+        running += 1;
+        await gate;
+        return task(job, helpers);
+      },
+    },
+    hooks: {
+      failed: (job) => failed.push(job.id),
+      completed: (job) => completed.push(job.id),
+    },
+  });
+  try {
+    worker.start();
+    await until(() => running === count);
+    open();
+    await until(() => completed.length + failed.length === count);
+    await worker.stop();
+  } finally {
+    await worker.stop();
+  }
+  return { failed, completed, calls: completionCalls(proxy.requests) };
+}
+
+describe('a worker completing jobs that finish together', () => {
+  it('completes 150 of them in two calls, of the 100 jobs a call takes at most and the rest', async () => {
+    const jobs = await discoveryJobs(150);
+    const run = await finishingTogether(150, () => ({ ok: true }));
+
+    expect(run.failed).toEqual([]);
+    expect(run.completed).toHaveLength(150);
+    expect(run.calls.map((call) => call.length).sort((a, b) => a - b)).toEqual([50, 100]);
+    const rows = await jobRows(jobs.map((job) => job.id));
+    expect(rows.filter((row: { status: string }) => row.status !== 'completed')).toEqual([]);
+  });
+
+  it('completes a job with the 1,000 follow-up jobs a call takes at most in the same call as a job beside it', async () => {
+    const [discovery, other] = await discoveryJobs(2);
+    const videos = await videoFactory.createList(1_000, { status: 'discovered' });
+    const run = await finishingTogether(2, (job, helpers) => {
+      if (job.id === discovery!.id) {
+        helpers.followUp(
+          ...videos.map((video) => ({
+            jobType: 'transcript_extraction' as const,
+            entityType: 'video' as const,
+            entityId: video.id,
+          })),
+        );
+      }
+      return { ok: true };
+    });
+
+    expect(run.failed).toEqual([]);
+    expect(run.calls.map((call) => call.map((job) => [job.id, job.followUps?.length ?? 0]))).toEqual([
+      expect.arrayContaining([
+        [discovery!.id, 1_000],
+        [other!.id, 0],
+      ]),
+    ]);
+    const followUps = await testDatabase()
+      .db('processing_jobs')
+      .where({ job_type: 'transcript_extraction', status: 'queued' })
+      .count();
+    expect(Number(followUps[0]!.count)).toBe(1_000);
+  });
+});
