@@ -139,6 +139,50 @@ describe('a worker’s metrics', () => {
     expect(passedOn.undelivered.map(({ job }) => job.id).sort()).toEqual([done!.id, broken!.id].sort());
   });
 
+  it('time each job in seconds, from its handler’s start to its outcome', async () => {
+    const [, broken, snoozed] = await discoveryJobs(3);
+    const registry = new Registry();
+    const durations: number[] = [];
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 3,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async (job, helpers) => {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          if (job.id === broken!.id) throw new Error('the channel page did not load');
+          if (job.id === snoozed!.id) return helpers.snooze(600);
+          return { ok: true };
+        },
+      },
+      hooks: workerMetrics(registry, { completed: (_job, durationMs) => durations.push(durationMs) }),
+    });
+    const startedBefore = performance.now();
+    try {
+      worker.start();
+      await until(async () => {
+        const text = await registry.metrics();
+        return handled(text, 'completed') + handled(text, 'failed') + handled(text, 'snoozed') === 3;
+      });
+    } finally {
+      await worker.stop();
+    }
+    const most = (performance.now() - startedBefore) / 1_000;
+
+    expect(durations).toHaveLength(1);
+    expect(durations[0]).toBeGreaterThanOrEqual(100);
+    expect(durations[0]! / 1_000).toBeLessThanOrEqual(most);
+    const text = await registry.metrics();
+    for (const outcome of ['completed', 'failed', 'snoozed']) {
+      const seconds = sample(
+        text,
+        `tubesensei_worker_job_seconds_sum{job_type="channel_discovery",outcome="${outcome}"}`,
+      );
+      expect(seconds).toBeGreaterThanOrEqual(0.1);
+      expect(seconds).toBeLessThanOrEqual(most);
+    }
+  });
+
   it('count every outcome with no hooks to pass them on to', async () => {
     const [snoozed, done, broken] = await discoveryJobs(3);
     const registry = new Registry();
