@@ -1,10 +1,16 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createWorker } from '../../src/client';
 import { testDatabase } from '../support/database';
+import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
 
 const api = useWorkerApi();
+let proxy: FaultyProxy | undefined;
+afterEach(async () => {
+  await proxy?.close();
+  proxy = undefined;
+});
 
 describe('a worker stopping', () => {
   it('lets running handlers finish within the grace period and releases those that give up, unspent', async () => {
@@ -39,6 +45,41 @@ describe('a worker stopping', () => {
     expect(await jobRow(slow!.id)).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
   });
 
+  it('snoozes the job of a handler that snoozes as the stop aborts it, rather than releasing it', async () => {
+    const [job] = await discoveryJobs(1);
+    const released: string[] = [];
+    const deferred: string[] = [];
+    let running = 0;
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      waitMs: 200,
+      graceMs: 0,
+      tasks: {
+        channel_discovery: async (_job, helpers) => {
+          running += 1;
+          await new Promise((resolve) => helpers.signal.addEventListener('abort', resolve));
+          return helpers.snooze(600, 'picked up again after the deploy');
+        },
+      },
+      hooks: {
+        released: (jobs) => released.push(...jobs.map((job) => job.id)),
+        deferred: (deferredJob) => deferred.push(deferredJob.id),
+      },
+    });
+    worker.start();
+    await until(() => running === 1);
+    await worker.stop();
+    expect(released).toEqual([]);
+    expect(deferred).toEqual([job!.id]);
+    expect(await jobRow(job!.id)).toMatchObject({
+      status: 'queued',
+      attempts: 0,
+      wait_reason: 'snoozed',
+      wait_detail: 'picked up again after the deploy',
+    });
+  });
+
   it('leaves a job whose handler never settles to its lease instead of releasing it to run twice', async () => {
     const [stuck] = await discoveryJobs(1);
     const released: string[] = [];
@@ -61,6 +102,46 @@ describe('a worker stopping', () => {
     await worker.stop();
     expect(released).toEqual([]);
     expect(await jobRow(stuck!.id)).toMatchObject({ status: 'running', attempts: 1 });
+  });
+
+  it('stops renewing the lease of a job whose handler never settles while it still delivers other outcomes', async () => {
+    const [stuck] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    let delivering = false;
+    proxy.decide = (request) =>
+      !delivering && jobIdsOf(request, 'jobs.completeMany').length > 0 ? 'unavailable' : 'pass';
+    const errors: Error[] = [];
+    let running = 0;
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 2,
+      waitMs: 200,
+      graceMs: 0,
+      drainMs: 20_000,
+      leaseSeconds: 1,
+      tasks: {
+        channel_discovery: async (job) => {
+          running += 1;
+          if (job.id === stuck!.id) await new Promise(() => undefined);
+          return null;
+        },
+      },
+      hooks: { error: (error) => errors.push(error) },
+    });
+    worker.start();
+    await until(() => running === 1);
+    await discoveryJobs(1);
+    await until(() => running === 2 && errors.length > 0);
+    const stopped = worker.stop();
+    // The stop gives up on the handler two seconds in; its one-second lease has run out well before this.
+    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    const { rows } = await testDatabase().db.raw<{ rows: { lapsed: boolean }[] }>(
+      'SELECT lease_expires_at < now() AS lapsed FROM processing_jobs WHERE id = ?',
+      [stuck!.id],
+    );
+    delivering = true;
+    await stopped;
+    expect(rows[0]!.lapsed).toBe(true);
   });
 
   it('leaves no job leased to it when work arrives as the stop begins: each is done or back in the queue', async () => {
