@@ -69,6 +69,16 @@ describe('rejected input', () => {
       videos: [{ youtubeVideoId: 'short', title: 't', videoUrl: 'https://youtu.be/x' }],
     });
     expect(nestedField.error?.data.field).toBe('videos.0.youtubeVideoId');
+    const twoFaults = await api.mutate('channels.create', {
+      ...channelFactory.build(),
+      name: '',
+      channelUrl: 'ftp://x',
+    });
+    expect(twoFaults.error?.data.issues?.map((issue) => issue.path.join('.'))).toEqual([
+      'name',
+      'channelUrl',
+    ]);
+    expect(twoFaults.error?.data.field).toBe('name');
   });
 
   it('rejects a NUL character in a title or inside metadata, naming the field, with no SQL in production', async () => {
