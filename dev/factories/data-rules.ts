@@ -90,6 +90,12 @@ export const dataRules: DataRule[] = [
     'video',
     (v) => (v.likeCount ?? 0) <= (v.viewCount ?? 0) && (v.commentCount ?? 0) <= (v.viewCount ?? 0),
   ),
+  rowRule(
+    "a video's tags are each named once",
+    count('videos WHERE cardinality(tags) <> (SELECT count(DISTINCT tag) FROM unnest(tags) AS tag)'),
+    'video',
+    (v) => new Set(v.tags ?? []).size === (v.tags ?? []).length,
+  ),
   {
     rule: 'a video is discovered no earlier than its channel was first followed',
     sql: count('videos v JOIN channels c ON c.id = v.channel_id WHERE v.discovered_at < c.created_at'),

@@ -318,6 +318,8 @@ describe('the data rules', () => {
     await seedDatabase(db, seedPlanFrom({ SEED_VIDEOS: '300', SEED: '6' }));
     await db.raw(`UPDATE videos SET discovered_at = published_at - interval '1 day'
                    WHERE id IN (SELECT id FROM videos WHERE published_at IS NOT NULL ORDER BY id LIMIT 3)`);
+    await db.raw(`UPDATE videos SET tags = tags || tags[1]
+                   WHERE id IN (SELECT id FROM videos WHERE cardinality(tags) > 0 ORDER BY id LIMIT 2)`);
     await db.raw(`UPDATE transcripts SET word_count = word_count + 1
                    WHERE id IN (SELECT id FROM transcripts ORDER BY id LIMIT 2)`);
     await db.raw(`UPDATE processing_jobs SET result = '{"wordCount": 1}'
@@ -325,6 +327,7 @@ describe('the data rules', () => {
     // Each planted fault breaks its own rule, and the rules that look at the same fact from another row.
     expect(await checkDataRules((sql) => db.raw(sql))).toEqual([
       { rule: 'a video is discovered no earlier than it was published', violations: 3 },
+      { rule: "a video's tags are each named once", violations: 2 },
       { rule: 'a video is discovered no earlier than its channel was first followed', violations: 1 },
       { rule: "a transcript's word count counts its content", violations: 2 },
       {

@@ -114,6 +114,16 @@ describe('a factory’s clock', () => {
     });
   }
 
+  it('never discovers or processes a video after its moment, even one published just before it', () => {
+    const now = new Date('2026-06-01T12:00:00Z');
+    for (let index = 0; index < 50; index += 1) {
+      const publishedAt = new Date(now.getTime() - (index + 1) * 60_000);
+      const video = videoFactory.trait('completed').at(now).build({ publishedAt });
+      expect(video.discoveredAt!.getTime()).toBeLessThanOrEqual(now.getTime());
+      expect(video.processedAt!.getTime()).toBeLessThanOrEqual(now.getTime());
+    }
+  });
+
   it('dates the parents and children a factory creates as of its own moment', async () => {
     const now = Date.now() - 10 * year;
     const asOf = new Date(now);
