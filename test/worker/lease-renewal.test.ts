@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { retryAfterSeconds } from '../../src/api/error-shape';
 import { createWorker } from '../../src/client';
 import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
+import { testDatabase } from '../support/database';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
 
@@ -92,5 +94,160 @@ describe('a worker renewing its leases', () => {
     expect(await jobRow(run.job.id)).toMatchObject({ status: 'completed', attempts: 1 });
     expect(run.heartbeats.filter((request) => request.fault !== 'pass').length).toBeGreaterThanOrEqual(2);
     expect(run.errors.length).toBeGreaterThanOrEqual(2);
+  }, 30_000);
+
+  it('renews a lease in time even when a failed renewal’s retry-after is longer than the lease has left', async () => {
+    proxy = await startFaultyProxy(api.url);
+    // A load balancer asks to come back in ten seconds, past the end of the three-second lease.
+    proxy.retryAfter = '10';
+    let failed = false;
+    proxy.decide = ({ calls }) => {
+      if (failed || !calls.some((call) => call.procedure === 'jobs.heartbeat')) return 'pass';
+      failed = true;
+      return 'unavailable';
+    };
+    const run = await longJobBesideAnotherWorker(4_000, 3);
+
+    expect(failed).toBe(true);
+    expect(run.takenOver).toEqual([]);
+    expect(run.leaseLost).toEqual([]);
+    expect(await jobRow(run.job.id)).toMatchObject({ status: 'completed', attempts: 1 });
+  }, 30_000);
+
+  it('waits as a failed renewal’s retry-after says before renewing again, when the lease has time for it', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    const heartbeats = () =>
+      proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').includes(job!.id));
+    proxy.decide = (request) =>
+      jobIdsOf(request, 'jobs.heartbeat').length > 0 && heartbeats().length === 0 ? 'unavailable' : 'pass';
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 200,
+      leaseSeconds: 6,
+      tasks: {
+        channel_discovery: async () => {
+          await until(() => heartbeats().length === 2, 10_000);
+          return null;
+        },
+      },
+    });
+    try {
+      worker.start();
+      await until(async () => (await jobRow(job!.id)).status === 'completed', 15_000);
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+
+    const [failed, next] = heartbeats();
+    expect(failed!.fault).toBe('unavailable');
+    expect(next!.at - failed!.at).toBeGreaterThanOrEqual(Number(retryAfterSeconds) * 1_000);
+  }, 30_000);
+
+  it('renews a lease for the lease’s own length, not the longer one the API gives by default', async () => {
+    const [job] = await discoveryJobs(1);
+    let left: number | undefined;
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      waitMs: 200,
+      leaseSeconds: 2,
+      tasks: {
+        channel_discovery: async () => {
+          const claimed = (await jobRow(job!.id)).lease_expires_at as Date;
+          await until(async () => (await jobRow(job!.id)).lease_expires_at > claimed);
+          const { rows } = await testDatabase().db.raw<{ rows: { left: number }[] }>(
+            'SELECT extract(epoch FROM lease_expires_at - now())::float AS left FROM processing_jobs WHERE id = ?',
+            [job!.id],
+          );
+          left = rows[0]!.left;
+          return null;
+        },
+      },
+    });
+    try {
+      worker.start();
+      await until(() => left !== undefined);
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(2);
+  });
+
+  it('stops renewing a job’s lease once the API has acknowledged its outcome', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    const heartbeats = () =>
+      proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').includes(job!.id)).length;
+    let renewalsBeforeCompletion: number | undefined;
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 200,
+      leaseSeconds: 3,
+      tasks: {
+        // Finishes right after a renewal went out, a whole renewal period before the next would be due.
+        channel_discovery: async () => {
+          await until(() => heartbeats() > 0);
+          return null;
+        },
+      },
+      hooks: { completed: () => (renewalsBeforeCompletion = heartbeats()) },
+    });
+    try {
+      worker.start();
+      await until(() => renewalsBeforeCompletion !== undefined);
+      // Longer than the renewal period of a second.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+
+    expect(renewalsBeforeCompletion).toBe(1);
+    expect(heartbeats()).toBe(1);
+  });
+
+  it('renews the leases of jobs claimed moments apart together, in one request', async () => {
+    const [first] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    let running = 0;
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 2,
+      waitMs: 200,
+      // Renewed every two seconds, and up to half a second early to share a request.
+      leaseSeconds: 6,
+      tasks: {
+        channel_discovery: async () => {
+          running += 1;
+          await gate;
+          return null;
+        },
+      },
+    });
+    const renewals = () =>
+      proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').length > 0);
+    try {
+      worker.start();
+      await until(() => running === 1);
+      // The worker's waiting claim takes it as soon as it is queued, a moment after the first.
+      const [second] = await discoveryJobs(1);
+      await until(() => running === 2);
+      await until(() => renewals().length > 0, 10_000);
+      open();
+      await worker.stop();
+      expect(jobIdsOf(renewals()[0]!, 'jobs.heartbeat').sort()).toEqual([first!.id, second!.id].sort());
+    } finally {
+      open();
+      await worker.stop();
+    }
   }, 30_000);
 });
