@@ -174,6 +174,43 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
     expect(new Set(runs.values())).toEqual(new Set([1]));
   }, 30_000);
 
+  it('gives back the slot of an undelivered result once it claims that job again after its lease ran out', async () => {
+    const [first] = await discoveryJobs(1, 3);
+    proxy = await startFaultyProxy(api.url);
+    let failing = true;
+    // Completions and renewals fail, claims pass: the job's lease runs out and this worker claims it again.
+    proxy.decide = (request) =>
+      failing && request.calls.some((call) => call.procedure !== 'jobs.claim') ? 'unavailable' : 'pass';
+    let running = 0;
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const { worker, runs, seen } = observedWorker(
+      proxy.url,
+      async (job) => {
+        if (job.id === first!.id) return { ok: true };
+        running += 1;
+        await gate;
+        return { ok: true };
+      },
+      { concurrency: 2, prefetch: 0, leaseSeconds: 1 },
+    );
+    try {
+      worker.start();
+      await until(() => runs.get(first!.id) === 2);
+      failing = false;
+      await until(() => seen.completed.includes(first!.id));
+      // Both slots are free again: two jobs run at once.
+      await discoveryJobs(2);
+      await until(() => running === 2, 5_000);
+      open();
+      await worker.stop();
+    } finally {
+      open();
+      await worker.stop();
+    }
+    expect(seen.completed).toHaveLength(3);
+  }, 30_000);
+
   it('renews the leases of results it cannot deliver yet, so another worker takes none of their jobs meanwhile', async () => {
     const jobs = await discoveryJobs(5, 1);
     proxy = await startFaultyProxy(api.url);
@@ -209,6 +246,46 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
     expect(takenOver).toEqual([]);
     expect((await jobRows(ids(jobs))).filter((row: { attempts: number }) => row.attempts !== 1)).toEqual([]);
     expect(seen.completed.sort()).toEqual(ids(jobs));
+  }, 30_000);
+
+  it('on stop, keeps renewing the leases of results it is still delivering, so another worker takes none of their jobs meanwhile', async () => {
+    const jobs = await discoveryJobs(2, 1);
+    proxy = await startFaultyProxy(api.url);
+    let delivering = false;
+    proxy.decide = (request) =>
+      !delivering && jobIdsOf(request, 'jobs.completeMany').length > 0 ? 'unavailable' : 'pass';
+    const { worker, runs, seen } = observedWorker(proxy.url, () => ({ ok: true }), {
+      concurrency: 2,
+      leaseSeconds: 2,
+      drainMs: 20_000,
+    });
+    const takenOver: string[] = [];
+    const other = createWorker({
+      url: api.url,
+      concurrency: 2,
+      waitMs: 1_000,
+      leaseSeconds: 2,
+      tasks: {
+        channel_discovery: (job) => {
+          takenOver.push(job.id);
+          return null;
+        },
+      },
+    });
+    worker.start();
+    await until(() => runs.size === jobs.length && seen.errors.length > 0);
+    const stopped = worker.stop();
+    other.start();
+    // Longer than a lease, while every completion call gets a 503 response.
+    await sleep(3_000);
+    delivering = true;
+    await stopped;
+    await other.stop();
+
+    expect(takenOver).toEqual([]);
+    expect(seen.undelivered).toEqual([]);
+    expect(seen.completed.sort()).toEqual(ids(jobs));
+    expect((await jobRows(ids(jobs))).filter((row: { attempts: number }) => row.attempts !== 1)).toEqual([]);
   }, 30_000);
 
   it('on stop, keeps delivering the outcomes the API has not acknowledged yet, and returns once it has', async () => {
