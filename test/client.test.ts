@@ -68,6 +68,17 @@ describe('the typed client against a listening server', () => {
     expect(read.map((channel) => channel.id)).toEqual(channels.map((channel) => channel.id));
   });
 
+  it('sends a waiting claim on its own, so a call made beside it is not held until the claim ends', async () => {
+    const waitMs = 3_000;
+    const started = performance.now();
+    const claim = client.jobs.claim.mutate({ workerId: 'waiting-client', limit: 1, waitMs });
+    // A mutation, as a worker's completions and renewals are: the kind of call a batch would put the claim with.
+    const created = await client.channels.create.mutate(channelFactory.build());
+    expect(created.id).toEqual(expect.any(String));
+    expect(performance.now() - started).toBeLessThan(waitMs / 2);
+    expect(await claim).toEqual([]);
+  });
+
   it('reports a server it cannot reach as a TransportError with its code', async () => {
     const closed = await buildApp({
       db: testDatabase().db,

@@ -5,6 +5,7 @@ import { parseConfig } from '../../src/config';
 import { connect } from '../../src/db/connect';
 import { translateDatabaseError } from '../../src/services/database-errors';
 import { UnavailableError } from '../../src/services/errors';
+import { testDatabase } from '../support/database';
 
 describe('connecting', () => {
   it('fails fast with a clear error when the database cannot be reached', async () => {
@@ -18,6 +19,27 @@ describe('connecting', () => {
     await db.destroy();
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(translateDatabaseError(error)).toBeInstanceOf(UnavailableError);
+  });
+});
+
+describe('a pool with every connection busy', () => {
+  it('fails a call that waits for one once DATABASE_CONNECT_TIMEOUT_MS has passed, as unavailable', async () => {
+    const db = connect(testDatabase().url, {
+      DATABASE_POOL_SIZE: 1,
+      DATABASE_CONNECT_TIMEOUT_MS: 300,
+      DEBUG: false,
+    });
+    const holding = await db.transaction();
+    try {
+      const started = Date.now();
+      const error = await db.raw('SELECT 1').catch((caught: unknown) => caught);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(translateDatabaseError(error)).toBeInstanceOf(UnavailableError);
+    } finally {
+      await holding.rollback();
+      await db.destroy();
+    }
   });
 });
 

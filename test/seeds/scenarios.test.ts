@@ -180,7 +180,13 @@ describe('seed scenarios', () => {
       channels: 6,
       referenceDate: new Date('2026-12-02T10:11:00.000Z'),
     });
-    expect(seedPlanFrom({ SEED_SCENARIO: 'load' }, now).videos).toBe(1_000_000);
+    expect(seedPlanFrom({ SEED_SCENARIO: 'load' }, now)).toMatchObject({
+      videos: 1_000_000,
+      channels: 1_000,
+    });
+    // One channel per 1,000 videos, at least 30: at that edge and one video past it.
+    expect(seedPlanFrom({ SEED_VIDEOS: '30000' }, now).channels).toBe(30);
+    expect(seedPlanFrom({ SEED_VIDEOS: '30001' }, now).channels).toBe(31);
     expect(seedPlanFrom({ SEED_DRY_RUN: 'true', SEED_MODE: 'add' }, now)).toMatchObject({
       dryRun: true,
       mode: 'add',
