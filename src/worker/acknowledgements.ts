@@ -136,8 +136,15 @@ export function createAcknowledgements(settings: {
     if (next < Infinity) sendAt(next);
   };
 
+  /**
+   * Whether `item` is still its job's outcome: the same job claimed again after its lease ran out replaces it
+   * (`add`), and whatever the old call learns later must leave the new outcome and its lease alone.
+   */
+  const current = (item: Pending) => pending.get(item.job.id) === item;
+
   /** Ends an item: acknowledged or rejected. */
   const end = (item: Pending) => {
+    if (!current(item)) return;
     pending.delete(item.job.id);
     if (item.failures > 0) retrying -= 1;
     settings.settled(item.job.id);
@@ -165,7 +172,7 @@ export function createAcknowledgements(settings: {
     hooks.error?.(asError(error));
     for (const item of items) {
       item.sending = false;
-      if (item.failures === 0) retrying += 1;
+      if (item.failures === 0 && current(item)) retrying += 1;
       item.failures += 1;
       item.unsure = true;
       item.dueAt = Date.now() + (afterMs ?? backoffMs(item.failures));

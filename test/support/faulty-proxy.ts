@@ -40,6 +40,8 @@ export interface FaultyProxy {
    * may say: for a test that must tell a call sent at once from one sent when `retry-after` says.
    */
   retryAfter?: string;
+  /** Holds a request until what it returns settles, before forwarding it (a reset is not held); none unless set. */
+  hold?: (request: Omit<ProxiedRequest, 'fault' | 'at'>) => Promise<void> | undefined;
   close(): Promise<void>;
 }
 
@@ -115,6 +117,7 @@ export async function startFaultyProxy(apiUrl: string): Promise<FaultyProxy> {
       const fault = proxy.decide({ calls });
       proxy.requests.push({ calls, fault, at: Date.now() });
       if (fault === 'reset') return void request.socket.destroy();
+      await proxy.hold?.({ calls });
       const upstream = await forward(fault === 'unavailable' ? unavailableUrl : apiUrl, request, body);
       if (fault === 'reset-after') return void request.socket.destroy();
       const { 'transfer-encoding': _chunked, ...headers } = upstream.headers;

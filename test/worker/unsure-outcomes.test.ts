@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ClaimedJob, createWorker, type Deferral, type Task } from '../../src/client';
 import { claimJobs, completeJob, requeueJob } from '../../src/queue/job-queue';
@@ -49,6 +50,54 @@ function observedWorker(task: Task<'channel_discovery'>) {
   });
   return { worker, seen };
 }
+
+describe('an outcome replaced while its call is in flight', () => {
+  it('keeps the new outcome of a job claimed again, and sends it again when its own call fails', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    proxy.retryAfter = '0';
+    // Renewals fail, so the first lease runs out while its completion is held; the second run's completion meets
+    // a 503 once the first call's rejection has come back.
+    let completions = 0;
+    proxy.decide = ({ calls }) => {
+      if (calls.some((call) => call.procedure === 'jobs.heartbeat')) return 'reset';
+      if (!calls.some((call) => call.procedure === 'jobs.completeMany')) return 'pass';
+      completions += 1;
+      return completions === 2 ? 'unavailable' : 'pass';
+    };
+    let releaseFirst: () => void = () => undefined;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const secondHeld = firstHeld.then(() => sleep(300));
+    proxy.hold = ({ calls }) => {
+      if (!calls.some((call) => call.procedure === 'jobs.completeMany')) return undefined;
+      return completions === 1 ? firstHeld : completions === 2 ? secondHeld : undefined;
+    };
+    let runs = 0;
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 200,
+      leaseSeconds: 2,
+      tasks: {
+        channel_discovery: () => {
+          runs += 1;
+          // The second run's outcome replaces the first's, whose call is still held.
+          if (runs === 2) setTimeout(releaseFirst, 100);
+          return null;
+        },
+      },
+    });
+    try {
+      worker.start();
+      await until(async () => (await jobRow(job!.id)).status === 'completed', 15_000);
+    } finally {
+      releaseFirst();
+      await worker.stop();
+    }
+    expect(runs).toBe(2);
+    expect(await jobRow(job!.id)).toMatchObject({ status: 'completed', attempts: 2 });
+  });
+});
 
 describe('a worker that cannot tell whether its call reached the API', () => {
   it('acknowledges a snooze the API ran before the connection reset, by the reason the API stored, and reports no lease lost', async () => {
@@ -111,8 +160,12 @@ describe('a worker that cannot tell whether its call reached the API', () => {
     const [job] = await discoveryJobs(1);
     proxy = await startFaultyProxy(api.url);
     let completedByOther = false;
-    proxy.decide = (request) =>
-      !completedByOther && jobIdsOf(request, 'jobs.completeMany').length > 0 ? 'unavailable' : 'pass';
+    let claims = 0;
+    proxy.decide = (request) => {
+      // Only its first claim reaches the API: a later one, waiting there, would take the job the admin requeues.
+      if (request.calls.some((call) => call.procedure === 'jobs.claim') && ++claims > 1) return 'reset';
+      return !completedByOther && jobIdsOf(request, 'jobs.completeMany').length > 0 ? 'unavailable' : 'pass';
+    };
     const { worker, seen } = observedWorker(() => ({ by: 'the worker' }));
     try {
       worker.start();
