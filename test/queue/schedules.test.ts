@@ -53,9 +53,18 @@ describe('channel schedules', () => {
   });
 
   it('take the channels that fell due first, a batch at a time (edge: a batch of one)', async () => {
-    const channels = [];
-    for (const hours of [30, 50, 40]) channels.push(await scheduled({ lastCheckedAt: hoursAgo(hours) }));
-    const [thirty, fifty, forty] = channels;
+    // The longer overdue, the later in id order: taking channels in id order instead would show.
+    const [thirty, forty, fifty] = (await Promise.all([1, 2, 3].map(() => scheduled()))).sort((a, b) =>
+      a.id < b.id ? -1 : 1,
+    );
+    for (const [channel, hours] of [
+      [thirty, 30],
+      [forty, 40],
+      [fifty, 50],
+    ] as const)
+      await db()('channels')
+        .where({ id: channel!.id })
+        .update({ last_checked_at: hoursAgo(hours) });
     expect((await enqueueDueDiscoveries(db(), 1)).map((job) => job.entityId)).toEqual([fifty!.id]);
     expect((await enqueueDueDiscoveries(db(), 1)).map((job) => job.entityId)).toEqual([forty!.id]);
     expect((await enqueueDueDiscoveries(db(), 2)).map((job) => job.entityId)).toEqual([thirty!.id]);
