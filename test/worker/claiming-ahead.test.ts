@@ -116,6 +116,35 @@ describe('a worker claiming ahead', () => {
     expect(Math.max(...claimSizes)).toBeLessThanOrEqual(2);
   });
 
+  it('keeps a claimed job waiting for a slot for a third of its lease, and releases it then, not later', async () => {
+    await discoveryJobs(2);
+    const busy = gate();
+    const claimedAt = new Map<string, number>();
+    const releasedAfter: number[] = [];
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      prefetch: 1,
+      leaseSeconds: 6,
+      waitMs: 200,
+      tasks: { channel_discovery: () => busy.opened.then(() => null) },
+      hooks: {
+        claimed: (jobs) => jobs.forEach((job) => claimedAt.set(job.id, Date.now())),
+        released: (jobs) => jobs.forEach((job) => releasedAfter.push(Date.now() - claimedAt.get(job.id)!)),
+      },
+    });
+    try {
+      worker.start();
+      await until(() => releasedAfter.length === 1, 10_000);
+    } finally {
+      busy.open();
+      await worker.stop();
+    }
+    // A third of six seconds: two; half would be three.
+    expect(releasedAfter[0]).toBeGreaterThanOrEqual(1_900);
+    expect(releasedAfter[0]).toBeLessThan(2_900);
+  });
+
   it('releases a claimed job that cannot start within a third of its lease, unspent, for an idle worker to run', async () => {
     await discoveryJobs(2);
     const busy = gate();

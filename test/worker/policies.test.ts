@@ -5,9 +5,11 @@ import {
   type Deferral,
   QuotaExhaustedError,
   RateLimitedError,
+  PermanentJobError,
   SnoozeJob,
   type Task,
 } from '../../src/client';
+import { outcomeOfError } from '../../src/worker/policies';
 import { channelFactory, videoFactory } from '../../dev/factories';
 import { setBudget, setJobTypeCost } from '../../src/queue/budgets';
 import { enqueueJobs } from '../../src/queue/job-queue';
@@ -56,6 +58,40 @@ async function runDiscoveries(count: number, task: Task<'channel_discovery'>) {
   await worker.stop();
   return { deferred, failed, completed, errors, before, after };
 }
+
+describe('what a handler throws, as the outcome its worker reports', () => {
+  it('takes a snooze of zero seconds or more, and no other', () => {
+    const now = Date.now();
+    expect(new SnoozeJob(0).until.getTime()).toBeGreaterThanOrEqual(now);
+    for (const after of [-1, Number.NaN, new Date('not a date')])
+      expect(() => new SnoozeJob(after), String(after)).toThrow(RangeError);
+  });
+
+  it('rounds a retry-after up to whole seconds, from 1 up to a day (edges: a day, and one second past it)', () => {
+    const retryAfter = (seconds: number) =>
+      (
+        outcomeOfError(new RateLimitedError('429', { retryAfterSeconds: seconds }), undefined) as {
+          retryAfterSeconds?: number;
+        }
+      ).retryAfterSeconds;
+    expect(retryAfter(0.2)).toBe(1);
+    expect(retryAfter(7_200.5)).toBe(7_201);
+    expect(retryAfter(86_400)).toBe(86_400);
+    expect(retryAfter(86_401)).toBe(86_400);
+    expect(retryAfter(Number.POSITIVE_INFINITY)).toBeUndefined();
+  });
+
+  it('keeps the units a handler spent, whatever it threw', () => {
+    for (const thrown of [
+      new SnoozeJob(60),
+      new RateLimitedError(),
+      new QuotaExhaustedError(),
+      new PermanentJobError('gone'),
+      new Error('flaky'),
+    ])
+      expect(outcomeOfError(thrown, 7), thrown.name).toMatchObject({ unitsSpent: 7 });
+  });
+});
 
 describe('a handler saying what becomes of its job', () => {
   it('snoozes its job for the seconds it gives, its attempt unspent and its reason shown, recording no failure', async () => {
