@@ -83,6 +83,23 @@ describe('channels API', () => {
     expect(video.status).toBe(404);
   });
 
+  it('responds 404 naming youtubeChannelId to a YouTube id it does not know', async () => {
+    const response = await api.query('channels.getByYoutubeId', {
+      youtubeChannelId: channelFactory.build().youtubeChannelId,
+    });
+    expect(response.status).toBe(404);
+    expect(response.error?.data.field).toBe('youtubeChannelId');
+  });
+
+  it('finds channels by name in any case', async () => {
+    const channel = await channelFactory.create({ name: `Case Marker ${Date.now()} Kitchen` });
+    for (const search of ['case marker', 'KITCHEN'])
+      expect(
+        (await api.query<Page<Channel>>('channels.list', { search })).data.items.map((c) => c.id),
+        search,
+      ).toContain(channel.id);
+  });
+
   it('lists channels by status and name, newest first, a page at a time', async () => {
     const marker = `Marker ${Date.now()}`;
     const paused = await channelFactory.trait('paused').createList(3, { name: `${marker} paused` });
