@@ -111,6 +111,26 @@ describe('a running limit per job type', () => {
     expect(await claim(5)).toEqual([]);
   });
 
+  it('lists as running only the jobs whose lease has not run out, and a cool-down only while it lasts', async () => {
+    await processingJobFactory.trait('running').create({ leaseExpiresAt: new Date(Date.now() + 60_000) });
+    await processingJobFactory.trait('running').create({ leaseExpiresAt: new Date(Date.now() - 1_000) });
+    const transcripts = async () =>
+      (await api.query<JobTypeSettings[]>('jobs.types')).data.find(
+        (type) => type.jobType === 'transcript_extraction',
+      )!;
+    const coolDown = (at: Date) =>
+      db()('job_types').where({ name: 'transcript_extraction' }).update({ cooldown_until: at });
+    try {
+      await coolDown(new Date(Date.now() - 1_000));
+      expect(await transcripts()).toMatchObject({ running: 1, cooldownUntil: null });
+      const until = new Date(Date.now() + 60_000);
+      await coolDown(until);
+      expect((await transcripts()).cooldownUntil).toEqual(until);
+    } finally {
+      await db()('job_types').update({ cooldown_until: null });
+    }
+  });
+
   it('lists each type with its limit and running count, and sets a limit over the API', async () => {
     await queued(2);
     await claim(1);
