@@ -89,6 +89,35 @@ const limits: Limit[] = [
     }),
   },
   {
+    what: 'job priority',
+    procedure: 'jobs.enqueue',
+    type: 'mutation',
+    field: 'priority',
+    limit: 1_000_000,
+    input: async (n) => ({
+      jobType: 'channel_discovery',
+      entityType: 'channel',
+      entityId: (await channelFactory.create()).id,
+      priority: n,
+    }),
+  },
+  {
+    what: 'language tag of letters',
+    procedure: 'transcripts.create',
+    type: 'mutation',
+    field: 'language',
+    limit: 3,
+    input: async (n) => transcriptInput('e'.repeat(n)),
+  },
+  {
+    what: 'YouTube video id',
+    procedure: 'videos.create',
+    type: 'mutation',
+    field: 'youtubeVideoId',
+    limit: 11,
+    input: async (n) => ({ ...(await videoInput()), youtubeVideoId: randomId(n) }),
+  },
+  {
     what: 'channel name',
     procedure: 'channels.create',
     type: 'mutation',
@@ -175,11 +204,86 @@ const limits: Limit[] = [
   },
 ];
 
+/** The least each field takes: that is accepted, one less is rejected naming the field. */
+const lowerLimits: Limit[] = [
+  {
+    what: 'page size',
+    procedure: 'channels.list',
+    type: 'query',
+    field: 'limit',
+    limit: 1,
+    input: (n) => ({ limit: n }),
+  },
+  {
+    what: 'job priority',
+    procedure: 'jobs.enqueue',
+    type: 'mutation',
+    field: 'priority',
+    limit: -1_000_000,
+    input: async (n) => ({
+      jobType: 'channel_discovery',
+      entityType: 'channel',
+      entityId: (await channelFactory.create()).id,
+      priority: n,
+    }),
+  },
+  {
+    what: 'language tag of letters',
+    procedure: 'transcripts.create',
+    type: 'mutation',
+    field: 'language',
+    limit: 2,
+    input: async (n) => transcriptInput('e'.repeat(n)),
+  },
+  {
+    what: 'YouTube video id',
+    procedure: 'videos.create',
+    type: 'mutation',
+    field: 'youtubeVideoId',
+    limit: 11,
+    input: async (n) => ({ ...(await videoInput()), youtubeVideoId: randomId(n) }),
+  },
+];
+
+/** Letters and digits, `length` of them, new on each call. */
+const randomId = (length: number) =>
+  Array.from(
+    { length },
+    () => 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'[Math.floor(Math.random() * 62)],
+  ).join('');
+
+async function transcriptInput(language: string) {
+  return { videoId: (await videoFactory.create()).id, source: 'youtube_auto', content: 'words', language };
+}
+
 async function videoInput() {
   const channel = await channelFactory.create();
   const { channelId: _, ...video } = videoFactory.build();
   return { ...video, channelId: channel.id };
 }
+
+describe('every lower limit', () => {
+  it.each(lowerLimits)('takes a $what of $limit and rejects one less, naming $field', async (limit) => {
+    const call = limit.type === 'query' ? api.query : api.mutate;
+    const at = await call(limit.procedure, await limit.input(limit.limit));
+    expect(at.error?.data.field ?? null, JSON.stringify(at.error?.message)).not.toBe(limit.field);
+    expect(at.status).toBe(200);
+    const under = await call(limit.procedure, await limit.input(limit.limit - 1));
+    expect(under.status).toBe(400);
+    expect(under.error?.data.field).toBe(limit.field);
+  });
+
+  it('trims a title before it checks it: only spaces is no title, and spaces around one are not kept', async () => {
+    const blank = await api.mutate('videos.create', { ...(await videoInput()), title: '   ' });
+    expect(blank.status).toBe(400);
+    expect(blank.error?.data.field).toBe('title');
+    const spaced = await api.mutate<{ title: string }>('videos.create', {
+      ...(await videoInput()),
+      title: '  Bread  ',
+    });
+    expect(spaced.data.title).toBe('Bread');
+  });
+});
 
 describe('every documented limit', () => {
   it.each(limits)('takes a $what of $limit and rejects one more, naming $field', async (limit) => {
