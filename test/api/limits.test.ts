@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { channelFactory, discoveredVideos, videoFactory } from '../../dev/factories';
+import { channelFactory, discoveredVideos, processingJobFactory, videoFactory } from '../../dev/factories';
 import { maxJsonBytes } from '../../src/schemas/fields';
 import { useApi } from '../support/api';
 
@@ -116,6 +116,42 @@ const limits: Limit[] = [
     field: 'youtubeVideoId',
     limit: 11,
     input: async (n) => ({ ...(await videoInput()), youtubeVideoId: randomId(n) }),
+  },
+  {
+    what: 'claim wait',
+    procedure: 'jobs.claim',
+    type: 'mutation',
+    field: 'waitMs',
+    limit: 30_000,
+    // A job waits to be claimed, so a claim that may wait returns at once.
+    input: async (n) => {
+      await processingJobFactory.trait('discovery').create();
+      return { workerId: 'w', waitMs: n, jobTypes: ['channel_discovery'] };
+    },
+  },
+  {
+    what: 'worker id',
+    procedure: 'jobs.claim',
+    type: 'mutation',
+    field: 'workerId',
+    limit: 200,
+    input: (n) => ({ workerId: 'w'.repeat(n), jobTypes: ['channel_discovery'] }),
+  },
+  {
+    what: 'start rate period',
+    procedure: 'jobs.setTypeRate',
+    type: 'mutation',
+    field: 'perSeconds',
+    limit: 86_400,
+    input: (n) => ({ jobType: 'transcript_extraction', maxStarts: 1_000_000, perSeconds: n }),
+  },
+  {
+    what: 'bulk sample',
+    procedure: 'jobs.bulkPreview',
+    type: 'query',
+    field: 'sampleSize',
+    limit: 50,
+    input: (n) => ({ action: 'retry', sampleSize: n }),
   },
   {
     what: 'channel name',
@@ -243,6 +279,22 @@ const lowerLimits: Limit[] = [
     limit: 11,
     input: async (n) => ({ ...(await videoInput()), youtubeVideoId: randomId(n) }),
   },
+  {
+    what: 'start rate',
+    procedure: 'jobs.setTypeRate',
+    type: 'mutation',
+    field: 'maxStarts',
+    limit: 1,
+    input: (n) => ({ jobType: 'transcript_extraction', maxStarts: n, perSeconds: 1 }),
+  },
+  {
+    what: 'breaker threshold',
+    procedure: 'rateKeys.set',
+    type: 'mutation',
+    field: 'breakerThreshold',
+    limit: 1,
+    input: (n) => ({ key: 'egress:198.51.100.42', maxStarts: null, breakerThreshold: n }),
+  },
 ];
 
 /** Letters and digits, `length` of them, new on each call. */
@@ -271,6 +323,17 @@ describe('every lower limit', () => {
     const under = await call(limit.procedure, await limit.input(limit.limit - 1));
     expect(under.status).toBe(400);
     expect(under.error?.data.field).toBe(limit.field);
+  });
+
+  it('takes the units a worker reports up to a million, and rejects one more before it looks for the job', async () => {
+    const report = (unitsSpent: number) =>
+      api.mutate('jobs.complete', { id: uuid(1), leaseToken: uuid(2), unitsSpent });
+    const atLimit = await report(1_000_000);
+    expect(atLimit.error?.data.field).not.toBe('unitsSpent');
+    expect(atLimit.status).toBe(404);
+    const over = await report(1_000_001);
+    expect(over.status).toBe(400);
+    expect(over.error?.data.field).toBe('unitsSpent');
   });
 
   it('trims a title before it checks it: only spaces is no title, and spaces around one are not kept', async () => {
