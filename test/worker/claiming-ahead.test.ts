@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { channelFactory } from '../../dev/factories';
 import { createWorker } from '../../src/client';
+import { enqueueJobs } from '../../src/queue/job-queue';
+import { testDatabase } from '../support/database';
 import { type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, jobRows, useWorkerApi } from '../support/worker-api';
@@ -285,5 +288,160 @@ describe('a worker claiming ahead', () => {
     // Stopping cuts that wait short.
     expect(performance.now() - stopping).toBeLessThan(900);
     expect(claimsOf(proxy)).toHaveLength(1);
+  });
+});
+
+describe('a worker’s claims', () => {
+  const limitsOf = (faulty: FaultyProxy) =>
+    claimsOf(faulty).map((request) => (request.calls[0]!.input as { limit: number }).limit);
+
+  it('report no error while they find no work and the worker has no idle hook', async () => {
+    proxy = await startFaultyProxy(api.url);
+    const errors: Error[] = [];
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 50,
+      tasks: { channel_discovery: () => null },
+      hooks: { error: (error) => errors.push(error) },
+    });
+    worker.start();
+    await until(() => claimsOf(proxy!).length >= 4);
+    await worker.stop();
+    expect(errors).toEqual([]);
+  });
+
+  it('wait until half the local queue has room, rather than ask for each job a finished one makes room for', async () => {
+    const jobs = await discoveryJobs(12);
+    proxy = await startFaultyProxy(api.url);
+    const ran = new Set<string>();
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      prefetch: 4,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async (job) => {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          ran.add(job.id);
+          return null;
+        },
+      },
+    });
+    worker.start();
+    await until(() => ran.size === jobs.length);
+    await worker.stop();
+    const limits = limitsOf(proxy);
+    // One slot and four waiting: five at first, then each claim once two have room.
+    expect(limits[0]).toBe(5);
+    expect(Math.min(...limits)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('are at most two in flight at once, of at most a hundred jobs each, however many slots the worker has', async () => {
+    proxy = await startFaultyProxy(api.url);
+    let held = 0;
+    let mostHeld = 0;
+    proxy.hold = ({ calls }) => {
+      if (!calls.some((call) => call.procedure === 'jobs.claim')) return undefined;
+      held += 1;
+      mostHeld = Math.max(mostHeld, held);
+      return new Promise<void>((resolve) =>
+        setTimeout(() => {
+          held -= 1;
+          resolve();
+        }, 200),
+      );
+    };
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 250,
+      prefetch: 0,
+      waitMs: 0,
+      tasks: { channel_discovery: () => null },
+    });
+    worker.start();
+    await until(() => claimsOf(proxy!).length >= 4);
+    await worker.stop();
+    expect(mostHeld).toBe(2);
+    expect(limitsOf(proxy).slice(0, 2)).toEqual([100, 100]);
+  });
+
+  it('start a higher-priority job claimed later before the lower-priority ones already waiting', async () => {
+    const low = await discoveryJobs(3);
+    const busy = gate();
+    const started: string[] = [];
+    let claimed = 0;
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 2,
+      prefetch: 2,
+      waitMs: 5_000,
+      hooks: { claimed: (jobs) => (claimed += jobs.length) },
+      tasks: {
+        channel_discovery: async (job) => {
+          started.push(job.id);
+          if (started.length <= 2) await busy.opened;
+          return null;
+        },
+      },
+    });
+    let high: { id: string } | undefined;
+    try {
+      worker.start();
+      // Two low jobs run, the third waits in the local queue, and a claim waits for more work.
+      await until(() => started.length === 2 && claimed === 3);
+      const [channel] = await channelFactory.createList(1);
+      [high] = await enqueueJobs(testDatabase().db, [
+        { jobType: 'channel_discovery', entityType: 'channel', entityId: channel!.id, priority: 10 },
+      ]);
+      await until(() => claimed === 4);
+    } finally {
+      busy.open();
+    }
+    await until(() => started.length === 4);
+    await worker.stop();
+    expect(started[2]).toBe(high!.id);
+    expect(started.slice(0, 2).concat(started[3]!).sort()).toEqual(low.map((job) => job.id).sort());
+  });
+
+  it('ask only for free slots after a job waited too long to start, until a slot frees', async () => {
+    await discoveryJobs(3);
+    const busy = gate();
+    const started: string[] = [];
+    const claimed: string[][] = [];
+    const released: string[] = [];
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      prefetch: 1,
+      leaseSeconds: 3,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async (job) => {
+          started.push(job.id);
+          if (started.length === 1) await busy.opened;
+          return null;
+        },
+      },
+      hooks: {
+        claimed: (jobs) => claimed.push(jobs.map((job) => job.id)),
+        released: (jobs) => released.push(...jobs.map((job) => job.id)),
+      },
+    });
+    try {
+      worker.start();
+      // One job runs and one waits; the one waiting is released a second in (a third of the lease).
+      await until(() => released.length === 1, 10_000);
+      const claimsAtRelease = claimed.length;
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(claimed).toHaveLength(claimsAtRelease);
+    } finally {
+      busy.open();
+    }
+    await until(() => new Set(started).size === 3);
+    await worker.stop();
+    // Once the slot freed, the worker claimed ahead again: the two jobs left in one claim.
+    expect(claimed.at(-1)).toHaveLength(2);
+    expect(started).toHaveLength(3);
   });
 });

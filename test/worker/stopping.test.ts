@@ -179,3 +179,56 @@ describe('a worker stopping', () => {
     }
   });
 });
+
+describe('a worker stopping with a claim in flight', () => {
+  const isClaim = (calls: { procedure: string }[]) => calls.some((call) => call.procedure === 'jobs.claim');
+
+  it('lets a claim that found work respond, and releases what it brought, unspent', async () => {
+    proxy = await startFaultyProxy(api.url);
+    let holding = false;
+    let letThrough: (() => void) | undefined;
+    proxy.hold = ({ calls }) =>
+      holding && isClaim(calls) ? new Promise<void>((resolve) => (letThrough = resolve)) : undefined;
+    const ran: string[] = [];
+    const released: string[] = [];
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 100,
+      tasks: { channel_discovery: (job) => (ran.push(job.id), null) },
+      hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
+    });
+    worker.start();
+    await until(() => proxy!.requests.some((request) => isClaim(request.calls)));
+    holding = true;
+    // The next claim waits in front of the API, to reach it only once the stop is under way.
+    await until(() => letThrough !== undefined);
+    const jobs = await discoveryJobs(2);
+    const stopped = worker.stop();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    letThrough!();
+    await stopped;
+    const ids = jobs.map((job) => job.id).sort();
+    expect(ran).toEqual([]);
+    expect(released.sort()).toEqual(ids);
+    for (const id of ids) {
+      expect(await jobRow(id)).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
+    }
+  });
+
+  it('cuts off a claim still waiting for work at once rather than waiting out its wait', async () => {
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      waitMs: 10_000,
+      tasks: { channel_discovery: () => null },
+    });
+    worker.start();
+    // The worker's claim is waiting for work by now.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const stopping = performance.now();
+    await worker.stop();
+    // A quarter of a second for claims that found work to respond, then the cut: far from the claim's ten seconds.
+    expect(performance.now() - stopping).toBeLessThan(2_000);
+  });
+});
