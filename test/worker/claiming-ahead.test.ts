@@ -3,7 +3,7 @@ import { channelFactory } from '../../dev/factories';
 import { createWorker } from '../../src/client';
 import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
-import { type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';
+import { type Fault, type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, jobRows, useWorkerApi } from '../support/worker-api';
 
@@ -443,5 +443,37 @@ describe('a worker’s claims', () => {
     // Once the slot freed, the worker claimed ahead again: the two jobs left in one claim.
     expect(claimed.at(-1)).toHaveLength(2);
     expect(started).toHaveLength(3);
+  });
+});
+
+describe('a worker’s failed claims', () => {
+  it('are sent again after a backoff that doubles while they fail and starts over once one succeeds', async () => {
+    proxy = await startFaultyProxy(api.url);
+    const faults: Fault[] = ['reset', 'reset', 'pass', 'reset'];
+    let claims = 0;
+    proxy.decide = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.claim') ? (faults[claims++] ?? 'pass') : 'pass';
+    const errors: Error[] = [];
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 100,
+      tasks: { channel_discovery: () => null },
+      hooks: { error: (error) => errors.push(error) },
+    });
+    worker.start();
+    await until(() => claimsOf(proxy!).length >= 5);
+    await worker.stop();
+    const sent = claimsOf(proxy).map((request) => request.at);
+    const [afterFirst, afterSecond, , afterFailurePastSuccess] = sent
+      .slice(1)
+      .map((at, index) => at - sent[index]!);
+    // 250 ms spread by a fifth after one failure, 500 ms after two in a row; a success starts over at 250 ms.
+    expect(afterFirst).toBeGreaterThanOrEqual(200);
+    expect(afterSecond).toBeGreaterThanOrEqual(400);
+    expect(afterSecond).toBeGreaterThan(afterFirst!);
+    expect(afterFailurePastSuccess).toBeGreaterThanOrEqual(200);
+    expect(afterFailurePastSuccess).toBeLessThan(800);
+    expect(errors).toHaveLength(3);
   });
 });
