@@ -39,7 +39,8 @@ function retryAfterMs(error: unknown): number | undefined {
   const value = response instanceof Response ? response.headers.get('retry-after') : null;
   if (value === null) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value) * 1_000;
-  const at = Date.parse(value);
+  // An HTTP date names its month; without letters, `Date.parse` reads numbers such as "1.5" as dates long past.
+  const at = /[a-z]/i.test(value) ? Date.parse(value) : Number.NaN;
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 

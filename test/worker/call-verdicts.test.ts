@@ -71,6 +71,26 @@ describe('a worker’s call responded to by a proxy in front of the API', () => 
     expect(await verdictOn(502)).toEqual({ kind: 'retry', afterMs: undefined });
   });
 
+  it('is tried again after the whole seconds a Retry-After gives', async () => {
+    expect(await verdictOn(503, { 'retry-after': '120' })).toEqual({ kind: 'retry', afterMs: 120_000 });
+    expect(await verdictOn(429, { 'retry-after': '0' })).toEqual({ kind: 'retry', afterMs: 0 });
+  });
+
+  it('is tried again after the usual backoff, not at once, when a Retry-After is neither whole seconds nor a date', async () => {
+    for (const value of ['1.5', '-5', '1e3']) {
+      expect(await verdictOn(503, { 'retry-after': value })).toEqual({ kind: 'retry', afterMs: undefined });
+    }
+  });
+
+  it('is tried again for statuses that say nothing against the request, and not for those that reject it', async () => {
+    for (const status of [401, 403, 429, 500, 502, 504]) {
+      expect(await verdictOn(status)).toEqual({ kind: 'retry', afterMs: undefined });
+    }
+    for (const status of [400, 413, 422]) {
+      expect(await verdictOn(status)).toMatchObject({ kind: 'invalid' });
+    }
+  });
+
   it('is not sent again when the proxy rejects the request itself as too large', async () => {
     expect(await verdictOn(413)).toMatchObject({ kind: 'invalid' });
   });
