@@ -133,11 +133,16 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
       (job) => {
         throw permanent.has(job.id) ? new PermanentJobError('channel is gone') : new Error('quota exceeded');
       },
-      { concurrency: 20 },
+      // Few at once, so that the fail calls go in many small requests and each fault meets some of them.
+      { concurrency: 3 },
     );
     worker.start();
     await until(() => seen.failed.length === jobs.length, 50_000);
     await worker.stop();
+    const faultsMet = proxy.requests
+      .filter((request) => jobIdsOf(request, 'jobs.fail').length > 0)
+      .map((request) => request.fault);
+    expect(new Set(faultsMet)).toEqual(new Set(['unavailable', 'reset', 'reset-after', 'pass']));
 
     for (const row of await jobRows(ids(jobs))) {
       expect(row).toMatchObject(

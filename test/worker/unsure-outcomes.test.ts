@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ClaimedJob, createWorker, type Deferral, type Task } from '../../src/client';
+import { type ClaimedJob, createWorker, type Deferral, RateLimitedError, type Task } from '../../src/client';
 import { claimJobs, completeJob, requeueJob } from '../../src/queue/job-queue';
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { testDatabase } from '../support/database';
@@ -125,6 +125,34 @@ describe('a worker that cannot tell whether its call reached the API', () => {
     });
     expect(seen.leaseLost).toEqual([]);
     expect(seen.deferred).toEqual([{ id: job!.id, reason: 'snoozed', until: row.run_after }]);
+    expect(proxy.requests.some(({ calls }) => calls.some((call) => call.procedure === 'jobs.get'))).toBe(
+      true,
+    );
+  });
+
+  it('acknowledges a rate-limited failure the API ran before the connection reset, by the wait it stored, and reports no lease lost', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    proxy.decide = firstCallFails({ 'jobs.fail': 'reset-after' });
+    const { worker, seen } = observedWorker(() => {
+      throw new RateLimitedError('429 from the transcript host', { retryAfterSeconds: 600 });
+    });
+    try {
+      worker.start();
+      await until(() => seen.deferred.length + seen.leaseLost.length > 0);
+    } finally {
+      await worker.stop();
+    }
+
+    const row = await jobRow(job!.id);
+    expect(row).toMatchObject({
+      status: 'queued',
+      attempts: 0,
+      wait_reason: 'rate_limited',
+      wait_detail: '429 from the transcript host',
+    });
+    expect(seen.leaseLost).toEqual([]);
+    expect(seen.deferred).toEqual([{ id: job!.id, reason: 'rate_limited', until: row.run_after }]);
     expect(proxy.requests.some(({ calls }) => calls.some((call) => call.procedure === 'jobs.get'))).toBe(
       true,
     );
