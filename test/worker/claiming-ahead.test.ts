@@ -210,6 +210,38 @@ describe('a worker claiming ahead', () => {
     expect(claimed).toEqual([waited]);
   });
 
+  it('releases a waiting job that a handler blocking the event loop kept past a third of its lease, rather than start it late', async () => {
+    const jobs = await discoveryJobs(2);
+    const started: string[] = [];
+    const released: string[] = [];
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      prefetch: 1,
+      leaseSeconds: 3,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: (job) => {
+          started.push(job.id);
+          // CPU-bound work that holds the event loop past a third of the lease (one second): no timer runs meanwhile.
+          if (started.length === 1) for (const until = Date.now() + 1_200; Date.now() < until;);
+          return null;
+        },
+      },
+      hooks: { released: (releasedJobs) => released.push(...releasedJobs.map((job) => job.id)) },
+    });
+    worker.start();
+    await until(async () =>
+      (await jobRows(jobs.map((job) => job.id))).every((row) => row.status === 'completed'),
+    );
+    await worker.stop();
+    const [first, second] = started;
+    expect(released).toEqual([second]);
+    // Released unspent, then claimed again and run: its one attempt.
+    expect(await jobRow(second!)).toMatchObject({ status: 'completed', attempts: 1 });
+    expect(new Set(started)).toEqual(new Set([first, second]));
+  });
+
   it('releases the jobs waiting in its local queue when it stops, unspent', async () => {
     const jobs = await discoveryJobs(4);
     const ran: string[] = [];
