@@ -184,6 +184,34 @@ describe('a worker that cannot tell whether its call reached the API', () => {
     expect(next.at - failedRead.at).toBeGreaterThanOrEqual(2_000);
   });
 
+  it('reports the lease lost, reading the job back once, when the job was deleted while its failure was being sent again', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    proxy.decide = firstCallFails({ 'jobs.fail': 'unavailable' });
+    let deleted: Promise<unknown> | undefined;
+    let failCalls = 0;
+    // The failure sent again reaches the API only after an admin deleted the job.
+    proxy.hold = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.fail') && ++failCalls === 2
+        ? (deleted = testDatabase().db('processing_jobs').where({ id: job!.id }).delete())
+        : undefined;
+    const { worker, seen } = observedWorker(() => {
+      throw new Error('the channel feed timed out');
+    });
+    try {
+      worker.start();
+      await until(() => seen.leaseLost.length > 0, 10_000);
+    } finally {
+      await worker.stop();
+    }
+
+    expect(deleted).toBeDefined();
+    expect(seen.leaseLost).toEqual([job!.id]);
+    const reads = proxy.requests.filter(({ calls }) => calls.some((call) => call.procedure === 'jobs.get'));
+    expect(reads).toHaveLength(1);
+    expect(await jobRow(job!.id)).toBeUndefined();
+  });
+
   it('reports the lease lost, not a completion, when the job it reads back was completed by another worker after an admin requeued it', async () => {
     const [job] = await discoveryJobs(1);
     proxy = await startFaultyProxy(api.url);
