@@ -96,6 +96,23 @@ describe('a worker renewing its leases', () => {
     expect(run.errors.length).toBeGreaterThanOrEqual(2);
   }, 30_000);
 
+  it('gives up on a renewal that hangs, and renews the lease again before it runs out', async () => {
+    proxy = await startFaultyProxy(api.url);
+    let renewals = 0;
+    // The first renewal never gets a response: a connection a load balancer holds open.
+    proxy.hold = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.heartbeat') && renewals++ === 0
+        ? new Promise<void>(() => undefined)
+        : undefined;
+    const run = await longJobBesideAnotherWorker(5_000, 3);
+
+    expect(run.takenOver).toEqual([]);
+    expect(run.leaseLost).toEqual([]);
+    expect(await jobRow(run.job.id)).toMatchObject({ status: 'completed', attempts: 1 });
+    // The one that hung, then renewals that went through.
+    expect(run.heartbeats.length).toBeGreaterThanOrEqual(3);
+  }, 30_000);
+
   it('renews a lease in time even when a failed renewal’s retry-after is longer than the lease has left', async () => {
     proxy = await startFaultyProxy(api.url);
     // A load balancer asks to come back in ten seconds, past the end of the three-second lease.
