@@ -14,6 +14,7 @@ import {
   maxBulkLimit,
 } from '../../src/schemas/job-bulk';
 import {
+  type ClaimedJob,
   claimJobsInput,
   failJobInput,
   type JobType,
@@ -22,7 +23,7 @@ import {
 } from '../../src/schemas/processing-job';
 import { transientRetries } from '../../src/services/database-errors';
 import { ConflictError } from '../../src/services/errors';
-import { claimJobs, completeJob, enqueueJobs, failJob } from '../../src/queue/job-queue';
+import { claimJobs, completeJob, completeJobs, enqueueJobs, failJob } from '../../src/queue/job-queue';
 import { sessionProgress, transitionSession } from '../../src/services/processing-sessions';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
@@ -601,6 +602,60 @@ describe('bulk retries beside workers', () => {
     pool = connect(testDatabase().url, { ...testPoolSettings, DATABASE_POOL_SIZE: workers + 6 });
   });
   afterAll(() => pool.destroy());
+
+  it('cancel the jobs a worker is completing without deadlock, locking them in the order the completion does', async () => {
+    const session = await processingSessionFactory.trait('running').create();
+    // Stored in the reverse of their key order, one enqueue each, so neither the table's order nor the ids' is
+    // the key order.
+    const videos = (await videoFactory.createList(20)).sort((a, b) => (a.id < b.id ? 1 : -1));
+    for (const video of videos) {
+      await enqueueJobs(db(), [
+        { jobType: 'transcript_extraction', entityType: 'video', entityId: video.id, sessionId: session.id },
+      ]);
+    }
+    const held = await claimJobs(pool, claimJobsInput.parse({ workerId: 'w', limit: 20, leaseSeconds: 60 }));
+    // Three jobs whose ids ascend while their keys (here their videos) descend: a, then c, then b by id.
+    const byId = [...held].sort((x, y) => (x.id < y.id ? -1 : 1));
+    let triple: [ClaimedJob, ClaimedJob, ClaimedJob] | undefined;
+    for (const [i, a] of byId.entries())
+      for (const [j, c] of byId.entries())
+        for (const b of byId.slice(j + 1))
+          if (!triple && i < j && a.entityId > c.entityId && c.entityId > b.entityId) triple = [a, c, b];
+    const [a, c, b] = triple!;
+    const waiting = async () =>
+      Number(
+        (
+          await db().raw(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+          )
+        ).rows[0].n,
+      );
+    const deadlocksBefore = transientRetries.get('40P01') ?? 0;
+    // The middle job held by another writer, so the worker and the sweep queue behind it.
+    const other = await db().transaction();
+    await other('processing_jobs').where({ id: c.id }).forUpdate().select('id');
+    const completing = completeJobs(pool, {
+      jobs: [a, b, c].map((job) => ({ id: job.id, leaseToken: job.leaseToken, result: null })),
+    });
+    await until(async () => (await waiting()) === 1);
+    const cancelling = changeBulk(
+      pool,
+      'cancel',
+      bulkCancelInput.parse({ sessionId: session.id, limit: 50 }),
+    );
+    await until(async () => (await waiting()) === 2);
+    await other.commit();
+    const [completion, cancel] = await Promise.all([completing, cancelling]);
+    // The worker was first in line: its jobs completed, and the sweep cancelled the rest.
+    expect(completion.completed).toHaveLength(3);
+    expect(cancel.changed).toBe(17);
+    expect((transientRetries.get('40P01') ?? 0) - deadlocksBefore).toBe(0);
+    expect(await statusOf([a.id, b.id, c.id])).toEqual({
+      [a.id]: 'completed',
+      [b.id]: 'completed',
+      [c.id]: 'completed',
+    });
+  });
 
   it('never deadlock, and leave jobs, videos and the session’s counts agreeing', async () => {
     const session = await processingSessionFactory.trait('running').create();
