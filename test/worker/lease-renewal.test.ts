@@ -113,6 +113,42 @@ describe('a worker renewing its leases', () => {
     expect(run.heartbeats.length).toBeGreaterThanOrEqual(3);
   }, 30_000);
 
+  it('waits up to a quarter of the lease for a slow renewal rather than give up on it at once', async () => {
+    proxy = await startFaultyProxy(api.url);
+    // Every renewal responds two seconds late: slow, but well within a quarter of a twelve-second lease.
+    proxy.hold = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.heartbeat')
+        ? new Promise<void>((resolve) => setTimeout(resolve, 2_000))
+        : undefined;
+    const [job] = await discoveryJobs(1);
+    const renewed = () => testDatabase().db('processing_jobs').where({ id: job!.id }).first();
+    const errors: Error[] = [];
+    let claimedUntil: Date | undefined;
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 200,
+      leaseSeconds: 12,
+      tasks: {
+        channel_discovery: async () => {
+          claimedUntil = (await renewed()).lease_expires_at as Date;
+          // The first renewal goes out at four seconds and lands two seconds later.
+          await until(async () => (await renewed()).lease_expires_at > claimedUntil!, 15_000);
+          return null;
+        },
+      },
+      hooks: { error: (error) => errors.push(error) },
+    });
+    try {
+      worker.start();
+      await until(async () => (await jobRow(job!.id)).status === 'completed', 20_000);
+    } finally {
+      await worker.stop();
+    }
+
+    expect(errors).toEqual([]);
+  }, 30_000);
+
   it('renews a lease in time even when a failed renewal’s retry-after is longer than the lease has left', async () => {
     proxy = await startFaultyProxy(api.url);
     // A load balancer asks to come back in ten seconds, past the end of the three-second lease.
