@@ -102,3 +102,56 @@ describe('a worker completing jobs that finish together', () => {
     expect(Number(followUps[0]!.count)).toBe(1_000);
   });
 });
+
+describe('a worker completing jobs that finish one after another', () => {
+  it('keeps two completion calls in flight at most, gathering what finishes meanwhile into the next', async () => {
+    const jobs = await discoveryJobs(8);
+    proxy = await startFaultyProxy(api.url);
+    let held = 0;
+    let mostHeld = 0;
+    // Each completion call takes 300 ms to respond.
+    proxy.hold = ({ calls }) => {
+      if (!calls.some((call) => call.procedure === 'jobs.completeMany')) return undefined;
+      held += 1;
+      mostHeld = Math.max(mostHeld, held);
+      return new Promise<void>((resolve) =>
+        setTimeout(() => {
+          held -= 1;
+          resolve();
+        }, 300),
+      );
+    };
+    let started = 0;
+    const completed: string[] = [];
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 8,
+      waitMs: 200,
+      tasks: {
+        // One finishes every 40 ms.
+        channel_discovery: async () => {
+          started += 1;
+          await new Promise((resolve) => setTimeout(resolve, started * 40));
+          return null;
+        },
+      },
+      hooks: { completed: (job) => completed.push(job.id) },
+    });
+    try {
+      worker.start();
+      await until(() => completed.length === jobs.length);
+    } finally {
+      await worker.stop();
+    }
+
+    expect(mostHeld).toBe(2);
+    const calls = completionCalls(proxy.requests);
+    expect(
+      calls
+        .flat()
+        .map((job) => job.id)
+        .sort(),
+    ).toEqual(jobs.map((job) => job.id).sort());
+    expect(calls.length).toBeLessThan(jobs.length);
+  });
+});
