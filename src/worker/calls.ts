@@ -30,18 +30,29 @@ export function judge(error: unknown): Verdict {
 }
 
 /**
+ * The three forms of an HTTP date (RFC 9110, section 5.6.7), all in GMT: IMF-fixdate, the obsolete RFC 850 form
+ * and asctime's, which names no zone. `Date.parse` reads far more (numbers such as "1.5", "May 5"), as dates long
+ * past, so only these are given to it.
+ */
+const httpDate =
+  /^(?:[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT|[A-Z][a-z]{5,8}, \d\d-[A-Z][a-z]{2}-\d\d \d\d:\d\d:\d\d GMT|[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})$/;
+
+/** The longest wait a `Retry-After` sets: the worker looks again at least this often, whatever a proxy says. */
+const maxRetryAfterMs = 10 * 60_000;
+
+/**
  * The response's `Retry-After` (seconds, or an HTTP date), when the call got a response: the typed client keeps it
- * on the error's `meta`, a server's errors and `TransportError`s alike.
+ * on the error's `meta`, a server's errors and `TransportError`s alike. Anything else means the usual backoff.
  */
 function retryAfterMs(error: unknown): number | undefined {
   if (!(error instanceof TRPCClientError)) return undefined;
   const { response } = (error.meta ?? {}) as { response?: unknown };
-  const value = response instanceof Response ? response.headers.get('retry-after') : null;
-  if (value === null) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value) * 1_000;
-  // An HTTP date names its month; without letters, `Date.parse` reads numbers such as "1.5" as dates long past.
-  const at = /[a-z]/i.test(value) ? Date.parse(value) : Number.NaN;
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+  const value = response instanceof Response ? response.headers.get('retry-after')?.trim() : undefined;
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value)) return Math.min(maxRetryAfterMs, Number(value) * 1_000);
+  if (!httpDate.test(value)) return undefined;
+  const at = Date.parse(value.endsWith(' GMT') ? value : `${value} GMT`);
+  return Number.isNaN(at) ? undefined : Math.min(maxRetryAfterMs, Math.max(0, at - Date.now()));
 }
 
 /**

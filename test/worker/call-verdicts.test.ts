@@ -76,8 +76,45 @@ describe('a worker’s call responded to by a proxy in front of the API', () => 
     expect(await verdictOn(429, { 'retry-after': '0' })).toEqual({ kind: 'retry', afterMs: 0 });
   });
 
+  it('reads a Retry-After in each form of an HTTP date as GMT, whatever the machine’s time zone', async () => {
+    const at = new Date(Math.ceil((Date.now() + 120_000) / 1_000) * 1_000);
+    const [weekday, day, month, year, time] = at.toUTCString().replace(',', '').split(' ') as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const longWeekday = at.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });
+    const forms = [
+      at.toUTCString(),
+      `${longWeekday}, ${day}-${month}-${year.slice(2)} ${time} GMT`,
+      `${weekday} ${month} ${day.replace(/^0/, ' ')} ${time} ${year}`,
+    ];
+    const zone = process.env.TZ;
+    process.env.TZ = 'Asia/Tokyo';
+    try {
+      for (const form of forms) {
+        const sentAt = Date.now();
+        const verdict = (await verdictOn(503, { 'retry-after': form })) as { afterMs: number };
+        expect(verdict.afterMs, form).toBeLessThanOrEqual(at.getTime() - sentAt);
+        expect(verdict.afterMs, form).toBeGreaterThan(at.getTime() - sentAt - 5_000);
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
+  it('waits ten minutes at most, however long a Retry-After says', async () => {
+    const inADay = new Date(Date.now() + 86_400_000).toUTCString();
+    for (const value of ['86400', inADay]) {
+      expect(await verdictOn(503, { 'retry-after': value })).toEqual({ kind: 'retry', afterMs: 600_000 });
+    }
+  });
+
   it('is tried again after the usual backoff, not at once, when a Retry-After is neither whole seconds nor a date', async () => {
-    for (const value of ['1.5', '-5', '1e3']) {
+    for (const value of ['1.5', '-5', '1e3', '5 GMT', 'May 5', 'in 5']) {
       expect(await verdictOn(503, { 'retry-after': value })).toEqual({ kind: 'retry', afterMs: undefined });
     }
   });
