@@ -27,6 +27,7 @@ import { claimJobs, completeJob, completeJobs, enqueueJobs, failJob } from '../.
 import { sessionProgress, transitionSession } from '../../src/services/processing-sessions';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
+import { lockWaits, waitsForLock } from '../support/lock-waits';
 import { until } from '../support/until';
 
 const db = () => testDatabase().db;
@@ -614,7 +615,8 @@ describe('bulk retries beside workers', () => {
       ]);
     }
     const held = await claimJobs(pool, claimJobsInput.parse({ workerId: 'w', limit: 20, leaseSeconds: 60 }));
-    // Three jobs whose ids ascend while their keys (here their videos) descend: a, then c, then b by id.
+    // Three jobs whose ids and places in the table ascend while their keys (here their videos) descend: by key
+    // b, then c, then a, the order the sweep must lock them in, as the completion does.
     const byId = [...held].sort((x, y) => (x.id < y.id ? -1 : 1));
     let triple: [ClaimedJob, ClaimedJob, ClaimedJob] | undefined;
     for (const [i, a] of byId.entries())
@@ -622,30 +624,24 @@ describe('bulk retries beside workers', () => {
         for (const b of byId.slice(j + 1))
           if (!triple && i < j && a.entityId > c.entityId && c.entityId > b.entityId) triple = [a, c, b];
     const [a, c, b] = triple!;
-    const waiting = async () =>
-      Number(
-        (
-          await db().raw(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-          )
-        ).rows[0].n,
-      );
     const deadlocksBefore = transientRetries.get('40P01') ?? 0;
-    // The middle job held by another writer, so the worker and the sweep queue behind it.
+    // The middle job held by another writer, so the worker and then the sweep queue behind it.
     const other = await db().transaction();
-    await other('processing_jobs').where({ id: c.id }).forUpdate().select('id');
-    const completing = completeJobs(pool, {
-      jobs: [a, b, c].map((job) => ({ id: job.id, leaseToken: job.leaseToken, result: null })),
-    });
-    await until(async () => (await waiting()) === 1);
-    const cancelling = changeBulk(
-      pool,
-      'cancel',
-      bulkCancelInput.parse({ sessionId: session.id, limit: 50 }),
-    );
-    await until(async () => (await waiting()) === 2);
-    await other.commit();
-    const [completion, cancel] = await Promise.all([completing, cancelling]);
+    let completing: ReturnType<typeof completeJobs> | undefined;
+    let cancelling: ReturnType<typeof changeBulk> | undefined;
+    try {
+      await other('processing_jobs').where({ id: c.id }).forUpdate().select('id');
+      completing = completeJobs(pool, {
+        jobs: [a, b, c].map((job) => ({ id: job.id, leaseToken: job.leaseToken, result: null })),
+      });
+      await until(() => waitsForLock('SELECT * FROM complete_jobs'));
+      cancelling = changeBulk(pool, 'cancel', bulkCancelInput.parse({ sessionId: session.id, limit: 50 }));
+      await until(async () => (await lockWaits()).length >= 2);
+      await other.commit();
+    } finally {
+      if (!other.isCompleted()) await other.rollback();
+    }
+    const [completion, cancel] = await Promise.all([completing!, cancelling!]);
     // The worker was first in line: its jobs completed, and the sweep cancelled the rest.
     expect(completion.completed).toHaveLength(3);
     expect(cancel.changed).toBe(17);

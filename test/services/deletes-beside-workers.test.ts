@@ -8,6 +8,7 @@ import { transientRetries } from '../../src/services/database-errors';
 import { deleteChannel } from '../../src/services/channels';
 import { deleteVideo } from '../../src/services/videos';
 import { testDatabase, testPoolSettings } from '../support/database';
+import { lockWaits, waitsForLock } from '../support/lock-waits';
 import { until } from '../support/until';
 
 const db = () => testDatabase().db;
@@ -17,16 +18,6 @@ beforeAll(() => {
   pool = connect(testDatabase().url, { ...testPoolSettings, DATABASE_POOL_SIZE: 4 });
 });
 afterAll(() => pool.destroy());
-
-/** Backends of this database waiting for a lock. */
-const waitingForLocks = async () =>
-  Number(
-    (
-      await db().raw(
-        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-      )
-    ).rows[0].n,
-  );
 
 /**
  * A worker completes the job of a video while `remove` deletes the video's row or its channel's: another writer holds
@@ -38,20 +29,25 @@ async function completeWhileDeleting(remove: (video: { id: string; channelId: st
   await enqueueJobs(db(), [{ jobType: 'transcript_extraction', entityType: 'video', entityId: video.id }]);
   const [job] = await claimJobs(pool, claimJobsInput.parse({ workerId: 'w', leaseSeconds: 60 }));
   const deadlocksBefore = transientRetries.get('40P01') ?? 0;
+  let completion: Awaited<ReturnType<typeof completeJobs>> | undefined;
   const other = await db().transaction();
-  await other('processing_jobs').where({ id: job!.id }).forUpdate().select('id');
-  const completing = completeJobs(pool, {
-    jobs: [{ id: job!.id, leaseToken: job!.leaseToken, result: null }],
-  });
-  await until(async () => (await waitingForLocks()) === 1);
-  const deleting = remove(video);
-  await until(async () => (await waitingForLocks()) === 2);
-  await other.commit();
-  const [completion] = await Promise.all([completing, deleting]);
+  try {
+    await other('processing_jobs').where({ id: job!.id }).forUpdate().select('id');
+    const completing = completeJobs(pool, {
+      jobs: [{ id: job!.id, leaseToken: job!.leaseToken, result: null }],
+    });
+    await until(() => waitsForLock('SELECT * FROM complete_jobs'));
+    const deleting = remove(video);
+    await until(async () => (await lockWaits()).length >= 2);
+    await other.commit();
+    [completion] = await Promise.all([completing, deleting]);
+  } finally {
+    if (!other.isCompleted()) await other.rollback();
+  }
   return {
     video,
     job: job!,
-    completed: completion.completed.map((completed) => completed.id),
+    completed: completion!.completed.map((done) => done.id),
     deadlocks: (transientRetries.get('40P01') ?? 0) - deadlocksBefore,
   };
 }

@@ -134,7 +134,7 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
         throw permanent.has(job.id) ? new PermanentJobError('channel is gone') : new Error('quota exceeded');
       },
       // Few at once, so that the fail calls go in many small requests and each fault meets some of them.
-      { concurrency: 3 },
+      { concurrency: 5 },
     );
     worker.start();
     await until(() => seen.failed.length === jobs.length, 50_000);

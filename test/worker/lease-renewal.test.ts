@@ -104,7 +104,8 @@ describe('a worker renewing its leases', () => {
       calls.some((call) => call.procedure === 'jobs.heartbeat') && renewals++ === 0
         ? new Promise<void>(() => undefined)
         : undefined;
-    const run = await longJobBesideAnotherWorker(5_000, 3);
+    // Six seconds: renewed every two, a renewal given up on after a second and a half.
+    const run = await longJobBesideAnotherWorker(8_000, 6);
 
     expect(run.takenOver).toEqual([]);
     expect(run.leaseLost).toEqual([]);
@@ -115,13 +116,13 @@ describe('a worker renewing its leases', () => {
 
   it('waits up to a quarter of the lease for a slow renewal rather than give up on it at once', async () => {
     proxy = await startFaultyProxy(api.url);
-    // Every renewal responds two seconds late: slow, but well within a quarter of a twelve-second lease.
+    // Every renewal responds a second and a half late: slow, but within a quarter of a twelve-second lease.
     proxy.hold = ({ calls }) =>
       calls.some((call) => call.procedure === 'jobs.heartbeat')
-        ? new Promise<void>((resolve) => setTimeout(resolve, 2_000))
+        ? new Promise<void>((resolve) => setTimeout(resolve, 1_500))
         : undefined;
     const [job] = await discoveryJobs(1);
-    const renewed = () => testDatabase().db('processing_jobs').where({ id: job!.id }).first();
+    const leaseRow = () => testDatabase().db('processing_jobs').where({ id: job!.id }).first();
     const errors: Error[] = [];
     let claimedUntil: Date | undefined;
     const worker = createWorker({
@@ -131,9 +132,9 @@ describe('a worker renewing its leases', () => {
       leaseSeconds: 12,
       tasks: {
         channel_discovery: async () => {
-          claimedUntil = (await renewed()).lease_expires_at as Date;
-          // The first renewal goes out at four seconds and lands two seconds later.
-          await until(async () => (await renewed()).lease_expires_at > claimedUntil!, 15_000);
+          claimedUntil = (await leaseRow()).lease_expires_at as Date;
+          // The first renewal goes out at four seconds and lands a second and a half later.
+          await until(async () => (await leaseRow()).lease_expires_at > claimedUntil!, 15_000);
           return null;
         },
       },

@@ -198,17 +198,23 @@ describe('a worker stopping with a claim in flight', () => {
       tasks: { channel_discovery: (job) => (ran.push(job.id), null) },
       hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
     });
-    worker.start();
-    await until(() => proxy!.requests.some((request) => isClaim(request.calls)));
-    holding = true;
-    // The next claim waits in front of the API, to reach it only once the stop is under way.
-    await until(() => letThrough !== undefined);
-    const jobs = await discoveryJobs(2);
-    const stopped = worker.stop();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    letThrough!();
-    await stopped;
-    const ids = jobs.map((job) => job.id).sort();
+    let jobs: { id: string }[] | undefined;
+    try {
+      worker.start();
+      await until(() => proxy!.requests.some((request) => isClaim(request.calls)));
+      holding = true;
+      // The next claim waits in front of the API, to reach it only once the stop is under way (`stop()` marks
+      // the worker stopping at once).
+      await until(() => letThrough !== undefined);
+      jobs = await discoveryJobs(2);
+      const stopped = worker.stop();
+      letThrough!();
+      await stopped;
+    } finally {
+      letThrough?.();
+      await worker.stop();
+    }
+    const ids = jobs!.map((job) => job.id).sort();
     expect(ran).toEqual([]);
     expect(released.sort()).toEqual(ids);
     for (const id of ids) {
@@ -229,6 +235,6 @@ describe('a worker stopping with a claim in flight', () => {
     const stopping = performance.now();
     await worker.stop();
     // A quarter of a second for claims that found work to respond, then the cut: far from the claim's ten seconds.
-    expect(performance.now() - stopping).toBeLessThan(2_000);
+    expect(performance.now() - stopping).toBeLessThan(5_000);
   });
 });
