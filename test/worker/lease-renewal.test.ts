@@ -168,6 +168,22 @@ describe('a worker renewing its leases', () => {
     expect(await jobRow(run.job.id)).toMatchObject({ status: 'completed', attempts: 1 });
   }, 30_000);
 
+  it('counts what a renewed lease has left from its last renewal when a later renewal fails with a long retry-after', async () => {
+    proxy = await startFaultyProxy(api.url);
+    proxy.retryAfter = '10';
+    let renewals = 0;
+    // Three renewals go through; the fourth, past the end of the lease as first claimed, meets a load balancer
+    // asking to come back past the end of the lease as last renewed.
+    proxy.decide = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.heartbeat') && ++renewals === 4 ? 'unavailable' : 'pass';
+    const run = await longJobBesideAnotherWorker(7_000, 3);
+
+    expect(renewals).toBeGreaterThanOrEqual(5);
+    expect(run.takenOver).toEqual([]);
+    expect(run.leaseLost).toEqual([]);
+    expect(await jobRow(run.job.id)).toMatchObject({ status: 'completed', attempts: 1 });
+  }, 30_000);
+
   it('waits as a failed renewal’s retry-after says before renewing again, when the lease has time for it', async () => {
     const [job] = await discoveryJobs(1);
     proxy = await startFaultyProxy(api.url);
