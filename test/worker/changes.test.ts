@@ -20,4 +20,16 @@ describe('a wait for the next change in a worker', () => {
     await changes.next(50);
     expect(performance.now() - started).toBeGreaterThanOrEqual(45);
   });
+
+  it('still wakes the other waiters at the next change after one wait ran out of time', async () => {
+    const changes = new Changes();
+    const waiting = changes.next(60_000);
+    await changes.next(10);
+    changes.notify();
+    const wokenBy = await Promise.race([
+      waiting.then(() => 'the change'),
+      new Promise((resolve) => setTimeout(() => resolve('nothing'), 1_000)),
+    ]);
+    expect(wokenBy).toBe('the change');
+  });
 });
