@@ -134,6 +134,15 @@ describe('jobs API', () => {
       leaseSeconds: 600,
     });
     expect(beat.data.leaseExpiresAt!.getTime()).toBeGreaterThan(claimed!.leaseExpiresAt!.getTime());
+    // Without a length, a renewal gives the claim's default of five minutes.
+    const sentAt = Date.now();
+    const byDefault = await api.mutate<ProcessingJob>('jobs.heartbeat', {
+      id: claimed!.id,
+      leaseToken: claimed!.leaseToken,
+    });
+    const left = byDefault.data.leaseExpiresAt!.getTime() - sentAt;
+    expect(left).toBeGreaterThan(295_000);
+    expect(left).toBeLessThanOrEqual(305_000);
 
     const done = await api.mutate<ProcessingJob>('jobs.complete', {
       id: claimed!.id,

@@ -133,6 +133,16 @@ describe('REST routes', () => {
     expect((await testDatabase().db('channels').where({ id: other.id }).first()).name).toBe(other.name);
   });
 
+  it('takes the id from the path, whatever the query string says, for a read and a delete', async () => {
+    const [channel, other] = await channelFactory.createList(2);
+    const read = await http().get(`/api/channels/${channel!.id}?id=${other!.id}`);
+    expect({ status: read.status, id: read.body.id }).toEqual({ status: 200, id: channel!.id });
+    const removed = await http().delete(`/api/channels/${channel!.id}?id=${other!.id}`);
+    expect({ status: removed.status, id: removed.body.id }).toEqual({ status: 200, id: channel!.id });
+    expect(await testDatabase().db('channels').where({ id: channel!.id }).first()).toBeUndefined();
+    expect(await testDatabase().db('channels').where({ id: other!.id }).first()).toBeDefined();
+  });
+
   it('rejects malformed JSON, another content type and a repeated single-value parameter with a 4xx in the same shape', async () => {
     const malformed = await http()
       .post('/api/channels')

@@ -27,6 +27,16 @@ describe('transcripts API', () => {
       wordCount: 7,
     });
     expect(stated.data.wordCount).toBe(7);
+    // Zero and null are counts given too (a music video's transcript; a count cleared), not a request to count.
+    for (const wordCount of [0, null]) {
+      const given = await api.mutate<Transcript>('transcripts.update', {
+        id: created.data.id,
+        content: 'a b c',
+        wordCount,
+      });
+      expect(given.data.wordCount).toBe(wordCount);
+    }
+    await api.mutate<Transcript>('transcripts.update', { id: created.data.id, wordCount: 7 });
     const untouched = await api.mutate<Transcript>('transcripts.update', {
       id: created.data.id,
       metadata: { edited: true },
