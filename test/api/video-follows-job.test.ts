@@ -156,6 +156,39 @@ describe('a video follows its transcript job', () => {
     expect(await failAttempt('gone')).toEqual({ status: 'failed', error_message: 'gone', retry_count: 2 });
   });
 
+  it('drops the error of a failure that ended its job once a retry of that job completes', async () => {
+    const { video, job } = await videoWithJob(1);
+    const first = await claim(job);
+    await api.mutate('jobs.fail', { id: job.id, leaseToken: first.leaseToken, error: 'gone' });
+    expect(
+      await testDatabase().db('videos').where({ id: video.id }).first('status', 'error_message'),
+    ).toEqual({
+      status: 'failed',
+      error_message: 'gone',
+    });
+    await api.mutate('jobs.retry', { id: job.id });
+    const again = await claim(job);
+    await api.mutate('jobs.complete', { id: job.id, leaseToken: again.leaseToken, result: null });
+    const after = await testDatabase().db('videos').where({ id: video.id }).first();
+    expect(after).toMatchObject({ status: 'completed', error_message: null });
+    expect(after.processed_at).toBeInstanceOf(Date);
+  });
+
+  it('keeps the time its job first started through a retry', async () => {
+    const { job } = await videoWithJob(2);
+    const first = await claim(job);
+    const startedAt = (await testDatabase().db('processing_jobs').where({ id: job.id }).first()).started_at;
+    await api.mutate('jobs.fail', { id: job.id, leaseToken: first.leaseToken, error: 'timeout' });
+    await testDatabase()
+      .db('processing_jobs')
+      .where({ id: job.id })
+      .update({ run_after: new Date(0) });
+    await claim(job);
+    const row = await testDatabase().db('processing_jobs').where({ id: job.id }).first();
+    expect(row.attempts).toBe(2);
+    expect(row.started_at).toEqual(startedAt);
+  });
+
   it('can be queued again after its job was cancelled', async () => {
     const { video, job } = await videoWithJob();
     await api.mutate('jobs.cancel', { id: job.id });
