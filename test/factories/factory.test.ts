@@ -114,6 +114,15 @@ describe('a factory’s clock', () => {
     });
   }
 
+  it('builds a running job whose lease is still live at its moment, so no claim takes the job over', () => {
+    const now = new Date('2026-06-01T12:00:00Z');
+    for (let index = 0; index < 50; index += 1) {
+      const job = processingJobFactory.trait('running').at(now).build();
+      expect(job.lockedAt!.getTime()).toBeLessThanOrEqual(now.getTime());
+      expect(job.leaseExpiresAt!.getTime()).toBeGreaterThan(now.getTime());
+    }
+  });
+
   it('never discovers or processes a video after its moment, even one published just before it', () => {
     const now = new Date('2026-06-01T12:00:00Z');
     for (let index = 0; index < 50; index += 1) {

@@ -83,6 +83,17 @@ describe('knex seed:run', () => {
     expect(await ProcessingSessionModel.query(testDatabase().db).resultSize()).toBe(3);
   });
 
+  it('dates the demo as of the start of the current UTC day at any hour, never after the moment it runs', () => {
+    for (const at of [
+      '2026-03-08T00:00:00Z',
+      '2026-03-08T11:59:59Z',
+      '2026-03-08T12:00:00Z',
+      '2026-03-08T23:59:59Z',
+    ]) {
+      expect(seedPlanFrom({}, new Date(at)).referenceDate, at).toEqual(new Date('2026-03-08T00:00:00Z'));
+    }
+  });
+
   it('will not run in production unless forced', () => {
     expect(() => seedPlanFrom({ NODE_ENV: 'production' })).toThrow(/SEED_FORCE/);
     expect(seedPlanFrom({ NODE_ENV: 'production', SEED_FORCE: 'true' }).videos).toBe(1_000);
