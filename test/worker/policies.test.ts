@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type ClaimedJob,
   createWorker,
@@ -114,6 +114,23 @@ describe('a handler saying what becomes of its job', () => {
       { job: expect.objectContaining({ id: job!.id }), reason: 'snoozed', until: row.run_after },
     ]);
     expect(run.failed).toEqual([]);
+  });
+
+  it('snoozes its job for the seconds it gives on the database’s clock, when the worker’s clock is an hour ahead', async () => {
+    const [job] = await discoveryJobs(1);
+    const realNow = Date.now.bind(Date);
+    const clock = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + seconds(3_600));
+    try {
+      await runDiscoveries(1, (_job, helpers) => helpers.snooze(600, 'the premiere has not aired yet'));
+    } finally {
+      clock.mockRestore();
+    }
+    const { rows } = await testDatabase().db.raw<{ rows: { left: number }[] }>(
+      'SELECT extract(epoch FROM run_after - now())::float AS left FROM processing_jobs WHERE id = ?',
+      [job!.id],
+    );
+    expect(rows[0]!.left).toBeGreaterThan(590);
+    expect(rows[0]!.left).toBeLessThanOrEqual(601);
   });
 
   it('snoozes its job until the time a thrown SnoozeJob names', async () => {
