@@ -223,6 +223,20 @@ export const sqlMutants: SqlMutant[] = [
     tests: queueTests,
   },
   {
+    name: 'a completion leaves the error of a failure that ended an earlier run on its video',
+    file: complete,
+    find: `UPDATE videos SET status = 'completed', processed_at = now(), error_message = NULL`,
+    replace: `UPDATE videos SET status = 'completed', processed_at = now()`,
+    tests: ['test/api/video-follows-job.test.ts'],
+  },
+  {
+    name: 'a claim stamps a retried job as first started now',
+    file: claim,
+    find: `started_at = coalesce(job.started_at, now())`,
+    replace: `started_at = now()`,
+    tests: ['test/api/video-follows-job.test.ts'],
+  },
+  {
     name: "a completed discovery job does not stamp its channel's last check",
     file: complete,
     find: `WHERE done.entity_type = 'channel' AND done.job_type = 'channel_discovery' AND channels.id = done.entity_id`,
