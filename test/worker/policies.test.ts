@@ -60,6 +60,28 @@ async function runDiscoveries(count: number, task: Task<'channel_discovery'>) {
 }
 
 describe('what a handler throws, as the outcome its worker reports', () => {
+  it('names each class, gives it a message of its own by default, and keeps the cause it is given', () => {
+    const cause = new Error('HTTP 429');
+    expect(new RateLimitedError(undefined, { cause })).toMatchObject({
+      name: 'RateLimitedError',
+      message: 'rate limited',
+      cause,
+    });
+    expect(new QuotaExhaustedError(undefined, { cause })).toMatchObject({
+      name: 'QuotaExhaustedError',
+      message: 'quota exhausted',
+      cause,
+    });
+    const until = new Date('2030-01-01T00:00:00Z');
+    expect(new SnoozeJob(until)).toMatchObject({
+      name: 'SnoozeJob',
+      message: 'snoozed until 2030-01-01T00:00:00.000Z',
+    });
+    expect(new SnoozeJob(until, 'the premiere has not aired yet').message).toBe(
+      'the premiere has not aired yet',
+    );
+  });
+
   it('takes a snooze of zero seconds or more, and no other', () => {
     const now = Date.now();
     expect(new SnoozeJob(0).until.getTime()).toBeGreaterThanOrEqual(now);
