@@ -150,6 +150,55 @@ describe('a worker renewing its leases', () => {
     expect(errors).toEqual([]);
   }, 30_000);
 
+  it('keeps renewing a lease when the job that was due to be renewed before it finished first', async () => {
+    const [quick] = await discoveryJobs(1);
+    let startLong: () => void = () => undefined;
+    const longStarted = new Promise<void>((resolve) => (startLong = resolve));
+    const takenOver: string[] = [];
+    const leaseLost: string[] = [];
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 2,
+      waitMs: 200,
+      leaseSeconds: 3,
+      tasks: {
+        // The first job runs until the second starts, half a second later, and finishes before its own renewal
+        // is due; the second, due for renewal after the first would have been, runs past its lease.
+        channel_discovery: async (job) => {
+          if (job.id === quick!.id) await longStarted;
+          else {
+            startLong();
+            await new Promise((resolve) => setTimeout(resolve, 4_500));
+          }
+          return null;
+        },
+      },
+      hooks: { leaseLost: (lost) => leaseLost.push(lost.id) },
+    });
+    const other = createWorker({
+      url: api.url,
+      concurrency: 1,
+      waitMs: 10_000,
+      leaseSeconds: 3,
+      tasks: { channel_discovery: (job) => (takenOver.push(job.id), null) },
+    });
+    try {
+      worker.start();
+      await until(async () => (await jobRow(quick!.id)).status === 'running');
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const [long] = await discoveryJobs(1);
+      await until(async () => (await jobRow(quick!.id)).status === 'completed');
+      other.start();
+      await until(async () => (await jobRow(long!.id)).status === 'completed', 15_000);
+      expect(await jobRow(long!.id)).toMatchObject({ attempts: 1, locked_by: worker.workerId });
+    } finally {
+      startLong();
+      await Promise.all([worker.stop(), other.stop()]);
+    }
+    expect(takenOver).toEqual([]);
+    expect(leaseLost).toEqual([]);
+  }, 30_000);
+
   it('renews a lease in time even when a failed renewal’s retry-after is longer than the lease has left', async () => {
     proxy = await startFaultyProxy(api.url);
     // A load balancer asks to come back in ten seconds, past the end of the three-second lease.
