@@ -128,7 +128,9 @@ describe('traces', () => {
     const handler = spans().find((span) => span.name === 'process channel_discovery')!;
     expect(handler.kind).toBe(SpanKind.CONSUMER);
     expect(handler.attributes['tubesensei.job.id']).toBe(job.id);
-    expect(handler.links.map((link) => link.context)).toEqual([expect.objectContaining({ traceId, spanId })]);
+    expect(handler.links.map((link) => link.context)).toEqual([
+      expect.objectContaining({ traceId, spanId, isRemote: true }),
+    ]);
     expect(handler.spanContext().traceId).not.toBe(traceId);
     const handlerTrace = inTrace(handler.spanContext().traceId);
     const call = handlerTrace.find(
