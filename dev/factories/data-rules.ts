@@ -238,6 +238,12 @@ export const dataRules: DataRule[] = [
     'session',
     (s) => inOrder(s.startedAt, s.completedAt),
   ),
+  rowRule(
+    'a finished session (completed or failed) has a completion time, and no other session has one',
+    count(`processing_sessions WHERE (status IN ('completed', 'failed')) <> (completed_at IS NOT NULL)`),
+    'session',
+    (s) => (s.status === 'completed' || s.status === 'failed') === (s.completedAt != null),
+  ),
 ];
 
 export interface Violation {

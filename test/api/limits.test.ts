@@ -366,3 +366,25 @@ describe('search', () => {
     expect((await found('OFF')).sort()).toEqual(['50% off', '500 off']);
   });
 });
+
+describe('the defaults a call takes for a field it leaves out', () => {
+  it('lists a page of 20, and says where the next begins', async () => {
+    await channelFactory.createList(21);
+    const page = await api.query<{ items: unknown[]; nextCursor: string | null }>('channels.list', {});
+    expect(page.data.items).toHaveLength(20);
+    expect(page.data.nextCursor).not.toBeNull();
+  });
+
+  it('claims one job, leased for five minutes', async () => {
+    await processingJobFactory.trait('discovery').createList(2);
+    const sentAt = Date.now();
+    const claimed = await api.mutate<{ leaseExpiresAt: Date }[]>('jobs.claim', {
+      workerId: 'defaults',
+      jobTypes: ['channel_discovery'],
+    });
+    expect(claimed.data).toHaveLength(1);
+    const left = claimed.data[0]!.leaseExpiresAt.getTime() - sentAt;
+    expect(left).toBeGreaterThan(295_000);
+    expect(left).toBeLessThanOrEqual(305_000);
+  });
+});

@@ -257,6 +257,16 @@ describe('the data rules', () => {
       ['session', { ...session, completedAt: session.startedAt }, []],
       [
         'session',
+        { ...session, status: 'failed', completedAt: null },
+        ['a finished session (completed or failed) has a completion time, and no other session has one'],
+      ],
+      [
+        'session',
+        { ...session, status: 'running' },
+        ['a finished session (completed or failed) has a completion time, and no other session has one'],
+      ],
+      [
+        'session',
         { ...session, completedAt: shift(session.startedAt, -1) },
         ['a session completes no earlier than it started'],
       ],

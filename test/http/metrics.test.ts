@@ -276,6 +276,22 @@ describe('/metrics', () => {
     expect(ran(await scrape()) - ran(afterSecond)).toBeLessThan(60);
   });
 
+  it('times a request in seconds, no longer than its caller waited for it', async () => {
+    const labels = { method: 'GET', route: '/trpc/:path', status_code: '200' };
+    const seconds = (text: string) =>
+      sample(text, 'tubesensei_http_request_duration_seconds_sum', labels) ?? 0;
+    const count = (text: string) =>
+      sample(text, 'tubesensei_http_request_duration_seconds_count', labels) ?? 0;
+    const before = await scrape();
+    const sentAt = performance.now();
+    await query(app, 'channels.list', { limit: 5 });
+    const waitedSeconds = (performance.now() - sentAt) / 1_000;
+    const after = await scrape();
+    expect(count(after) - count(before)).toBe(1);
+    expect(seconds(after) - seconds(before)).toBeGreaterThan(0);
+    expect(seconds(after) - seconds(before)).toBeLessThanOrEqual(waitedSeconds);
+  });
+
   it('times procedure calls by procedure and status, and requests by route, the database pool and the event loop beside them', async () => {
     await query(app, 'channels.list', { limit: 5 });
     await query(app, 'channels.list', { limit: 'five' });

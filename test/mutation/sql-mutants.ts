@@ -230,6 +230,13 @@ export const sqlMutants: SqlMutant[] = [
     tests: ['test/api/video-follows-job.test.ts'],
   },
   {
+    name: 'a failed session takes new and retried jobs as if it were open',
+    file: followSession,
+    find: `IF session_status IN ('completed', 'failed') AND NEW.status = 'queued'`,
+    replace: `IF session_status = 'completed' AND NEW.status = 'queued'`,
+    tests: ['test/queue/sessions.test.ts'],
+  },
+  {
     name: 'a claim stamps a retried job as first started now',
     file: claim,
     find: `started_at = coalesce(job.started_at, now())`,

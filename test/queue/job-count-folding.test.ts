@@ -49,4 +49,19 @@ describe('reading the job counts', () => {
     ]);
     expect(await deltaRows()).toBe(1);
   });
+
+  it('keeps the lease expiries of a type and status whose jobs come to nothing', async () => {
+    await deltas(foldJobCountsAbove);
+    await db()('processing_job_counts').insert({
+      job_type: 'transcript_extraction',
+      status: 'running',
+      jobs: 0,
+      lease_expiries: 3,
+    });
+    await readJobCounts(db());
+    expect(await readJobCounts(db())).toEqual([
+      { jobType: 'transcript_extraction', status: 'running', jobs: 0, leaseExpiries: 3 },
+    ]);
+    expect(await deltaRows()).toBe(1);
+  });
 });

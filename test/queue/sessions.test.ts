@@ -175,27 +175,34 @@ describe('a finished session', () => {
     });
   }
 
-  it('cancels a retry of its running job instead of queueing it, and rejects a new job naming sessionId', async () => {
-    const { session, videos } = await sessionWithJobs(1);
-    const [running] = await claimAll(1);
-    await transitionSession(db(), session.id, 'complete');
-    expect(
-      await failJob(db(), { id: running!.id, leaseToken: running!.leaseToken!, error: 'x', retryable: true }),
-    ).toMatchObject({ status: 'cancelled' });
-    expect(await videoStatuses([videos[0]!.id])).toEqual(['discovered']);
-    await expect(retryJob(db(), running!.id)).rejects.toBeInstanceOf(ConflictError);
+  for (const move of ['complete', 'fail'] as const) {
+    it(`cancels a retry of its running job instead of queueing it once made to ${move}, and rejects a new job naming sessionId`, async () => {
+      const { session, videos } = await sessionWithJobs(1);
+      const [running] = await claimAll(1);
+      await transitionSession(db(), session.id, move);
+      expect(
+        await failJob(db(), {
+          id: running!.id,
+          leaseToken: running!.leaseToken!,
+          error: 'x',
+          retryable: true,
+        }),
+      ).toMatchObject({ status: 'cancelled' });
+      expect(await videoStatuses([videos[0]!.id])).toEqual(['discovered']);
+      await expect(retryJob(db(), running!.id)).rejects.toBeInstanceOf(ConflictError);
 
-    const rejected = await api.mutate('jobs.enqueue', {
-      jobType: 'transcript_extraction',
-      entityType: 'video',
-      entityId: videos[0]!.id,
-      sessionId: session.id,
+      const rejected = await api.mutate('jobs.enqueue', {
+        jobType: 'transcript_extraction',
+        entityType: 'video',
+        entityId: videos[0]!.id,
+        sessionId: session.id,
+      });
+      expect(rejected.status).toBe(409);
+      expect(rejected.error?.data).toMatchObject({ code: 'CONFLICT', field: 'sessionId' });
+      expect(rejected.error?.message).toBe('the session is finished and takes no new jobs');
+      expect(await jobsOf(session.id)).toHaveLength(1);
     });
-    expect(rejected.status).toBe(409);
-    expect(rejected.error?.data).toMatchObject({ code: 'CONFLICT', field: 'sessionId' });
-    expect(rejected.error?.message).toBe('the session is finished and takes no new jobs');
-    expect(await jobsOf(session.id)).toHaveLength(1);
-  });
+  }
 
   it('cancels a queued job moved into it, and gives the job’s video back', async () => {
     const finished = await processingSessionFactory.trait('running').create();
