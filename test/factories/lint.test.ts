@@ -108,6 +108,21 @@ describe('factories', () => {
     expect(session).toMatchObject({ totalVideos: 3, processedVideos: 3 });
   });
 
+  it('give a finished session jobs that ended as it did: completed ones, or failed ones out of attempts', async () => {
+    for (const [trait, status] of [
+      ['completed', 'completed'],
+      ['failed', 'failed'],
+    ] as const) {
+      const session = await processingSessionFactory.trait(trait).transient({ jobs: 2 }).create();
+      const jobs = await testDatabase().db('processing_jobs').where({ session_id: session.id });
+      expect(
+        jobs.map((job) => job.status),
+        trait,
+      ).toEqual([status, status]);
+      if (trait === 'failed') expect(jobs.every((job) => job.attempts === job.max_attempts)).toBe(true);
+    }
+  });
+
   it('start sequences again after a reset', () => {
     seedFactories(1);
     const first = channelFactory.build().youtubeChannelId;

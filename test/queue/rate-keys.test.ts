@@ -63,3 +63,23 @@ describe('a key whose rate is set again', () => {
     expect(await claimAt(db(), undefined)).toHaveLength(2);
   });
 });
+
+describe('a rate key set again', () => {
+  it('takes the new breaker settings along with the new rate', async () => {
+    await setRateKey(db(), {
+      key: 'egress:a',
+      maxStarts: 5,
+      perSeconds: 60,
+      breakerThreshold: 3,
+      breakerCooldownSeconds: 60,
+    });
+    const changed = await setRateKey(db(), {
+      key: 'egress:a',
+      maxStarts: 10,
+      perSeconds: 60,
+      breakerThreshold: 7,
+      breakerCooldownSeconds: 900,
+    });
+    expect(changed).toMatchObject({ maxStarts: 10, breakerThreshold: 7, breakerCooldownSeconds: 900 });
+  });
+});

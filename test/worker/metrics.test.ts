@@ -64,6 +64,11 @@ describe('a worker’s metrics', () => {
       expect(logged).toEqual([done!.id]);
 
       expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+      // The scheme and the token are two words: a header that runs them together is no bearer token.
+      const runTogether = await fetch(`${server.url}/metrics`, {
+        headers: { authorization: `BearerX${token}` },
+      });
+      expect(runTogether.status).toBe(401);
       expect((await fetch(`${server.url}/other`)).status).toBe(404);
     } finally {
       await worker.stop();

@@ -180,6 +180,39 @@ describe('a worker stopping', () => {
   });
 });
 
+describe('a worker stopping with its default grace period', () => {
+  it('lets a handler that needs a second and a half finish, well within the ten seconds it gives', async () => {
+    const [job] = await discoveryJobs(1);
+    let started = false;
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      waitMs: 200,
+      tasks: {
+        // A handler that gives up when asked to stop.
+        channel_discovery: async (_job, { signal }) => {
+          started = true;
+          await new Promise((resolve, reject) => {
+            const done = setTimeout(resolve, 1_500);
+            signal.addEventListener('abort', () => {
+              clearTimeout(done);
+              reject(signal.reason as Error);
+            });
+          });
+          return { finished: true };
+        },
+      },
+    });
+    try {
+      worker.start();
+      await until(() => started);
+    } finally {
+      await worker.stop();
+    }
+    expect(await jobRow(job!.id)).toMatchObject({ status: 'completed', result: { finished: true } });
+  });
+});
+
 describe('a worker stopping with a claim in flight', () => {
   const isClaim = (calls: { procedure: string }[]) => calls.some((call) => call.procedure === 'jobs.claim');
 
