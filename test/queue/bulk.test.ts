@@ -119,15 +119,7 @@ async function sweep(
 }
 
 /** Waits until a statement of the database's that starts with `statement` waits for a lock another holds. */
-const blockedOn = (statement: string) =>
-  until(
-    async () =>
-      (await db()('pg_stat_activity')
-        .where('wait_event_type', 'Lock')
-        .whereRaw('datname = current_database()')
-        .whereLike('query', `${statement}%`)
-        .first('pid')) !== undefined,
-  );
+const blockedOn = (statement: string) => until(() => waitsForLock(statement));
 
 describe('a bulk preview', () => {
   it('counts exactly the jobs a retry with the same filter then changes, by type, session, error text and creation time', async () => {
@@ -634,7 +626,7 @@ describe('bulk retries beside workers', () => {
       completing = completeJobs(pool, {
         jobs: [a, b, c].map((job) => ({ id: job.id, leaseToken: job.leaseToken, result: null })),
       });
-      await until(() => waitsForLock('SELECT * FROM complete_jobs'));
+      await blockedOn('SELECT * FROM complete_jobs');
       cancelling = changeBulk(pool, 'cancel', bulkCancelInput.parse({ sessionId: session.id, limit: 50 }));
       await until(async () => (await lockWaits()).length >= 2);
       await other.commit();

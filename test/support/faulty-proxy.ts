@@ -144,3 +144,28 @@ export function jobIdsOf(request: Pick<ProxiedRequest, 'calls'>, procedure: stri
       return jobs ? jobs.map((job) => job.id) : id ? [id] : [];
     });
 }
+
+/**
+ * Makes every request carrying a call of `procedure` wait `ms` before it reaches the API, and counts how many wait
+ * at once: the most calls of it a caller kept in flight together.
+ */
+export function slowDown(proxy: FaultyProxy, procedure: string, ms: number): { readonly mostAtOnce: number } {
+  let waiting = 0;
+  let mostAtOnce = 0;
+  proxy.hold = ({ calls }) => {
+    if (!calls.some((call) => call.procedure === procedure)) return undefined;
+    waiting += 1;
+    mostAtOnce = Math.max(mostAtOnce, waiting);
+    return new Promise<void>((resolve) =>
+      setTimeout(() => {
+        waiting -= 1;
+        resolve();
+      }, ms),
+    );
+  };
+  return {
+    get mostAtOnce() {
+      return mostAtOnce;
+    },
+  };
+}

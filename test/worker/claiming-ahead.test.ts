@@ -3,7 +3,7 @@ import { channelFactory } from '../../dev/factories';
 import { createWorker } from '../../src/client';
 import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
-import { type Fault, type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';
+import { type Fault, type FaultyProxy, slowDown, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, jobRows, useWorkerApi } from '../support/worker-api';
 
@@ -380,19 +380,7 @@ describe('a worker’s claims', () => {
 
   it('are at most two in flight at once, of at most a hundred jobs each, however many slots the worker has', async () => {
     proxy = await startFaultyProxy(api.url);
-    let held = 0;
-    let mostHeld = 0;
-    proxy.hold = ({ calls }) => {
-      if (!calls.some((call) => call.procedure === 'jobs.claim')) return undefined;
-      held += 1;
-      mostHeld = Math.max(mostHeld, held);
-      return new Promise<void>((resolve) =>
-        setTimeout(() => {
-          held -= 1;
-          resolve();
-        }, 200),
-      );
-    };
+    const claims = slowDown(proxy, 'jobs.claim', 200);
     const worker = createWorker({
       url: proxy.url,
       concurrency: 250,
@@ -406,7 +394,7 @@ describe('a worker’s claims', () => {
     } finally {
       await worker.stop();
     }
-    expect(mostHeld).toBe(2);
+    expect(claims.mostAtOnce).toBe(2);
     expect(limitsOf(proxy).slice(0, 2)).toEqual([100, 100]);
   });
 

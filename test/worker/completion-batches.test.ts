@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createWorker, type Task } from '../../src/client';
 import { videoFactory } from '../../dev/factories';
 import { testDatabase } from '../support/database';
-import { type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';
+import { type FaultyProxy, slowDown, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
 import { discoveryJobs, jobRows, useWorkerApi } from '../support/worker-api';
 
@@ -107,20 +107,8 @@ describe('a worker completing jobs that finish one after another', () => {
   it('keeps two completion calls in flight at most, gathering what finishes meanwhile into the next', async () => {
     const jobs = await discoveryJobs(8);
     proxy = await startFaultyProxy(api.url);
-    let held = 0;
-    let mostHeld = 0;
     // Each completion call takes 300 ms to respond.
-    proxy.hold = ({ calls }) => {
-      if (!calls.some((call) => call.procedure === 'jobs.completeMany')) return undefined;
-      held += 1;
-      mostHeld = Math.max(mostHeld, held);
-      return new Promise<void>((resolve) =>
-        setTimeout(() => {
-          held -= 1;
-          resolve();
-        }, 300),
-      );
-    };
+    const completions = slowDown(proxy, 'jobs.completeMany', 300);
     let started = 0;
     const completed: string[] = [];
     const worker = createWorker({
@@ -144,7 +132,7 @@ describe('a worker completing jobs that finish one after another', () => {
       await worker.stop();
     }
 
-    expect(mostHeld).toBe(2);
+    expect(completions.mostAtOnce).toBe(2);
     const calls = completionCalls(proxy.requests);
     expect(
       calls

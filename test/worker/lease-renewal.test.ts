@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { retryAfterSeconds } from '../../src/api/error-shape';
 import { createWorker } from '../../src/client';
-import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
+import { type FaultyProxy, jobIdsOf, slowDown, startFaultyProxy } from '../support/faulty-proxy';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
@@ -117,10 +117,7 @@ describe('a worker renewing its leases', () => {
   it('waits up to a quarter of the lease for a slow renewal rather than give up on it at once', async () => {
     proxy = await startFaultyProxy(api.url);
     // Every renewal responds a second and a half late: slow, but within a quarter of a twelve-second lease.
-    proxy.hold = ({ calls }) =>
-      calls.some((call) => call.procedure === 'jobs.heartbeat')
-        ? new Promise<void>((resolve) => setTimeout(resolve, 1_500))
-        : undefined;
+    slowDown(proxy, 'jobs.heartbeat', 1_500);
     const [job] = await discoveryJobs(1);
     const leaseRow = () => testDatabase().db('processing_jobs').where({ id: job!.id }).first();
     const errors: Error[] = [];

@@ -100,63 +100,54 @@ describe('an outcome replaced while its call is in flight', () => {
 });
 
 describe('a worker that cannot tell whether its call reached the API', () => {
-  it('acknowledges a snooze the API ran before the connection reset, by the reason the API stored, and reports no lease lost', async () => {
-    const [job] = await discoveryJobs(1);
-    proxy = await startFaultyProxy(api.url);
-    proxy.decide = firstCallFails({ 'jobs.snooze': 'reset-after' });
-    // Sent trimmed: the job read back shows the reason without the spaces.
-    const { worker, seen } = observedWorker((_job, helpers) =>
-      helpers.snooze(600, '  the premiere has not aired yet  '),
-    );
-    try {
-      worker.start();
-      await until(() => seen.deferred.length + seen.leaseLost.length > 0);
-      await worker.stop();
-    } finally {
-      await worker.stop();
-    }
+  const deferrals: {
+    what: string;
+    procedure: string;
+    task: Task<'channel_discovery'>;
+    reason: Deferral;
+    detail: string;
+  }[] = [
+    {
+      what: 'a snooze',
+      procedure: 'jobs.snooze',
+      // Sent trimmed: the job read back shows the reason without the spaces.
+      task: (_job, helpers) => helpers.snooze(600, '  the premiere has not aired yet  '),
+      reason: 'snoozed',
+      detail: 'the premiere has not aired yet',
+    },
+    {
+      what: 'a rate-limited failure',
+      procedure: 'jobs.fail',
+      task: () => {
+        throw new RateLimitedError('429 from the transcript host', { retryAfterSeconds: 600 });
+      },
+      reason: 'rate_limited',
+      detail: '429 from the transcript host',
+    },
+  ];
 
-    const row = await jobRow(job!.id);
-    expect(row).toMatchObject({
-      status: 'queued',
-      attempts: 0,
-      wait_reason: 'snoozed',
-      wait_detail: 'the premiere has not aired yet',
-    });
-    expect(seen.leaseLost).toEqual([]);
-    expect(seen.deferred).toEqual([{ id: job!.id, reason: 'snoozed', until: row.run_after }]);
-    expect(proxy.requests.some(({ calls }) => calls.some((call) => call.procedure === 'jobs.get'))).toBe(
-      true,
-    );
-  });
+  for (const { what, procedure, task, reason, detail } of deferrals) {
+    it(`acknowledges ${what} the API ran before the connection reset, by the wait it stored, and reports no lease lost`, async () => {
+      const [job] = await discoveryJobs(1);
+      proxy = await startFaultyProxy(api.url);
+      proxy.decide = firstCallFails({ [procedure]: 'reset-after' });
+      const { worker, seen } = observedWorker(task);
+      try {
+        worker.start();
+        await until(() => seen.deferred.length + seen.leaseLost.length > 0);
+      } finally {
+        await worker.stop();
+      }
 
-  it('acknowledges a rate-limited failure the API ran before the connection reset, by the wait it stored, and reports no lease lost', async () => {
-    const [job] = await discoveryJobs(1);
-    proxy = await startFaultyProxy(api.url);
-    proxy.decide = firstCallFails({ 'jobs.fail': 'reset-after' });
-    const { worker, seen } = observedWorker(() => {
-      throw new RateLimitedError('429 from the transcript host', { retryAfterSeconds: 600 });
+      const row = await jobRow(job!.id);
+      expect(row).toMatchObject({ status: 'queued', attempts: 0, wait_reason: reason, wait_detail: detail });
+      expect(seen.leaseLost).toEqual([]);
+      expect(seen.deferred).toEqual([{ id: job!.id, reason, until: row.run_after }]);
+      expect(proxy.requests.some(({ calls }) => calls.some((call) => call.procedure === 'jobs.get'))).toBe(
+        true,
+      );
     });
-    try {
-      worker.start();
-      await until(() => seen.deferred.length + seen.leaseLost.length > 0);
-    } finally {
-      await worker.stop();
-    }
-
-    const row = await jobRow(job!.id);
-    expect(row).toMatchObject({
-      status: 'queued',
-      attempts: 0,
-      wait_reason: 'rate_limited',
-      wait_detail: '429 from the transcript host',
-    });
-    expect(seen.leaseLost).toEqual([]);
-    expect(seen.deferred).toEqual([{ id: job!.id, reason: 'rate_limited', until: row.run_after }]);
-    expect(proxy.requests.some(({ calls }) => calls.some((call) => call.procedure === 'jobs.get'))).toBe(
-      true,
-    );
-  });
+  }
 
   it('reads the job back again as retry-after says when its first read fails, and acknowledges the completion it finds', async () => {
     const [job] = await discoveryJobs(1);
