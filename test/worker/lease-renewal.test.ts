@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { retryAfterSeconds } from '../../src/api/error-shape';
 import { createWorker } from '../../src/client';
-import { type FaultyProxy, jobIdsOf, slowDown, startFaultyProxy } from '../support/faulty-proxy';
+import { type Fault, type FaultyProxy, jobIdsOf, slowDown, startFaultyProxy } from '../support/faulty-proxy';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
@@ -260,6 +260,77 @@ describe('a worker renewing its leases', () => {
     const [failed, next] = heartbeats();
     expect(failed!.fault).toBe('unavailable');
     expect(next!.at - failed!.at).toBeGreaterThanOrEqual(Number(retryAfterSeconds) * 1_000);
+  }, 30_000);
+
+  /**
+   * Runs one job through a worker calling the API through the proxy until `renewals` of its lease have reached the
+   * proxy, each held `slowMs` before the API sees it and met with the fault `faults` picks by its place (1 for the
+   * first); returns them as the proxy saw them.
+   */
+  async function renewalsOfOneJob(run: {
+    leaseSeconds: number;
+    renewals: number;
+    faults?: (nth: number) => Fault;
+    slowMs?: number;
+  }) {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    const heartbeats = () =>
+      proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').includes(job!.id));
+    const { faults = () => 'pass', slowMs } = run;
+    proxy.decide = (request) =>
+      jobIdsOf(request, 'jobs.heartbeat').includes(job!.id) ? faults(heartbeats().length + 1) : 'pass';
+    if (slowMs) slowDown(proxy, 'jobs.heartbeat', slowMs);
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 200,
+      leaseSeconds: run.leaseSeconds,
+      tasks: {
+        channel_discovery: async () => {
+          await until(() => heartbeats().length >= run.renewals, 20_000);
+          return null;
+        },
+      },
+    });
+    try {
+      worker.start();
+      await until(async () => (await jobRow(job!.id)).status === 'completed', 25_000);
+    } finally {
+      await worker.stop();
+    }
+    return heartbeats();
+  }
+
+  it('starts its wait over after a renewal goes through, so a later failure is tried again soon', async () => {
+    // A nine-second lease, renewed every three seconds: three renewals fail in a row (their waits growing to a
+    // second), the fourth goes through, the fifth fails.
+    const seen = await renewalsOfOneJob({
+      leaseSeconds: 9,
+      renewals: 6,
+      faults: (nth) => ([1, 2, 3, 5].includes(nth) ? 'reset' : 'pass'),
+    });
+
+    expect(seen.map((request) => request.fault)).toEqual([
+      'reset',
+      'reset',
+      'reset',
+      'pass',
+      'reset',
+      'pass',
+    ]);
+    // A first failure waits a quarter of a second, give or take a fifth; a fourth in a row would wait about two.
+    expect(seen[5]!.at - seen[4]!.at).toBeLessThan(1_200);
+  }, 30_000);
+
+  it('renews a lease again a third of it after the last renewal was sent, however late that one responded', async () => {
+    // A six-second lease, renewed every two seconds; each renewal is held a second before the API sees it.
+    const seen = await renewalsOfOneJob({ leaseSeconds: 6, renewals: 3, slowMs: 1_000 });
+
+    const gaps = [seen[1]!.at - seen[0]!.at, seen[2]!.at - seen[1]!.at];
+    // Two seconds from one sent to the next; counted from the response, three.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(1_900);
+    for (const gap of gaps) expect(gap).toBeLessThan(2_500);
   }, 30_000);
 
   it('renews a lease for the lease’s own length, not the longer one the API gives by default', async () => {
