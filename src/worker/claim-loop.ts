@@ -22,8 +22,6 @@ export interface ClaimLoop {
   start(): void;
   /** Slots may have come free: start what waits, and claim again. */
   wake(): void;
-  /** Jobs claimed and waiting for a slot. */
-  readonly waiting: number;
   /**
    * Stops claiming and releases what waits: claims that found work get a moment to respond, one still waiting for
    * work is cut off.
@@ -214,9 +212,6 @@ export function createClaimLoop(settings: {
       if (stopping) return;
       dispatch();
       wakeLoop?.();
-    },
-    get waiting() {
-      return queue.length;
     },
     async stop() {
       stopping = true;

@@ -85,6 +85,55 @@ describe('a worker claiming ahead', () => {
     expect([...runs.values()].every((count) => count === 1)).toBe(true);
   });
 
+  it('grows its local queue to cover a slow API’s claim round trips at the handlers’ pace', async () => {
+    const jobs = await discoveryJobs(500);
+    proxy = await startFaultyProxy(api.url);
+    // Each claim takes a sixth of a second; one slot runs a job every ten milliseconds or so.
+    slowDown(proxy, 'jobs.claim', 150);
+    const claimSizes: number[] = [];
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 200,
+      tasks: { channel_discovery: () => new Promise((resolve) => setTimeout(() => resolve(null), 10)) },
+      hooks: { claimed: (claimed) => claimSizes.push(claimed.length) },
+    });
+    try {
+      worker.start();
+      await until(() => claimSizes.reduce((sum, size) => sum + size, 0) === jobs.length, 20_000);
+    } finally {
+      await worker.stop();
+    }
+    // Four round trips of about 160 ms at about 0.1 starts per millisecond hold some sixty jobs, claimed half at a
+    // time (claims settle near thirty); covering only the tenth of a second the queue holds at least, under ten.
+    expect(Math.max(...claimSizes)).toBeGreaterThanOrEqual(20);
+  }, 30_000);
+
+  it('sizes its local queue by claims’ round trips, not by the wait of a claim that waited for work', async () => {
+    const claimSizes: number[] = [];
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      waitMs: 5_000,
+      tasks: { channel_discovery: () => new Promise((resolve) => setTimeout(() => resolve(null), 10)) },
+      hooks: { claimed: (claimed) => claimSizes.push(claimed.length) },
+    });
+    try {
+      worker.start();
+      // Its first claim waits for work for most of a second, then comes back full.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      const jobs = await discoveryJobs(100);
+      await until(() => claimSizes.reduce((sum, size) => sum + size, 0) === jobs.length, 20_000);
+    } finally {
+      await worker.stop();
+    }
+    // Round trips of a few milliseconds: the queue grows with the pace from a slot's worth, one or two a claim.
+    // Taking the first claim's wait as a round trip, it would cover seconds of the pace at once (2, 2, 4, 6, 7, 8).
+    const firstSix = claimSizes.slice(0, 6);
+    expect(firstSix).toHaveLength(6);
+    expect(firstSix.reduce((sum, size) => sum + size, 0)).toBeLessThanOrEqual(12);
+  }, 30_000);
+
   it('keeps a fixed local queue when told its size', async () => {
     const jobs = await discoveryJobs(200);
     const claimSizes: number[] = [];
@@ -146,6 +195,39 @@ describe('a worker claiming ahead', () => {
     // A third of six seconds: two; half would be three.
     expect(releasedAfter[0]).toBeGreaterThanOrEqual(1_900);
     expect(releasedAfter[0]).toBeLessThan(2_900);
+  });
+
+  it('releases each waiting job a third of its own lease after its claim, not with jobs claimed before it', async () => {
+    await discoveryJobs(2);
+    const busy = gate();
+    const claimedAt = new Map<string, number>();
+    const releasedAfter = new Map<string, number>();
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      prefetch: 2,
+      leaseSeconds: 3,
+      waitMs: 5_000,
+      tasks: { channel_discovery: () => busy.opened.then(() => null) },
+      hooks: {
+        claimed: (jobs) => jobs.forEach((job) => claimedAt.set(job.id, Date.now())),
+        released: (jobs) =>
+          jobs.forEach((job) => releasedAfter.set(job.id, Date.now() - claimedAt.get(job.id)!)),
+      },
+    });
+    try {
+      worker.start();
+      // One job runs and one waits; the worker's next claim waits for work until a third arrives, half a second on.
+      await until(() => claimedAt.size === 2);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await discoveryJobs(1);
+      await until(() => releasedAfter.size === 2, 10_000);
+    } finally {
+      busy.open();
+      await worker.stop();
+    }
+    // A third of three seconds after each one's own claim.
+    for (const after of releasedAfter.values()) expect(after).toBeGreaterThanOrEqual(950);
   });
 
   it('releases a claimed job that cannot start within a third of its lease, unspent, for an idle worker to run', async () => {
