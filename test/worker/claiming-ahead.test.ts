@@ -238,6 +238,52 @@ describe('a worker claiming ahead', () => {
     for (const { after } of releases) expect(after).toBeGreaterThanOrEqual(950);
   });
 
+  it('keeps claiming ahead when its check for late jobs finds none late', async () => {
+    await discoveryJobs(2);
+    const busy = gate();
+    const claimed = new Map<string, number>();
+    let firstClaimAt = 0;
+    let started = 0;
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      prefetch: 3,
+      // A waiting job is released two seconds after its claim.
+      leaseSeconds: 6,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async () => {
+          started += 1;
+          if (started === 1) await new Promise((resolve) => setTimeout(resolve, 1_000));
+          else await busy.opened;
+          return null;
+        },
+      },
+      hooks: {
+        claimed: (jobs) => {
+          firstClaimAt ||= Date.now();
+          for (const job of jobs) claimed.set(job.id, Date.now());
+        },
+      },
+    });
+    const at = (ms: number) => new Promise((resolve) => setTimeout(resolve, firstClaimAt + ms - Date.now()));
+    try {
+      worker.start();
+      await until(() => claimed.size === 2);
+      // The first job ends at one second and the second starts, its slot taken from then on. A third job, claimed
+      // at 1.3 s, waits in the local queue; the check that would have released the second finds nothing late at
+      // two seconds. A fourth job queued at 2.5 s is claimed at once, ahead of a free slot.
+      await at(1_300);
+      await discoveryJobs(1);
+      await at(2_500);
+      const [fourth] = await discoveryJobs(1);
+      await until(() => claimed.has(fourth!.id), 700);
+    } finally {
+      busy.open();
+      await worker.stop();
+    }
+  });
+
   it('releases a claimed job that cannot start within a third of its lease, unspent, for an idle worker to run', async () => {
     await discoveryJobs(2);
     const busy = gate();
