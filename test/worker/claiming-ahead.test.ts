@@ -206,8 +206,8 @@ describe('a worker claiming ahead', () => {
     const worker = createWorker({
       url: proxy.url,
       concurrency: 1,
-      prefetch: 2,
-      leaseSeconds: 3,
+      prefetch: 4,
+      leaseSeconds: 6,
       waitMs: 5_000,
       tasks: { channel_discovery: () => busy.opened.then(() => null) },
       hooks: {
@@ -218,24 +218,34 @@ describe('a worker claiming ahead', () => {
     });
     try {
       worker.start();
-      // One job runs and one waits; the worker's next claim waits for work until a third arrives, half a second on.
+      // One job runs and one waits; the worker's next claims wait for work until a third arrives, half a second
+      // on, and a fourth, 1.3 s on: both are in the local queue when the first waiting job is released.
       await until(() => claimedAt.size === 2);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      const firstClaimAt = Math.min(...claimedAt.values());
+      const at = (ms: number) =>
+        new Promise((resolve) => setTimeout(resolve, firstClaimAt + ms - Date.now()));
+      await at(500);
       await discoveryJobs(1);
-      await until(() => releases.length >= 2, 10_000);
+      await at(1_300);
+      await discoveryJobs(1);
+      await until(() => releases.length >= 3, 10_000);
       // Time for a second release of either, were there one.
       await new Promise((resolve) => setTimeout(resolve, 300));
     } finally {
       busy.open();
       await worker.stop();
     }
-    // Each once, a third of three seconds after its own claim.
-    expect(new Set(releases.map((release) => release.id)).size).toBe(2);
-    expect(releases).toHaveLength(2);
+    // Each once, a third of six seconds after its own claim.
+    expect(new Set(releases.map((release) => release.id)).size).toBe(3);
+    expect(releases).toHaveLength(3);
     // One call each to the API, too.
     const releaseCalls = proxy.requests.flatMap((request) => jobIdsOf(request, 'jobs.release'));
     expect(releaseCalls.sort()).toEqual(releases.map((release) => release.id).sort());
-    for (const { after } of releases) expect(after).toBeGreaterThanOrEqual(950);
+    for (const { after } of releases) {
+      expect(after).toBeGreaterThanOrEqual(1_950);
+      // Not when the last of those waiting falls due: 2.8 s for the third job.
+      expect(after).toBeLessThan(2_500);
+    }
   });
 
   it('keeps claiming ahead when its check for late jobs finds none late', async () => {
