@@ -134,6 +134,39 @@ describe('a worker claiming ahead', () => {
     expect(firstSix.reduce((sum, size) => sum + size, 0)).toBeLessThanOrEqual(12);
   }, 30_000);
 
+  it('asks for a slot’s worth again once its queue runs dry, not for the size of a past burst', async () => {
+    const jobs = await discoveryJobs(300);
+    proxy = await startFaultyProxy(api.url);
+    let lastClaimedAt = 0;
+    let claimedCount = 0;
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 2,
+      waitMs: 300,
+      tasks: { channel_discovery: () => null },
+      hooks: {
+        claimed: (claimed) => {
+          claimedCount += claimed.length;
+          lastClaimedAt = Date.now();
+        },
+      },
+    });
+    try {
+      worker.start();
+      await until(() => claimedCount === jobs.length, 20_000);
+      // Claims that went out after the last job was claimed, each waiting for work.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    } finally {
+      await worker.stop();
+    }
+    const limitsAfter = claimsOf(proxy)
+      .filter((request) => request.at > lastClaimedAt)
+      .flatMap((request) => request.calls.map((call) => (call.input as { limit: number }).limit));
+    expect(limitsAfter.length).toBeGreaterThan(0);
+    // Two slots and two waiting; the burst's pace would ask for up to a hundred.
+    for (const limit of limitsAfter) expect(limit).toBeLessThanOrEqual(4);
+  }, 30_000);
+
   it('keeps a fixed local queue when told its size', async () => {
     const jobs = await discoveryJobs(200);
     const claimSizes: number[] = [];
