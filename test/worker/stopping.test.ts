@@ -255,12 +255,14 @@ describe('a worker stopping with a claim in flight', () => {
     }
   });
 
-  it('cuts off a claim still waiting for work at once rather than waiting out its wait', async () => {
+  it('cuts off a claim still waiting for work at once rather than waiting out its wait, reporting no error', async () => {
+    const errors: Error[] = [];
     const worker = createWorker({
       url: api.url,
       concurrency: 1,
       waitMs: 10_000,
       tasks: { channel_discovery: () => null },
+      hooks: { error: (error) => errors.push(error) },
     });
     worker.start();
     // The worker's claim is waiting for work by now.
@@ -269,5 +271,7 @@ describe('a worker stopping with a claim in flight', () => {
     await worker.stop();
     // A quarter of a second for claims that found work to respond, then the cut: far from the claim's ten seconds.
     expect(performance.now() - stopping).toBeLessThan(5_000);
+    // The cut is the worker's own doing, not a failed call.
+    expect(errors).toEqual([]);
   });
 });
