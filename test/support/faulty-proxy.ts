@@ -88,21 +88,29 @@ export async function startFaultyProxy(apiUrl: string): Promise<FaultyProxy> {
   const unavailableApi = await buildApp({ db: unreachable, logger: false, tokens: [], production: false });
   const unavailableUrl = await unavailableApi.listen({ host: '127.0.0.1', port: 0 });
 
-  const forward = async (target: string, request: http.IncomingMessage, body: Buffer) => {
+  const forward = async (
+    target: string,
+    request: http.IncomingMessage,
+    body: Buffer,
+    signal: AbortSignal,
+  ) => {
     const upstream = http.request(new URL(request.url!, target), {
       method: request.method,
       headers: { ...request.headers, host: new URL(target).host },
+      signal,
     });
     upstream.end(body);
     const [response] = (await once(upstream, 'response')) as [http.IncomingMessage];
     return { status: response.statusCode!, headers: response.headers, body: await readBody(response) };
   };
 
+  let closing = false;
   const proxy: FaultyProxy = {
     url: '',
     requests: [],
     decide: () => 'pass',
     close: async () => {
+      closing = true;
       server.closeAllConnections();
       if (server.listening) await new Promise((resolve) => server.close(resolve));
       await unavailableApi.close();
@@ -111,6 +119,10 @@ export async function startFaultyProxy(apiUrl: string): Promise<FaultyProxy> {
   };
 
   const server = http.createServer(async (request, response) => {
+    // A caller that gave up (its call cut off, or the proxy closing) is gone for the API too, as it would be
+    // without the proxy: a request held meanwhile is never sent, one in flight is cut off.
+    const callerGone = new AbortController();
+    response.on('close', () => response.writableFinished || callerGone.abort());
     try {
       const body = await readBody(request);
       const calls = callsOf(request.url!, body.toString());
@@ -118,7 +130,9 @@ export async function startFaultyProxy(apiUrl: string): Promise<FaultyProxy> {
       proxy.requests.push({ calls, fault, at: Date.now() });
       if (fault === 'reset') return void request.socket.destroy();
       await proxy.hold?.({ calls });
-      const upstream = await forward(fault === 'unavailable' ? unavailableUrl : apiUrl, request, body);
+      if (closing || callerGone.signal.aborted) return void request.socket.destroy();
+      const target = fault === 'unavailable' ? unavailableUrl : apiUrl;
+      const upstream = await forward(target, request, body, callerGone.signal);
       if (fault === 'reset-after') return void request.socket.destroy();
       const { 'transfer-encoding': _chunked, ...headers } = upstream.headers;
       if (fault === 'unavailable' && proxy.retryAfter !== undefined)

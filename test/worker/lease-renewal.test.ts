@@ -61,6 +61,46 @@ async function longJobBesideAnotherWorker(workMs: number, leaseSeconds: number) 
   return { job: job!, aborted, leaseLost, errors, takenOver, heartbeats };
 }
 
+/**
+ * Runs one job through a worker calling the API through the proxy until `renewals` of its lease have reached the
+ * proxy, each held `slowMs` before the API sees it and met with the fault `faults` picks by its place (1 for the
+ * first); returns them as the proxy saw them.
+ */
+async function renewalsOfOneJob(run: {
+  leaseSeconds: number;
+  renewals: number;
+  faults?: (nth: number) => Fault;
+  slowMs?: number;
+}) {
+  const [job] = await discoveryJobs(1);
+  proxy = await startFaultyProxy(api.url);
+  const heartbeats = () =>
+    proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').includes(job!.id));
+  const { faults = () => 'pass', slowMs } = run;
+  proxy.decide = (request) =>
+    jobIdsOf(request, 'jobs.heartbeat').includes(job!.id) ? faults(heartbeats().length + 1) : 'pass';
+  if (slowMs) slowDown(proxy, 'jobs.heartbeat', slowMs);
+  const worker = createWorker({
+    url: proxy.url,
+    concurrency: 1,
+    waitMs: 200,
+    leaseSeconds: run.leaseSeconds,
+    tasks: {
+      channel_discovery: async () => {
+        await until(() => heartbeats().length >= run.renewals, 20_000);
+        return null;
+      },
+    },
+  });
+  try {
+    worker.start();
+    await until(async () => (await jobRow(job!.id)).status === 'completed', 25_000);
+  } finally {
+    await worker.stop();
+  }
+  return heartbeats();
+}
+
 describe('a worker renewing its leases', () => {
   it('renews a running job’s lease every third of it, so a job running past its lease is never taken over', async () => {
     proxy = await startFaultyProxy(api.url);
@@ -231,78 +271,17 @@ describe('a worker renewing its leases', () => {
   }, 30_000);
 
   it('waits as a failed renewal’s retry-after says before renewing again, when the lease has time for it', async () => {
-    const [job] = await discoveryJobs(1);
-    proxy = await startFaultyProxy(api.url);
-    const heartbeats = () =>
-      proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').includes(job!.id));
-    proxy.decide = (request) =>
-      jobIdsOf(request, 'jobs.heartbeat').length > 0 && heartbeats().length === 0 ? 'unavailable' : 'pass';
-    const worker = createWorker({
-      url: proxy.url,
-      concurrency: 1,
-      waitMs: 200,
+    const [failed, next] = await renewalsOfOneJob({
       leaseSeconds: 6,
-      tasks: {
-        channel_discovery: async () => {
-          await until(() => heartbeats().length === 2, 10_000);
-          return null;
-        },
-      },
+      renewals: 2,
+      faults: (nth) => (nth === 1 ? 'unavailable' : 'pass'),
     });
-    try {
-      worker.start();
-      await until(async () => (await jobRow(job!.id)).status === 'completed', 15_000);
-      await worker.stop();
-    } finally {
-      await worker.stop();
-    }
 
-    const [failed, next] = heartbeats();
     expect(failed!.fault).toBe('unavailable');
     expect(next!.at - failed!.at).toBeGreaterThanOrEqual(Number(retryAfterSeconds) * 1_000);
   }, 30_000);
 
-  /**
-   * Runs one job through a worker calling the API through the proxy until `renewals` of its lease have reached the
-   * proxy, each held `slowMs` before the API sees it and met with the fault `faults` picks by its place (1 for the
-   * first); returns them as the proxy saw them.
-   */
-  async function renewalsOfOneJob(run: {
-    leaseSeconds: number;
-    renewals: number;
-    faults?: (nth: number) => Fault;
-    slowMs?: number;
-  }) {
-    const [job] = await discoveryJobs(1);
-    proxy = await startFaultyProxy(api.url);
-    const heartbeats = () =>
-      proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').includes(job!.id));
-    const { faults = () => 'pass', slowMs } = run;
-    proxy.decide = (request) =>
-      jobIdsOf(request, 'jobs.heartbeat').includes(job!.id) ? faults(heartbeats().length + 1) : 'pass';
-    if (slowMs) slowDown(proxy, 'jobs.heartbeat', slowMs);
-    const worker = createWorker({
-      url: proxy.url,
-      concurrency: 1,
-      waitMs: 200,
-      leaseSeconds: run.leaseSeconds,
-      tasks: {
-        channel_discovery: async () => {
-          await until(() => heartbeats().length >= run.renewals, 20_000);
-          return null;
-        },
-      },
-    });
-    try {
-      worker.start();
-      await until(async () => (await jobRow(job!.id)).status === 'completed', 25_000);
-    } finally {
-      await worker.stop();
-    }
-    return heartbeats();
-  }
-
-  it('starts its wait over after a renewal goes through, so a later failure is tried again soon', async () => {
+  it('starts its backoff over after a renewal goes through, so a later failed renewal is retried within moments', async () => {
     // A nine-second lease, renewed every three seconds: three renewals fail in a row (their waits growing to a
     // second), the fourth goes through, the fifth fails.
     const seen = await renewalsOfOneJob({
@@ -324,13 +303,14 @@ describe('a worker renewing its leases', () => {
   }, 30_000);
 
   it('renews a lease again a third of it after the last renewal was sent, however late that one responded', async () => {
-    // A six-second lease, renewed every two seconds; each renewal is held a second before the API sees it.
-    const seen = await renewalsOfOneJob({ leaseSeconds: 6, renewals: 3, slowMs: 1_000 });
+    // A nine-second lease, renewed every three seconds; each renewal is held a second before the API sees it (a
+    // renewal is given up on after 2.25 s).
+    const seen = await renewalsOfOneJob({ leaseSeconds: 9, renewals: 3, slowMs: 1_000 });
 
     const gaps = [seen[1]!.at - seen[0]!.at, seen[2]!.at - seen[1]!.at];
-    // Two seconds from one sent to the next; counted from the response, three.
-    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(1_900);
-    for (const gap of gaps) expect(gap).toBeLessThan(2_500);
+    // Three seconds from one sent to the next; counted from the response, four.
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(2_900);
+    for (const gap of gaps) expect(gap).toBeLessThan(3_700);
   }, 30_000);
 
   it('renews a lease for the lease’s own length, not the longer one the API gives by default', async () => {
