@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type ClaimedJob,
@@ -302,16 +303,39 @@ describe('a handler saying what becomes of its job', () => {
     });
   });
 
-  it('fails a job whose handler reports units that are not a whole number, as the mistake it is', async () => {
+  it.each([1.5, -1])(
+    'fails a job whose handler reports %s units spent, as the mistake it is',
+    async (units) => {
+      const [job] = await discoveryJobs(1);
+      await runDiscoveries(1, (_job, helpers) => {
+        helpers.spend(units);
+        return null;
+      });
+      expect(await jobRow(job!.id)).toMatchObject({
+        status: 'queued',
+        attempts: 1,
+        error_message: `units spent are a whole number, 0 or more, not ${units}`,
+      });
+    },
+  );
+
+  it('fails a job whose handler names more follow-up jobs than a completion takes, saying so', async () => {
     const [job] = await discoveryJobs(1);
+    const followUp = () => ({
+      jobType: 'transcript_extraction' as const,
+      entityType: 'video' as const,
+      entityId: randomUUID(),
+    });
     await runDiscoveries(1, (_job, helpers) => {
-      helpers.spend(1.5);
+      // A thousand in all is the most; the one more goes past it.
+      helpers.followUp(...Array.from({ length: 999 }, followUp));
+      helpers.followUp(followUp(), followUp());
       return null;
     });
     expect(await jobRow(job!.id)).toMatchObject({
       status: 'queued',
       attempts: 1,
-      error_message: 'units spent are a whole number, 0 or more, not 1.5',
+      error_message: 'a completion enqueues 1000 follow-up jobs at most',
     });
   });
 

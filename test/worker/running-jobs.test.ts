@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
-import { type ClaimedJob, createWorker, PermanentJobError, type WorkerHooks } from '../../src/client';
+import os from 'node:os';
+import {
+  type ClaimedJob,
+  createWorker,
+  LeaseLostError,
+  PermanentJobError,
+  type WorkerHooks,
+} from '../../src/client';
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { claimJobs, completeJob } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
@@ -13,6 +20,21 @@ const api = useWorkerApi({
     if (url.includes('jobs.claim')) claimRequests += 1;
   },
 });
+
+/**
+ * Another worker takes a job over once its lease has run out: in one transaction, so a renewal the first worker
+ * sends meanwhile waits for the take-over and is rejected, instead of renewing the lease in between.
+ */
+async function takeOver(jobId: string) {
+  const [takenOver] = await testDatabase().db.transaction(async (trx) => {
+    await trx('processing_jobs')
+      .where({ id: jobId })
+      .update({ lease_expires_at: new Date(Date.now() - 1_000) });
+    return claimJobs(trx, claimJobsInput.parse({ workerId: 'other' }));
+  });
+  expect(takenOver?.id).toBe(jobId);
+  return takenOver!;
+}
 
 describe('a worker running jobs', () => {
   it('runs up to `concurrency` handlers at once, claiming no more than its slots and its local queue hold, and completes every job once', async () => {
@@ -103,15 +125,7 @@ describe('a worker running jobs', () => {
     });
     worker.start();
     await until(() => started);
-    // Another worker takes the job over once its lease has run out: in one transaction, so a renewal the worker
-    // sends meanwhile waits for the take-over and is rejected, instead of renewing the lease in between.
-    const [takenOver] = await testDatabase().db.transaction(async (trx) => {
-      await trx('processing_jobs')
-        .where({ id: job!.id })
-        .update({ lease_expires_at: new Date(Date.now() - 1_000) });
-      return claimJobs(trx, claimJobsInput.parse({ workerId: 'other' }));
-    });
-    expect(takenOver?.id).toBe(job!.id);
+    const takenOver = await takeOver(job!.id);
     await until(() => aborted, 5_000);
     await completeJob(testDatabase().db, {
       id: takenOver!.id,
@@ -121,6 +135,68 @@ describe('a worker running jobs', () => {
     await worker.stop();
     expect(lost).toEqual([job!.id]);
     expect(await jobRow(job!.id)).toMatchObject({ status: 'completed', result: { by: 'the other worker' } });
+  });
+
+  it('aborts the handler of a job taken over with a LeaseLostError when the worker has no hooks', async () => {
+    await discoveryJobs(1);
+    let started: ClaimedJob | undefined;
+    let reason: unknown;
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      leaseSeconds: 3,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async (job, { signal }) => {
+          started = job;
+          await new Promise((resolve) => signal.addEventListener('abort', resolve));
+          reason = signal.reason;
+          return null;
+        },
+      },
+    });
+    try {
+      worker.start();
+      await until(() => started !== undefined);
+      await takeOver(started!.id);
+      await until(() => reason !== undefined, 5_000);
+    } finally {
+      await worker.stop();
+    }
+    expect(reason).toBeInstanceOf(LeaseLostError);
+  });
+
+  it('counts the handlers running at the moment', async () => {
+    await discoveryJobs(5);
+    let open: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    let completed = 0;
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 3,
+      waitMs: 200,
+      tasks: { channel_discovery: () => opened.then(() => null) },
+      hooks: { completed: () => (completed += 1) },
+    });
+    try {
+      expect(worker.running).toBe(0);
+      worker.start();
+      await until(() => worker.running === 3);
+      open();
+      await until(() => completed === 5);
+      expect(worker.running).toBe(0);
+    } finally {
+      open();
+      await worker.stop();
+    }
+  });
+
+  it('names itself by its host and process, with a short random suffix, when given no id', () => {
+    const options = { url: api.url, concurrency: 1, tasks: { channel_discovery: () => null } };
+    const [first, second] = [createWorker(options), createWorker(options)];
+    const host = os.hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    expect(first.workerId).toMatch(new RegExp(`^${host}-${process.pid}-[0-9a-f]{8}$`));
+    expect(second.workerId).not.toBe(first.workerId);
   });
 
   it('reports a lease lost at completion or failure once, and records neither the result nor the failure', async () => {
