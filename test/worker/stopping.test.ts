@@ -181,9 +181,10 @@ describe('a worker stopping', () => {
 });
 
 describe('a worker stopping with its default grace period', () => {
-  it('lets a handler that needs a second and a half finish, well within the ten seconds it gives', async () => {
+  it('lets a handler that needs a second and a half finish, well within the ten seconds it gives, and returns then', async () => {
     const [job] = await discoveryJobs(1);
     let started = false;
+    let stopTook: number | undefined;
     const worker = createWorker({
       url: api.url,
       concurrency: 1,
@@ -206,10 +207,15 @@ describe('a worker stopping with its default grace period', () => {
     try {
       worker.start();
       await until(() => started);
+      const stopping = performance.now();
+      await worker.stop();
+      stopTook = performance.now() - stopping;
     } finally {
       await worker.stop();
     }
     expect(await jobRow(job!.id)).toMatchObject({ status: 'completed', result: { finished: true } });
+    // As the handler settles, not at the end of the grace period.
+    expect(stopTook).toBeLessThan(6_000);
   });
 });
 
