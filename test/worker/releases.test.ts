@@ -79,3 +79,100 @@ describe('a worker releasing a job as it stops', () => {
     expect(await jobRow(job!.id)).toMatchObject({ status: 'cancelled' });
   });
 });
+
+describe('a worker releasing a job that waited too long to start', () => {
+  it('keeps the job’s lease while its release is refused, so the job goes back unspent, not by running out', async () => {
+    const [first, second] = await discoveryJobs(2);
+    proxy = await startFaultyProxy(api.url);
+    let firstReleaseAt: number | undefined;
+    // Releases are refused with 503 for three seconds, past the end of the three-second lease as claimed.
+    proxy.decide = (request) => {
+      if (jobIdsOf(request, 'jobs.release').length === 0) return 'pass';
+      firstReleaseAt ??= Date.now();
+      return Date.now() - firstReleaseAt < 3_000 ? 'unavailable' : 'pass';
+    };
+    let open: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const started: string[] = [];
+    const busy = createWorker({
+      url: proxy.url,
+      workerId: 'busy',
+      concurrency: 1,
+      prefetch: 1,
+      leaseSeconds: 3,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async (job) => {
+          started.push(job.id);
+          await opened;
+          return null;
+        },
+      },
+    });
+    const idle = createWorker({
+      url: api.url,
+      workerId: 'idle',
+      concurrency: 1,
+      waitMs: 10_000,
+      leaseSeconds: 3,
+      tasks: { channel_discovery: () => null },
+    });
+    try {
+      busy.start();
+      await until(() => started.length === 1);
+      const waiting = started[0] === first!.id ? second! : first!;
+      await until(async () => (await jobRow(waiting.id)).locked_by === 'busy');
+      idle.start();
+      await until(async () => (await jobRow(waiting.id)).status === 'completed', 15_000);
+      // Released by the busy worker, its attempt unspent, then run once by the idle one.
+      expect(await jobRow(waiting.id)).toMatchObject({ locked_by: 'idle', attempts: 1 });
+      expect(firstReleaseAt).toBeDefined();
+    } finally {
+      open();
+      await Promise.all([busy.stop(), idle.stop()]);
+    }
+  }, 30_000);
+
+  it('reports neither a release nor a lost lease when the job was cancelled while it waited', async () => {
+    const [first, second] = await discoveryJobs(2);
+    let open: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const started: string[] = [];
+    const seen = { released: [] as string[], leaseLost: [] as string[] };
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      prefetch: 1,
+      // The job waiting for the busy slot is released a second after its claim.
+      leaseSeconds: 3,
+      waitMs: 200,
+      tasks: {
+        channel_discovery: async (job) => {
+          started.push(job.id);
+          await opened;
+          return null;
+        },
+      },
+      hooks: {
+        released: (jobs) => seen.released.push(...jobs.map((job) => job.id)),
+        leaseLost: (job) => seen.leaseLost.push(job.id),
+      },
+    });
+    try {
+      worker.start();
+      await until(() => started.length === 1);
+      const waiting = started[0] === first!.id ? second! : first!;
+      await testDatabase()
+        .db('processing_jobs')
+        .where({ id: waiting.id })
+        .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
+      // Past the second after which the worker sends its release, which the API rejects.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(seen).toEqual({ released: [], leaseLost: [] });
+      expect(await jobRow(waiting.id)).toMatchObject({ status: 'cancelled' });
+    } finally {
+      open();
+      await worker.stop();
+    }
+  });
+});
