@@ -17,6 +17,7 @@ describe('a worker stopping', () => {
     const [quick, slow, stubborn] = await discoveryJobs(3);
     const released: string[] = [];
     let running = 0;
+    let stopReason: unknown;
     const worker = createWorker({
       url: api.url,
       concurrency: 3,
@@ -28,7 +29,9 @@ describe('a worker stopping', () => {
           if (job.id === quick!.id) await new Promise((resolve) => setTimeout(resolve, 100));
           // Gives up when aborted, as a fetch does.
           else if (job.id === slow!.id)
-            await new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+            await new Promise((_, reject) =>
+              signal.addEventListener('abort', () => reject((stopReason = signal.reason))),
+            );
           // Ignores the abort and finishes its work a little later: done, so completed, not run again.
           else await new Promise((resolve) => setTimeout(resolve, 600));
           return { done: job.id };
@@ -40,6 +43,8 @@ describe('a worker stopping', () => {
     await until(() => running === 3);
     await worker.stop();
     expect(released).toEqual([slow!.id]);
+    // The signal says why it was aborted, for the handler's logs.
+    expect((stopReason as Error).message).toBe('the worker is stopping');
     expect(await jobRow(quick!.id)).toMatchObject({ status: 'completed' });
     expect(await jobRow(stubborn!.id)).toMatchObject({ status: 'completed', result: { done: stubborn!.id } });
     expect(await jobRow(slow!.id)).toMatchObject({ status: 'queued', attempts: 0, lease_token: null });
