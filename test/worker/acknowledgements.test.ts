@@ -33,6 +33,8 @@ function observedWorker(
     leaseLost: [] as string[],
     errors: [] as Error[],
     undelivered: [] as Undelivered[],
+    /** Calls of the `undelivered` hook, which reports only when something was left undelivered. */
+    undeliveredReports: 0,
   };
   const worker = createWorker({
     url,
@@ -50,7 +52,10 @@ function observedWorker(
       failed: (job) => seen.failed.push(job.id),
       leaseLost: (job) => seen.leaseLost.push(job.id),
       error: (error) => seen.errors.push(error),
-      undelivered: (jobs) => seen.undelivered.push(...jobs),
+      undelivered: (jobs) => {
+        seen.undeliveredReports += 1;
+        seen.undelivered.push(...jobs);
+      },
     },
     ...options,
   });
@@ -302,9 +307,37 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
     await until(() => proxy!.requests.some((request) => request.fault === 'unavailable') && runs.size === 5);
     await worker.stop();
 
-    expect(seen.undelivered).toEqual([]);
+    expect(seen.undeliveredReports).toBe(0);
     expect(seen.completed.sort()).toEqual(ids(jobs));
     expect(await everyJob(ids(jobs), 'completed')).toBe(true);
+  });
+
+  it('stops renewing the leases of the outcomes it could not deliver, also with no hook to report them', async () => {
+    const jobs = await discoveryJobs(2, 1);
+    proxy = await startFaultyProxy(api.url);
+    // Completions never get through; renewals do.
+    proxy.decide = (request) => (jobIdsOf(request, 'jobs.completeMany').length > 0 ? 'unavailable' : 'pass');
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 2,
+      waitMs: 200,
+      leaseSeconds: 3,
+      drainMs: 500,
+      tasks: { channel_discovery: () => null },
+    });
+    worker.start();
+    await until(() => proxy!.requests.some((request) => request.fault === 'unavailable'));
+    await worker.stop();
+    const stoppedAt = Date.now();
+    // Longer than the second between renewals of a three-second lease.
+    await sleep(1_500);
+
+    const renewalsAfterStop = proxy.requests.filter(
+      (request) => request.at >= stoppedAt && jobIdsOf(request, 'jobs.heartbeat').length > 0,
+    );
+    expect(renewalsAfterStop).toEqual([]);
+    // Left leased, to run again on another worker once the leases run out.
+    for (const row of await jobRows(ids(jobs))) expect(row).toMatchObject({ status: 'running', attempts: 1 });
   });
 
   it('on stop with the API unreachable, reports by job id the outcomes it could not deliver, and leaves those jobs leased', async () => {
