@@ -1,6 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { Gauge, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWorker, type Deferral, PermanentJobError, type Undelivered } from '../../src/client';
+import {
+  type ClaimedJob,
+  createWorker,
+  type Deferral,
+  PermanentJobError,
+  type Undelivered,
+} from '../../src/client';
 import { serveMetrics, workerMetrics } from '../../src/worker/metrics';
 import { testDatabase } from '../support/database';
 import { type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';
@@ -183,28 +190,45 @@ describe('a worker’s metrics', () => {
     }
   });
 
-  it('count every outcome with no hooks to pass them on to', async () => {
-    const [snoozed, done, broken] = await discoveryJobs(3);
+  // A metered worker with no hooks of its own passes each outcome on to nothing: a hook called as if given would
+  // throw inside the worker, and its call error would be counted (or the stop would reject).
+  it('count every outcome, and no call error, with no hooks to pass them on to', async () => {
+    const [snoozed, done, broken, retried, cancelled, stopped] = await discoveryJobs(6);
     const registry = new Registry();
     const worker = createWorker({
       url: api.url,
-      concurrency: 3,
+      concurrency: 6,
       waitMs: 200,
+      graceMs: 100,
       tasks: {
-        channel_discovery: (job, helpers) => {
+        channel_discovery: async (job, helpers) => {
           if (job.id === snoozed!.id) return helpers.snooze(600);
           if (job.id === broken!.id) throw new PermanentJobError('no such channel');
+          if (job.id === retried!.id) throw new Error('the channel page did not load');
+          if (job.id === cancelled!.id) {
+            await testDatabase()
+              .db('processing_jobs')
+              .where({ id: job.id })
+              .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
+            return { by: 'the worker' };
+          }
+          if (job.id === stopped!.id) {
+            return new Promise((_, reject) =>
+              helpers.signal.addEventListener('abort', () => reject(helpers.signal.reason)),
+            );
+          }
           return { ok: true };
         },
       },
       hooks: workerMetrics(registry),
     });
+    const outcomes = ['snoozed', 'completed', 'failed_permanently', 'failed', 'lease_lost'];
     try {
       worker.start();
       await until(async () => {
         const text = await registry.metrics();
         return (
-          handled(text, 'snoozed') + handled(text, 'completed') + handled(text, 'failed_permanently') === 3 &&
+          outcomes.every((outcome) => handled(text, outcome) === 1) &&
           sample(text, 'tubesensei_worker_idle_claims_total') > 0
         );
       });
@@ -212,13 +236,87 @@ describe('a worker’s metrics', () => {
     } finally {
       await worker.stop();
     }
-    const rows = await jobRows([snoozed!.id, done!.id, broken!.id]);
+    const text = await registry.metrics();
+    expect(handled(text, 'released')).toBe(1);
+    expect(sample(text, 'tubesensei_worker_call_errors_total')).toBe(0);
+    expect(sample(text, 'tubesensei_worker_jobs_held')).toBe(0);
+    const rows = await jobRows([snoozed!.id, done!.id, broken!.id, retried!.id, stopped!.id]);
+    const statusOf = (id: string) => rows.find((row: { id: string }) => row.id === id)?.status;
     expect(rows.find((row: { id: string }) => row.id === snoozed!.id)).toMatchObject({
-      status: 'queued',
       wait_reason: 'snoozed',
     });
-    expect(rows.find((row: { id: string }) => row.id === done!.id)).toMatchObject({ status: 'completed' });
-    expect(rows.find((row: { id: string }) => row.id === broken!.id)).toMatchObject({ status: 'failed' });
+    expect([snoozed, done, broken, retried, stopped].map((job) => statusOf(job!.id))).toEqual([
+      'queued',
+      'completed',
+      'failed',
+      'queued',
+      'queued',
+    ]);
+  });
+
+  it('count a failed call and the outcomes left undelivered at a stop, with no hooks to pass them on to', async () => {
+    const jobs = await discoveryJobs(2);
+    proxy = await startFaultyProxy(api.url);
+    let refused = 0;
+    proxy.decide = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.completeMany') && refused++ === 0
+        ? 'unavailable'
+        : 'pass';
+    const registry = new Registry();
+    let finishSecond: () => void = () => undefined;
+    const secondFinishing = new Promise<void>((resolve) => (finishSecond = resolve));
+    let runs = 0;
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 1,
+      waitMs: 200,
+      drainMs: 500,
+      tasks: {
+        channel_discovery: async () => {
+          runs += 1;
+          if (runs === 2) await secondFinishing;
+          return { ok: true };
+        },
+      },
+      hooks: workerMetrics(registry),
+    });
+    const statuses = async () => (await jobRows(jobs.map((job) => job!.id))).map((row) => row.status).sort();
+    try {
+      worker.start();
+      // The first job's completion is refused once, then sent again and acknowledged, while the second runs.
+      await until(
+        async () =>
+          handled(await registry.metrics(), 'completed') === 1 &&
+          (await statuses()).join() === 'completed,running',
+      );
+      expect(sample(await registry.metrics(), 'tubesensei_worker_call_errors_total')).toBe(1);
+      const unreachable = proxy;
+      proxy = undefined;
+      await unreachable.close();
+      finishSecond();
+      await worker.stop();
+    } finally {
+      await worker.stop();
+    }
+    const text = await registry.metrics();
+    expect(sample(text, 'tubesensei_worker_undelivered_total{outcome="complete"}')).toBe(1);
+    expect(sample(text, 'tubesensei_worker_jobs_held')).toBe(0);
+  });
+
+  it('time no outcome of a job it never saw claimed, rather than record a time that is not a number', async () => {
+    const claimed = { id: randomUUID(), jobType: 'channel_discovery' } as ClaimedJob;
+    const registry = new Registry();
+    const hooks = workerMetrics(registry);
+    hooks.failed?.(claimed, new Error('not from this worker'), false);
+    hooks.deferred?.(claimed, 'snoozed', new Date());
+    hooks.completed?.(claimed, 250);
+    const text = await registry.metrics();
+    expect(handled(text, 'failed')).toBeNaN();
+    expect(handled(text, 'snoozed')).toBeNaN();
+    expect(handled(text, 'completed')).toBe(1);
+    expect(
+      sample(text, 'tubesensei_worker_job_seconds_sum{job_type="channel_discovery",outcome="completed"}'),
+    ).toBe(0.25);
   });
 });
 
@@ -234,6 +332,7 @@ describe('a worker’s metrics endpoint', () => {
       });
       expect(wrong.status).toBe(401);
       expect(wrong.headers.get('www-authenticate')).toBe('Bearer');
+      expect(wrong.headers.get('content-type')).toBe('text/plain');
       expect(await wrong.text()).toMatch(/Authorization: Bearer/);
       const basic = await fetch(`${server.url}/metrics`, { headers: { authorization: `Basic ${token}` } });
       expect(basic.status).toBe(401);
@@ -258,6 +357,37 @@ describe('a worker’s metrics endpoint', () => {
     } finally {
       await server.close();
     }
+    // Closed when `close()` resolves: the port no longer answers.
+    await expect(fetch(`${server.url}/metrics`)).rejects.toThrow();
+  });
+
+  it('closes only once a scrape in flight has been answered', async () => {
+    const registry = new Registry();
+    let finishCollecting: () => void = () => undefined;
+    const collecting = new Promise<void>((resolve) => (finishCollecting = resolve));
+    let collectStarted = false;
+    new Gauge({
+      name: 'tubesensei_test_slow',
+      help: 'A gauge whose collection waits for the test.',
+      registers: [registry],
+      async collect() {
+        collectStarted = true;
+        await collecting;
+        this.set(1);
+      },
+    });
+    const server = await serveMetrics(registry, { host: '127.0.0.1', port: 0 });
+    const scrape = fetch(`${server.url}/metrics`);
+    await until(() => collectStarted);
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(closed).toBe(false);
+    finishCollecting();
+    const response = await scrape;
+    expect(response.status).toBe(200);
+    expect(sample(await response.text(), 'tubesensei_test_slow')).toBe(1);
+    await closing;
   });
 
   it('responds 500, and keeps serving, when a metric cannot be collected', async () => {
