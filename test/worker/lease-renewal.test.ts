@@ -417,4 +417,46 @@ describe('a worker renewing its leases', () => {
       await worker.stop();
     }
   }, 30_000);
+
+  it('renews on its own a lease claimed well after another’s, not early with it', async () => {
+    const [first] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    let running = 0;
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const worker = createWorker({
+      url: proxy.url,
+      concurrency: 2,
+      waitMs: 200,
+      // Renewed every two seconds, and up to half a second early to share a request.
+      leaseSeconds: 6,
+      tasks: {
+        channel_discovery: async () => {
+          running += 1;
+          await gate;
+          return null;
+        },
+      },
+    });
+    const renewals = () =>
+      proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').length > 0);
+    try {
+      worker.start();
+      await until(() => running === 1);
+      // Claimed over a second after the first: due over half a second after the first's renewal.
+      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      const [second] = await discoveryJobs(1);
+      await until(() => running === 2);
+      await until(() => renewals().length >= 2, 10_000);
+      open();
+      await worker.stop();
+      const firstTwo = renewals()
+        .slice(0, 2)
+        .map((request) => jobIdsOf(request, 'jobs.heartbeat'));
+      expect(firstTwo).toEqual([[first!.id], [second!.id]]);
+    } finally {
+      open();
+      await worker.stop();
+    }
+  }, 30_000);
 });
