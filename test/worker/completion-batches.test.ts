@@ -101,6 +101,37 @@ describe('a worker completing jobs that finish together', () => {
       .count();
     expect(Number(followUps[0]!.count)).toBe(1_000);
   });
+
+  it('completes two jobs whose follow-up jobs come to 1,001 in two calls, one past what a call takes', async () => {
+    const [first, second] = await discoveryJobs(2);
+    const videos = await videoFactory.createList(1_001, { status: 'discovered' });
+    const run = await finishingTogether(2, (job, helpers) => {
+      const mine = job.id === first!.id ? videos.slice(0, 500) : videos.slice(500);
+      helpers.followUp(
+        ...mine.map((video) => ({
+          jobType: 'transcript_extraction' as const,
+          entityType: 'video' as const,
+          entityId: video.id,
+        })),
+      );
+      return { ok: true };
+    });
+
+    expect(run.failed).toEqual([]);
+    const calls = run.calls.map((call) => call.map((job) => [job.id, job.followUps?.length ?? 0]));
+    expect(calls).toHaveLength(2);
+    expect(calls.flat()).toEqual(
+      expect.arrayContaining([
+        [first!.id, 500],
+        [second!.id, 501],
+      ]),
+    );
+    const followUps = await testDatabase()
+      .db('processing_jobs')
+      .where({ job_type: 'transcript_extraction', status: 'queued' })
+      .count();
+    expect(Number(followUps[0]!.count)).toBe(1_001);
+  });
 });
 
 describe('a worker completing jobs that finish one after another', () => {
