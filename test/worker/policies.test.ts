@@ -17,7 +17,7 @@ import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
 import { resetFlowControl } from '../support/flow-control';
 import { until } from '../support/until';
-import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
+import { discoveryJobs, jobRow, jobRows, useWorkerApi } from '../support/worker-api';
 
 const api = useWorkerApi();
 beforeEach(() => resetFlowControl(testDatabase().db));
@@ -137,6 +137,54 @@ describe('a handler saying what becomes of its job', () => {
       { job: expect.objectContaining({ id: job!.id }), reason: 'snoozed', until: row.run_after },
     ]);
     expect(run.failed).toEqual([]);
+  });
+
+  it('stores a failure’s message and a snooze’s reason as PostgreSQL can hold them: no NUL, within their lengths, trimmed', async () => {
+    const jobs = await discoveryJobs(6);
+    const [nul, long, unnamed, reasonWithNul, longReason, blankReason] = jobs.map((job) => job!.id);
+    const tasks = new Map<string | undefined, Task<'channel_discovery'>>([
+      [
+        nul,
+        () => {
+          throw new Error('\0quota\0 exceeded');
+        },
+      ],
+      [
+        long,
+        () => {
+          throw new Error('x'.repeat(10_001));
+        },
+      ],
+      [
+        unnamed,
+        () => {
+          throw new TypeError('');
+        },
+      ],
+      [reasonWithNul, (_job, helpers) => helpers.snooze(600, '\0 the premiere\0 has not aired ')],
+      [longReason, (_job, helpers) => helpers.snooze(600, `  ${'r'.repeat(999)} tail`)],
+      [blankReason, (_job, helpers) => helpers.snooze(600, ' \0 ')],
+    ]);
+    const run = await runDiscoveries(6, (job, helpers) => tasks.get(job.id)!(job, helpers));
+
+    expect(run.errors).toEqual([]);
+    expect(run.failed).toHaveLength(3);
+    expect(run.deferred).toHaveLength(3);
+    const rows = new Map((await jobRows(jobs.map((job) => job!.id))).map((row) => [row.id, row]));
+    expect(rows.get(nul)).toMatchObject({ status: 'queued', attempts: 1, error_message: 'quota exceeded' });
+    expect(rows.get(long)).toMatchObject({
+      status: 'queued',
+      attempts: 1,
+      error_message: 'x'.repeat(10_000),
+    });
+    expect(rows.get(unnamed)).toMatchObject({ status: 'queued', attempts: 1, error_message: 'TypeError' });
+    expect(rows.get(reasonWithNul)).toMatchObject({
+      attempts: 0,
+      wait_reason: 'snoozed',
+      wait_detail: 'the premiere has not aired',
+    });
+    expect(rows.get(longReason)).toMatchObject({ attempts: 0, wait_detail: 'r'.repeat(999) });
+    expect(rows.get(blankReason)).toMatchObject({ attempts: 0, wait_reason: 'snoozed', wait_detail: null });
   });
 
   it('snoozes its job for the seconds it gives on the database’s clock, when the worker’s clock is an hour ahead', async () => {

@@ -116,6 +116,13 @@ describe('a worker that cannot tell whether its call reached the API', () => {
       detail: 'the premiere has not aired yet',
     },
     {
+      what: 'a snooze whose reason is cut at 1,000 characters just before a space',
+      procedure: 'jobs.snooze',
+      task: (_job, helpers) => helpers.snooze(600, `${'r'.repeat(999)} and more`),
+      reason: 'snoozed',
+      detail: 'r'.repeat(999),
+    },
+    {
       what: 'a rate-limited failure',
       procedure: 'jobs.fail',
       task: () => {
