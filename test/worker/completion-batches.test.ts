@@ -57,7 +57,10 @@ async function finishingTogether(count: number, task: Task<'channel_discovery'>)
   } finally {
     await worker.stop();
   }
-  return { failed, completed, calls: completionCalls(proxy.requests) };
+  const completionRequests = proxy.requests.filter(({ calls }) =>
+    calls.some((call) => call.procedure === 'jobs.completeMany'),
+  ).length;
+  return { failed, completed, calls: completionCalls(proxy.requests), completionRequests };
 }
 
 describe('a worker completing jobs that finish together', () => {
@@ -68,6 +71,7 @@ describe('a worker completing jobs that finish together', () => {
     expect(run.failed).toEqual([]);
     expect(run.completed).toHaveLength(150);
     expect(run.calls.map((call) => call.length)).toEqual([100, 50]);
+    expect(run.completionRequests).toBe(1);
     const rows = await jobRows(jobs.map((job) => job.id));
     expect(rows.filter((row: { status: string }) => row.status !== 'completed')).toEqual([]);
   });

@@ -428,8 +428,8 @@ describe('a worker renewing its leases', () => {
       url: proxy.url,
       concurrency: 2,
       waitMs: 200,
-      // Renewed every two seconds, and up to half a second early to share a request.
-      leaseSeconds: 6,
+      // Renewed every four seconds, and up to one early to share a request.
+      leaseSeconds: 12,
       tasks: {
         channel_discovery: async () => {
           running += 1;
@@ -443,11 +443,12 @@ describe('a worker renewing its leases', () => {
     try {
       worker.start();
       await until(() => running === 1);
-      // Claimed over a second after the first: due over half a second after the first's renewal.
-      await new Promise((resolve) => setTimeout(resolve, 1_200));
+      // Claimed about two seconds after the first: its renewals fall midway between the first's, a second or more
+      // from each (within one second it would share the first's request; from three, the first's next would join it).
+      await new Promise((resolve) => setTimeout(resolve, 1_900));
       const [second] = await discoveryJobs(1);
       await until(() => running === 2);
-      await until(() => renewals().length >= 2, 10_000);
+      await until(() => renewals().length >= 2, 15_000);
       open();
       await worker.stop();
       const firstTwo = renewals()

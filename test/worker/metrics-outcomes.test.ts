@@ -303,7 +303,7 @@ describe('a worker’s metrics', () => {
     expect(sample(text, 'tubesensei_worker_jobs_held')).toBe(0);
   });
 
-  it('time no outcome of a job it never saw claimed, rather than record a time that is not a number', async () => {
+  it('time an outcome of a job it never saw claimed only by the duration it carries (a completion’s), never as a time that is not a number', async () => {
     const claimed = { id: randomUUID(), jobType: 'channel_discovery' } as ClaimedJob;
     const registry = new Registry();
     const hooks = workerMetrics(registry);

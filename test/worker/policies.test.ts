@@ -139,7 +139,7 @@ describe('a handler saying what becomes of its job', () => {
     expect(run.failed).toEqual([]);
   });
 
-  it('stores a failure’s message and a snooze’s reason as PostgreSQL can hold them: no NUL, within their lengths, trimmed', async () => {
+  it('stores a failure’s message and a snooze’s reason as PostgreSQL can hold them: no NUL, within their lengths, a reason trimmed, an empty message named by its class', async () => {
     const jobs = await discoveryJobs(6);
     const [nul, long, unnamed, reasonWithNul, longReason, blankReason] = jobs.map((job) => job!.id);
     const tasks = new Map<string | undefined, Task<'channel_discovery'>>([
