@@ -26,6 +26,8 @@ export interface ProxiedRequest {
   fault: Fault;
   /** When it arrived (`Date.now()`). */
   at: number;
+  /** When its caller went away without waiting for the response (its call cut off), if it did. */
+  callerLeftAt?: number;
 }
 
 export interface FaultyProxy {
@@ -122,12 +124,18 @@ export async function startFaultyProxy(apiUrl: string): Promise<FaultyProxy> {
     // A caller that gave up (its call cut off, or the proxy closing) is gone for the API too, as it would be
     // without the proxy: a request held meanwhile is never sent, one in flight is cut off.
     const callerGone = new AbortController();
-    response.on('close', () => response.writableFinished || callerGone.abort());
+    let seen: ProxiedRequest | undefined;
+    response.on('close', () => {
+      if (response.writableFinished) return;
+      callerGone.abort();
+      if (seen) seen.callerLeftAt = Date.now();
+    });
     try {
       const body = await readBody(request);
       const calls = callsOf(request.url!, body.toString());
       const fault = proxy.decide({ calls });
-      proxy.requests.push({ calls, fault, at: Date.now() });
+      seen = { calls, fault, at: Date.now() };
+      proxy.requests.push(seen);
       if (fault === 'reset') return void request.socket.destroy();
       await proxy.hold?.({ calls });
       if (closing || callerGone.signal.aborted) return void request.socket.destroy();

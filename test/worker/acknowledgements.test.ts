@@ -11,7 +11,7 @@ import {
 } from '../../src/client';
 import { type Fault, type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
-import { discoveryJobs, jobRows, useWorkerApi } from '../support/worker-api';
+import { discoveryJobs, jobRow, jobRows, useWorkerApi } from '../support/worker-api';
 
 const api = useWorkerApi();
 let proxy: FaultyProxy | undefined;
@@ -371,6 +371,28 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
     expect(seen.completed).toEqual([]);
     expect(seen.failed).toEqual([]);
     for (const row of await jobRows(ids(jobs))) expect(row).toMatchObject({ status: 'running', attempts: 1 });
+  });
+
+  it('on stop, cuts off a completion call still in flight when its time to deliver runs out: it never reaches the API afterwards', async () => {
+    const [job] = await discoveryJobs(1, 1);
+    proxy = await startFaultyProxy(api.url);
+    let letThrough: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (letThrough = resolve));
+    proxy.hold = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.completeMany') ? held : undefined;
+    const completion = () =>
+      proxy!.requests.find((request) => jobIdsOf(request, 'jobs.completeMany').length > 0);
+    const { worker, seen } = observedWorker(proxy.url, () => ({ ok: true }), { drainMs: 500 });
+    worker.start();
+    await until(() => completion() !== undefined);
+    await worker.stop();
+    expect(seen.undelivered.map((left) => left.job.id)).toEqual([job!.id]);
+    await until(() => completion()!.callerLeftAt !== undefined, 5_000);
+    // The proxy forwards a held call only if its caller is still waiting for it.
+    letThrough();
+    await sleep(100);
+
+    expect(await jobRow(job!.id)).toMatchObject({ status: 'running', attempts: 1 });
   });
 
   it('fails for good a job whose result the API rejects, saying why, and completes the others of its batch', async () => {
