@@ -9,6 +9,7 @@ import {
   type Undelivered,
   type WorkerOptions,
 } from '../../src/client';
+import { testDatabase } from '../support/database';
 import { type Fault, type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, jobRows, useWorkerApi } from '../support/worker-api';
@@ -412,5 +413,60 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
         expect(row.error_message).toMatch(/rejected the job's result: .*NUL/);
       } else expect(row).toMatchObject({ status: 'completed', result: { ok: true } });
     }
+  });
+});
+
+describe('a worker given only some hooks', () => {
+  it('reports each outcome with no error when the hooks for it were not given', async () => {
+    const [snoozed, done, broken, cancelled, stopped] = await discoveryJobs(5);
+    const errors: Error[] = [];
+    let running = 0;
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 5,
+      waitMs: 200,
+      graceMs: 100,
+      tasks: {
+        channel_discovery: async (job, helpers) => {
+          running += 1;
+          if (job.id === snoozed!.id) return helpers.snooze(600);
+          if (job.id === broken!.id) throw new Error('the channel page did not load');
+          if (job.id === cancelled!.id) {
+            await testDatabase()
+              .db('processing_jobs')
+              .where({ id: job.id })
+              .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
+          }
+          if (job.id === stopped!.id) {
+            return new Promise((_, reject) =>
+              helpers.signal.addEventListener('abort', () => reject(helpers.signal.reason)),
+            );
+          }
+          return { ok: true };
+        },
+      },
+      hooks: { error: (error) => errors.push(error) },
+    });
+    worker.start();
+    await until(async () => {
+      const rows = await jobRows([snoozed!.id, done!.id, broken!.id]);
+      return running === 5 && rows.every((row: { status: string }) => row.status !== 'running');
+    });
+    await worker.stop();
+
+    expect(errors).toEqual([]);
+    const statuses = new Map(
+      (await jobRows([snoozed!.id, done!.id, broken!.id, cancelled!.id, stopped!.id])).map((row) => [
+        row.id,
+        [row.status, row.attempts],
+      ]),
+    );
+    expect([snoozed, done, broken, cancelled, stopped].map((job) => statuses.get(job!.id))).toEqual([
+      ['queued', 0],
+      ['completed', 1],
+      ['queued', 1],
+      ['cancelled', 1],
+      ['queued', 0],
+    ]);
   });
 });
