@@ -177,7 +177,6 @@ export function createAcknowledgements(settings: {
       item.unsure = true;
       item.dueAt = Date.now() + (afterMs ?? backoffMs(item.failures));
     }
-    changes.notify();
   };
 
   /** Whether the job, as read now, shows this worker's own outcome recorded. */
