@@ -182,6 +182,31 @@ describe('a worker that cannot tell whether its call reached the API', () => {
     expect(next.at - failedRead.at).toBeGreaterThanOrEqual(2_000);
   });
 
+  it('reports the lease lost without reading the job back when the first call of its outcome is rejected', async () => {
+    const [job] = await discoveryJobs(1);
+    proxy = await startFaultyProxy(api.url);
+    const { worker, seen } = observedWorker(async (claimed) => {
+      // An admin cancels the job while its handler runs: the completion, sent once, is rejected.
+      await testDatabase()
+        .db('processing_jobs')
+        .where({ id: claimed.id })
+        .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
+      return { by: 'the worker' };
+    });
+    try {
+      worker.start();
+      await until(() => seen.leaseLost.length > 0);
+    } finally {
+      await worker.stop();
+    }
+
+    expect(seen.leaseLost).toEqual([job!.id]);
+    expect(seen.completed).toEqual([]);
+    expect(proxy.requests.some(({ calls }) => calls.some((call) => call.procedure === 'jobs.get'))).toBe(
+      false,
+    );
+  });
+
   it('reports the lease lost, reading the job back once, when the job was deleted while its failure was being sent again', async () => {
     const [job] = await discoveryJobs(1);
     proxy = await startFaultyProxy(api.url);
