@@ -20,7 +20,7 @@ export interface Acknowledgements {
   /** Keeps a job's outcome until the API acknowledges or rejects it. */
   add(job: ClaimedJob, outcome: Outcome, startedAt: number): void;
   /** Sends a job's outcome now, if it is held and waiting: its lease was rejected, and its own call decides. */
-  hasten(jobId: string): boolean;
+  hasten(jobId: string): void;
   /** Outcomes whose last call failed, waiting to be sent again. */
   readonly retrying: number;
   /**
@@ -388,12 +388,9 @@ export function createAcknowledgements(settings: {
     },
     hasten(jobId) {
       const item = pending.get(jobId);
-      if (!item) return false;
-      if (!item.sending) {
-        item.dueAt = Date.now();
-        sendAt(item.dueAt);
-      }
-      return true;
+      if (!item || item.sending) return;
+      item.dueAt = Date.now();
+      sendAt(item.dueAt);
     },
     get retrying() {
       return retrying;
