@@ -36,6 +36,8 @@ function observedWorker(task: Task<'channel_discovery'>) {
     completed: [] as string[],
     deferred: [] as { id: string; reason: Deferral; until: Date }[],
     leaseLost: [] as string[],
+    /** Why each lease was lost, as the API said. */
+    lostBecause: [] as string[],
   };
   const worker = createWorker({
     url: proxy!.url,
@@ -45,7 +47,10 @@ function observedWorker(task: Task<'channel_discovery'>) {
     hooks: {
       completed: (job: ClaimedJob) => seen.completed.push(job.id),
       deferred: (job, reason, at) => seen.deferred.push({ id: job.id, reason, until: at }),
-      leaseLost: (job) => seen.leaseLost.push(job.id),
+      leaseLost: (job, reason) => {
+        seen.leaseLost.push(job.id);
+        seen.lostBecause.push(reason);
+      },
     },
   });
   return { worker, seen };
@@ -182,7 +187,7 @@ describe('a worker that cannot tell whether its call reached the API', () => {
     expect(next.at - failedRead.at).toBeGreaterThanOrEqual(2_000);
   });
 
-  it('reports the lease lost without reading the job back when the first call of its outcome is rejected', async () => {
+  it('reports the lease lost, saying why as the API did, without reading the job back when the first call of its outcome is rejected', async () => {
     const [job] = await discoveryJobs(1);
     proxy = await startFaultyProxy(api.url);
     const { worker, seen } = observedWorker(async (claimed) => {
@@ -201,6 +206,7 @@ describe('a worker that cannot tell whether its call reached the API', () => {
     }
 
     expect(seen.leaseLost).toEqual([job!.id]);
+    expect(seen.lostBecause).toEqual(['the job is cancelled']);
     expect(seen.completed).toEqual([]);
     expect(proxy.requests.some(({ calls }) => calls.some((call) => call.procedure === 'jobs.get'))).toBe(
       false,
