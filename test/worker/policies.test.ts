@@ -249,6 +249,23 @@ describe('a handler saying what becomes of its job', () => {
     });
   });
 
+  it('fails a job snoozed past the schedule’s horizon to be retried also when its worker was given no hooks', async () => {
+    const [job] = await discoveryJobs(1);
+    const worker = createWorker({
+      url: api.url,
+      concurrency: 1,
+      waitMs: 200,
+      tasks: { channel_discovery: (_job, helpers) => helpers.snooze(400 * 86_400, 'next year') },
+    });
+    try {
+      worker.start();
+      await until(async () => (await jobRow(job!.id)).wait_reason === 'retry');
+    } finally {
+      await worker.stop();
+    }
+    expect(await jobRow(job!.id)).toMatchObject({ status: 'queued', attempts: 1, wait_reason: 'retry' });
+  });
+
   it('defers a rate-limited job by its retry-after, its attempt unspent, and cools its key down as long', async () => {
     const [job] = await discoveryJobs(1);
     const run = await runDiscoveries(1, () => {
