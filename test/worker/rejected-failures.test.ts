@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createWorker } from '../../src/client';
+import { createWorker, type Undelivered } from '../../src/client';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
 
@@ -15,6 +15,7 @@ describe('a worker whose report of a failure the API rejects', () => {
     const [job] = await discoveryJobs(1);
     const errors: Error[] = [];
     const failed: string[] = [];
+    const undelivered: Undelivered[] = [];
     const worker = createWorker({
       url: api.url,
       concurrency: 1,
@@ -26,7 +27,11 @@ describe('a worker whose report of a failure the API rejects', () => {
           throw new Error('the channel feed timed out');
         },
       },
-      hooks: { error: (error) => errors.push(error), failed: (failedJob) => failed.push(failedJob.id) },
+      hooks: {
+        error: (error) => errors.push(error),
+        failed: (failedJob) => failed.push(failedJob.id),
+        undelivered: (left) => undelivered.push(...left),
+      },
     });
     const before = failCalls.length;
     try {
@@ -42,6 +47,8 @@ describe('a worker whose report of a failure the API rejects', () => {
     ]);
     expect(failCalls.length - before).toBe(1);
     expect(failed).toEqual([]);
+    // Given up on, not held until the stop.
+    expect(undelivered).toEqual([]);
     expect(await jobRow(job!.id)).toMatchObject({ status: 'running', attempts: 1, error_message: null });
   });
 });
