@@ -101,6 +101,49 @@ async function renewalsOfOneJob(run: {
   return heartbeats();
 }
 
+/**
+ * Two jobs held by one worker (behind the proxy), the second queued `apartMs` after the first started; returns
+ * their ids and the jobs each renewal request named, once `renewals` of them have reached the proxy.
+ */
+async function twoJobsClaimedApart(run: { leaseSeconds: number; apartMs: number; renewals: number }) {
+  const [first] = await discoveryJobs(1);
+  proxy = await startFaultyProxy(api.url);
+  let running = 0;
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const worker = createWorker({
+    url: proxy.url,
+    concurrency: 2,
+    waitMs: 200,
+    leaseSeconds: run.leaseSeconds,
+    tasks: {
+      channel_discovery: async () => {
+        running += 1;
+        await gate;
+        return null;
+      },
+    },
+  });
+  const renewals = () =>
+    proxy!.requests
+      .map((request) => jobIdsOf(request, 'jobs.heartbeat'))
+      .filter((jobIds) => jobIds.length > 0);
+  try {
+    worker.start();
+    await until(() => running === 1);
+    await new Promise((resolve) => setTimeout(resolve, run.apartMs));
+    const [second] = await discoveryJobs(1);
+    await until(() => running === 2);
+    await until(() => renewals().length >= run.renewals, 15_000);
+    open();
+    await worker.stop();
+    return { first: first!.id, second: second!.id, renewals: renewals() };
+  } finally {
+    open();
+    await worker.stop();
+  }
+}
+
 describe('a worker renewing its leases', () => {
   it('renews a running job’s lease every third of it, so a job running past its lease is never taken over', async () => {
     proxy = await startFaultyProxy(api.url);
@@ -381,83 +424,25 @@ describe('a worker renewing its leases', () => {
   });
 
   it('renews the leases of jobs claimed moments apart together, in one request', async () => {
-    const [first] = await discoveryJobs(1);
-    proxy = await startFaultyProxy(api.url);
-    let running = 0;
-    let open: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const worker = createWorker({
-      url: proxy.url,
-      concurrency: 2,
-      waitMs: 200,
-      // Renewed every two seconds, and up to half a second early to share a request.
+    // Renewed every two seconds, and up to half a second early to share a request. The worker's waiting claim
+    // takes the second job as soon as it is queued, a moment after the first.
+    const { first, second, renewals } = await twoJobsClaimedApart({
       leaseSeconds: 6,
-      tasks: {
-        channel_discovery: async () => {
-          running += 1;
-          await gate;
-          return null;
-        },
-      },
+      apartMs: 0,
+      renewals: 1,
     });
-    const renewals = () =>
-      proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').length > 0);
-    try {
-      worker.start();
-      await until(() => running === 1);
-      // The worker's waiting claim takes it as soon as it is queued, a moment after the first.
-      const [second] = await discoveryJobs(1);
-      await until(() => running === 2);
-      await until(() => renewals().length > 0, 10_000);
-      open();
-      await worker.stop();
-      expect(jobIdsOf(renewals()[0]!, 'jobs.heartbeat').sort()).toEqual([first!.id, second!.id].sort());
-    } finally {
-      open();
-      await worker.stop();
-    }
+    expect(renewals[0]!.sort()).toEqual([first, second].sort());
   }, 30_000);
 
   it('renews on its own a lease claimed well after another’s, not early with it', async () => {
-    const [first] = await discoveryJobs(1);
-    proxy = await startFaultyProxy(api.url);
-    let running = 0;
-    let open: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => (open = resolve));
-    const worker = createWorker({
-      url: proxy.url,
-      concurrency: 2,
-      waitMs: 200,
-      // Renewed every four seconds, and up to one early to share a request.
+    // Renewed every four seconds, and up to one early to share a request. Claimed about two seconds after the
+    // first, the second's renewals fall midway between the first's, a second or more from each (within one second
+    // it would share the first's request; from three, the first's next would join it).
+    const { first, second, renewals } = await twoJobsClaimedApart({
       leaseSeconds: 12,
-      tasks: {
-        channel_discovery: async () => {
-          running += 1;
-          await gate;
-          return null;
-        },
-      },
+      apartMs: 1_900,
+      renewals: 2,
     });
-    const renewals = () =>
-      proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').length > 0);
-    try {
-      worker.start();
-      await until(() => running === 1);
-      // Claimed about two seconds after the first: its renewals fall midway between the first's, a second or more
-      // from each (within one second it would share the first's request; from three, the first's next would join it).
-      await new Promise((resolve) => setTimeout(resolve, 1_900));
-      const [second] = await discoveryJobs(1);
-      await until(() => running === 2);
-      await until(() => renewals().length >= 2, 15_000);
-      open();
-      await worker.stop();
-      const firstTwo = renewals()
-        .slice(0, 2)
-        .map((request) => jobIdsOf(request, 'jobs.heartbeat'));
-      expect(firstTwo).toEqual([[first!.id], [second!.id]]);
-    } finally {
-      open();
-      await worker.stop();
-    }
+    expect(renewals.slice(0, 2)).toEqual([[first], [second]]);
   }, 30_000);
 });
