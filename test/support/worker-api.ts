@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { buildApp } from '../../src/app';
 import { channelFactory } from '../../dev/factories';
+import { PermanentJobError, type Task } from '../../src/client';
 import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase } from './database';
 
@@ -49,3 +50,36 @@ export const jobRow = (id: string) => testDatabase().db('processing_jobs').where
 
 export const jobRows = (ids: string[]) =>
   testDatabase().db('processing_jobs').whereIn('id', ids).orderBy('id');
+
+/** What a handler made by `handlerOfFates` does with a job. */
+export type JobFate = 'snooze' | 'fail' | 'fail for good' | 'cancelled while running' | 'run until stopped';
+
+/**
+ * A discovery handler giving each job the fate named for its id, and completing any other: a snooze of ten minutes,
+ * a failure to retry or for good, an admin's cancel while it runs (its result dropped, its lease lost), or running
+ * until the stop aborts it and giving up as a fetch does (released).
+ */
+export function handlerOfFates(fates: Map<string, JobFate>): Task<'channel_discovery'> {
+  return async (job, helpers) => {
+    switch (fates.get(job.id)) {
+      case 'snooze':
+        return helpers.snooze(600, 'the premiere has not aired yet');
+      case 'fail':
+        throw new Error('the channel page did not load');
+      case 'fail for good':
+        throw new PermanentJobError('no such channel');
+      case 'cancelled while running':
+        await testDatabase()
+          .db('processing_jobs')
+          .where({ id: job.id })
+          .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
+        return { by: 'the worker' };
+      case 'run until stopped':
+        return new Promise((_, reject) =>
+          helpers.signal.addEventListener('abort', () => reject(helpers.signal.reason)),
+        );
+      default:
+        return { ok: true };
+    }
+  };
+}

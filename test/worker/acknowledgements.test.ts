@@ -9,10 +9,9 @@ import {
   type Undelivered,
   type WorkerOptions,
 } from '../../src/client';
-import { testDatabase } from '../support/database';
 import { type Fault, type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
-import { discoveryJobs, jobRow, jobRows, useWorkerApi } from '../support/worker-api';
+import { discoveryJobs, handlerOfFates, jobRow, jobRows, useWorkerApi } from '../support/worker-api';
 
 const api = useWorkerApi();
 let proxy: FaultyProxy | undefined;
@@ -421,6 +420,14 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
 describe('a worker given only some hooks', () => {
   it('reports each outcome with no error when the hooks for it were not given', async () => {
     const [snoozed, done, broken, cancelled, stopped] = await discoveryJobs(5);
+    const fates = handlerOfFates(
+      new Map([
+        [snoozed!.id, 'snooze'],
+        [broken!.id, 'fail'],
+        [cancelled!.id, 'cancelled while running'],
+        [stopped!.id, 'run until stopped'],
+      ]),
+    );
     const errors: Error[] = [];
     let running = 0;
     const worker = createWorker({
@@ -429,22 +436,9 @@ describe('a worker given only some hooks', () => {
       waitMs: 200,
       graceMs: 100,
       tasks: {
-        channel_discovery: async (job, helpers) => {
+        channel_discovery: (job, helpers) => {
           running += 1;
-          if (job.id === snoozed!.id) return helpers.snooze(600);
-          if (job.id === broken!.id) throw new Error('the channel page did not load');
-          if (job.id === cancelled!.id) {
-            await testDatabase()
-              .db('processing_jobs')
-              .where({ id: job.id })
-              .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
-          }
-          if (job.id === stopped!.id) {
-            return new Promise((_, reject) =>
-              helpers.signal.addEventListener('abort', () => reject(helpers.signal.reason)),
-            );
-          }
-          return { ok: true };
+          return fates(job, helpers);
         },
       },
       hooks: { error: (error) => errors.push(error) },

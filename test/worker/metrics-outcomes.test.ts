@@ -1,18 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Gauge, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type ClaimedJob,
-  createWorker,
-  type Deferral,
-  PermanentJobError,
-  type Undelivered,
-} from '../../src/client';
+import { type ClaimedJob, createWorker, type Deferral, type Undelivered } from '../../src/client';
 import { serveMetrics, workerMetrics } from '../../src/worker/metrics';
-import { testDatabase } from '../support/database';
 import { type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
-import { discoveryJobs, jobRows, useWorkerApi } from '../support/worker-api';
+import { discoveryJobs, handlerOfFates, jobRows, useWorkerApi } from '../support/worker-api';
 
 const api = useWorkerApi();
 let proxy: FaultyProxy | undefined;
@@ -36,6 +29,13 @@ const handled = (text: string, outcome: string) =>
 describe('a worker’s metrics', () => {
   it('count each outcome under its own label (deferred, lease lost, released) and the claims that found no work, passing every hook on', async () => {
     const [snoozed, cancelled, stopped] = await discoveryJobs(3);
+    const fates = handlerOfFates(
+      new Map([
+        [snoozed!.id, 'snooze'],
+        [cancelled!.id, 'cancelled while running'],
+        [stopped!.id, 'run until stopped'],
+      ]),
+    );
     const registry = new Registry();
     let running = 0;
     const passedOn = {
@@ -50,21 +50,9 @@ describe('a worker’s metrics', () => {
       waitMs: 200,
       graceMs: 100,
       tasks: {
-        channel_discovery: async (job, helpers) => {
+        channel_discovery: (job, helpers) => {
           running += 1;
-          if (job.id === snoozed!.id) return helpers.snooze(600, 'the premiere has not aired yet');
-          if (job.id === cancelled!.id) {
-            // An admin cancels the job while its handler runs: its result is dropped.
-            await testDatabase()
-              .db('processing_jobs')
-              .where({ id: job.id })
-              .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
-            return { by: 'the worker' };
-          }
-          // Gives up when the stop aborts it, as a fetch does: released.
-          return new Promise((_, reject) =>
-            helpers.signal.addEventListener('abort', () => reject(helpers.signal.reason)),
-          );
+          return fates(job, helpers);
         },
       },
       hooks: workerMetrics(registry, {
@@ -201,24 +189,15 @@ describe('a worker’s metrics', () => {
       waitMs: 200,
       graceMs: 100,
       tasks: {
-        channel_discovery: async (job, helpers) => {
-          if (job.id === snoozed!.id) return helpers.snooze(600);
-          if (job.id === broken!.id) throw new PermanentJobError('no such channel');
-          if (job.id === retried!.id) throw new Error('the channel page did not load');
-          if (job.id === cancelled!.id) {
-            await testDatabase()
-              .db('processing_jobs')
-              .where({ id: job.id })
-              .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
-            return { by: 'the worker' };
-          }
-          if (job.id === stopped!.id) {
-            return new Promise((_, reject) =>
-              helpers.signal.addEventListener('abort', () => reject(helpers.signal.reason)),
-            );
-          }
-          return { ok: true };
-        },
+        channel_discovery: handlerOfFates(
+          new Map([
+            [snoozed!.id, 'snooze'],
+            [broken!.id, 'fail for good'],
+            [retried!.id, 'fail'],
+            [cancelled!.id, 'cancelled while running'],
+            [stopped!.id, 'run until stopped'],
+          ]),
+        ),
       },
       hooks: workerMetrics(registry),
     });
