@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', 'coverage', '.data', '.stryker-tmp', 'reports'] },
+  { ignores: ['node_modules', 'dist', 'packages/*/dist', 'coverage', '.data', '.stryker-tmp', 'reports'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -57,7 +57,7 @@ function banner(address: string, database: ProvisionedDatabase, config: Config):
     `  API reference   ${address}/docs  (OpenAPI document: ${address}/openapi.json)`,
     `  dashboard       ${address}/admin/`,
     `  REST            ${address}${restPrefix}/channels, ...`,
-    `  tRPC            ${address}/trpc  (typed client: createClient() from 'tubesensei')`,
+    `  tRPC            ${address}/trpc  (typed client: createClient() from '@tubesensei/client')`,
     `  metrics         ${metricsLine(address, config)}`,
     `  database        ${source}`,
     // Seeding needs the development dependencies, which a production install leaves out.
