@@ -54,6 +54,8 @@ describe('the typed client against a listening server', () => {
     expect(read.channel?.name).toBe(channel.name);
     expect(read.transcripts?.[0]?.wordCount).toBe(2);
     expect(read.publishedAt).toBeInstanceOf(Date);
+    expect(read.channel?.createdAt).toBeInstanceOf(Date);
+    expect(read.transcripts?.[0]?.createdAt).toBeInstanceOf(Date);
   });
 
   it('surfaces a bad input as a BAD_REQUEST the caller can read', async () => {

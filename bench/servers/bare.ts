@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import pg from 'pg';
 
 /**
- * The baseline: node:http and pg running the same SQL as our procedures and responding with the same JSON (superjson-shaped
+ * The baseline: node:http and pg running the same SQL as our procedures and responding with the same JSON (in tRPC's envelope
  * at /trpc, plain at /api), with none of tRPC, Fastify, zod or Objection in the way.
  */
 const pool = new pg.Pool({
@@ -29,7 +29,7 @@ function inputOf(url: URL): Record<string, unknown> {
     .json;
 }
 
-/** The same three statements, responded to as tRPC (superjson-shaped) or as REST (plain JSON) per the path. */
+/** The same three statements, responded to in tRPC's envelope or as REST (plain JSON) per the path. */
 const getVideo = async (id: unknown) =>
   (await pool.query('SELECT * FROM videos WHERE id = $1', [id])).rows[0];
 

@@ -7,10 +7,11 @@ import type { Context } from './context';
 import { toTRPCError } from './error-mapping';
 import { describeError } from './error-shape';
 import { rejectNul, rejectReservedKeys, rejectTooDeep } from './raw-input';
+import { responseDates } from './wire-format';
 
 /**
- * superjson both ways. A call's input is checked as JSON left it first: superjson walks it recursively, and
- * drops a `__proto__` key without a word.
+ * Inputs in superjson, each checked as JSON left it first: superjson walks it recursively, and drops a `__proto__`
+ * key without a word. Responses carry their dates as `responseDates` writes them.
  */
 const transformer = {
   input: {
@@ -22,7 +23,7 @@ const transformer = {
       return superjson.deserialize(payload);
     },
   },
-  output: superjson,
+  output: responseDates,
 };
 
 const t = initTRPC

@@ -7,8 +7,8 @@ import {
   type TRPCLink,
 } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
-import superjson from 'superjson';
 import type { AppRouter } from '../api/router';
+import { clientTransformer } from '../api/wire-format';
 
 export interface ClientOptions {
   /** The server's base URL, for example `http://127.0.0.1:3000`. */
@@ -74,7 +74,7 @@ const unbatched = new Set(['jobs.claim']);
 export function createClient({ url, token }: ClientOptions) {
   const http = {
     url: `${url.replace(/\/$/, '')}/trpc`,
-    transformer: superjson,
+    transformer: clientTransformer,
     headers: () => (token ? { authorization: `Bearer ${token}` } : {}),
     fetch: fetchKeepingErrorPages,
   };

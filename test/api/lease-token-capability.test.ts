@@ -2,6 +2,7 @@ import superjson from 'superjson';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { type Role, roles } from '../../src/api/access';
+import { responseDates, type WireOutput } from '../../src/api/wire-format';
 import { restProcedures } from '../../src/http/procedures';
 import { processingSessionFactory, videoFactory } from '../../dev/factories';
 import type { ClaimedJob, CompleteJobsResult, ProcessingJob } from '../../src/schemas/processing-job';
@@ -27,7 +28,7 @@ interface Sent<T> {
   status: number;
   /** The response's body as sent. */
   text: string;
-  /** The body read back: superjson's data over tRPC, plain JSON over REST; undefined for an error. */
+  /** The body read back: the typed client's data over tRPC, plain JSON over REST; undefined for an error. */
   data: T;
 }
 
@@ -60,12 +61,11 @@ async function call<T = unknown>(
             .get(`/trpc/${name}?input=${encodeURIComponent(JSON.stringify(encoded))}`)
             .set(auth)
         : await request(server).post(`/trpc/${name}`).set(auth).send(encoded);
-    const result = (response.body as { result?: { data: Parameters<typeof superjson.deserialize>[0] } })
-      .result;
+    const result = (response.body as { result?: { data: WireOutput } }).result;
     return {
       status: response.status,
       text: response.text,
-      data: (result ? superjson.deserialize(result.data) : undefined) as T,
+      data: (result ? responseDates.deserialize(result.data) : undefined) as T,
     };
   }
   const { method, path } = entry.route!;

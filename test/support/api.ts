@@ -3,6 +3,7 @@ import superjson from 'superjson';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import type { ApiToken } from '../../src/api/access';
+import { responseDates, type WireOutput } from '../../src/api/wire-format';
 import { openApiDocument, restPrefix } from '../../src/http/openapi';
 import { buildApp } from '../../src/app';
 import { channelFactory } from '../../dev/factories';
@@ -90,12 +91,12 @@ export function useApi(
 
 function parse<T>(status: number, body: unknown): ApiResponse<T> {
   const payload = body as {
-    result?: { data: Parameters<typeof superjson.deserialize>[0] };
+    result?: { data: WireOutput };
     error?: { json: ApiError };
   };
   return {
     status,
-    data: payload.result ? superjson.deserialize<T>(payload.result.data) : (undefined as T),
+    data: (payload.result ? responseDates.deserialize(payload.result.data) : undefined) as T,
     error: payload.error?.json,
   };
 }
