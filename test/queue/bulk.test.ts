@@ -201,6 +201,29 @@ describe('a bulk preview', () => {
     expect((await preview('retry', { sampleSize: 0 })).sample).toEqual([]);
   });
 
+  it('shows the newest first even where the plan reads no index, and the higher id first at one creation time', async () => {
+    // Written oldest first, so the table's own order is the reverse of the sample's.
+    const ids = (await failedJobs(3)).map((job) => job.id);
+    for (const [index, id] of ids.entries()) {
+      await db()('processing_jobs')
+        .where({ id })
+        .update({ created_at: db().raw('now() - make_interval(mins => ?)', [10 - index]) });
+    }
+    const sampled = await db().transaction(async (trx) => {
+      await trx.raw('SET LOCAL enable_indexscan = off');
+      await trx.raw('SET LOCAL enable_bitmapscan = off');
+      await trx.raw('SET LOCAL enable_indexonlyscan = off');
+      return previewBulk(trx, bulkPreviewInput.parse({ action: 'retry', sampleSize: 2 }));
+    });
+    expect(sampled.sample.map((job) => job.id)).toEqual([ids[2], ids[1]]);
+
+    await db()('processing_jobs')
+      .whereIn('id', ids)
+      .update({ created_at: db().raw('now()') });
+    const [higher] = [...ids].sort().reverse();
+    expect((await preview('retry', { sampleSize: 1 })).sample.map((job) => job.id)).toEqual([higher]);
+  });
+
   it('takes a job created at the instant createdAfter names, and leaves one created at createdBefore out', async () => {
     const [job] = await failedJobs(1);
     const instant = new Date('2026-11-30T08:00:00.123Z');
