@@ -64,8 +64,8 @@ const reservedKeys = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * `JSON.parse` keeps a key named `__proto__` as a plain key, and assigning it replaces an object's prototype;
- * superjson, the tRPC wire format, refuses to write any of the three reserved keys, so a row holding one could not
- * be read back over tRPC. Each is rejected wherever it appears, naming it, on both transports alike.
+ * superjson, in which the typed client writes its inputs, refuses to write any of the three reserved keys, so a row
+ * holding one could not be updated over tRPC. Each is rejected wherever it appears, naming it, on both transports alike.
  */
 export function rejectReservedKeys(input: unknown): void {
   let key = '';

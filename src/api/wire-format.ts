@@ -28,8 +28,12 @@ function datePaths(value: unknown): DatePath[] {
   return paths;
 }
 
-/** Turns each path's ISO string back into a date, following own properties only. */
-function reviveDates(json: unknown, paths: DatePath[]): unknown {
+const isPath = (path: unknown): path is DatePath =>
+  Array.isArray(path) && path.every((key) => typeof key === 'string' || typeof key === 'number');
+
+/** Turns each path's ISO string back into a date, following own properties only; a malformed path is skipped. */
+function reviveDates(json: unknown, listed: unknown[]): unknown {
+  const paths = listed.filter(isPath);
   if (paths.some((path) => path.length === 0)) return typeof json === 'string' ? new Date(json) : json;
   for (const path of paths) {
     let node: unknown = json;

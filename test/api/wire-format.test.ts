@@ -20,6 +20,7 @@ const { response } = fc.letrec((tie) => ({
     fc.constant(null),
     fc.boolean(),
     fc.string(),
+    fc.date({ noInvalidDate: true }).map((date) => date.toISOString()),
     fc.integer(),
     fc.double({ noNaN: true, noDefaultInfinity: true }).map((number) => (number === 0 ? 0 : number)),
     fc.date({ noInvalidDate: true }),
@@ -44,10 +45,20 @@ describe('the wire format of tRPC responses', () => {
 
   it('finds dates under keys holding dots or digits, in nested arrays, and at the root', () => {
     const at = new Date('2026-03-29T01:30:00.000Z');
-    const value = { 'a.b': { '0': at, 1: [at, [at]] }, '': at, items: [{ at }, null, 'x'] };
+    const value = {
+      'a.b': { '0': at, 1: [at, [at]] },
+      '': at,
+      items: [{ at }, null, 'x'],
+      title: at.toISOString(),
+    };
     expect(overTheWire(value)).toEqual(value);
     expect(overTheWire(at)).toEqual(at);
     expect(responseDates.serialize({ id: 'x', count: 2 })).toEqual({ json: { id: 'x', count: 2 } });
+  });
+
+  it('skips a malformed list of dates rather than failing the call', () => {
+    const payload = { json: { at: '2026-01-01T00:00:00.000Z', n: 1 }, dates: [null, 5, 'at', [{}], ['at']] };
+    expect(responseDates.deserialize(payload)).toEqual({ at: new Date('2026-01-01T00:00:00.000Z'), n: 1 });
   });
 
   it('revives only own properties that hold strings: a path through __proto__ changes no prototype', () => {
