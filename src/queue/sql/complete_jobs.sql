@@ -4,6 +4,9 @@ CREATE OR REPLACE FUNCTION public.complete_jobs(job_keys uuid[], job_lease_token
  SET plan_cache_mode TO 'force_generic_plan'
 AS $function$
     BEGIN
+      -- The jobs first, in one order, then their update: a lock taken in the update's own subquery was read again
+      -- for every job of the batch (a nested loop over the sorted locks), a third of a completion's time.
+      PERFORM 1 FROM processing_jobs WHERE id = ANY(job_keys) ORDER BY job_type, entity_type, entity_id, id FOR UPDATE;
       RETURN QUERY
       WITH done AS (
         UPDATE processing_jobs AS job
@@ -11,8 +14,6 @@ AS $function$
                lease_token = NULL, lease_expires_at = NULL
           FROM unnest(job_keys, job_lease_tokens, job_results) AS given (id, lease_token, result)
          WHERE job.id = given.id AND job.status = 'running' AND job.lease_token = given.lease_token
-           AND job.id IN (SELECT id FROM processing_jobs WHERE id = ANY(job_keys)
-                           ORDER BY job_type, entity_type, entity_id, id FOR UPDATE)
         RETURNING job.*
       ), spent AS (
         -- What a worker reports it spent replaces what its claim counted.
