@@ -1,8 +1,7 @@
 import { SpanKind } from '@opentelemetry/api';
 import type { Knex } from 'knex';
 import type { z } from 'zod';
-import { toColumns } from '../models/columns';
-import { ProcessingJobModel } from '../models/processing-job';
+import { fromColumns, toColumns } from '../models/columns';
 import type { JobWakeups } from './wakeups';
 import { reportToObservers } from './events';
 import { applyFailurePolicy } from './failure-policies';
@@ -18,6 +17,7 @@ import {
   type failJobInput,
   type heartbeatInput,
   type ProcessingJob,
+  type ProcessingJobRow,
   type releaseJobInput,
   type requeueJobInput,
   type snoozeJobInput,
@@ -40,13 +40,17 @@ import { retryLostRaces } from '../services/lost-races';
 
 export { retryBaseSeconds, retryDelaySeconds, retryMaxSeconds } from './failure-policies';
 
+/*
+ * The queue's rows go through the column mapping alone, not through a model instance: building one and turning it
+ * back into JSON cost 11-15 us a job against 2-3 us, on every claimed, completed and enqueued job.
+ */
+
 /** A claimed job as its claimant sees it, with the lease token its claim issued (never null on a running job). */
-const toClaimedJob = (row: Record<string, unknown>): ClaimedJob =>
-  ProcessingJobModel.fromDatabaseJson(row).$toJson() as ClaimedJob;
+const toClaimedJob = (row: Record<string, unknown>): ClaimedJob => fromColumns(row) as ClaimedJob;
 
 /** A job as every other response shows it: without its lease token. */
 const toJob = (row: Record<string, unknown>): ProcessingJob =>
-  withoutLeaseToken(ProcessingJobModel.fromDatabaseJson(row).$toJson());
+  withoutLeaseToken(fromColumns(row) as ProcessingJobRow);
 
 const activeKey = (job: { jobType: string; entityType: string; entityId: string }) =>
   `${job.jobType}/${job.entityType}/${job.entityId}`;
@@ -341,7 +345,10 @@ export async function completeJobs(
           .select<{ id: string; status: string }[]>('id', 'status');
   const statusOf = new Map(current.map((row) => [row.id, row.status]));
   return {
-    completed: input.jobs.flatMap((job) => completed.get(job.id) ?? []),
+    completed: input.jobs.flatMap((job) => {
+      const done = completed.get(job.id);
+      return done ? [{ id: done.id, completedAt: done.completedAt }] : [];
+    }),
     rejected: missed.map((id) => {
       const status = statusOf.get(id);
       return { id, reason: status ? rejection(status) : new NotFoundError('job', id).message };

@@ -286,7 +286,12 @@ export const completeJobsInput = z.strictObject({
 });
 
 export const completeJobsResult = z.strictObject({
-  completed: z.array(processingJobSchema),
+  /**
+   * The jobs completed, each by its id and the time its result was recorded: the caller sent the rest, and a whole
+   * row of each, written, sent and read back, cost more than the completion's own statement (BENCHMARKS.md).
+   * `jobs.get` reads one whole.
+   */
+  completed: z.array(processingJobSchema.pick({ id: true, completedAt: true })),
   /** The jobs not completed, each with the reason `jobs.complete` would have given. */
   rejected: z.array(z.strictObject({ id: uuid, reason: z.string() })),
 });

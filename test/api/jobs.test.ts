@@ -204,9 +204,15 @@ describe('jobs API', () => {
     });
     expect(done.status).toBe(200);
     expect(done.data.rejected).toEqual([]);
-    expect(done.data.completed.map((job) => [job.id, job.status, job.result])).toEqual(
-      claimed.map((job, index) => [job.id, 'completed', { part: index }]),
+    const stored = await Promise.all(
+      claimed.map(async (job) => (await api.query<ProcessingJob>('jobs.get', { id: job.id })).data),
     );
+    expect(stored.map((job) => [job.status, job.result])).toEqual(
+      claimed.map((_, index) => ['completed', { part: index }]),
+    );
+    // Each completed job by its id and when it was recorded, and nothing more.
+    expect(done.data.completed).toEqual(stored.map((job) => ({ id: job.id, completedAt: job.completedAt })));
+    expect(done.data.completed.every((job) => job.completedAt instanceof Date)).toBe(true);
     for (const video of videos)
       expect((await api.query<Video>('videos.get', { id: video.id })).data.status).toBe('completed');
     const progress = await api.query<SessionProgress>('sessions.progress', { id: session.id });
