@@ -287,9 +287,9 @@ export const completeJobsInput = z.strictObject({
 
 export const completeJobsResult = z.strictObject({
   /**
-   * The jobs completed, each by its id and the time its result was recorded: the caller sent the rest, and a whole
-   * row of each, written, sent and read back, cost more than the completion's own statement (BENCHMARKS.md).
-   * `jobs.get` reads one whole.
+   * The jobs completed, each by its id and the time its result was recorded: the caller sent the rest. A whole row
+   * of each cost the API about 25 us a job to check and write (BENCHMARKS.md, "2026-12-07 (later)"); `jobs.get`
+   * reads one whole.
    */
   completed: z.array(processingJobSchema.pick({ id: true, completedAt: true })),
   /** The jobs not completed, each with the reason `jobs.complete` would have given. */
