@@ -342,6 +342,7 @@ AS $function$
       candidate_ids uuid[];
       key_names text[];
       key_rooms integer[];
+      sorting text := current_setting('enable_sort');
     BEGIN
       -- Leases that expired on their last attempt fail, and their videos with them.
       WITH exhausted AS (
@@ -406,7 +407,11 @@ AS $function$
           OR refilled_tokens(k.start_tokens, k.tokens_at, k.max_starts, k.per_seconds, clock) < 1;
 
       -- Each type's best queued and expired-lease jobs, up to its room, each scan on an index of its own type:
-      -- by priority, then by round, which takes one job of each key before a second of any.
+      -- by priority, then by round, which takes one job of each key before a second of any. The generic plan
+      -- cannot know a type's room (it takes a tenth of the rows for it), and would rather read every due job of
+      -- every type and sort them than walk the type's part of the runnable index and stop at its room: sorting is
+      -- off while this statement is planned and run, which leaves the walk.
+      PERFORM set_config('enable_sort', 'off', true);
       SELECT coalesce(array_agg(c.id), '{}') INTO candidate_ids
         FROM (SELECT * FROM unnest(type_names, type_caps) AS t (name, cap) WHERE t.cap > 0) g
        CROSS JOIN LATERAL (
@@ -424,6 +429,7 @@ AS $function$
             ORDER BY lease_expires_at
             LIMIT g.cap FOR UPDATE SKIP LOCKED) expired
        ) c;
+      PERFORM set_config('enable_sort', sorting, true);
 
       -- The candidates' keys that have a row, locked in key order and read as they are now: how many jobs each
       -- may start (null: no limit). Past an open breaker's cool-down, one: its probe.

@@ -56,6 +56,13 @@ export const sqlMutants: SqlMutant[] = [
     tests: ['test/queue/ordering.test.ts'],
   },
   {
+    name: 'claim plans its candidates with sorting on, reading every due job of every type',
+    file: claim,
+    find: `PERFORM set_config('enable_sort', 'off', true);`,
+    replace: `PERFORM set_config('enable_sort', sorting, true);`,
+    tests: ['test/queue/claim-reads.test.ts'],
+  },
+  {
     name: 'claim ignores run_after (a retry runs at once)',
     file: claim,
     find: `WHERE status = 'queued' AND NOT held AND run_after <= clock AND job_type = g.name`,
