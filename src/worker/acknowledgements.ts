@@ -54,8 +54,12 @@ interface Pending {
 const maxBatch = 100;
 const maxFollowUps = 1_000;
 
-/** `jobs.completeMany` calls in flight at once, at most. */
-const completionCalls = 2;
+/**
+ * `jobs.completeMany` calls in flight at once, at most: one while a batch or less waits, so that jobs finishing one
+ * after another gather into larger calls, each of whose fixed cost in the API and the database more jobs share (a
+ * drain of 5 ms jobs ran 10-20% faster than with two); two when more than a batch waits.
+ */
+const completionCalls = (waiting: number) => (waiting > maxBatch ? 2 : 1);
 
 /** A call that has not responded in this long is given up on and tried again. */
 const callTimeoutMs = 30_000;
@@ -128,11 +132,18 @@ export function createAcknowledgements(settings: {
 
   const scheduleNext = () => {
     let next = Infinity;
+    let nextCompletion = Infinity;
+    let completionsWaiting = 0;
     for (const item of pending.values()) {
-      // Completions wait for a call to come free; the call's end looks again.
-      if (item.sending || (item.outcome.kind === 'complete' && completing >= completionCalls)) continue;
-      next = Math.min(next, item.dueAt);
+      if (item.sending) continue;
+      if (item.outcome.kind !== 'complete') next = Math.min(next, item.dueAt);
+      else {
+        completionsWaiting += 1;
+        nextCompletion = Math.min(nextCompletion, item.dueAt);
+      }
     }
+    // Completions wait for a call to come free; the call's end looks again.
+    if (completing < completionCalls(completionsWaiting)) next = Math.min(next, nextCompletion);
     if (next < Infinity) sendAt(next);
   };
 
@@ -351,8 +362,9 @@ export function createAcknowledgements(settings: {
     const now = Date.now();
     const due = [...pending.values()].filter((item) => !item.sending && item.dueAt <= now);
     const calls: Promise<void>[] = [];
+    const completionsDue = due.filter((item) => item.outcome.kind === 'complete').length;
     for (const batch of completionBatches(due)) {
-      if (completing >= completionCalls) break;
+      if (completing >= completionCalls(completionsDue)) break;
       for (const item of batch) item.sending = true;
       completing += 1;
       calls.push(complete(batch).finally(() => (completing -= 1)));
