@@ -223,6 +223,13 @@ export const sqlMutants: SqlMutant[] = [
     tests: ['test/queue/retention.test.ts'],
   },
   {
+    name: "a completion locks its jobs in the order it is given them, not the queue's",
+    file: complete,
+    find: `PERFORM 1 FROM processing_jobs WHERE id = ANY(job_keys) ORDER BY job_type, entity_type, entity_id, id FOR UPDATE;`,
+    replace: `PERFORM 1 FROM processing_jobs WHERE id = ANY(job_keys) FOR UPDATE;`,
+    tests: ['test/queue/completion-lock-order.test.ts'],
+  },
+  {
     name: 'completion ignores the lease token',
     file: complete,
     find: `WHERE job.id = given.id AND job.status = 'running' AND job.lease_token = given.lease_token`,
