@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
+import { nestedPlan, nestedPlanSettings, type PlanNode } from '../dev/nested-plans';
 
 /** Tables big enough that a sequential scan of one is a missing index, not a planner's sensible choice. */
 const largeTables = new Set(['videos', 'transcripts', 'processing_jobs']);
@@ -9,13 +10,6 @@ export interface Explained {
   ms: number;
   indexes: string[];
   seqScans: string[];
-}
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  'Index Name'?: string;
-  Plans?: PlanNode[];
 }
 
 function walk(node: PlanNode, visit: (node: PlanNode) => void): void {
@@ -40,23 +34,6 @@ export async function captureQueries(
   return captured;
 }
 
-/** auto_explain, for the statements run inside a function (the queue's): each plan comes back as a notice. */
-const explainNested = [
-  "LOAD 'auto_explain'",
-  'SET LOCAL auto_explain.log_min_duration = 0',
-  'SET LOCAL auto_explain.log_analyze = on',
-  'SET LOCAL auto_explain.log_nested_statements = on',
-  "SET LOCAL auto_explain.log_format = 'json'",
-  'SET LOCAL client_min_messages = log',
-];
-
-/** The plans auto_explain sends as notices: `duration: … ms  plan:` followed by the plan in JSON. */
-function nestedPlan(message: string): PlanNode | undefined {
-  const start = message.indexOf('{');
-  if (!message.startsWith('duration:') || start < 0) return undefined;
-  return (JSON.parse(message.slice(start)) as { Plan: PlanNode }).Plan;
-}
-
 /**
  * EXPLAIN (ANALYZE, BUFFERS), twice, inside a transaction that is rolled back, so explaining a claim claims
  * nothing. The statements come as knex sent them to pg ($1 placeholders), so they go to a pg connection as they
@@ -78,7 +55,7 @@ export async function explain(
   };
   try {
     await client.query('BEGIN');
-    for (const setting of explainNested) await client.query(setting);
+    for (const setting of nestedPlanSettings) await client.query(setting);
     client.on('notice', onNotice);
     // On a small database the planner rightly prefers scanning; forbidding it leaves a scan only where no
     // index could serve the query at all.

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import { fromColumns } from '../models/columns';
-import { type ProcessingJobRow, withoutLeaseToken, type ProcessingJob } from '../schemas/processing-job';
+import type { ProcessingJob } from '../schemas/processing-job';
+import { toJob } from './job-rows';
 import { retryLostRaces } from '../services/lost-races';
 
 /**
@@ -12,7 +12,7 @@ export async function enqueueDueDiscoveries(db: Knex, batchSize: number): Promis
   const { rows } = await retryLostRaces(() =>
     db.raw<{ rows: Record<string, unknown>[] }>('SELECT * FROM enqueue_due_discoveries(?)', [batchSize]),
   );
-  return rows.map((row) => withoutLeaseToken(fromColumns(row) as ProcessingJobRow));
+  return rows.map(toJob);
 }
 
 /**

@@ -1,28 +1,11 @@
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { channelFactory } from '../../dev/factories';
+import { nestedPlan, nestedPlanSettings, type PlanNode } from '../../dev/nested-plans';
 import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
 
 const db = () => testDatabase().db;
-
-interface PlanNode {
-  'Relation Name'?: string;
-  'Actual Rows'?: number;
-  'Actual Loops'?: number;
-  'Rows Removed by Filter'?: number;
-  Plans?: PlanNode[];
-}
-
-/** auto_explain sends the plan of every statement a function runs as a notice: `duration: … ms  plan: {…}`. */
-const explainNested = [
-  "LOAD 'auto_explain'",
-  'SET LOCAL auto_explain.log_min_duration = 0',
-  'SET LOCAL auto_explain.log_analyze = on',
-  'SET LOCAL auto_explain.log_nested_statements = on',
-  "SET LOCAL auto_explain.log_format = 'json'",
-  'SET LOCAL client_min_messages = log',
-];
 
 /** How many rows of processing_jobs the scans of a plan read: the rows they kept and the ones they filtered out. */
 function jobRowsRead(node: PlanNode): number {
@@ -38,13 +21,12 @@ async function jobRowsReadByClaim(jobType: string): Promise<{ claimed: number; r
   const client = (await db().client.acquireConnection()) as pg.PoolClient;
   const plans: PlanNode[] = [];
   const onNotice = (notice: { message?: string }) => {
-    const message = notice.message ?? '';
-    if (message.startsWith('duration:') && message.includes('{'))
-      plans.push((JSON.parse(message.slice(message.indexOf('{'))) as { Plan: PlanNode }).Plan);
+    const plan = nestedPlan(notice.message ?? '');
+    if (plan) plans.push(plan);
   };
   try {
     await client.query('BEGIN');
-    for (const setting of explainNested) await client.query(setting);
+    for (const setting of nestedPlanSettings) await client.query(setting);
     client.on('notice', onNotice);
     const { rowCount } = await client.query(
       `SELECT * FROM claim_jobs('reader', $1::text[], 10, 60, '{queued}', '{processing}', NULL)`,
