@@ -25,7 +25,7 @@ import {
 } from '../schemas/processing-job';
 import { videoStatusFrom } from '../schemas/video';
 import { moveVideosWithJobs } from '../services/video-follows-job';
-import { ConflictError, InvalidInputError, NotFoundError } from '../services/errors';
+import { ConflictError, NotFoundError } from '../services/errors';
 import { retryLostRaces } from '../services/lost-races';
 
 /**
@@ -43,31 +43,8 @@ const activeKey = (job: { jobType: string; entityType: string; entityId: string 
   `${job.jobType}/${job.entityType}/${job.entityId}`;
 
 /**
- * Checks, after the jobs are written, that what they are about exists, and holds it (KEY SHARE) until the
- * transaction ends: a concurrent delete then either finishes first, and is seen here, or waits and deletes the
- * new jobs with its row. Jobs before their rows, as in every other write of the queue (see docs/queue.md, "Many writers at once").
- */
-async function assertEntitiesExist(trx: Knex.Transaction, jobs: EnqueueJob[]): Promise<void> {
-  for (const entityType of ['channel', 'video'] as const) {
-    const ids = [...new Set(jobs.filter((job) => job.entityType === entityType).map((job) => job.entityId))];
-    // Stryker disable next-line ConditionalExpression: a saved query; looking up no ids finds none missing.
-    if (ids.length === 0) continue;
-    const found = await trx(`${entityType}s`)
-      .whereIn('id', ids)
-      .orderBy(entityType === 'video' ? 'youtube_video_id' : 'id')
-      .forKeyShare()
-      .pluck<string[]>('id');
-    const missing = ids.find((id) => !found.includes(id));
-    if (missing) throw new InvalidInputError(`${entityType} ${missing} does not exist`, 'entityId');
-  }
-}
-
-/**
  * Enqueues jobs; for a (type, entity) that already has a queued or running job, returns that job instead of
- * adding a second. One INSERT decides for every key, through the partial unique index: a key is either inserted
- * or finds an active job, which `DO UPDATE ... WHERE false` locks without changing it, so it cannot finish
- * before it is read back. Keys go in sorted order, so concurrent batches over the same entities wait on each
- * other in one order instead of deadlocking.
+ * adding a second.
  */
 export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<ProcessingJob[]> {
   // The enqueue's span context goes on each new job, for the span of the handler that runs it to link to.
@@ -79,47 +56,29 @@ export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<Process
 }
 
 /**
- * The writes of an enqueue, in the caller's transaction: the new jobs, and the active ones found instead, by key.
+ * The writes of an enqueue, in one call (src/queue/sql/enqueue_jobs.sql), so atomic on its own or in the caller's
+ * transaction: insert each key's job unless the key has an active one, which stays locked until the transaction
+ * ends; queue the new jobs' videos; check that what the jobs are about exists, and hold it. Answers the new jobs,
+ * and the active ones of every key given.
  */
 async function insertJobs(
-  trx: Knex.Transaction,
+  db: Knex,
   jobs: EnqueueJob[],
   traceparent: string | null,
 ): Promise<{ inserted: Record<string, unknown>[]; byKey: Map<string, Record<string, unknown>> }> {
-  const distinct = [...new Map(jobs.map((job) => [activeKey(job), job])).entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([, job]) => job);
-  const inserted = await trx('processing_jobs')
-    .insert(distinct.map((job) => toColumns({ ...job, traceparent })))
-    .onConflict(trx.raw(`(job_type, entity_type, entity_id) WHERE status IN ('queued', 'running')`))
-    .merge(['job_type'])
-    .where(trx.raw('false'))
-    .returning('*');
-  const existing =
-    // Stryker disable next-line ConditionalExpression: a saved query; when every job was inserted, reading back the others finds none.
-    inserted.length === distinct.length
-      ? // Stryker disable next-line ArrayDeclaration: the same saved query.
-        []
-      : await trx('processing_jobs')
-          .whereIn(
-            ['job_type', 'entity_type', 'entity_id'],
-            distinct.map((job) => [job.jobType, job.entityType, job.entityId]),
-          )
-          .whereIn('status', ['queued', 'running'])
-          .whereNotIn(
-            'id',
-            inserted.map((row) => row.id as string),
-          );
-  await moveVideosWithJobs(
-    trx,
-    inserted.filter((row) => row.entity_type === 'video').map((row) => row.entity_id as string),
-    'queued',
+  const { rows } = await db.raw<{ rows: ({ inserted: boolean } & Record<string, unknown>)[] }>(
+    'SELECT e.inserted, (e.job).* FROM enqueue_jobs(?::jsonb, ?, ?::video_status[]) e',
+    [
+      JSON.stringify(jobs.map((job) => toColumns(job))),
+      traceparent,
+      [...videoStatusFrom[videoStatusForJob.queued]],
+    ],
   );
-  await assertEntitiesExist(trx, distinct);
-  const byKey = new Map<string, Record<string, unknown>>(
-    [...inserted, ...existing].map((row) => [`${row.job_type}/${row.entity_type}/${row.entity_id}`, row]),
+  const active = rows.map(({ inserted, ...row }) => ({ inserted, row }));
+  const byKey = new Map(
+    active.map(({ row }) => [`${row.job_type}/${row.entity_type}/${row.entity_id}`, row]),
   );
-  return { inserted, byKey };
+  return { inserted: active.filter((job) => job.inserted).map(({ row }) => row), byKey };
 }
 
 async function enqueueTraced(
@@ -127,23 +86,16 @@ async function enqueueTraced(
   jobs: EnqueueJob[],
   traceparent: string | null,
 ): Promise<ProcessingJob[]> {
-  let queued: Record<string, unknown>[] = [];
-  const enqueued = await retryLostRaces(() =>
-    db.transaction(async (trx) => {
-      const { inserted, byKey } = await insertJobs(trx, jobs, traceparent);
-      queued = inserted;
-      return jobs.map((job) => {
-        const row = byKey.get(activeKey(job));
-        // Stryker disable all: reached only when a job finishes between the insert and the read-back, which no
-        // test can time.
-        if (!row)
-          throw new ConflictError('the job changed state while it was being enqueued; try again', 'entityId');
-        // Stryker restore all
-        return toJob(row);
-      });
-    }),
-  );
-  reportToObservers(db, 'enqueued', queued.map(toJob));
+  const { inserted, byKey } = await retryLostRaces(() => insertJobs(db, jobs, traceparent));
+  const enqueued = jobs.map((job) => {
+    const row = byKey.get(activeKey(job));
+    // Stryker disable all: the active job of every key given is locked until the call returns, so it is read.
+    if (!row)
+      throw new ConflictError('the job changed state while it was being enqueued; try again', 'entityId');
+    // Stryker restore all
+    return toJob(row);
+  });
+  reportToObservers(db, 'enqueued', inserted.map(toJob));
   return enqueued;
 }
 

@@ -22,6 +22,7 @@ const constraintFields: Record<string, string> = {
   processing_jobs_attempts_within_max: 'maxAttempts',
   processing_jobs_job_type_fkey: 'entityType',
   processing_jobs_session_is_open: 'sessionId',
+  processing_jobs_entity_exists: 'entityId',
 };
 
 /** Constraints whose rejection is best said in words of their own. */
@@ -29,6 +30,12 @@ const constraintMessages: Record<string, string> = {
   processing_jobs_job_type_fkey: 'the job type is unknown or is about the other kind of entity',
   processing_jobs_session_is_open: 'the session is finished and takes no new jobs',
 };
+
+/**
+ * Constraints the schema's own functions raise, naming the row they miss in the error's detail as `<kind> <id>`
+ * (src/queue/sql/enqueue_jobs.sql): a job's entity has no foreign key to name it, since it is a channel or a video.
+ */
+const raisedNamingTheRow = new Set(['processing_jobs_entity_exists']);
 
 /** Constraints that reject a write for the state of other rows, not for its input: a conflict, not a 400. */
 const stateConstraints = new Set(['processing_jobs_session_is_open']);
@@ -76,6 +83,15 @@ function sqlStateOf(errors: object[]): string | undefined {
   for (const error of errors) {
     const code = codeOf(error);
     if (typeof code === 'string' && sqlStatePattern.test(code)) return code;
+  }
+  return undefined;
+}
+
+/** What PostgreSQL sent as the failure's detail, wherever the driver's error is wrapped. */
+function detailOf(errors: object[]): string | undefined {
+  for (const error of errors) {
+    const { detail } = error as { detail?: unknown };
+    if (typeof detail === 'string') return detail;
   }
   return undefined;
 }
@@ -139,8 +155,10 @@ export function translateDatabaseError(thrown: unknown): unknown {
   }
   if (error instanceof ForeignKeyViolationError) {
     const field = constraintFields[error.constraint];
-    const message =
-      constraintMessages[error.constraint] ?? `${parentNames[field ?? ''] ?? field} does not exist`;
+    const missing = raisedNamingTheRow.has(error.constraint)
+      ? detailOf(errorsIn(thrown))
+      : (parentNames[field ?? ''] ?? field);
+    const message = constraintMessages[error.constraint] ?? `${missing} does not exist`;
     if (field) return new InvalidInputError(message, field, { cause: error });
     return new ConflictError('the row is still referenced by other rows', undefined, { cause: error });
   }

@@ -25,6 +25,7 @@ interface SqlMutant {
 const sql = (fn: string) => `src/queue/sql/${fn}.sql`;
 const claim = sql('claim_jobs');
 const complete = sql('complete_jobs');
+const enqueue = sql('enqueue_jobs');
 const followSession = sql('follow_job_session');
 const schedule = sql('enqueue_due_discoveries');
 const prune = sql('prune_finished_jobs');
@@ -228,6 +229,43 @@ export const sqlMutants: SqlMutant[] = [
     find: `PERFORM 1 FROM processing_jobs WHERE id = ANY(job_keys) ORDER BY job_type, entity_type, entity_id, id FOR UPDATE;`,
     replace: `PERFORM 1 FROM processing_jobs WHERE id = ANY(job_keys) FOR UPDATE;`,
     tests: ['test/queue/completion-lock-order.test.ts'],
+  },
+  {
+    name: 'an enqueue inserts its jobs in the order the caller gave them',
+    file: enqueue,
+    find: `SELECT DISTINCT ON (g.job_type, g.entity_type, g.entity_id) g.*
+          FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) WITH ORDINALITY AS g
+         ORDER BY g.job_type, g.entity_type, g.entity_id, g.ordinality DESC`,
+    replace: `SELECT g.* FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) WITH ORDINALITY AS g`,
+    tests: ['test/queue/enqueue-lock-order.test.ts'],
+  },
+  {
+    name: 'an enqueue takes a job about a row that does not exist',
+    file: enqueue,
+    find: `IF FOUND THEN`,
+    replace: `IF false THEN`,
+    tests: ['test/api/jobs.test.ts', 'test/services/rejections.test.ts'],
+  },
+  {
+    name: 'an enqueue queues a video from any status',
+    file: enqueue,
+    find: `AND v.status = ANY(video_queues_from)`,
+    replace: ``,
+    tests: ['test/api/state-machines.test.ts', 'test/api/video-follows-job.test.ts'],
+  },
+  {
+    name: 'an enqueue reports the active jobs it found as new ones',
+    file: enqueue,
+    find: `SELECT false, found.active`,
+    replace: `SELECT true, found.active`,
+    tests: ['test/queue/observers.test.ts', 'test/queue/follow-ups.test.ts'],
+  },
+  {
+    name: "an enqueue answers a key's finished job instead of its active one",
+    file: enqueue,
+    find: `AND active.entity_id = g.entity_id AND active.status IN ('queued', 'running')`,
+    replace: `AND active.entity_id = g.entity_id`,
+    tests: ['test/services/rejections.test.ts', 'test/api/jobs.test.ts'],
   },
   {
     name: 'completion ignores the lease token',

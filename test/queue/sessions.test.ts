@@ -317,7 +317,7 @@ describe('a pause meeting a job that enters its queue', () => {
     await pausing('processing_sessions').where('id', session.id).forUpdate().select('id');
     await pausing('processing_sessions').where('id', session.id).update({ status: 'paused' });
     const enqueued = enqueueJobs(pool, [transcriptJob(video.id, session.id)]);
-    expect(await someoneWaitsOn('processing_jobs')).toBe(true);
+    expect(await someoneWaitsOn('enqueue_jobs')).toBe(true);
     await pausing.commit();
     const [job] = await enqueued;
 

@@ -14,6 +14,7 @@ import {
   heartbeat,
   retryJob,
 } from '../../src/queue/job-queue';
+import { translateDatabaseError } from '../../src/services/database-errors';
 import { setJobTypeLimit } from '../../src/services/job-types';
 import { deleteJob } from '../../src/services/processing-jobs';
 import { deleteVideo } from '../../src/services/videos';
@@ -36,9 +37,15 @@ beforeEach(async () => {
 
 describe('what a rejected queue call says', () => {
   it('names the missing entity of an enqueue', async () => {
+    const enqueued = enqueueJobs(db(), [
+      { jobType: 'transcript_extraction', entityType: 'video', entityId: missingId },
+    ]);
+    // The database rejects it; the API's edge says it in these words.
     expect(
       await rejection(
-        enqueueJobs(db(), [{ jobType: 'transcript_extraction', entityType: 'video', entityId: missingId }]),
+        enqueued.catch((error: unknown) => {
+          throw translateDatabaseError(error);
+        }),
       ),
     ).toEqual({ name: 'InvalidInputError', message: `video ${missingId} does not exist`, field: 'entityId' });
   });
