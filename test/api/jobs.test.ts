@@ -45,7 +45,7 @@ describe('jobs API', () => {
     expect(jobs.data[0]!.id).toBe(jobs.data[2]!.id);
   });
 
-  it('returns the running job for an entity enqueued again while it runs, and a new job once it has finished', async () => {
+  it('returns the running job for an entity enqueued again while it runs, and a new job once it has finished, which leaves a completed video completed', async () => {
     const session = await processingSessionFactory.trait('running').create();
     const [busy, idle] = await videoFactory.createList(2);
     const job = (entityId: string) => ({
@@ -81,6 +81,11 @@ describe('jobs API', () => {
     const next = await api.mutate<ProcessingJob>('jobs.enqueue', job(busy!.id));
     expect(next.data).toMatchObject({ status: 'queued', attempts: 0 });
     expect(next.data.id).not.toBe(claimed!.id);
+    // Beside its finished job, the entity's active one is the job an enqueue finds.
+    const repeated = await api.mutate<ProcessingJob>('jobs.enqueue', job(busy!.id));
+    expect(repeated.data.id).toBe(next.data.id);
+    // A video whose transcript is done stays completed while a later job about it waits.
+    expect((await api.query<Video>('videos.get', { id: busy!.id })).data.status).toBe('completed');
   });
 
   it('rejects a job about a row that does not exist, naming entityId, and a missing session, naming sessionId', async () => {

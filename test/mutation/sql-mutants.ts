@@ -233,10 +233,8 @@ export const sqlMutants: SqlMutant[] = [
   {
     name: 'an enqueue inserts its jobs in the order the caller gave them',
     file: enqueue,
-    find: `SELECT DISTINCT ON (g.job_type, g.entity_type, g.entity_id) g.*
-          FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) WITH ORDINALITY AS g
-         ORDER BY g.job_type, g.entity_type, g.entity_id, g.ordinality DESC`,
-    replace: `SELECT g.* FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) WITH ORDINALITY AS g`,
+    find: `FROM given ORDER BY job_type, entity_type, entity_id`,
+    replace: `FROM given ORDER BY ordinality`,
     tests: ['test/queue/enqueue-lock-order.test.ts'],
   },
   {
@@ -251,7 +249,7 @@ export const sqlMutants: SqlMutant[] = [
     file: enqueue,
     find: `AND v.status = ANY(video_queues_from)`,
     replace: ``,
-    tests: ['test/api/state-machines.test.ts', 'test/api/video-follows-job.test.ts'],
+    tests: ['test/api/jobs.test.ts'],
   },
   {
     name: 'an enqueue reports the active jobs it found as new ones',
@@ -265,7 +263,7 @@ export const sqlMutants: SqlMutant[] = [
     file: enqueue,
     find: `AND active.entity_id = g.entity_id AND active.status IN ('queued', 'running')`,
     replace: `AND active.entity_id = g.entity_id`,
-    tests: ['test/services/rejections.test.ts', 'test/api/jobs.test.ts'],
+    tests: ['test/queue/enqueue-existing.test.ts'],
   },
   {
     name: 'completion ignores the lease token',
