@@ -284,6 +284,9 @@ CREATE INDEX processing_session_job_counts_session_id_idx ON public.processing_s
 CREATE INDEX processing_sessions_created_at_id_idx ON public.processing_sessions USING btree (created_at DESC, id DESC);
 CREATE INDEX processing_sessions_status_created_at_id_idx ON public.processing_sessions USING btree (status, created_at DESC, id DESC);
 CREATE INDEX quota_spends_window_idx ON public.quota_spends USING btree (budget, spent_at) INCLUDE (units);
+CREATE INDEX rate_keys_breaker_idx ON public.rate_keys USING btree (breaker_until) WHERE (breaker_until IS NOT NULL);
+CREATE INDEX rate_keys_cooldown_idx ON public.rate_keys USING btree (cooldown_until) WHERE (cooldown_until IS NOT NULL);
+CREATE INDEX rate_keys_limited_idx ON public.rate_keys USING btree (key) WHERE (max_starts IS NOT NULL);
 CREATE INDEX transcripts_created_at_id_idx ON public.transcripts USING btree (created_at DESC, id DESC);
 CREATE INDEX transcripts_video_id_created_at_idx ON public.transcripts USING btree (video_id, created_at DESC, id DESC);
 CREATE INDEX videos_channel_id_published_idx ON public.videos USING btree (channel_id, COALESCE(published_at, '-infinity'::timestamp with time zone) DESC, id DESC);
@@ -343,6 +346,7 @@ AS $function$
       key_names text[];
       key_rooms integer[];
       sorting text := current_setting('enable_sort');
+      scanning text := current_setting('enable_seqscan');
     BEGIN
       -- Leases that expired on their last attempt fail, and their videos with them.
       WITH exhausted AS (
@@ -400,11 +404,18 @@ AS $function$
         FROM job_types t
        WHERE claim_types IS NULL OR t.name = ANY(claim_types);
 
-      -- Keys no job may start under now: cooling down, behind an open breaker or its probe, or out of tokens.
-      SELECT coalesce(array_agg(k.key), '{}') INTO blocked_keys
-        FROM rate_keys k
-       WHERE k.cooldown_until > clock OR k.breaker_until > clock
-          OR refilled_tokens(k.start_tokens, k.tokens_at, k.max_starts, k.per_seconds, clock) < 1;
+      -- Keys no job may start under now: cooling down, behind an open breaker or its probe, or out of tokens. Every
+      -- key that was ever rate limited keeps its row, so each is found through an index of its own: the generic plan
+      -- takes a third of the rows for a comparison with the clock and would read every key, so sequential scans are
+      -- off while this statement is planned and run.
+      PERFORM set_config('enable_seqscan', 'off', true);
+      SELECT coalesce(array_agg(b.key), '{}') INTO blocked_keys
+        FROM (SELECT key FROM rate_keys WHERE cooldown_until > clock
+              UNION ALL SELECT key FROM rate_keys WHERE breaker_until > clock
+              UNION ALL SELECT key FROM rate_keys
+                     WHERE max_starts IS NOT NULL
+                       AND refilled_tokens(start_tokens, tokens_at, max_starts, per_seconds, clock) < 1) b;
+      PERFORM set_config('enable_seqscan', scanning, true);
 
       -- Each type's best queued and expired-lease jobs, up to its room, each scan on an index of its own type:
       -- by priority, then by round, which takes one job of each key before a second of any. The generic plan

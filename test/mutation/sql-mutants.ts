@@ -64,6 +64,13 @@ export const sqlMutants: SqlMutant[] = [
     tests: ['test/queue/claim-reads.test.ts'],
   },
   {
+    name: 'claim reads every key that was ever rate limited to find the blocked ones',
+    file: claim,
+    find: `PERFORM set_config('enable_seqscan', 'off', true);`,
+    replace: `PERFORM set_config('enable_seqscan', scanning, true);`,
+    tests: ['test/queue/claim-reads.test.ts'],
+  },
+  {
     name: 'claim ignores run_after (a retry runs at once)',
     file: claim,
     find: `WHERE status = 'queued' AND NOT held AND run_after <= clock AND job_type = g.name`,
@@ -366,8 +373,8 @@ export const sqlMutants: SqlMutant[] = [
   {
     name: 'a key out of tokens is not left out of the candidates',
     file: claim,
-    find: `OR refilled_tokens(k.start_tokens, k.tokens_at, k.max_starts, k.per_seconds, clock) < 1;`,
-    replace: `;`,
+    find: `AND refilled_tokens(start_tokens, tokens_at, max_starts, per_seconds, clock) < 1) b;`,
+    replace: `AND false) b;`,
     tests: rateTests,
   },
   {
