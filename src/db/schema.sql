@@ -705,6 +705,8 @@ CREATE OR REPLACE FUNCTION public.enqueue_jobs(jobs jsonb, trace text, video_que
 AS $function$
     DECLARE
       added processing_jobs[];
+      found_videos uuid[];
+      found_channels uuid[];
       missing record;
     BEGIN
       -- One job per key (the last one given), in the order every multi-row write of jobs takes, so batches over
@@ -734,20 +736,23 @@ AS $function$
                        AND v.status = ANY(video_queues_from)
                      ORDER BY v.youtube_video_id FOR NO KEY UPDATE);
 
-      -- What the jobs are about must exist, and is held (KEY SHARE) until the transaction ends: a concurrent delete
-      -- either finished first, and is seen here, or waits and deletes the new jobs with its row.
-      PERFORM 1 FROM channels
-        WHERE id IN (SELECT g.entity_id FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) g
-                      WHERE g.entity_type = 'channel')
-        ORDER BY id FOR KEY SHARE;
-      PERFORM 1 FROM videos
-        WHERE id IN (SELECT g.entity_id FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) g
-                      WHERE g.entity_type = 'video')
-        ORDER BY youtube_video_id FOR KEY SHARE;
+      -- What the jobs are about must exist, and is held (KEY SHARE) until the transaction ends, videos before
+      -- channels as in every write: a concurrent delete either finished first, and is missing here, or waits and
+      -- deletes the new jobs with its row. What is missing is what the locks did not find.
+      SELECT coalesce(array_agg(v.id), '{}') INTO found_videos
+        FROM (SELECT id FROM videos
+               WHERE id IN (SELECT g.entity_id FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) g
+                             WHERE g.entity_type = 'video')
+               ORDER BY youtube_video_id FOR KEY SHARE) v;
+      SELECT coalesce(array_agg(c.id), '{}') INTO found_channels
+        FROM (SELECT id FROM channels
+               WHERE id IN (SELECT g.entity_id FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) g
+                             WHERE g.entity_type = 'channel')
+               ORDER BY id FOR KEY SHARE) c;
       SELECT g.entity_type, g.entity_id INTO missing
-        FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) g
-       WHERE NOT EXISTS (SELECT 1 FROM channels c WHERE g.entity_type = 'channel' AND c.id = g.entity_id)
-         AND NOT EXISTS (SELECT 1 FROM videos v WHERE g.entity_type = 'video' AND v.id = g.entity_id)
+        FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) WITH ORDINALITY AS g
+       WHERE g.entity_id <> ALL(CASE g.entity_type WHEN 'video' THEN found_videos ELSE found_channels END)
+       ORDER BY g.ordinality
        LIMIT 1;
       IF FOUND THEN
         RAISE EXCEPTION '% % does not exist', missing.entity_type, missing.entity_id

@@ -39,8 +39,9 @@ import { retryLostRaces } from '../services/lost-races';
 
 export { retryBaseSeconds, retryDelaySeconds, retryMaxSeconds } from './failure-policies';
 
+/** A job's (type, entity) as one string; PostgreSQL writes a uuid in lower case, whatever case it was given in. */
 const activeKey = (job: { jobType: string; entityType: string; entityId: string }) =>
-  `${job.jobType}/${job.entityType}/${job.entityId}`;
+  `${job.jobType}/${job.entityType}/${job.entityId.toLowerCase()}`;
 
 /**
  * Enqueues jobs; for a (type, entity) that already has a queued or running job, returns that job instead of
@@ -76,7 +77,14 @@ async function insertJobs(
   );
   const active = rows.map(({ inserted, ...row }) => ({ inserted, row }));
   const byKey = new Map(
-    active.map(({ row }) => [`${row.job_type}/${row.entity_type}/${row.entity_id}`, row]),
+    active.map(({ row }) => [
+      activeKey({
+        jobType: row.job_type as string,
+        entityType: row.entity_type as string,
+        entityId: row.entity_id as string,
+      }),
+      row,
+    ]),
   );
   return { inserted: active.filter((job) => job.inserted).map(({ row }) => row), byKey };
 }
@@ -86,7 +94,9 @@ async function enqueueTraced(
   jobs: EnqueueJob[],
   traceparent: string | null,
 ): Promise<ProcessingJob[]> {
-  const { inserted, byKey } = await retryLostRaces(() => insertJobs(db, jobs, traceparent));
+  const write = () => insertJobs(db, jobs, traceparent);
+  // A race lost inside a caller's transaction aborts it, and only the caller can run that again.
+  const { inserted, byKey } = await (db.isTransaction ? write() : retryLostRaces(write));
   const enqueued = jobs.map((job) => {
     const row = byKey.get(activeKey(job));
     // Stryker disable all: the active job of every key given is locked until the call returns, so it is read.

@@ -35,6 +35,20 @@ describe('jobs API', () => {
     expect(read.data.status).toBe('queued');
   });
 
+  it('enqueues an entity named by its id in capitals as the same entity, once', async () => {
+    const video = await videoFactory.create();
+    const job = (entityId: string) => ({ jobType: 'transcript_extraction', entityType: 'video', entityId });
+    const upper = await api.mutate<ProcessingJob>('jobs.enqueue', job(video.id.toUpperCase()));
+    expect(upper.status).toBe(200);
+    expect(upper.data).toMatchObject({ entityId: video.id, status: 'queued' });
+    const lower = await api.mutate<ProcessingJob>('jobs.enqueue', job(video.id));
+    expect(lower.data.id).toBe(upper.data.id);
+    const both = await api.mutate<ProcessingJob[]>('jobs.enqueueMany', {
+      jobs: [job(video.id), job(video.id.toUpperCase())],
+    });
+    expect(both.data.map((found) => found.id)).toEqual([upper.data.id, upper.data.id]);
+  });
+
   it('enqueues a batch in input order, duplicates included', async () => {
     const [a, b] = await videoFactory.createList(2);
     const job = (entityId: string) => ({ jobType: 'transcript_extraction', entityType: 'video', entityId });

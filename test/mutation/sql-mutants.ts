@@ -252,6 +252,31 @@ export const sqlMutants: SqlMutant[] = [
     tests: ['test/api/jobs.test.ts', 'test/services/rejections.test.ts'],
   },
   {
+    name: 'an enqueue locks the channels it names before their videos',
+    file: enqueue,
+    find: `      SELECT coalesce(array_agg(v.id), '{}') INTO found_videos
+        FROM (SELECT id FROM videos
+               WHERE id IN (SELECT g.entity_id FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) g
+                             WHERE g.entity_type = 'video')
+               ORDER BY youtube_video_id FOR KEY SHARE) v;
+      SELECT coalesce(array_agg(c.id), '{}') INTO found_channels
+        FROM (SELECT id FROM channels
+               WHERE id IN (SELECT g.entity_id FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) g
+                             WHERE g.entity_type = 'channel')
+               ORDER BY id FOR KEY SHARE) c;`,
+    replace: `      SELECT coalesce(array_agg(c.id), '{}') INTO found_channels
+        FROM (SELECT id FROM channels
+               WHERE id IN (SELECT g.entity_id FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) g
+                             WHERE g.entity_type = 'channel')
+               ORDER BY id FOR KEY SHARE) c;
+      SELECT coalesce(array_agg(v.id), '{}') INTO found_videos
+        FROM (SELECT id FROM videos
+               WHERE id IN (SELECT g.entity_id FROM jsonb_populate_recordset(NULL::processing_jobs, jobs) g
+                             WHERE g.entity_type = 'video')
+               ORDER BY youtube_video_id FOR KEY SHARE) v;`,
+    tests: ['test/queue/enqueue-lock-order.test.ts'],
+  },
+  {
     name: 'an enqueue queues a video from any status',
     file: enqueue,
     find: `AND v.status = ANY(video_queues_from)`,

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { videoFactory } from '../../dev/factories';
+import { channelFactory, videoFactory } from '../../dev/factories';
 import { connect } from '../../src/db/connect';
 import { enqueueJobs } from '../../src/queue/job-queue';
 import { transientRetries } from '../../src/services/database-errors';
@@ -50,5 +50,34 @@ describe('enqueues running at once over the same videos', () => {
     );
     expect(jobs).toHaveLength(videos.length);
     expect((transientRetries.get('40P01') ?? 0) - deadlocksBefore).toBe(0);
+  });
+});
+
+describe('an enqueue beside a delete of the channel it names', () => {
+  it('takes its locks on videos before channels, as the delete does, so the two queue instead of deadlocking', async () => {
+    const channel = await channelFactory.create();
+    // A completed video: the enqueue does not move it, so it first meets the video's row in its existence check.
+    const video = await videoFactory.trait('completed').create({ channelId: channel.id });
+    const deadlocksBefore = transientRetries.get('40P01') ?? 0;
+    // A delete of the channel, as `deleteChannel` takes its locks: the channel's videos, then the channel.
+    const deleting = await db().transaction();
+    let enqueuing: Promise<unknown> | undefined;
+    try {
+      await deleting('videos').where('channel_id', channel.id).forUpdate().select('id');
+      enqueuing = enqueueJobs(pool, [
+        { jobType: 'channel_discovery', entityType: 'channel', entityId: channel.id },
+        { jobType: 'transcript_extraction', entityType: 'video', entityId: video.id },
+      ]).catch((error: unknown) => error);
+      await until(async () => (await lockWaits()).length >= 1);
+      await deleting('channels').where('id', channel.id).delete();
+      await deleting.commit();
+    } catch (error) {
+      await deleting.rollback();
+      throw error;
+    }
+    // It waited for the delete, and finds what it names gone.
+    expect(await enqueuing).toMatchObject({ code: '23503', constraint: 'processing_jobs_entity_exists' });
+    expect((transientRetries.get('40P01') ?? 0) - deadlocksBefore).toBe(0);
+    expect(await db()('processing_jobs').where('entity_id', channel.id)).toEqual([]);
   });
 });
