@@ -1,7 +1,7 @@
 import { asError, backoffMs, Changes, judge } from './calls';
+import { deferralOf, outcomeRecorded, snoozeReason, storedMessage } from './stored-outcome';
 import {
   type ClaimedJob,
-  type Deferral,
   type Outcome,
   PermanentJobError,
   type Undelivered,
@@ -29,8 +29,6 @@ export interface Acknowledgements {
    */
   drain(deadline: number): Promise<Undelivered[]>;
 }
-
-type JobRow = Awaited<ReturnType<WorkerApi['jobs']['get']['query']>>;
 
 interface Pending {
   job: ClaimedJob;
@@ -64,9 +62,6 @@ const completionCalls = (waiting: number) => (waiting > maxBatch ? 2 : 1);
 /** A call that has not responded in this long is given up on and tried again. */
 const callTimeoutMs = 30_000;
 
-/** A job's error as `jobs.fail` stores it: text PostgreSQL can hold, within the schema's length. */
-const storedMessage = (error: Error) => (error.message.replaceAll('\0', '') || error.name).slice(0, 10_000);
-
 /** Completions in batches `jobs.completeMany` takes: 100 jobs at most, with 1,000 follow-up jobs at most in all. */
 function completionBatches(items: Pending[]): Pending[][] {
   const batches: Pending[][] = [];
@@ -86,22 +81,6 @@ function completionBatches(items: Pending[]): Pending[][] {
   if (batch.length > 0) batches.push(batch);
   return batches;
 }
-
-/** A snooze's reason as `jobs.snooze` takes and stores it: trimmed, within its length, left out if empty. */
-const snoozeReason = (reason: string | undefined) =>
-  reason?.replaceAll('\0', '').trim().slice(0, 1_000).trim() || undefined;
-
-/** Why a job the outcome defers waits, or nothing for an outcome that does not defer it. */
-const deferralOf = (outcome: Outcome): Deferral | undefined => {
-  if (outcome.kind === 'snooze') return 'snoozed';
-  if (
-    outcome.kind === 'fail' &&
-    (outcome.failure === 'rate_limited' || outcome.failure === 'quota_exhausted')
-  ) {
-    return outcome.failure;
-  }
-  return undefined;
-};
 
 export function createAcknowledgements(settings: {
   api: WorkerApi;
@@ -190,31 +169,12 @@ export function createAcknowledgements(settings: {
     }
   };
 
-  /** Whether the job, as read now, shows this worker's own outcome recorded. */
-  const landed = ({ job, outcome }: Pending, row: JobRow) => {
-    if (outcome.kind === 'release') return row.status === 'queued' && row.attempts === job.attempts - 1;
-    // A deferral gives the attempt back and shows why the job waits, with what the worker said.
-    const deferredAs = (detail: string | null) =>
-      row.status === 'queued' &&
-      row.attempts === job.attempts - 1 &&
-      row.waitReason === deferralOf(outcome) &&
-      row.waitDetail === detail;
-    if (outcome.kind === 'snooze') return deferredAs(snoozeReason(outcome.reason) ?? null);
-    if (deferralOf(outcome)) return outcome.kind === 'fail' && deferredAs(storedMessage(outcome.error));
-    if (row.attempts !== job.attempts || row.lockedBy !== workerId) return false;
-    if (outcome.kind === 'complete') return row.status === 'completed';
-    return (
-      (row.status === 'queued' || row.status === 'failed') &&
-      row.errorMessage === storedMessage(outcome.error)
-    );
-  };
-
   const rejected = async (item: Pending, reason: string) => {
     if (!item.unsure) return lost(item, reason);
     try {
       const row = await api.jobs.get.query({ id: item.job.id }, { signal: callSignal() });
       if (closing.signal.aborted) return;
-      if (landed(item, row)) acknowledged(item, row);
+      if (outcomeRecorded(item.job, item.outcome, row, workerId)) acknowledged(item, row);
       else lost(item, reason);
     } catch (error) {
       if (closing.signal.aborted) return;
