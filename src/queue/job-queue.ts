@@ -59,7 +59,7 @@ export async function enqueueJobs(db: Knex, jobs: EnqueueJob[]): Promise<Process
 /**
  * The writes of an enqueue, in one call (src/queue/sql/enqueue_jobs.sql), so atomic on its own or in the caller's
  * transaction: insert each key's job unless the key has an active one, which stays locked until the transaction
- * ends; queue the new jobs' videos; check that what the jobs are about exists, and hold it. Answers the new jobs,
+ * ends; queue the new jobs' videos; check that what the jobs are about exists, and hold it. Returns the new jobs,
  * and the active ones of every key given.
  */
 async function insertJobs(

@@ -24,7 +24,7 @@ export const deferralOf = (outcome: Outcome): Deferral | undefined => {
 };
 
 /**
- * Whether the job, as read now, shows `workerId`'s own outcome recorded: what tells a rejection that answers the
+ * Whether the job, as read now, shows `workerId`'s own outcome recorded: what tells a rejection that responds to the
  * worker's own earlier call, which reached the API before its response was lost, from a lease truly lost.
  */
 export function outcomeRecorded(job: ClaimedJob, outcome: Outcome, row: JobRow, workerId: string): boolean {

@@ -291,7 +291,7 @@ export const sqlMutants: SqlMutant[] = [
     tests: ['test/queue/observers.test.ts', 'test/queue/follow-ups.test.ts'],
   },
   {
-    name: "an enqueue answers a key's finished job instead of its active one",
+    name: "an enqueue returns a key's finished job instead of its active one",
     file: enqueue,
     find: `AND active.entity_id = g.entity_id AND active.status IN ('queued', 'running')`,
     replace: `AND active.entity_id = g.entity_id`,

@@ -6,7 +6,7 @@ import { testDatabase } from '../support/database';
 const db = () => testDatabase().db;
 
 describe('an enqueue of an entity that has finished jobs of the same type beside its active one', () => {
-  it('answers the active job, whether the finished ones are older or newer', async () => {
+  it('returns the active job, whether the finished ones are older or newer', async () => {
     const video = await videoFactory.create();
     const job = {
       jobType: 'transcript_extraction' as const,

@@ -336,11 +336,11 @@ describe('a worker’s metrics endpoint', () => {
     } finally {
       await server.close();
     }
-    // Closed when `close()` resolves: the port no longer answers.
+    // Closed when `close()` resolves: the port no longer accepts connections.
     await expect(fetch(`${server.url}/metrics`)).rejects.toThrow();
   });
 
-  it('closes only once a scrape in flight has been answered', async () => {
+  it('closes only once a scrape in flight has had its response', async () => {
     const registry = new Registry();
     let finishCollecting: () => void = () => undefined;
     const collecting = new Promise<void>((resolve) => (finishCollecting = resolve));

@@ -7,7 +7,7 @@ import { resetFlowControl } from '../support/flow-control';
 import { discoveryJobs, useWorkerApi } from '../support/worker-api';
 
 /**
- * After a call whose response was lost, a rejection may answer the worker's own earlier write: the worker reads the
+ * After a call whose response was lost, a rejection may respond to the worker's own earlier write: the worker reads the
  * job and counts the outcome as acknowledged only if the row shows it. Each outcome is recorded here by the real API
  * (with the literal text the API should store), read back, and then changed one field at a time into what another
  * writer could have left: each of those is a lost lease, not the worker's outcome.
