@@ -1,8 +1,8 @@
-import { createHook } from 'node:async_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWorker } from '../../src/client';
 import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
+import { spinning, timersArmedInASecond } from '../support/timers-armed';
 import { until } from '../support/until';
 import { discoveryJobs, jobRows, useWorkerApi } from '../support/worker-api';
 
@@ -12,27 +12,6 @@ afterEach(async () => {
   await proxy?.close();
   proxy = undefined;
 });
-
-/**
- * Timers this thread arms in a second (the API, the proxy and the worker alike). A wait that spins, its timer
- * firing at once and armed again until the time comes, arms one every millisecond: about a thousand. Everything
- * else here arms about a hundred.
- */
-async function timersArmedInASecond(): Promise<number> {
-  let armed = 0;
-  const hook = createHook({
-    init: (_id, type) => {
-      if (type === 'Timeout') armed += 1;
-    },
-  }).enable();
-  try {
-    await sleep(1_000);
-  } finally {
-    hook.disable();
-  }
-  return armed;
-}
-const spinning = 400;
 
 const allCompleted = async (ids: string[]) =>
   (await jobRows(ids)).every((row: { status: string }) => row.status === 'completed');

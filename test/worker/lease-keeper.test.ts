@@ -1,0 +1,279 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type ClaimedJob, createClient } from '../../src/client';
+import { createLeaseKeeper, type LeaseKeeper, renewalRetryAt } from '../../src/worker/lease-keeper';
+import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
+import { spinning, timersArmedInASecond } from '../support/timers-armed';
+import { until } from '../support/until';
+import { discoveryJobs, useWorkerApi } from '../support/worker-api';
+
+/**
+ * The lease keeper on its own, renewing leases of jobs claimed from the real API through a proxy that can hold its
+ * renewals in flight: when it renews, what it does while a renewal is out, and what a rejection or a close does.
+ */
+const api = useWorkerApi();
+let proxy: FaultyProxy | undefined;
+let keeper: LeaseKeeper | undefined;
+afterEach(async () => {
+  keeper?.close();
+  keeper = undefined;
+  await proxy?.close();
+  proxy = undefined;
+});
+
+/** `count` jobs claimed from the API, and a keeper renewing leases of `leaseSeconds` through a proxy. */
+async function keeperOfClaimedJobs(leaseSeconds: number, count = 1) {
+  await discoveryJobs(count);
+  const direct = createClient({ url: api.url });
+  const jobs = await direct.jobs.claim.mutate({ workerId: 'keeper-under-test', limit: count, leaseSeconds });
+  proxy = await startFaultyProxy(api.url);
+  const lost: { job: ClaimedJob; reason: string }[] = [];
+  const errors: Error[] = [];
+  keeper = createLeaseKeeper({
+    api: createClient({ url: proxy.url }),
+    leaseSeconds,
+    lost: (lostJob, reason) => lost.push({ job: lostJob, reason }),
+    error: (error) => errors.push(error),
+  });
+  const renewals = () => proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').length > 0);
+  return { jobs, job: jobs[0]!, direct, keeper, proxy, lost, errors, renewals };
+}
+
+/** Timers armed and not yet fired or cleared, in this thread. */
+const pendingTimers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+
+/** Holds every renewal at the proxy until `letThrough` is called. */
+function holdRenewals(at: FaultyProxy) {
+  let letThrough: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (letThrough = resolve));
+  at.hold = ({ calls }) => (calls.some((call) => call.procedure === 'jobs.heartbeat') ? held : undefined);
+  return () => letThrough();
+}
+
+describe('when a failed renewal is tried again', () => {
+  const now = 1_000_000;
+  it.each([
+    {
+      case: 'as told, when a third of what the lease has left is longer',
+      left: 30_000,
+      wanted: 5_000,
+      at: 5_000,
+    },
+    { case: 'as told, when that is exactly a third of what is left', left: 15_000, wanted: 5_000, at: 5_000 },
+    {
+      case: 'within a third of what is left, when told to wait longer',
+      left: 30_000,
+      wanted: 60_000,
+      at: 10_000,
+    },
+    { case: 'no sooner than a tenth of a second, however little is left', left: 150, wanted: 5_000, at: 100 },
+    {
+      case: 'no sooner than a tenth of a second, when told to try at once',
+      left: 30_000,
+      wanted: 0,
+      at: 100,
+    },
+    { case: 'as told, once the lease has run out as the worker knows it', left: 0, wanted: 5_000, at: 5_000 },
+    { case: 'as told, long after the lease ran out', left: -10_000, wanted: 2_000, at: 2_000 },
+  ])('is tried $case', ({ left, wanted, at }) => {
+    expect(renewalRetryAt(now, now + left, wanted) - now).toBe(at);
+  });
+});
+
+describe('a lease keeper', () => {
+  it('renews a lease a third of its length after it began, and not before the quarter of that it renews early', async () => {
+    const { job, direct, keeper, renewals } = await keeperOfClaimedJobs(3);
+    const heldAt = Date.now();
+    keeper.hold(job);
+    await until(() => renewals().length >= 2, 5_000);
+    const [first, second] = renewals();
+    // Every 1,000 ms, up to 250 ms early.
+    expect(first!.at - heldAt).toBeGreaterThanOrEqual(750);
+    expect(first!.at - heldAt).toBeLessThan(2_000);
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(700);
+    // Each renewal asks for the keeper's lease length, not the API's default of five minutes.
+    const row = await direct.jobs.get.query({ id: job.id });
+    expect(row.leaseExpiresAt!.getTime() - second!.at).toBeLessThanOrEqual(3_500);
+  });
+
+  it('renews at once a lease that began a third of its length ago', async () => {
+    const { job, keeper, renewals } = await keeperOfClaimedJobs(3);
+    const heldAt = Date.now();
+    keeper.hold(job, heldAt - 1_000);
+    await until(() => renewals().length >= 1, 5_000);
+    expect(renewals()[0]!.at - heldAt).toBeLessThan(500);
+  });
+
+  it('arms no timer in a loop once its last lease is let go', async () => {
+    const { job, keeper, renewals } = await keeperOfClaimedJobs(3);
+    keeper.hold(job);
+    keeper.letGo(job.id);
+    // Past the renewal the let-go lease was due for.
+    await sleep(1_100);
+    expect(await timersArmedInASecond()).toBeLessThan(spinning);
+    expect(renewals()).toEqual([]);
+  });
+
+  it('arms no timer in a loop while a renewal is in flight', async () => {
+    const { job, keeper, proxy, renewals, errors } = await keeperOfClaimedJobs(12);
+    const letThrough = holdRenewals(proxy);
+    keeper.hold(job, Date.now() - 4_000);
+    await until(() => renewals().length === 1);
+    expect(await timersArmedInASecond()).toBeLessThan(spinning);
+    expect(renewals()).toHaveLength(1);
+    letThrough();
+    await sleep(200);
+    expect(errors).toEqual([]);
+  });
+
+  it('arms no timer in a loop while it waits to renew', async () => {
+    const { job, keeper } = await keeperOfClaimedJobs(12);
+    keeper.hold(job);
+    expect(await timersArmedInASecond()).toBeLessThan(spinning);
+  });
+
+  it('keeps one timer for all its leases, and none once closed', async () => {
+    const { jobs, keeper } = await keeperOfClaimedJobs(12, 2);
+    const before = pendingTimers();
+    keeper.hold(jobs[0]!);
+    keeper.hold(jobs[1]!, Date.now() - 1_000);
+    expect(pendingTimers()).toBe(before + 1);
+    keeper.close();
+    expect(pendingTimers()).toBe(before);
+  });
+
+  it('renews together leases due within the quarter it renews early, and on its own one due later', async () => {
+    const { jobs, keeper, renewals } = await keeperOfClaimedJobs(12, 3);
+    const [first, withFirst, later] = jobs.map((job) => job.id);
+    const now = Date.now();
+    // Renewed every 4 s, up to 1 s early: due now, in 0.8 s, and in 1.5 s.
+    keeper.hold(jobs[0]!, now - 4_000);
+    keeper.hold(jobs[1]!, now - 3_200);
+    keeper.hold(jobs[2]!, now - 2_500);
+    await until(() => renewals().length >= 2, 5_000);
+    expect(renewals().map((request) => jobIdsOf(request, 'jobs.heartbeat').sort())).toEqual([
+      [first, withFirst].sort(),
+      [later],
+    ]);
+  });
+
+  it('sends no second renewal of a lease whose renewal is still in flight', async () => {
+    const { jobs, keeper, proxy, renewals } = await keeperOfClaimedJobs(12, 2);
+    const letThrough = holdRenewals(proxy);
+    const now = Date.now();
+    keeper.hold(jobs[0]!, now - 4_000);
+    keeper.hold(jobs[1]!, now - 2_500);
+    await until(() => renewals().length >= 2, 5_000);
+    letThrough();
+    expect(renewals().map((request) => jobIdsOf(request, 'jobs.heartbeat'))).toEqual([
+      [jobs[0]!.id],
+      [jobs[1]!.id],
+    ]);
+  });
+
+  it('gives up on a renewal that hangs after a quarter of the lease, and tries again', async () => {
+    const { job, keeper, proxy, renewals, errors } = await keeperOfClaimedJobs(6);
+    holdRenewals(proxy);
+    keeper.hold(job, Date.now() - 2_000);
+    await until(() => renewals().length >= 2, 6_000);
+    const [hung] = renewals();
+    // A 6 s lease: given up on after 1.5 s.
+    expect(hung!.callerLeftAt! - hung!.at).toBeGreaterThanOrEqual(1_400);
+    expect(hung!.callerLeftAt! - hung!.at).toBeLessThan(3_000);
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reports a renewal that fails for a network reason, and keeps the lease, backing off more after each failure', async () => {
+    const { job, keeper, proxy, renewals, errors, lost } = await keeperOfClaimedJobs(12);
+    proxy.decide = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.heartbeat') ? 'reset' : 'pass';
+    keeper.hold(job, Date.now() - 4_000);
+    await until(() => renewals().length >= 3, 5_000);
+    proxy.decide = () => 'pass';
+    const [first, second, third] = renewals();
+    // Backoff: 200-300 ms after the first failure, 400-600 ms after the second.
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(200);
+    expect(third!.at - second!.at).toBeGreaterThanOrEqual(400);
+    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(lost).toEqual([]);
+  });
+
+  it('waits as a failed renewal’s Retry-After says when the lease has time for it', async () => {
+    const { job, keeper, proxy, renewals } = await keeperOfClaimedJobs(12);
+    proxy.retryAfter = '2';
+    proxy.decide = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.heartbeat') && renewals().length === 0
+        ? 'unavailable'
+        : 'pass';
+    keeper.hold(job, Date.now() - 4_000);
+    await until(() => renewals().length >= 2, 6_000);
+    const [failed, retried] = renewals();
+    expect(retried!.at - failed!.at).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('tries again within a third of what the lease has left when a Retry-After is longer', async () => {
+    const { job, keeper, proxy, renewals } = await keeperOfClaimedJobs(12);
+    proxy.retryAfter = '60';
+    proxy.decide = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.heartbeat') && renewals().length === 0
+        ? 'unavailable'
+        : 'pass';
+    const heldAt = Date.now();
+    keeper.hold(job, heldAt - 4_000);
+    await until(() => renewals().length >= 2, 6_000);
+    const [failed, retried] = renewals();
+    // 8 s left when it failed: tried again within 2.7 s of its failed response, not in a minute.
+    expect(retried!.at - failed!.at).toBeLessThan(5_000);
+  });
+
+  it('counts what a lease has left from its last renewal when a later one fails with a long Retry-After', async () => {
+    const { job, keeper, proxy, renewals } = await keeperOfClaimedJobs(12);
+    proxy.retryAfter = '60';
+    proxy.decide = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.heartbeat') && renewals().length === 1
+        ? 'unavailable'
+        : 'pass';
+    keeper.hold(job, Date.now() - 4_000);
+    await until(() => renewals().length >= 3, 12_000);
+    const [, failed, retried] = renewals();
+    // Renewed for 12 s, failed 4 s later: tried again within a third of the 8 s left, not in a minute.
+    expect(retried!.at - failed!.at).toBeLessThan(5_000);
+  });
+
+  it('reports a lease lost once when the API rejects its renewal, and renews it no more', async () => {
+    const { job, direct, keeper, lost, errors, renewals } = await keeperOfClaimedJobs(3);
+    await direct.jobs.completeMany.mutate({ jobs: [{ id: job.id, leaseToken: job.leaseToken }] });
+    keeper.hold(job, Date.now() - 1_000);
+    await until(() => lost.length > 0, 5_000);
+    await sleep(1_200);
+    expect(lost.map((each) => each.job.id)).toEqual([job.id]);
+    expect(renewals()).toHaveLength(1);
+    expect(errors).toEqual([]);
+  });
+
+  it('reports nothing lost when a renewal is rejected after its lease was let go', async () => {
+    const { job, direct, keeper, proxy, lost, errors, renewals } = await keeperOfClaimedJobs(12);
+    const letThrough = holdRenewals(proxy);
+    keeper.hold(job, Date.now() - 4_000);
+    await until(() => renewals().length === 1);
+    // The job finishes while its renewal is out: the renewal then reaches the API, which rejects it.
+    await direct.jobs.completeMany.mutate({ jobs: [{ id: job.id, leaseToken: job.leaseToken }] });
+    keeper.letGo(job.id);
+    letThrough();
+    await sleep(500);
+    expect(renewals()[0]!.callerLeftAt).toBeUndefined();
+    expect({ lost, errors }).toEqual({ lost: [], errors: [] });
+  });
+
+  it('cuts off a renewal in flight when closed, and reports no error or loss for it', async () => {
+    const { job, keeper, proxy, lost, errors, renewals } = await keeperOfClaimedJobs(12);
+    const letThrough = holdRenewals(proxy);
+    keeper.hold(job, Date.now() - 4_000);
+    await until(() => renewals().length === 1);
+    keeper.close();
+    await until(() => renewals()[0]!.callerLeftAt !== undefined, 1_000);
+    letThrough();
+    await sleep(200);
+    expect({ lost, errors }).toEqual({ lost: [], errors: [] });
+  });
+});
