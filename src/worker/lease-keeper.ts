@@ -12,7 +12,7 @@ export interface LeaseKeeper {
   hold(job: ClaimedJob, leasedAt?: number): void;
   /** Stops renewing it: its outcome was acknowledged, or it is left to run out. */
   letGo(jobId: string): void;
-  /** Stops renewing every lease, and cuts off renewals in flight. */
+  /** Stops renewing every lease, and cuts off renewals in flight; a lease held after it is not renewed. */
   close(): void;
 }
 
@@ -119,6 +119,7 @@ export function createLeaseKeeper(settings: {
 
   return {
     hold(job, leasedAt = Date.now()) {
+      if (closing.signal.aborted) return;
       leases.set(job.id, {
         job,
         expiresAt: leasedAt + leaseMs,

@@ -265,6 +265,16 @@ describe('a lease keeper', () => {
     expect({ lost, errors }).toEqual({ lost: [], errors: [] });
   });
 
+  it('renews no lease it is given once closed', async () => {
+    const { job, keeper, renewals } = await keeperOfClaimedJobs(3);
+    keeper.close();
+    const before = pendingTimers();
+    keeper.hold(job, Date.now() - 1_000);
+    expect(pendingTimers()).toBe(before);
+    await sleep(300);
+    expect(renewals()).toEqual([]);
+  });
+
   it('cuts off a renewal in flight when closed, and reports no error or loss for it', async () => {
     const { job, keeper, proxy, lost, errors, renewals } = await keeperOfClaimedJobs(12);
     const letThrough = holdRenewals(proxy);
