@@ -83,11 +83,12 @@ export function createLeaseKeeper(settings: {
       settings.lost(lease.job, verdict.reason);
       return;
     }
-    settings.error(asError(error));
     lease.failures += 1;
-    // Stryker disable next-line ConditionalExpression: narrows the type; only a retry verdict carries a wait
+    // Stryker disable next-line ConditionalExpression: narrows the type; only a retry verdict carries a wait.
     const wantedMs = (verdict.kind === 'retry' ? verdict.afterMs : undefined) ?? backoffMs(lease.failures);
     lease.renewAt = renewalRetryAt(Date.now(), lease.expiresAt, wantedMs);
+    // Last: a hook that throws leaves the lease set to be tried again as planned.
+    settings.error(asError(error));
   };
 
   const renew = (batch: Lease[]) => {
@@ -108,12 +109,12 @@ export function createLeaseKeeper(settings: {
 
   const renewDue = () => {
     const due = [...leases.values()].filter(
-      // Stryker disable next-line EqualityOperator: a millisecond's difference
+      // Stryker disable next-line EqualityOperator: a millisecond's difference.
       (lease) => !lease.sending && lease.renewAt <= Date.now() + earlyMs,
     );
     for (const lease of due) lease.sending = true;
-    // Stryker disable next-line ConditionalExpression,EqualityOperator: an empty batch sends no call either way
-    if (due.length > 0) void renew(due).finally(schedule);
+    // Empty only when the lease the timer was armed for was let go meanwhile: then no call is made.
+    void renew(due).finally(schedule);
     schedule();
   };
 

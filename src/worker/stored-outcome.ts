@@ -36,7 +36,7 @@ export function outcomeRecorded(job: ClaimedJob, outcome: Outcome, row: JobRow, 
     row.waitReason === deferralOf(outcome) &&
     row.waitDetail === detail;
   if (outcome.kind === 'snooze') return deferredAs(snoozeReason(outcome.reason) ?? null);
-  // Stryker disable next-line ConditionalExpression: narrows the type; only failures and snoozes defer a job
+  // Stryker disable next-line ConditionalExpression: narrows the type; only failures and snoozes defer a job.
   if (outcome.kind === 'fail' && deferralOf(outcome)) return deferredAs(storedMessage(outcome.error));
   if (row.attempts !== job.attempts || row.lockedBy !== workerId) return false;
   if (outcome.kind === 'complete') return row.status === 'completed';

@@ -28,6 +28,8 @@ export interface ProxiedRequest {
   at: number;
   /** When its caller went away without waiting for the response (its call cut off), if it did. */
   callerLeftAt?: number;
+  /** When the API's response to it was sent back in full, if it was. */
+  respondedAt?: number;
 }
 
 export interface FaultyProxy {
@@ -146,7 +148,7 @@ export async function startFaultyProxy(apiUrl: string): Promise<FaultyProxy> {
       if (fault === 'unavailable' && proxy.retryAfter !== undefined)
         headers['retry-after'] = proxy.retryAfter;
       response.writeHead(upstream.status, { ...headers, 'content-length': upstream.body.length });
-      response.end(upstream.body);
+      response.end(upstream.body, () => (seen!.respondedAt = Date.now()));
     } catch {
       // The caller went away (its call timed out, or the proxy is closing): nobody is left to respond to.
       request.socket.destroy();

@@ -128,7 +128,7 @@ const cases: Case[] = [
       client.jobs.fail.mutate({ ...lease(job), error: 'transcripts disabled', kind: 'permanent' }),
     unlike: (job) => [
       { status: 'completed' },
-      { waitReason: 'rate_limited', status: 'running' },
+      { status: 'running' },
       { errorMessage: 'transcripts' },
       { attempts: job.attempts - 1 },
       { lockedBy: 'another-worker' },
