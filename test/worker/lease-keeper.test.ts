@@ -161,10 +161,10 @@ describe('a lease keeper', () => {
     const { jobs, keeper, renewals } = await keeperOfClaimedJobs(12, 3);
     const [first, withFirst, later] = jobs.map((job) => job.id);
     const now = Date.now();
-    // Renewed every 4 s, up to 1 s early: due now, in 0.8 s, and in 3 s.
+    // Renewed every 4 s, up to 1 s early: due now, in 0.8 s, and in 2 s, halfway between the first two's renewals.
     keeper.hold(jobs[0]!, now - 4_000);
     keeper.hold(jobs[1]!, now - 3_200);
-    keeper.hold(jobs[2]!, now - 1_000);
+    keeper.hold(jobs[2]!, now - 2_000);
     await until(() => renewals().length >= 2, 6_000);
     expect(renewals().map((request) => jobIdsOf(request, 'jobs.heartbeat').sort())).toEqual([
       [first, withFirst].sort(),
