@@ -23,6 +23,7 @@ export function judge(error: unknown): Verdict {
     const { data } = error as TRPCClientError<AppRouter>;
     if (data?.code === 'CONFLICT' || data?.code === 'NOT_FOUND')
       return { kind: 'rejected', reason: error.message };
+    // Stryker disable next-line OptionalChaining: an error the client raises without data is a TransportError.
     const status = error instanceof TransportError ? error.httpStatus : data?.httpStatus;
     if (invalidStatuses.has(status)) return { kind: 'invalid', reason: error.message };
   }
