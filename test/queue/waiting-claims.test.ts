@@ -328,6 +328,47 @@ describe('opening the listening connection', () => {
     expect(pauses[1]).toBeGreaterThanOrEqual(390);
     expect(pauses[2]).toBeGreaterThanOrEqual(790);
   });
+
+  it('listens again soon after losing an open connection, however many attempts failed before it opened', async () => {
+    // A server that drops the first four connections, as a database restarting does, then passes them through to
+    // the database; the test drops the one passed through.
+    const database = new URL(testDatabase().url);
+    const attempts: number[] = [];
+    const passed: net.Socket[] = [];
+    const restarting = net.createServer((socket) => {
+      attempts.push(performance.now());
+      if (attempts.length <= 4) return void socket.destroy();
+      const upstream = net.connect(Number(database.port || 5432), database.hostname);
+      for (const [from, to] of [
+        [socket, upstream],
+        [upstream, socket],
+      ] as const) {
+        from.pipe(to);
+        from.on('error', () => to.destroy());
+        from.on('close', () => to.destroy());
+      }
+      passed.push(socket);
+    });
+    restarting.listen(0, '127.0.0.1');
+    await once(restarting, 'listening');
+    const url = new URL(database);
+    url.host = `127.0.0.1:${(restarting.address() as AddressInfo).port}`;
+    const listener = new JobWakeups(url.toString());
+    try {
+      expect(await listener.listening()).toBe(false);
+      // Refused four times (pauses of 200, 400, 800 and 1,600 ms), then open: its first wake-up.
+      await until(() => listener.seen() === 1, 6_000);
+      const lostAt = performance.now();
+      passed[0]!.destroy();
+      await until(() => attempts.length >= 6, 4_000);
+      // The pause after a connection that was open is the first one, 100 ms, not the 1.6 s four failures lead to.
+      expect(attempts[5]! - lostAt).toBeLessThan(1_000);
+    } finally {
+      await listener.close();
+      for (const socket of passed) socket.destroy();
+      restarting.close();
+    }
+  });
 });
 
 describe('releasing a claimed job', () => {
