@@ -1,7 +1,4 @@
-import type { ClaimedJob, Deferral, Outcome, WorkerApi } from './types';
-
-/** A job as `jobs.get` responds with it. */
-export type JobRow = Awaited<ReturnType<WorkerApi['jobs']['get']['query']>>;
+import type { ClaimedJob, Deferral, JobRow, Outcome } from './types';
 
 /** A job's error as `jobs.fail` stores it: text PostgreSQL can hold, within the schema's length. */
 export const storedMessage = (error: Error) =>

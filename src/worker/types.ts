@@ -11,6 +11,8 @@ export type WorkerApi = ReturnType<typeof createClient>;
 /** A job as a worker receives it from `jobs.claim`: running, with its lease token. */
 export type ClaimedJob = Outputs['jobs']['claim'][number];
 export type JobType = ClaimedJob['jobType'];
+/** A job as `jobs.get` responds with it: what a worker reads back after a call it is unsure of. */
+export type JobRow = Outputs['jobs']['get'];
 /** What a handler may return: stored as the job's `result`. */
 export type JobResult = Inputs['jobs']['complete']['result'];
 /** A job that follows from another, enqueued with that one's completion. */

@@ -1,7 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { type ClaimedJob, createClient, type Outcome } from '../../src/client';
 import { setBudget, setJobTypeCost } from '../../src/queue/budgets';
-import { type JobRow, outcomeRecorded } from '../../src/worker/stored-outcome';
+import { outcomeRecorded } from '../../src/worker/stored-outcome';
+import type { JobRow } from '../../src/worker/types';
 import { testDatabase } from '../support/database';
 import { resetFlowControl } from '../support/flow-control';
 import { discoveryJobs, useWorkerApi } from '../support/worker-api';
