@@ -46,6 +46,11 @@ export interface FaultyProxy {
   retryAfter?: string;
   /** Holds a request until what it returns settles, before forwarding it (a reset is not held); none unless set. */
   hold?: (request: Omit<ProxiedRequest, 'fault' | 'at'>) => Promise<void> | undefined;
+  /**
+   * Holds the API's response to a request that passed until what it returns settles, before passing it back: the
+   * call has run, and only its response is late. None unless set.
+   */
+  holdResponse?: (request: Omit<ProxiedRequest, 'fault' | 'at'>, body: string) => Promise<void> | undefined;
   close(): Promise<void>;
 }
 
@@ -144,6 +149,8 @@ export async function startFaultyProxy(apiUrl: string): Promise<FaultyProxy> {
       const target = fault === 'unavailable' ? unavailableUrl : apiUrl;
       const upstream = await forward(target, request, body, callerGone.signal);
       if (fault === 'reset-after') return void request.socket.destroy();
+      if (fault === 'pass') await proxy.holdResponse?.({ calls }, upstream.body.toString());
+      if (closing || callerGone.signal.aborted) return void request.socket.destroy();
       const { 'transfer-encoding': _chunked, ...headers } = upstream.headers;
       if (fault === 'unavailable' && proxy.retryAfter !== undefined)
         headers['retry-after'] = proxy.retryAfter;

@@ -133,6 +133,9 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
     const permanent = new Set(ids(jobs.slice(0, 20)));
     proxy = await startFaultyProxy(api.url);
     proxy.decide = firstCallsFail('jobs.fail', ['unavailable', 'reset', 'reset-after']);
+    // Sent again at once: the retried jobs fall due again 8 s after their failure, and a delivery slower than that
+    // would see them claimed and run a second time.
+    proxy.retryAfter = '0';
     const { worker, runs, seen } = observedWorker(
       proxy.url,
       (job) => {

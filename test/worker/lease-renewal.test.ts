@@ -169,7 +169,9 @@ describe('a worker renewing its leases', () => {
       calls.some((call) => call.procedure === 'jobs.heartbeat')
         ? (['unavailable', 'reset', 'pass'] as const)[renewals++ % 3]!
         : 'pass';
-    const run = await longJobBesideAnotherWorker(6_000, 3);
+    // Six seconds, so each renewal's failures (a 503 takes a quarter of a second to come) leave seconds to spare on
+    // a loaded machine.
+    const run = await longJobBesideAnotherWorker(12_000, 6);
 
     expect(run.takenOver).toEqual([]);
     expect(run.aborted).toBe(false);
@@ -281,7 +283,7 @@ describe('a worker renewing its leases', () => {
 
   it('renews a lease in time even when a failed renewal’s retry-after is longer than the lease has left', async () => {
     proxy = await startFaultyProxy(api.url);
-    // A load balancer asks to come back in ten seconds, past the end of the three-second lease.
+    // A load balancer asks to come back in ten seconds, past the end of the six-second lease.
     proxy.retryAfter = '10';
     let failed = false;
     proxy.decide = ({ calls }) => {
@@ -289,7 +291,7 @@ describe('a worker renewing its leases', () => {
       failed = true;
       return 'unavailable';
     };
-    const run = await longJobBesideAnotherWorker(4_000, 3);
+    const run = await longJobBesideAnotherWorker(8_000, 6);
 
     expect(failed).toBe(true);
     expect(run.takenOver).toEqual([]);
@@ -305,7 +307,7 @@ describe('a worker renewing its leases', () => {
     // asking to come back past the end of the lease as last renewed.
     proxy.decide = ({ calls }) =>
       calls.some((call) => call.procedure === 'jobs.heartbeat') && ++renewals === 4 ? 'unavailable' : 'pass';
-    const run = await longJobBesideAnotherWorker(7_000, 3);
+    const run = await longJobBesideAnotherWorker(12_000, 6);
 
     expect(renewals).toBeGreaterThanOrEqual(5);
     expect(run.takenOver).toEqual([]);

@@ -229,10 +229,14 @@ describe('a worker stopping with a claim in flight', () => {
 
   it('lets a claim that found work respond, and releases what it brought, unspent', async () => {
     proxy = await startFaultyProxy(api.url);
-    let holding = false;
+    let jobs: { id: string }[] = [];
     let letThrough: (() => void) | undefined;
-    proxy.hold = ({ calls }) =>
-      holding && isClaim(calls) ? new Promise<void>((resolve) => (letThrough = resolve)) : undefined;
+    // The claim that found the jobs has run at the API; its response waits in front of the worker until the stop is
+    // under way (`stop()` marks the worker stopping at once), so only writing it back is left within the settle.
+    proxy.holdResponse = ({ calls }, body) =>
+      isClaim(calls) && jobs.some((job) => body.includes(job.id))
+        ? new Promise<void>((resolve) => (letThrough = resolve))
+        : undefined;
     const ran: string[] = [];
     const released: string[] = [];
     const worker = createWorker({
@@ -242,15 +246,11 @@ describe('a worker stopping with a claim in flight', () => {
       tasks: { channel_discovery: (job) => (ran.push(job.id), null) },
       hooks: { released: (jobs) => released.push(...jobs.map((job) => job.id)) },
     });
-    let jobs: { id: string }[] | undefined;
     try {
       worker.start();
       await until(() => proxy!.requests.some((request) => isClaim(request.calls)));
-      holding = true;
-      // The next claim waits in front of the API, to reach it only once the stop is under way (`stop()` marks
-      // the worker stopping at once).
-      await until(() => letThrough !== undefined);
       jobs = await discoveryJobs(2);
+      await until(() => letThrough !== undefined);
       const stopped = worker.stop();
       letThrough!();
       await stopped;
@@ -258,7 +258,7 @@ describe('a worker stopping with a claim in flight', () => {
       letThrough?.();
       await worker.stop();
     }
-    const ids = jobs!.map((job) => job.id).sort();
+    const ids = jobs.map((job) => job.id).sort();
     expect(ran).toEqual([]);
     expect(released.sort()).toEqual(ids);
     for (const id of ids) {
