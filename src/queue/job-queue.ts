@@ -175,9 +175,17 @@ export async function claimJobs(
   for (;;) {
     const seen = wakeups?.seen() ?? 0;
     const claimed = await claimOnce(db, input, clock);
-    // A caller that went away while its claim ran would never run these: back to the queue, no attempt spent.
-    if (claimed.length > 0 && signal?.aborted) return handBack(db, claimed);
-    if (claimed.length > 0 || !wakeups || Date.now() >= deadline) return claimed;
+    if (claimed.length > 0) {
+      // A caller that went away while its claim ran, or goes away before its response is written (the signal does
+      // not abort once it is), never runs these: back to the queue, no attempt spent. Should that fail, their
+      // leases run out as a dead worker's do.
+      if (signal?.aborted) return handBack(db, claimed);
+      signal?.addEventListener('abort', () => void handBack(db, claimed).catch(() => undefined), {
+        once: true,
+      });
+      return claimed;
+    }
+    if (!wakeups || Date.now() >= deadline) return claimed;
     const next = await nextClaimableAt(db, input.jobTypes);
     const until = Math.min(deadline, Math.max(next ?? Number.POSITIVE_INFINITY, Date.now() + recheckMs));
     await wakeups.waitAfter(seen, until, signal);

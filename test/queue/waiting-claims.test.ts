@@ -171,6 +171,56 @@ describe('a claim that waits for work', () => {
       lease_token: null,
     });
   });
+
+  it('releases, unspent, what a claim leased for an HTTP caller that went away while another call of its batch ran', async () => {
+    const job = await processingJobFactory.trait('discovery').create();
+    const controller = new AbortController();
+    // Any tRPC client may batch a claim with other calls; the response waits for the slowest of them, here a claim
+    // waiting for a type with no work.
+    const batch = fetch(`${url}/trpc/jobs.claim,jobs.claim?batch=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        0: { json: { workerId: 'gone', jobTypes: ['channel_discovery'] } },
+        1: { json: { workerId: 'gone', jobTypes: ['transcript_extraction'], waitMs: 10_000 } },
+      }),
+      signal: controller.signal,
+    });
+    await until(
+      async () => (await db()('processing_jobs').where({ id: job.id }).first()).status === 'running',
+    );
+    controller.abort();
+    await expect(batch).rejects.toThrow();
+    await until(
+      async () => (await db()('processing_jobs').where({ id: job.id }).first()).status === 'queued',
+    );
+    expect(await db()('processing_jobs').where({ id: job.id }).first()).toMatchObject({
+      attempts: 0,
+      locked_by: null,
+      lease_token: null,
+    });
+  });
+
+  it('releases, unspent, what it leased for a caller that goes away before the response is written', async () => {
+    const job = await processingJobFactory.create();
+    const controller = new AbortController();
+    const claimed = await claimJobs(
+      db(),
+      claimJobsInput.parse({ workerId: 'gone' }),
+      wakeups,
+      controller.signal,
+    );
+    expect(claimed.map((each) => each.id)).toEqual([job.id]);
+    controller.abort();
+    await until(
+      async () => (await db()('processing_jobs').where({ id: job.id }).first()).status === 'queued',
+    );
+    expect(await db()('processing_jobs').where({ id: job.id }).first()).toMatchObject({
+      attempts: 0,
+      locked_by: null,
+      lease_token: null,
+    });
+  });
 });
 
 describe('a waiting claim with jobs falling due at different times', () => {
