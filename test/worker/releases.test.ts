@@ -139,8 +139,10 @@ describe('a worker releasing a job that waited too long to start', () => {
     const opened = new Promise<void>((resolve) => (open = resolve));
     const started: string[] = [];
     const seen = { released: [] as string[], leaseLost: [] as string[] };
+    // In front of the API only to see the release go and its response come back.
+    proxy = await startFaultyProxy(api.url);
     const worker = createWorker({
-      url: api.url,
+      url: proxy.url,
       concurrency: 1,
       prefetch: 1,
       // The job waiting for the busy slot is released a second after its claim.
@@ -166,8 +168,15 @@ describe('a worker releasing a job that waited too long to start', () => {
         .db('processing_jobs')
         .where({ id: waiting.id })
         .update({ status: 'cancelled', lease_token: null, lease_expires_at: null });
-      // Past the second after which the worker sends its release, which the API rejects.
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // The worker sends its release a second after the claim, and the API rejects it.
+      await until(() =>
+        proxy!.requests.some(
+          (request) =>
+            jobIdsOf(request, 'jobs.release').includes(waiting.id) && request.respondedAt !== undefined,
+        ),
+      );
+      // A moment for the worker to read the response.
+      await new Promise((resolve) => setTimeout(resolve, 200));
       expect(seen).toEqual({ released: [], leaseLost: [] });
       expect(await jobRow(waiting.id)).toMatchObject({ status: 'cancelled' });
     } finally {
