@@ -47,6 +47,13 @@ describe('a factory’s dependent attributes', () => {
     expect(trip.arrives).toEqual(new Date(at(22 * hour)));
   });
 
+  it('keep a value the caller gives over the one a trait sets, and derive from it', () => {
+    const trip = trips.trait('overnight').build({ hours: 3 });
+    expect(trip).toMatchObject({ hours: 3, arrives: new Date(at(3 * hour)) });
+    const job = processingJobFactory.trait('retrying').build({ errorMessage: 'quota exceeded', attempts: 2 });
+    expect(job).toMatchObject({ status: 'queued', errorMessage: 'quota exceeded', attempts: 2 });
+  });
+
   it('keep a value the caller gives, and derive the fields after it from that value', () => {
     const trip = trips.build({ arrives: new Date(at(90 * minute)) });
     expect(trip.arrives).toEqual(new Date(at(90 * minute)));

@@ -3,12 +3,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { retryAfterSeconds } from '../../src/api/error-shape';
 import {
   type ClaimedJob,
-  createWorker,
   type JobResult,
   PermanentJobError,
   type Undelivered,
   type WorkerOptions,
 } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { type Fault, type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
 import { discoveryJobs, handlerOfFates, jobRow, jobRows, useWorkerApi } from '../support/worker-api';
@@ -36,7 +36,7 @@ function observedWorker(
     /** Calls of the `undelivered` hook, which reports only when something was left undelivered. */
     undeliveredReports: 0,
   };
-  const worker = createWorker({
+  const worker = createTestWorker({
     url,
     concurrency: 50,
     waitMs: 200,
@@ -235,7 +235,7 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
       leaseSeconds: 3,
     });
     const takenOver: string[] = [];
-    const other = createWorker({
+    const other = createTestWorker({
       url: api.url,
       concurrency: 5,
       waitMs: 1_000,
@@ -273,7 +273,7 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
       drainMs: 20_000,
     });
     const takenOver: string[] = [];
-    const other = createWorker({
+    const other = createTestWorker({
       url: api.url,
       concurrency: 2,
       waitMs: 1_000,
@@ -320,7 +320,7 @@ describe('a worker whose calls fail keeps each outcome until the API acknowledge
     proxy = await startFaultyProxy(api.url);
     // Completions never get through; renewals do.
     proxy.decide = (request) => (jobIdsOf(request, 'jobs.completeMany').length > 0 ? 'unavailable' : 'pass');
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 2,
       waitMs: 200,
@@ -433,7 +433,7 @@ describe('a worker given only some hooks', () => {
     );
     const errors: Error[] = [];
     let running = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 5,
       waitMs: 200,

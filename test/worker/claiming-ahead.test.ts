@@ -1,6 +1,6 @@
-import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { channelFactory } from '../../dev/factories';
-import { createWorker } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { enqueueJobs } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
 import { type Fault, type FaultyProxy, jobIdsOf, slowDown, startFaultyProxy } from '../support/faulty-proxy';
@@ -35,7 +35,7 @@ describe('a worker claiming ahead', () => {
     const runs = new Map<string, number>();
     let running = 0;
     let most = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 3,
       waitMs: 200,
@@ -67,7 +67,7 @@ describe('a worker claiming ahead', () => {
     const jobs = await discoveryJobs(600);
     const claimSizes: number[] = [];
     const runs = new Map<string, number>();
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 2,
       waitMs: 200,
@@ -95,7 +95,7 @@ describe('a worker claiming ahead', () => {
     // Each claim takes about a third of a second; one slot runs a job every ten milliseconds or so.
     slowDown(proxy, 'jobs.claim', 300);
     const claimSizes: number[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 200,
@@ -117,7 +117,7 @@ describe('a worker claiming ahead', () => {
 
   it('sizes its local queue by claims’ round trips, not by the wait of a claim that waited for work', async () => {
     const claimSizes: number[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       waitMs: 5_000,
@@ -147,7 +147,7 @@ describe('a worker claiming ahead', () => {
     let claimedCount = 0;
     let idles = 0;
     let dryAt = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 2,
       waitMs: 300,
@@ -179,7 +179,7 @@ describe('a worker claiming ahead', () => {
   it('keeps a fixed local queue when told its size', async () => {
     const jobs = await discoveryJobs(200);
     const claimSizes: number[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 2,
       prefetch: 2,
@@ -196,7 +196,7 @@ describe('a worker claiming ahead', () => {
   it('claims only for free slots with no local queue', async () => {
     await discoveryJobs(6);
     const claimSizes: number[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 2,
       prefetch: 0,
@@ -215,7 +215,7 @@ describe('a worker claiming ahead', () => {
     const busy = gate();
     const claimedAt = new Map<string, number>();
     const releasedAfter: number[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       prefetch: 1,
@@ -245,7 +245,7 @@ describe('a worker claiming ahead', () => {
     const claimedAt = new Map<string, number>();
     const releases: { id: string; waitedMs: number }[] = [];
     proxy = await startFaultyProxy(api.url);
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       prefetch: 4,
@@ -296,7 +296,7 @@ describe('a worker claiming ahead', () => {
     const claimed = new Set<string>();
     let firstClaimAt = 0;
     let started = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       prefetch: 3,
@@ -338,7 +338,7 @@ describe('a worker claiming ahead', () => {
     const busy = gate();
     const ranOnBusy: string[] = [];
     const released: string[] = [];
-    const busyWorker = createWorker({
+    const busyWorker = createTestWorker({
       url: api.url,
       workerId: 'busy',
       concurrency: 1,
@@ -359,16 +359,11 @@ describe('a worker claiming ahead', () => {
     });
     const claimedByBusy: string[] = [];
     const claimed: string[] = [];
-    // Stopped even if an expectation below fails, so that it takes no later test's jobs.
-    onTestFinished(async () => {
-      busy.open();
-      await busyWorker.stop();
-    });
     busyWorker.start();
     // Both jobs with the busy worker, one running and one in its local queue, before the idle worker asks.
     await until(() => ranOnBusy.length === 1 && claimedByBusy.length === 2);
     const ranOnIdle: string[] = [];
-    const idleWorker = createWorker({
+    const idleWorker = createTestWorker({
       url: api.url,
       workerId: 'idle',
       concurrency: 1,
@@ -381,7 +376,6 @@ describe('a worker claiming ahead', () => {
       },
       hooks: { claimed: (jobs) => claimed.push(...jobs.map((job) => job.id)) },
     });
-    onTestFinished(() => idleWorker.stop());
     idleWorker.start();
     // The busy worker holds its second job in its local queue, its one slot taken until the gate opens.
     // Both: the release's hook runs on its acknowledgement, which may reach the busy worker after the idle one ran
@@ -407,7 +401,7 @@ describe('a worker claiming ahead', () => {
     const jobs = await discoveryJobs(2);
     const started: string[] = [];
     const released: string[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       prefetch: 1,
@@ -442,7 +436,7 @@ describe('a worker claiming ahead', () => {
     const jobs = await discoveryJobs(4);
     const ran: string[] = [];
     const released: string[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       waitMs: 200,
@@ -479,7 +473,7 @@ describe('a worker claiming ahead', () => {
       request.calls.some((call) => call.procedure === 'jobs.claim') && refused++ < 2 ? 'unavailable' : 'pass';
     const errors: Error[] = [];
     const ran: string[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 200,
@@ -502,7 +496,7 @@ describe('a worker claiming ahead', () => {
     proxy.decide = () => 'unavailable';
     proxy.retryAfter = '5';
     const errors: Error[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 200,
@@ -527,7 +521,7 @@ describe('a worker’s claims', () => {
   it('report no error while they find no work and the worker has no idle hook', async () => {
     proxy = await startFaultyProxy(api.url);
     const errors: Error[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 50,
@@ -547,7 +541,7 @@ describe('a worker’s claims', () => {
     const jobs = await discoveryJobs(12);
     proxy = await startFaultyProxy(api.url);
     const ran = new Set<string>();
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       prefetch: 4,
@@ -575,7 +569,7 @@ describe('a worker’s claims', () => {
   it('are at most two in flight at once, of at most a hundred jobs each, however many slots the worker has', async () => {
     proxy = await startFaultyProxy(api.url);
     const claims = slowDown(proxy, 'jobs.claim', 200);
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 250,
       prefetch: 0,
@@ -597,7 +591,7 @@ describe('a worker’s claims', () => {
     const busy = gate();
     const started: string[] = [];
     let claimed = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 2,
       prefetch: 2,
@@ -637,7 +631,7 @@ describe('a worker’s claims', () => {
     const started: string[] = [];
     const claimed: string[][] = [];
     const released: string[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       prefetch: 1,
@@ -685,7 +679,7 @@ describe('a worker’s failed claims', () => {
     proxy.decide = ({ calls }) =>
       calls.some((call) => call.procedure === 'jobs.claim') ? (faults[claims++] ?? 'pass') : 'pass';
     const errors: Error[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 100,

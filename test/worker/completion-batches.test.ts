@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWorker, type Task } from '../../src/client';
+import { type Task } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { videoFactory } from '../../dev/factories';
 import { testDatabase } from '../support/database';
 import { type FaultyProxy, slowDown, startFaultyProxy } from '../support/faulty-proxy';
@@ -32,7 +33,7 @@ async function finishingTogether(count: number, task: Task<'channel_discovery'>)
   const gate = new Promise<void>((resolve) => (open = resolve));
   const failed: string[] = [];
   const completed: string[] = [];
-  const worker = createWorker({
+  const worker = createTestWorker({
     url: proxy.url,
     concurrency: count,
     waitMs: 200,
@@ -146,7 +147,7 @@ describe('a worker completing jobs that finish one after another', () => {
     const completions = slowDown(proxy, 'jobs.completeMany', 300);
     let started = 0;
     const completed: string[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 8,
       waitMs: 200,

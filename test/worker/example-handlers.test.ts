@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createWorker, type Tasks } from '../../src/client';
+import { type Tasks } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import {
   channelFactory,
   processingJobFactory,
@@ -19,7 +20,7 @@ const db = () => testDatabase().db;
 
 /** Runs `tasks` on a worker until every job of the database is finished, completed or failed. */
 async function runUntilSettled(tasks: Tasks, settled: () => Promise<boolean>) {
-  const worker = createWorker({ url: api.url, concurrency: 4, waitMs: 200, tasks });
+  const worker = createTestWorker({ url: api.url, concurrency: 4, waitMs: 200, tasks });
   try {
     worker.start();
     await until(settled);

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWorker } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { testDatabase } from '../support/database';
 import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
@@ -28,7 +28,7 @@ describe('a worker holding a finished job’s result', () => {
     };
     const lost: { id: string; reason: string }[] = [];
     const completed: string[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 200,
@@ -70,7 +70,7 @@ describe('a worker holding a finished job’s result', () => {
       !cancelled && jobIdsOf(request, 'jobs.completeMany').includes(job!.id) ? 'unavailable' : 'pass';
     const lost: string[] = [];
     const errors: Error[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 200,

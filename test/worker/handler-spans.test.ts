@@ -1,7 +1,8 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createWorker, PermanentJobError, type Task } from '../../src/client';
+import { PermanentJobError, type Task } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { startTelemetry } from '../../src/http/telemetry';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
@@ -25,7 +26,7 @@ const handlerSpan = (jobId: string): ReadableSpan | undefined =>
 
 /** Runs the queued discovery jobs through a worker started inside a span of the caller's, until each has a span. */
 async function runTraced(jobIds: string[], task: Task<'channel_discovery'>) {
-  const worker = createWorker({
+  const worker = createTestWorker({
     url: api.url,
     workerId: 'traced-worker',
     concurrency: jobIds.length,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { retryAfterSeconds } from '../../src/api/error-shape';
-import { createWorker } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { type Fault, type FaultyProxy, jobIdsOf, slowDown, startFaultyProxy } from '../support/faulty-proxy';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
@@ -23,7 +23,7 @@ async function longJobBesideAnotherWorker(workMs: number, leaseSeconds: number) 
   let aborted = false;
   const leaseLost: string[] = [];
   const errors: Error[] = [];
-  const worker = createWorker({
+  const worker = createTestWorker({
     url: proxy!.url,
     concurrency: 1,
     waitMs: 200,
@@ -38,7 +38,7 @@ async function longJobBesideAnotherWorker(workMs: number, leaseSeconds: number) 
     hooks: { leaseLost: (lost) => leaseLost.push(lost.id), error: (error) => errors.push(error) },
   });
   const takenOver: string[] = [];
-  const other = createWorker({
+  const other = createTestWorker({
     url: api.url,
     concurrency: 1,
     waitMs: 10_000,
@@ -80,7 +80,7 @@ async function renewalsOfOneJob(run: {
   proxy.decide = (request) =>
     jobIdsOf(request, 'jobs.heartbeat').includes(job!.id) ? faults(heartbeats().length + 1) : 'pass';
   if (slowMs) slowDown(proxy, 'jobs.heartbeat', slowMs);
-  const worker = createWorker({
+  const worker = createTestWorker({
     url: proxy.url,
     concurrency: 1,
     waitMs: 200,
@@ -111,7 +111,7 @@ async function twoJobsClaimedApart(run: { leaseSeconds: number; apartMs: number;
   let running = 0;
   let open: () => void = () => undefined;
   const gate = new Promise<void>((resolve) => (open = resolve));
-  const worker = createWorker({
+  const worker = createTestWorker({
     url: proxy.url,
     concurrency: 2,
     waitMs: 200,
@@ -207,7 +207,7 @@ describe('a worker renewing its leases', () => {
     const leaseRow = () => testDatabase().db('processing_jobs').where({ id: job!.id }).first();
     const errors: Error[] = [];
     let claimedUntil: Date | undefined;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 200,
@@ -238,7 +238,7 @@ describe('a worker renewing its leases', () => {
     const longStarted = new Promise<void>((resolve) => (startLong = resolve));
     const takenOver: string[] = [];
     const leaseLost: string[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 2,
       waitMs: 200,
@@ -257,7 +257,7 @@ describe('a worker renewing its leases', () => {
       },
       hooks: { leaseLost: (lost) => leaseLost.push(lost.id) },
     });
-    const other = createWorker({
+    const other = createTestWorker({
       url: api.url,
       concurrency: 1,
       waitMs: 10_000,
@@ -361,7 +361,7 @@ describe('a worker renewing its leases', () => {
   it('renews a lease for the lease’s own length, not the longer one the API gives by default', async () => {
     const [job] = await discoveryJobs(1);
     let left: number | undefined;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       waitMs: 200,
@@ -397,7 +397,7 @@ describe('a worker renewing its leases', () => {
     const heartbeats = () =>
       proxy!.requests.filter((request) => jobIdsOf(request, 'jobs.heartbeat').includes(job!.id)).length;
     let renewalsBeforeCompletion: number | undefined;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 200,

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Gauge, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ClaimedJob, createWorker, type Deferral, type Undelivered } from '../../src/client';
+import { type ClaimedJob, type Deferral, type Undelivered } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { serveMetrics, workerMetrics } from '../../src/worker/metrics';
 import { type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
@@ -44,7 +45,7 @@ describe('a worker’s metrics', () => {
       released: [] as string[],
       idle: 0,
     };
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 3,
       waitMs: 200,
@@ -92,7 +93,7 @@ describe('a worker’s metrics', () => {
     const finishing = new Promise<void>((resolve) => (finish = resolve));
     let running = 0;
     const passedOn = { errors: [] as Error[], undelivered: [] as Undelivered[] };
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 2,
       waitMs: 200,
@@ -138,7 +139,7 @@ describe('a worker’s metrics', () => {
     const [, broken, snoozed] = await discoveryJobs(3);
     const registry = new Registry();
     const durations: number[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 3,
       waitMs: 200,
@@ -183,7 +184,7 @@ describe('a worker’s metrics', () => {
   it('count every outcome, and no call error, with no hooks to pass them on to', async () => {
     const [snoozed, done, broken, retried, cancelled, stopped] = await discoveryJobs(6);
     const registry = new Registry();
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 6,
       waitMs: 200,
@@ -245,7 +246,7 @@ describe('a worker’s metrics', () => {
     let finishSecond: () => void = () => undefined;
     const secondFinishing = new Promise<void>((resolve) => (finishSecond = resolve));
     let runs = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 200,

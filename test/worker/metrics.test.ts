@@ -1,6 +1,7 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createWorker, PermanentJobError } from '../../src/client';
+import { PermanentJobError } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { serveMetrics, workerMetrics } from '../../src/worker/metrics';
 import { testDatabase } from '../support/database';
 import { until } from '../support/until';
@@ -24,7 +25,7 @@ describe('a worker’s metrics', () => {
     const registry = new Registry();
     collectDefaultMetrics({ register: registry });
     const logged: string[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 3,
       waitMs: 200,

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   type ClaimedJob,
-  createWorker,
   type Deferral,
   QuotaExhaustedError,
   RateLimitedError,
@@ -10,6 +9,7 @@ import {
   SnoozeJob,
   type Task,
 } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { outcomeOfError } from '../../src/worker/policies';
 import { channelFactory, videoFactory } from '../../dev/factories';
 import { setBudget, setJobTypeCost } from '../../src/queue/budgets';
@@ -40,7 +40,7 @@ async function runDiscoveries(count: number, task: Task<'channel_discovery'>) {
   const failed: { job: ClaimedJob; error: Error; permanent: boolean }[] = [];
   const completed: ClaimedJob[] = [];
   const errors: Error[] = [];
-  const worker = createWorker({
+  const worker = createTestWorker({
     url: api.url,
     concurrency: count,
     waitMs: 200,
@@ -251,7 +251,7 @@ describe('a handler saying what becomes of its job', () => {
 
   it('fails a job snoozed past the schedule’s horizon to be retried also when its worker was given no hooks', async () => {
     const [job] = await discoveryJobs(1);
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       waitMs: 200,

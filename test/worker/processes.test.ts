@@ -4,7 +4,8 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
-import { createClient, createWorker } from '../../src/client';
+import { createClient } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { channelFactory, videoFactory } from '../../dev/factories';
 import { enqueueJobs } from '../../src/queue/job-queue';
 import { exampleHandlers } from '../../dev/example-handlers';
@@ -54,7 +55,7 @@ describe('worker processes', () => {
     await once(doomed, 'exit');
 
     const runs: string[] = [];
-    const survivor = createWorker({
+    const survivor = createTestWorker({
       url,
       workerId: 'survivor',
       concurrency: 1,
@@ -100,7 +101,7 @@ describe('worker processes', () => {
     // Released jobs spent no attempt.
     expect(await db()('processing_jobs').where({ status: 'queued' }).where('attempts', '>', 0)).toEqual([]);
 
-    const finisher = createWorker({
+    const finisher = createTestWorker({
       url,
       concurrency: 8,
       waitMs: 200,
@@ -131,7 +132,7 @@ describe('worker processes', () => {
     it('wakes a worker waiting on one process for an enqueue made through the other, long before its wait ends', async () => {
       const waitMs = 20_000;
       const started: number[] = [];
-      const worker = createWorker({
+      const worker = createTestWorker({
         url,
         concurrency: 1,
         waitMs,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createWorker, type Undelivered } from '../../src/client';
+import { type Undelivered } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';
 
@@ -16,7 +17,7 @@ describe('a worker whose report of a failure the API rejects', () => {
     const errors: Error[] = [];
     const failed: string[] = [];
     const undelivered: Undelivered[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       waitMs: 200,

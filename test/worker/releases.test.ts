@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWorker, type TaskHelpers } from '../../src/client';
+import { type TaskHelpers } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { testDatabase } from '../support/database';
 import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
@@ -23,7 +24,7 @@ async function stopWhileRunning(
     new Promise<never>((_, reject) =>
       signal.addEventListener('abort', () => void onAbort(jobId).then(() => reject(signal.reason))),
     );
-  const worker = createWorker({
+  const worker = createTestWorker({
     url,
     concurrency: 1,
     waitMs: 200,
@@ -94,7 +95,7 @@ describe('a worker releasing a job that waited too long to start', () => {
     let open: () => void = () => undefined;
     const opened = new Promise<void>((resolve) => (open = resolve));
     const started: string[] = [];
-    const busy = createWorker({
+    const busy = createTestWorker({
       url: proxy.url,
       workerId: 'busy',
       concurrency: 1,
@@ -109,7 +110,7 @@ describe('a worker releasing a job that waited too long to start', () => {
         },
       },
     });
-    const idle = createWorker({
+    const idle = createTestWorker({
       url: api.url,
       workerId: 'idle',
       concurrency: 1,
@@ -141,7 +142,7 @@ describe('a worker releasing a job that waited too long to start', () => {
     const seen = { released: [] as string[], leaseLost: [] as string[] };
     // In front of the API only to see the release go and its response come back.
     proxy = await startFaultyProxy(api.url);
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       prefetch: 1,

@@ -1,13 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
 import os from 'node:os';
-import {
-  type ClaimedJob,
-  createWorker,
-  LeaseLostError,
-  PermanentJobError,
-  type WorkerHooks,
-} from '../../src/client';
+import { type ClaimedJob, LeaseLostError, PermanentJobError, type WorkerHooks } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { claimJobs, completeJob } from '../../src/queue/job-queue';
 import { testDatabase } from '../support/database';
@@ -43,7 +38,7 @@ describe('a worker running jobs', () => {
     let most = 0;
     const claimSizes: number[] = [];
     const seen = new Map<string, number>();
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 8,
       waitMs: 200,
@@ -76,7 +71,7 @@ describe('a worker running jobs', () => {
   it('fails a throwing handler’s job with its message, to be retried, and a PermanentJobError for good', async () => {
     const [retried, permanent] = await discoveryJobs(2);
     const failed: { job: ClaimedJob; permanent: boolean }[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 2,
       waitMs: 200,
@@ -108,7 +103,7 @@ describe('a worker running jobs', () => {
     const lost: string[] = [];
     let aborted = false;
     let started = false;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       leaseSeconds: 3,
@@ -141,7 +136,7 @@ describe('a worker running jobs', () => {
     await discoveryJobs(1);
     let started: ClaimedJob | undefined;
     let reason: unknown;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       leaseSeconds: 3,
@@ -171,7 +166,7 @@ describe('a worker running jobs', () => {
     let open: () => void = () => undefined;
     const opened = new Promise<void>((resolve) => (open = resolve));
     let completed = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 3,
       waitMs: 200,
@@ -193,7 +188,7 @@ describe('a worker running jobs', () => {
 
   it('names itself by its host and process, with a short random suffix, when given no id', () => {
     const options = { url: api.url, concurrency: 1, tasks: { channel_discovery: () => null } };
-    const [first, second] = [createWorker(options), createWorker(options)];
+    const [first, second] = [createTestWorker(options), createTestWorker(options)];
     const host = os.hostname().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     expect(first.workerId).toMatch(new RegExp(`^${host}-${process.pid}-[0-9a-f]{8}$`));
     expect(second.workerId).not.toBe(first.workerId);
@@ -202,7 +197,7 @@ describe('a worker running jobs', () => {
   it('reports a lease lost at completion or failure once, and records neither the result nor the failure', async () => {
     const [completing, failing] = await discoveryJobs(2);
     const lost: string[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 2,
       waitMs: 200,
@@ -232,7 +227,7 @@ describe('a worker running jobs', () => {
     const goneUrl = await gone.listen({ host: '127.0.0.1', port: 0 });
     await gone.close();
     const errors: Error[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: goneUrl,
       concurrency: 1,
       tasks: { channel_discovery: () => null },
@@ -248,12 +243,14 @@ describe('a worker running jobs', () => {
   });
 
   it('rejects to start without a task', () => {
-    expect(() => createWorker({ url: api.url, concurrency: 1, tasks: {} }).start()).toThrow(/no job type/);
+    expect(() => createTestWorker({ url: api.url, concurrency: 1, tasks: {} }).start()).toThrow(
+      /no job type/,
+    );
   });
 
   it('costs one request per wait when idle, not a steady stream', async () => {
     const hooks: WorkerHooks = {};
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 4,
       waitMs: 1_000,

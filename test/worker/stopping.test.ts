@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWorker } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { testDatabase } from '../support/database';
 import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
 import { until } from '../support/until';
@@ -18,7 +18,7 @@ describe('a worker stopping', () => {
     const released: string[] = [];
     let running = 0;
     let stopReason: unknown;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 3,
       waitMs: 200,
@@ -55,7 +55,7 @@ describe('a worker stopping', () => {
     const released: string[] = [];
     const deferred: string[] = [];
     let running = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       waitMs: 200,
@@ -89,7 +89,7 @@ describe('a worker stopping', () => {
     const [stuck] = await discoveryJobs(1);
     const released: string[] = [];
     let running = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       waitMs: 200,
@@ -117,7 +117,7 @@ describe('a worker stopping', () => {
       !delivering && jobIdsOf(request, 'jobs.completeMany').length > 0 ? 'unavailable' : 'pass';
     const errors: Error[] = [];
     let running = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 2,
       waitMs: 200,
@@ -153,7 +153,7 @@ describe('a worker stopping', () => {
     for (let round = 0; round < 5; round += 1) {
       await testDatabase().db('processing_jobs').delete();
       const ran: string[] = [];
-      const worker = createWorker({
+      const worker = createTestWorker({
         url: api.url,
         concurrency: 2,
         waitMs: 10_000,
@@ -190,7 +190,7 @@ describe('a worker stopping with its default grace period', () => {
     const [job] = await discoveryJobs(1);
     let started = false;
     let stopTook: number | undefined;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       waitMs: 200,
@@ -239,7 +239,7 @@ describe('a worker stopping with a claim in flight', () => {
         : undefined;
     const ran: string[] = [];
     const released: string[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 100,
@@ -268,7 +268,7 @@ describe('a worker stopping with a claim in flight', () => {
 
   it('cuts off a claim still waiting for work at once rather than waiting out its wait, reporting no error', async () => {
     const errors: Error[] = [];
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       waitMs: 10_000,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ClaimedJob, createWorker, type Deferral, RateLimitedError, type Task } from '../../src/client';
+import { type ClaimedJob, type Deferral, RateLimitedError, type Task } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { claimJobs, completeJob, requeueJob } from '../../src/queue/job-queue';
 import { claimJobsInput } from '../../src/schemas/processing-job';
 import { testDatabase } from '../support/database';
@@ -39,7 +40,7 @@ function observedWorker(task: Task<'channel_discovery'>) {
     /** Why each lease was lost, as the API said. */
     lostBecause: [] as string[],
   };
-  const worker = createWorker({
+  const worker = createTestWorker({
     url: proxy!.url,
     concurrency: 1,
     waitMs: 200,
@@ -78,7 +79,7 @@ describe('an outcome replaced while its call is in flight', () => {
       return completions === 1 ? firstHeld : completions === 2 ? secondHeld : undefined;
     };
     let runs = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 200,

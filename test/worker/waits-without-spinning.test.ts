@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createWorker } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
 import { spinning, timersArmedInASecond } from '../support/timers-armed';
 import { until } from '../support/until';
@@ -24,7 +24,7 @@ describe('a worker waiting to send an outcome', () => {
     let refused = 0;
     proxy.decide = (request) =>
       jobIdsOf(request, 'jobs.completeMany').length > 0 && refused++ === 0 ? 'unavailable' : 'pass';
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 1,
       waitMs: 200,
@@ -52,7 +52,7 @@ describe('a worker waiting to send an outcome', () => {
       jobIdsOf(request, 'jobs.fail').length > 0 && failCalls().length === 0 ? 'unavailable' : 'pass';
     let started = 0;
     let finished = 0;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: proxy.url,
       concurrency: 4,
       waitMs: 200,
@@ -93,7 +93,7 @@ describe('a worker holding a running job’s lease', () => {
     let running = false;
     let finish: () => void = () => undefined;
     const finishing = new Promise<void>((resolve) => (finish = resolve));
-    const worker = createWorker({
+    const worker = createTestWorker({
       url: api.url,
       concurrency: 1,
       // Idle claims wait long, so that the second measured is the lease keeper's.
