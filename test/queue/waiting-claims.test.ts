@@ -157,6 +157,13 @@ describe('a claim that waits for work', () => {
     expect(await db()('processing_jobs').where({ id: job.id }).first()).toMatchObject({ status: 'queued' });
   });
 
+  /** Waits for the job to be queued again, then holds that no attempt was spent and no lease is left. */
+  const releasedUnspent = async (id: string) => {
+    const row = () => db()('processing_jobs').where({ id }).first();
+    await until(async () => (await row()).status === 'queued');
+    expect(await row()).toMatchObject({ attempts: 0, locked_by: null, lease_token: null });
+  };
+
   it('releases, unspent, what it leased for a caller that went away while the claim ran', async () => {
     const job = await processingJobFactory.create();
     const controller = new AbortController();
@@ -164,12 +171,7 @@ describe('a claim that waits for work', () => {
     expect(
       await claimJobs(db(), claimJobsInput.parse({ workerId: 'gone' }), wakeups, controller.signal),
     ).toEqual([]);
-    expect(await db()('processing_jobs').where({ id: job.id }).first()).toMatchObject({
-      status: 'queued',
-      attempts: 0,
-      locked_by: null,
-      lease_token: null,
-    });
+    await releasedUnspent(job.id);
   });
 
   it('releases, unspent, what a claim leased for an HTTP caller that went away while another call of its batch ran', async () => {
@@ -191,14 +193,7 @@ describe('a claim that waits for work', () => {
     );
     controller.abort();
     await expect(batch).rejects.toThrow();
-    await until(
-      async () => (await db()('processing_jobs').where({ id: job.id }).first()).status === 'queued',
-    );
-    expect(await db()('processing_jobs').where({ id: job.id }).first()).toMatchObject({
-      attempts: 0,
-      locked_by: null,
-      lease_token: null,
-    });
+    await releasedUnspent(job.id);
   });
 
   it('releases, unspent, what it leased for a caller that goes away before the response is written', async () => {
@@ -212,14 +207,7 @@ describe('a claim that waits for work', () => {
     );
     expect(claimed.map((each) => each.id)).toEqual([job.id]);
     controller.abort();
-    await until(
-      async () => (await db()('processing_jobs').where({ id: job.id }).first()).status === 'queued',
-    );
-    expect(await db()('processing_jobs').where({ id: job.id }).first()).toMatchObject({
-      attempts: 0,
-      locked_by: null,
-      lease_token: null,
-    });
+    await releasedUnspent(job.id);
   });
 });
 
