@@ -23,7 +23,15 @@ import {
 } from '../../src/schemas/processing-job';
 import { transientRetries } from '../../src/services/database-errors';
 import { ConflictError } from '../../src/services/errors';
-import { claimJobs, completeJob, completeJobs, enqueueJobs, failJob } from '../../src/queue/job-queue';
+import {
+  claimJobs,
+  completeJob,
+  completeJobs,
+  enqueueJobs,
+  failJob,
+  retryJob,
+} from '../../src/queue/job-queue';
+import { getJob } from '../../src/services/processing-jobs';
 import { sessionProgress, transitionSession } from '../../src/services/processing-sessions';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
@@ -391,6 +399,23 @@ describe('a bulk retry', () => {
       [withRunning!.id]: 'failed',
       [ofFailedSession!.id]: 'failed',
     });
+  });
+
+  it('writes on each job what a retry of one job writes: queued, a fresh set of attempts, due now, no completion time', async () => {
+    const [byHand, ...inBulk] = await failedJobs(3);
+    const retriedByHand = await retryJob(db(), byHand!.id);
+    const startedAt = new Date();
+    expect(await retry()).toEqual({ changed: 2, nextCursor: null });
+    const fields = (job: ProcessingJob) => ({
+      status: job.status,
+      attempts: job.attempts,
+      completedAt: job.completedAt,
+      errorMessage: job.errorMessage,
+    });
+    const rows = await Promise.all(inBulk.map((job) => getJob(db(), job.id)));
+    expect(rows.map(fields)).toEqual(inBulk.map(() => fields(retriedByHand)));
+    expect(fields(retriedByHand)).toMatchObject({ status: 'queued', attempts: 0, completedAt: null });
+    for (const row of rows) expect(row.runAfter.getTime()).toBeLessThanOrEqual(startedAt.getTime() + 1_000);
   });
 
   it('gives each job a fresh set of attempts, as a retry of one job does', async () => {
