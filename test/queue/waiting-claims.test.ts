@@ -371,46 +371,85 @@ describe('opening the listening connection', () => {
   });
 
   it('listens again soon after losing an open connection, however many attempts failed before it opened', async () => {
-    // A server that drops the first four connections, as a database restarting does, then passes them through to
-    // the database; the test drops the one passed through.
-    const database = new URL(testDatabase().url);
-    const attempts: number[] = [];
-    const passed: net.Socket[] = [];
-    const restarting = net.createServer((socket) => {
-      attempts.push(performance.now());
-      if (attempts.length <= 4) return void socket.destroy();
-      const upstream = net.connect(Number(database.port || 5432), database.hostname);
-      for (const [from, to] of [
-        [socket, upstream],
-        [upstream, socket],
-      ] as const) {
-        from.pipe(to);
-        from.on('error', () => to.destroy());
-        from.on('close', () => to.destroy());
-      }
-      passed.push(socket);
-    });
-    restarting.listen(0, '127.0.0.1');
-    await once(restarting, 'listening');
-    const url = new URL(database);
-    url.host = `127.0.0.1:${(restarting.address() as AddressInfo).port}`;
-    const listener = new JobWakeups(url.toString());
+    // The first four connections dropped, as a database restarting does, then passed through; the test drops the
+    // one passed through.
+    const restarting = await databaseProxy((attempt) => attempt > 4);
+    const listener = new JobWakeups(restarting.url);
     try {
       expect(await listener.listening()).toBe(false);
       // Refused four times (pauses of 200, 400, 800 and 1,600 ms), then open: its first wake-up.
       await until(() => listener.seen() === 1, 6_000);
       const lostAt = performance.now();
-      passed[0]!.destroy();
-      await until(() => attempts.length >= 6, 4_000);
+      restarting.passed[0]!.destroy();
+      await until(() => restarting.attempts.length >= 6, 4_000);
       // The pause after a connection that was open is the first one, 100 ms, not the 1.6 s four failures lead to.
-      expect(attempts[5]! - lostAt).toBeLessThan(1_000);
+      expect(restarting.attempts[5]! - lostAt).toBeLessThan(1_000);
     } finally {
       await listener.close();
-      for (const socket of passed) socket.destroy();
-      restarting.close();
+      await restarting.close();
+    }
+  });
+
+  it('wakes the waiting claims at once when its connection is lost and cannot be opened again', async () => {
+    // The first connection passed through, every later one dropped: a database that went away.
+    const gone = await databaseProxy((attempt) => attempt === 1);
+    const listener = new JobWakeups(gone.url);
+    try {
+      const seen = listener.seen();
+      const waiting = listener.waitAfter(seen, Date.now() + longWaitMs, undefined);
+      await until(() => listener.seen() > seen);
+      const next = listener.seen();
+      const again = listener.waitAfter(next, Date.now() + longWaitMs, undefined);
+      const lostAt = performance.now();
+      gone.passed[0]!.destroy();
+      await Promise.all([waiting, again]);
+      // Woken by the loss itself: no connection opens again to wake it.
+      expect(performance.now() - lostAt).toBeLessThan(longWaitMs / 2);
+      expect(listener.seen()).toBeGreaterThan(next);
+      expect(await listener.listening()).toBe(false);
+    } finally {
+      await listener.close();
+      await gone.close();
     }
   });
 });
+
+/**
+ * A TCP server in front of the test database that passes through the connections `pass` picks by their place (1
+ * for the first) and drops the others at once; `passed` are the client sides of those it passed.
+ */
+async function databaseProxy(pass: (attempt: number) => boolean) {
+  const database = new URL(testDatabase().url);
+  const attempts: number[] = [];
+  const passed: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    attempts.push(performance.now());
+    if (!pass(attempts.length)) return void socket.destroy();
+    const upstream = net.connect(Number(database.port || 5432), database.hostname);
+    for (const [from, to] of [
+      [socket, upstream],
+      [upstream, socket],
+    ] as const) {
+      from.pipe(to);
+      from.on('error', () => to.destroy());
+      from.on('close', () => to.destroy());
+    }
+    passed.push(socket);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const url = new URL(database);
+  url.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url: url.toString(),
+    attempts,
+    passed,
+    close: async () => {
+      for (const socket of passed) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 describe('releasing a claimed job', () => {
   it('queues it again at once, its attempt not spent and its video queued, for any worker', async () => {
