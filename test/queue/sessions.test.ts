@@ -17,6 +17,7 @@ import {
 import { sessionProgress, transitionSession } from '../../src/services/processing-sessions';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
+import { until } from '../support/until';
 
 const db = () => testDatabase().db;
 const api = useApi();
@@ -233,21 +234,25 @@ describe('a pause racing claims', () => {
       const ofSession = new Set(jobs.map((job) => job.id));
       let pausedAt = Number.POSITIVE_INFINITY;
       const late: ProcessingJob[] = [];
+      let claimedBefore = 0;
       let stop = false;
       const claimer = async () => {
         while (!stop) {
           const startedAt = performance.now();
           const claimed = await claimJobs(
-            db(),
+            pool,
             claimJobsInput.parse({ workerId: 'racer', limit: 2, leaseSeconds: 60 }),
           );
           if (startedAt > pausedAt) late.push(...claimed.filter((job) => ofSession.has(job.id)));
+          else claimedBefore += claimed.length;
           if (claimed.length === 0 && startedAt > pausedAt) return;
         }
       };
       const running = Array.from({ length: claimers }, claimer);
-      await new Promise((resolve) => setTimeout(resolve, 5 + round * 5));
-      await transitionSession(db(), session.id, 'pause');
+      // Every claimer under way, so that claims are in flight as the pause commits, in every round.
+      await until(() => claimedBefore >= 2 * claimers);
+      await new Promise((resolve) => setTimeout(resolve, round * 5));
+      await transitionSession(pool, session.id, 'pause');
       pausedAt = performance.now();
       const settled = Promise.all(running);
       setTimeout(() => (stop = true), 2_000).unref();
