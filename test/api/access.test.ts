@@ -17,9 +17,9 @@ describe('access', () => {
     expect(wrong.error?.message).toBe('a valid bearer token is required');
   });
 
-  it('accepts the right token, whatever the case of its scheme', async () => {
-    for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
-      const response = await secured.query('channels.list', {}, { authorization: `${scheme} ${token}` });
+  it('accepts the right token, whatever the case of its scheme and however many spaces come before it', async () => {
+    for (const scheme of ['Bearer ', 'bearer ', 'BEARER ', 'Bearer   ']) {
+      const response = await secured.query('channels.list', {}, { authorization: `${scheme}${token}` });
       expect(response.status, scheme).toBe(200);
     }
   });
