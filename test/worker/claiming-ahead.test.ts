@@ -625,6 +625,39 @@ describe('a worker’s claims', () => {
     expect(started.slice(0, 2).concat(started[3]!).sort()).toEqual(low.map((job) => job.id).sort());
   });
 
+  it('start the job waiting in the local queue as soon as a handler finishes, before its completion is acknowledged', async () => {
+    const jobs = await discoveryJobs(2);
+    proxy = await startFaultyProxy(api.url);
+    let acknowledge: (() => void) | undefined;
+    const held = new Promise<void>((resolve) => (acknowledge = resolve));
+    proxy.hold = ({ calls }) =>
+      calls.some((call) => call.procedure === 'jobs.completeMany') ? held : undefined;
+    const started: string[] = [];
+    const worker = createTestWorker({
+      url: proxy.url,
+      concurrency: 1,
+      prefetch: 1,
+      // Long, so that no claim's response, which dispatches what waits too, comes meanwhile.
+      waitMs: 10_000,
+      tasks: { channel_discovery: (job) => (started.push(job.id), null) },
+    });
+    try {
+      worker.start();
+      // Every completion is held in front of the API, so none is acknowledged while the second job starts.
+      await until(() => started.length === 2, 3_000);
+      await until(() => proxy!.requests.some((request) => jobIdsOf(request, 'jobs.completeMany').length > 0));
+      expect(proxy.requests.flatMap((request) => jobIdsOf(request, 'jobs.completeMany'))).toContain(
+        started[0],
+      );
+    } finally {
+      acknowledge!();
+    }
+    await until(async () =>
+      (await jobRows(jobs.map((job) => job.id))).every((row) => row.status === 'completed'),
+    );
+    await worker.stop();
+  });
+
   it('ask only for free slots after a job waited too long to start, until a slot frees', async () => {
     await discoveryJobs(3);
     const busy = gate();
