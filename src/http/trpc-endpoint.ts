@@ -14,6 +14,14 @@ const responseMeta = ({ errors }: { errors: TRPCError[] }) =>
     ? { headers: { 'retry-after': retryAfterSeconds } }
     : {};
 
+/** Whether the caller asks for a batch's responses streamed as they settle (tRPC's `httpBatchStreamLink`). */
+const streamed = (request: FastifyRequest) =>
+  [request.headers['trpc-accept'], request.headers.accept].some((value) =>
+    String(value ?? '')
+      .split(',')
+      .some((type) => type.trim() === 'application/jsonl'),
+  );
+
 /**
  * Sends an error for a request rejected before any procedure reads it, in the shape tRPC gives the procedures'
  * errors: tRPC's own handler writes it, told the error instead of a request to resolve.
@@ -58,6 +66,19 @@ export async function registerTRPC(
     const calls = request.query.batch === '1' ? request.url.split('?')[0]!.split(',').length : 1;
     if (calls <= maxBatchCalls) return;
     const message = `a batch may hold at most ${maxBatchCalls} calls; this one holds ${calls}`;
+    return sendTRPCError(request, reply, new TRPCError({ code: 'BAD_REQUEST', message }), settings);
+  });
+  // A claim's jobs go back to the queue when its caller leaves before the response is written; a streamed batch
+  // writes each call's response as it settles, so a claim in one could be released after its caller read it.
+  app.addHook('onRequest', async (request: FastifyRequest<{ Querystring: { batch?: string } }>, reply) => {
+    if (
+      request.query.batch !== '1' ||
+      !streamed(request) ||
+      !request.url.split('?')[0]!.includes('jobs.claim')
+    )
+      return;
+    const message =
+      'jobs.claim is not taken in a streamed batch: call it on its own, or in a batch that is not streamed';
     return sendTRPCError(request, reply, new TRPCError({ code: 'BAD_REQUEST', message }), settings);
   });
   app.setErrorHandler(async (error: FastifyError, request, reply) => {

@@ -162,7 +162,8 @@ async function nextClaimableAt(db: Knex, jobTypes: ClaimJobsInput['jobTypes']): 
 /**
  * Claims jobs; with `waitMs`, an empty claim waits for work instead of returning at once. It runs again when a
  * job is made claimable (a notification from any API process, see `JobWakeups`), when the next job is due or a
- * lease runs out, and returns empty at the end of the wait or when the caller goes away (`signal`).
+ * lease runs out, and returns empty at the end of the wait or when the caller goes away (`signal`). `signal` is one
+ * request's: once it aborts, what the claim returned is released, as its response was never written.
  */
 export async function claimJobs(
   db: Knex,
@@ -177,12 +178,9 @@ export async function claimJobs(
     const claimed = await claimOnce(db, input, clock);
     if (claimed.length > 0) {
       // A caller that went away while its claim ran, or goes away before its response is written (the signal does
-      // not abort once it is), never runs these: back to the queue, no attempt spent. Should that fail, their
-      // leases run out as a dead worker's do.
+      // not abort once it is), never runs these: back to the queue, no attempt spent.
       if (signal?.aborted) return handBack(db, claimed);
-      signal?.addEventListener('abort', () => void handBack(db, claimed).catch(() => undefined), {
-        once: true,
-      });
+      signal?.addEventListener('abort', () => void handBack(db, claimed), { once: true });
       return claimed;
     }
     if (!wakeups || Date.now() >= deadline) return claimed;
@@ -194,9 +192,13 @@ export async function claimJobs(
   }
 }
 
-/** Releases jobs one at a time, each in a transaction of its own, so they need no lock order. */
+/**
+ * Releases jobs one at a time, each in a transaction of its own, so they need no lock order. One that cannot be
+ * (cancelled meanwhile, or the database out of reach) is left to its lease, and the others are still released.
+ */
 async function handBack(db: Knex, jobs: ClaimedJob[]): Promise<[]> {
-  for (const job of jobs) await releaseJob(db, { id: job.id, leaseToken: job.leaseToken });
+  for (const job of jobs)
+    await releaseJob(db, { id: job.id, leaseToken: job.leaseToken }).catch(() => undefined);
   return [];
 }
 

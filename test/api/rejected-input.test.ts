@@ -338,6 +338,24 @@ describe('a tRPC batch', () => {
     expect(mutations.body.error.json.message).toMatch(/^a batch may hold at most/);
   });
 
+  it('is rejected with 400 when streamed with a claim in it, whose jobs a caller leaving early would release', async () => {
+    const claims = `/trpc/jobs.claim,jobs.claim?batch=1`;
+    const body = JSON.stringify({
+      0: { json: { workerId: 'streaming' } },
+      1: { json: { workerId: 'streaming' } },
+    });
+    for (const header of ['trpc-accept', 'accept']) {
+      const rejected = await request(api.app.server)
+        .post(claims)
+        .set(header, 'application/jsonl')
+        .type('json')
+        .send(body);
+      expect(rejected.status, header).toBe(400);
+      expect(rejected.body.error.json.message).toMatch(/^jobs.claim is not taken in a streamed batch/);
+    }
+    expect((await request(api.app.server).post(claims).type('json').send(body)).status).toBe(200);
+  });
+
   it('counts the calls its path names, not the commas of its input left unencoded', async () => {
     const atLimit = await request(api.app.server).get(listBatch(defaultMaxBatchCalls).replaceAll('%2C', ','));
     expect(atLimit.status).toBe(200);

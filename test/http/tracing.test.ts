@@ -10,7 +10,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app';
-import { createClient, createWorker } from '../../src/client';
+import { createClient } from '../../src/client';
+import { createTestWorker } from '../support/test-worker';
 import { connect } from '../../src/db/connect';
 import { channelFactory } from '../../dev/factories';
 import { startTelemetry } from '../../src/http/telemetry';
@@ -82,7 +83,7 @@ describe('traces', () => {
     });
 
     let handled: { traceparent: string | null } | undefined;
-    const worker = createWorker({
+    const worker = createTestWorker({
       url,
       concurrency: 1,
       waitMs: 200,

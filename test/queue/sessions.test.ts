@@ -17,7 +17,6 @@ import {
 import { sessionProgress, transitionSession } from '../../src/services/processing-sessions';
 import { useApi } from '../support/api';
 import { testDatabase, testPoolSettings } from '../support/database';
-import { until } from '../support/until';
 
 const db = () => testDatabase().db;
 const api = useApi();
@@ -234,9 +233,12 @@ describe('a pause racing claims', () => {
       const ofSession = new Set(jobs.map((job) => job.id));
       let pausedAt = Number.POSITIVE_INFINITY;
       const late: ProcessingJob[] = [];
-      let claimedBefore = 0;
+      let underWay = 0;
+      let allUnderWay: () => void = () => undefined;
+      const everyClaimerUnderWay = new Promise<void>((resolve) => (allUnderWay = resolve));
       let stop = false;
       const claimer = async () => {
+        let first = true;
         while (!stop) {
           const startedAt = performance.now();
           const claimed = await claimJobs(
@@ -244,14 +246,15 @@ describe('a pause racing claims', () => {
             claimJobsInput.parse({ workerId: 'racer', limit: 2, leaseSeconds: 60 }),
           );
           if (startedAt > pausedAt) late.push(...claimed.filter((job) => ofSession.has(job.id)));
-          else claimedBefore += claimed.length;
+          if (first && (underWay += 1) === claimers) allUnderWay();
+          first = false;
           if (claimed.length === 0 && startedAt > pausedAt) return;
         }
       };
       const running = Array.from({ length: claimers }, claimer);
       // Every claimer under way, so that claims are in flight as the pause commits, in every round.
-      await until(() => claimedBefore >= 2 * claimers);
-      await new Promise((resolve) => setTimeout(resolve, round * 5));
+      await everyClaimerUnderWay;
+      await new Promise((resolve) => setTimeout(resolve, round * 2));
       await transitionSession(pool, session.id, 'pause');
       pausedAt = performance.now();
       const settled = Promise.all(running);

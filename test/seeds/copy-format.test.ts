@@ -16,6 +16,11 @@ const awkward = [
   'tab\there',
   'two\nlines',
   'cr\rhere',
+  'a, comma',
+  '{braces}',
+  'NULL',
+  '',
+  '  spaces at the edges  ',
 ];
 
 describe('the seed’s COPY lines', () => {

@@ -644,7 +644,8 @@ describe('a worker’s claims', () => {
     try {
       worker.start();
       // Every completion is held in front of the API, so none is acknowledged while the second job starts.
-      await until(() => started.length === 2, 3_000);
+      // Within the claim's wait, through which nothing else would start it.
+      await until(() => started.length === 2, 8_000);
       await until(() => proxy!.requests.some((request) => jobIdsOf(request, 'jobs.completeMany').length > 0));
       expect(proxy.requests.flatMap((request) => jobIdsOf(request, 'jobs.completeMany'))).toContain(
         started[0],

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Task } from '../../src/client';
+import type { Task } from '../../src/client';
 import { createTestWorker } from '../support/test-worker';
 import { videoFactory } from '../../dev/factories';
 import { testDatabase } from '../support/database';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Tasks } from '../../src/client';
+import type { Tasks } from '../../src/client';
 import { createTestWorker } from '../support/test-worker';
 import {
   channelFactory,

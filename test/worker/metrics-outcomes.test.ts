@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Gauge, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ClaimedJob, type Deferral, type Undelivered } from '../../src/client';
+import type { ClaimedJob, Deferral, Undelivered } from '../../src/client';
 import { createTestWorker } from '../support/test-worker';
 import { serveMetrics, workerMetrics } from '../../src/worker/metrics';
 import { type FaultyProxy, startFaultyProxy } from '../support/faulty-proxy';

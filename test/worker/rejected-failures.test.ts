@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Undelivered } from '../../src/client';
+import type { Undelivered } from '../../src/client';
 import { createTestWorker } from '../support/test-worker';
 import { until } from '../support/until';
 import { discoveryJobs, jobRow, useWorkerApi } from '../support/worker-api';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type TaskHelpers } from '../../src/client';
+import type { TaskHelpers } from '../../src/client';
 import { createTestWorker } from '../support/test-worker';
 import { testDatabase } from '../support/database';
 import { type FaultyProxy, jobIdsOf, startFaultyProxy } from '../support/faulty-proxy';
