@@ -14,13 +14,14 @@ const responseMeta = ({ errors }: { errors: TRPCError[] }) =>
     ? { headers: { 'retry-after': retryAfterSeconds } }
     : {};
 
-/** Whether the caller asks for a batch's responses streamed as they settle (tRPC's `httpBatchStreamLink`). */
-const streamed = (request: FastifyRequest) =>
-  [request.headers['trpc-accept'], request.headers.accept].some((value) =>
-    String(value ?? '')
-      .split(',')
-      .some((type) => type.trim() === 'application/jsonl'),
-  );
+/**
+ * Whether tRPC streams a batch's responses as they settle (`httpBatchStreamLink`): `trpc-accept` says so, or, when
+ * it is absent, `accept` lists `application/jsonl`; tRPC reads the two headers the same way.
+ */
+const streamed = ({ headers }: FastifyRequest) =>
+  headers['trpc-accept'] !== undefined
+    ? headers['trpc-accept'] === 'application/jsonl'
+    : (headers.accept ?? '').split(',').some((type) => type.trim() === 'application/jsonl');
 
 /**
  * Sends an error for a request rejected before any procedure reads it, in the shape tRPC gives the procedures'
@@ -60,25 +61,20 @@ export async function registerTRPC(
     const error = new TRPCError({ code: 'UNAUTHORIZED', message: unauthenticatedMessage });
     return sendTRPCError(request, reply, error, settings);
   });
-  // Each call of a batch runs at once, so a batch's size is bounded before its body is read. (tRPC's own
-  // `maxBatchSize` checks it once the body is read, and responds in text/plain.)
+  // The rules of a batch, checked before its body is read. Each call of a batch runs at once, so its size is bounded
+  // (tRPC's own `maxBatchSize` checks it once the body is read, and responds in text/plain). A claim's jobs go back
+  // to the queue when its caller leaves before the response is written; a streamed batch writes each call's response
+  // as it settles, so a claim in one could be released after its caller read it.
   app.addHook('onRequest', async (request: FastifyRequest<{ Querystring: { batch?: string } }>, reply) => {
-    const calls = request.query.batch === '1' ? request.url.split('?')[0]!.split(',').length : 1;
-    if (calls <= maxBatchCalls) return;
-    const message = `a batch may hold at most ${maxBatchCalls} calls; this one holds ${calls}`;
-    return sendTRPCError(request, reply, new TRPCError({ code: 'BAD_REQUEST', message }), settings);
-  });
-  // A claim's jobs go back to the queue when its caller leaves before the response is written; a streamed batch
-  // writes each call's response as it settles, so a claim in one could be released after its caller read it.
-  app.addHook('onRequest', async (request: FastifyRequest<{ Querystring: { batch?: string } }>, reply) => {
-    if (
-      request.query.batch !== '1' ||
-      !streamed(request) ||
-      !request.url.split('?')[0]!.includes('jobs.claim')
-    )
-      return;
+    if (request.query.batch !== '1') return;
+    const procedures = request.url.split('?')[0]!.split(',');
     const message =
-      'jobs.claim is not taken in a streamed batch: call it on its own, or in a batch that is not streamed';
+      procedures.length > maxBatchCalls
+        ? `a batch may hold at most ${maxBatchCalls} calls; this one holds ${procedures.length}`
+        : streamed(request) && procedures.some((path) => path.endsWith('jobs.claim'))
+          ? 'jobs.claim is not taken in a streamed batch: call it on its own, or in a batch that is not streamed'
+          : undefined;
+    if (message === undefined) return;
     return sendTRPCError(request, reply, new TRPCError({ code: 'BAD_REQUEST', message }), settings);
   });
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
